@@ -1,0 +1,299 @@
+/*
+ * weft wire protocol, version 1: the binary request/response format spoken
+ * over UDP between clients (libweft, weft-perf, any language) and weftd.
+ *
+ * This header is the specification; docs/protocol.md explains it in prose.
+ * It holds only layout, constants and pure inline checks, so that the
+ * server's parser (dataplane/) and the client (client/) agree by
+ * construction.
+ *
+ * Invariants:
+ *  - Every integer on the wire is little-endian (as in eRPC and MICA: every
+ *    target weft runs on is little-endian; a big-endian port byte-swaps in
+ *    the accessors below).
+ *  - A message is one header (struct weft_wire_hdr, 40 bytes) per datagram
+ *    followed by a slice of the message payload. The payload of a whole
+ *    message is laid out as  [name][key][extras][value]  with the lengths
+ *    carried in every datagram's header; a datagram carries payload bytes
+ *    [frag_offset, frag_offset + datagram_len - 40) of it.
+ *  - A message whose payload fits one datagram has frag_offset 0 and
+ *    msg_len == datagram_len - 40: the fast path. Longer messages (values up
+ *    to WEFT_MAX_VALUE_LEN) are split by the sender into datagrams of at most
+ *    WEFT_MAX_DGRAM_PAYLOAD bytes of payload, in any order; the receiver
+ *    reassembles by (source address, client_id, request_id) and drops an
+ *    incomplete message after WEFT_REASM_TIMEOUT_MS.
+ *  - The first datagram of a message (frag_offset 0) carries name, key and
+ *    extras whole: name_len + key_len + extras_len <= WEFT_MAX_DGRAM_PAYLOAD.
+ *  - Flow control for long responses (in the spirit of eRPC's
+ *    request-for-response): a response longer than one datagram is kept by
+ *    the node for WEFT_RESP_KEEP_MS after its last use; the node sends its
+ *    first WEFT_RESP_INITIAL_WINDOW datagrams at once and the client pulls
+ *    the rest with FETCH requests (same client_id and request_id, extras
+ *    weft_x_fetch), at most WEFT_RESP_INITIAL_WINDOW datagrams in flight, so
+ *    a 1 MiB value never overruns a default-sized kernel socket buffer. A
+ *    FETCH for a response the node no longer holds gets status GONE; the
+ *    client then repeats the original request (only idempotent ops — GET,
+ *    MULTI_GET, STATS — have long responses). Datagrams sent in answer to a
+ *    FETCH are datagrams of the original response: they carry its opcode,
+ *    status and lengths, and their own frag_offset.
+ *  - Long requests are sent whole; the node keeps the fragments it has for
+ *    WEFT_REASM_TIMEOUT_MS, so a client that retransmits the message after a
+ *    loss fills the holes.
+ *  - At-most-once: the node remembers the response of every non-idempotent
+ *    request (weft_wire_op_is_idempotent) per (client address, client_id,
+ *    request_id) for WEFT_DEDUP_KEEP_MS and replays it to a retransmission
+ *    instead of applying the op again.
+ *  - A response copies opcode, client_id and request_id of its request, sets
+ *    WEFT_F_RESPONSE and a status. It carries no name and echoes no key,
+ *    except the entries of a MULTI_GET response (see below).
+ */
+#ifndef WEFT_WIRE_H
+#define WEFT_WIRE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define WEFT_WIRE_MAGIC 0x5746u /* "FW" in memory order, 'W''F' as a LE u16 */
+#define WEFT_WIRE_VERSION 1u
+
+/* Default UDP port of the data service; a node adds its --offset. */
+#define WEFT_DEFAULT_PORT 7700u
+
+#define WEFT_MAX_NAME_LEN 64u         /* cache / destination name */
+#define WEFT_MAX_KEY_LEN 250u         /* as memcached */
+#define WEFT_MAX_VALUE_LEN (1u << 20) /* 1 MiB */
+/* Room for payload in one datagram on a 1500-byte MTU:
+ * 1500 - 20 (IPv4) - 8 (UDP) - 40 (weft header). */
+#define WEFT_MAX_DGRAM_PAYLOAD 1432u
+#define WEFT_MAX_DGRAM_LEN (WEFT_MAX_DGRAM_PAYLOAD + sizeof(struct weft_wire_hdr))
+/* Largest whole message payload: name + key + extras + value. */
+#define WEFT_MAX_MSG_LEN (WEFT_MAX_VALUE_LEN + WEFT_MAX_NAME_LEN + WEFT_MAX_KEY_LEN + 256u)
+#define WEFT_REASM_TIMEOUT_MS 1000u
+#define WEFT_RESP_KEEP_MS 2000u
+#define WEFT_RESP_INITIAL_WINDOW 32u
+#define WEFT_DEDUP_KEEP_MS 10000u
+/* Largest whole response payload (a MULTI_GET of several big values); a
+ * response that would exceed it is answered with VALUE_TOO_LARGE. */
+#define WEFT_MAX_RESP_LEN (16u << 20)
+/* Keys in one MULTI_GET request. */
+#define WEFT_MAX_MULTI_GET 64u
+
+/* Opcodes. Values are stable: never renumber, only append. */
+enum weft_op {
+	WEFT_OP_PING = 0x00,          /* no payload; reply OK */
+	WEFT_OP_GET = 0x01,           /* name, key -> extras weft_x_version, value */
+	WEFT_OP_MULTI_GET = 0x02,     /* name, value = key list -> value = entry list */
+	WEFT_OP_PUT = 0x03,           /* name, key, weft_x_write, value -> weft_x_version */
+	WEFT_OP_PUT_IF_ABSENT = 0x04, /* as PUT; EXISTS (+ current version) if present */
+	WEFT_OP_REPLACE = 0x05,       /* as PUT; NOT_FOUND if absent */
+	WEFT_OP_CAS = 0x06,           /* name, key, weft_x_cas, value -> weft_x_version */
+	WEFT_OP_DELETE = 0x07,        /* name, key -> (none) */
+	WEFT_OP_INCR = 0x08,          /* name, key, weft_x_incr -> weft_x_counter */
+	WEFT_OP_TOUCH = 0x09,         /* name, key, weft_x_write (ttl fields) -> weft_x_version */
+	WEFT_OP_CACHE_OPEN = 0x0a,    /* name, weft_x_cache_opts: lookup-or-create */
+	WEFT_OP_STATS = 0x0b,         /* no payload -> value = text, "key value\n" lines */
+	WEFT_OP_FETCH = 0x0c,         /* weft_x_fetch -> datagrams of a kept long response */
+	WEFT_OP__COUNT
+};
+
+/* Status codes. 0 is success; a response's status says how the request
+ * ended. libweft returns them negated (-WEFT_ST_NOT_FOUND) and adds its own
+ * local ones from WEFT_ST_CLIENT_BASE up. Values are stable. */
+enum weft_status {
+	WEFT_ST_OK = 0,
+	WEFT_ST_NOT_FOUND = 1,        /* no such key (or it expired) */
+	WEFT_ST_EXISTS = 2,           /* PUT_IF_ABSENT found a live entry */
+	WEFT_ST_VERSION_MISMATCH = 3, /* CAS: the entry's version differs */
+	WEFT_ST_NOT_NUMERIC = 4,      /* INCR on a value that is not a decimal int64 */
+	WEFT_ST_OVERFLOW = 5,         /* INCR would leave the int64 range */
+	WEFT_ST_KEY_TOO_LONG = 6,     /* key_len > WEFT_MAX_KEY_LEN (a missing key is BAD_REQUEST) */
+	WEFT_ST_VALUE_TOO_LARGE = 7,  /* value > WEFT_MAX_VALUE_LEN */
+	WEFT_ST_BAD_REQUEST = 8,      /* malformed: lengths, extras, name */
+	WEFT_ST_UNKNOWN_OP = 9,       /* opcode not served by this node */
+	WEFT_ST_BAD_VERSION = 10,     /* protocol version not spoken; see hdr.epoch */
+	WEFT_ST_NO_MEMORY = 11,       /* memory bound reached and eviction freed too little */
+	WEFT_ST_BUSY = 12,            /* transient: retry later (e.g. reassembly full) */
+	WEFT_ST_INTERNAL = 13,        /* bug or resource failure on the node */
+	WEFT_ST_BAD_CACHE_OPTS = 14,  /* CACHE_OPEN options invalid */
+	WEFT_ST_GONE = 15,            /* FETCH: the long response is no longer kept */
+	WEFT_ST__SERVER_COUNT,
+
+	/* Statuses made by libweft itself, never on the wire. */
+	WEFT_ST_CLIENT_BASE = 100,
+	WEFT_ST_TIMEOUT = 100,        /* no response within the per-call timeout */
+	WEFT_ST_IO = 101,             /* socket error (errno is kept in the client) */
+	WEFT_ST_PROTOCOL = 102,       /* the node answered something unparseable */
+	WEFT_ST_INVALID_ARG = 103,    /* the caller passed bad arguments */
+};
+
+/* Header flags. */
+#define WEFT_F_RESPONSE 0x01u /* set on every response */
+#define WEFT_F_RETRY 0x02u    /* set by a client on a retransmission (informative) */
+#define WEFT_F__KNOWN 0x03u   /* a request with any other bit set is BAD_REQUEST */
+
+/* The header that opens every datagram. 40 bytes, packed, little-endian. */
+struct __attribute__((packed)) weft_wire_hdr {
+	uint16_t magic;       /* WEFT_WIRE_MAGIC */
+	uint8_t version;      /* WEFT_WIRE_VERSION */
+	uint8_t opcode;       /* enum weft_op */
+	uint8_t flags;        /* WEFT_F_* */
+	uint8_t name_len;     /* <= WEFT_MAX_NAME_LEN */
+	uint16_t key_len;     /* <= WEFT_MAX_KEY_LEN */
+	uint16_t status;      /* enum weft_status; 0 in requests */
+	uint16_t extras_len;  /* length of the op's fixed extras struct */
+	uint32_t client_id;   /* random per client instance: with request_id, the */
+	uint64_t request_id;  /* at-most-once identity of a request */
+	uint32_t epoch;       /* topology epoch the sender knows (0: none); in a
+	                         BAD_VERSION response, the highest version spoken */
+	uint32_t msg_len;     /* payload bytes of the whole message */
+	uint32_t frag_offset; /* where this datagram's payload starts in it */
+	uint32_t reserved;    /* 0; ignored by receivers of version 1 */
+};
+
+_Static_assert(sizeof(struct weft_wire_hdr) == 40, "weft header is 40 bytes");
+
+/* Extras, per opcode. All packed, little-endian. A field of 0 in a TTL means
+ * "the cache's default"; WEFT_TTL_NONE means "never expires". */
+#define WEFT_TTL_NONE UINT64_MAX
+
+struct __attribute__((packed)) weft_x_write {   /* PUT, PUT_IF_ABSENT, REPLACE, TOUCH */
+	uint64_t ttl_ms;      /* lifetime from now; 0 = cache default */
+	uint64_t max_idle_ms; /* expire after this long unread; 0 = cache default */
+};
+
+struct __attribute__((packed)) weft_x_cas {     /* CAS */
+	uint64_t expected_version;
+	uint64_t ttl_ms;
+	uint64_t max_idle_ms;
+};
+
+struct __attribute__((packed)) weft_x_incr {    /* INCR request */
+	int64_t delta;        /* may be negative */
+	uint64_t ttl_ms;      /* used when the counter is created */
+};
+
+struct __attribute__((packed)) weft_x_fetch {   /* FETCH request */
+	uint32_t offset;      /* payload offset of the first datagram wanted; a
+	                         multiple of WEFT_MAX_DGRAM_PAYLOAD */
+	uint32_t count;       /* datagrams wanted, 1..WEFT_RESP_INITIAL_WINDOW */
+};
+
+struct __attribute__((packed)) weft_x_version { /* responses of GET, PUT*, CAS, TOUCH */
+	uint64_t version;     /* the entry's version after the op (current one on
+	                         EXISTS / VERSION_MISMATCH) */
+};
+
+struct __attribute__((packed)) weft_x_counter { /* INCR response */
+	int64_t value;        /* the counter after the op */
+	uint64_t version;
+};
+
+struct __attribute__((packed)) weft_x_cache_opts { /* CACHE_OPEN request */
+	uint64_t max_bytes;          /* memory bound; 0 = node default */
+	uint64_t max_entries;        /* 0 = unbounded (memory bound only) */
+	uint64_t default_ttl_ms;     /* 0 = never expires */
+	uint64_t default_max_idle_ms;/* 0 = no idle expiry */
+};
+
+/* MULTI_GET. Request value: key_count (u16) then key_count times
+ * [u16 key_len][key bytes]. Response value: the same count, then per key in
+ * request order [u16 status][u16 key_len][u32 value_len][u64 version]
+ * [key bytes][value bytes] (value_len 0 unless status is OK). */
+struct __attribute__((packed)) weft_mget_entry_hdr {
+	uint16_t status;
+	uint16_t key_len;
+	uint32_t value_len;
+	uint64_t version;
+};
+
+/* Extras length each request opcode must carry. */
+static inline uint16_t weft_wire_request_extras_len(uint8_t opcode)
+{
+	switch (opcode) {
+	case WEFT_OP_PUT:
+	case WEFT_OP_PUT_IF_ABSENT:
+	case WEFT_OP_REPLACE:
+	case WEFT_OP_TOUCH:
+		return sizeof(struct weft_x_write);
+	case WEFT_OP_CAS:
+		return sizeof(struct weft_x_cas);
+	case WEFT_OP_INCR:
+		return sizeof(struct weft_x_incr);
+	case WEFT_OP_CACHE_OPEN:
+		return sizeof(struct weft_x_cache_opts);
+	case WEFT_OP_FETCH:
+		return sizeof(struct weft_x_fetch);
+	default:
+		return 0;
+	}
+}
+
+/* Whether replaying the op twice could differ from applying it once: the
+ * node remembers the responses of these per (client_id, request_id). */
+static inline bool weft_wire_op_is_idempotent(uint8_t opcode)
+{
+	switch (opcode) {
+	case WEFT_OP_PING:
+	case WEFT_OP_GET:
+	case WEFT_OP_MULTI_GET:
+	case WEFT_OP_PUT:
+	case WEFT_OP_TOUCH:
+	case WEFT_OP_CACHE_OPEN:
+	case WEFT_OP_STATS:
+	case WEFT_OP_FETCH:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Checks one received REQUEST datagram's header against its length (the
+ * value limit is the request's; a receiver of responses checks msg_len
+ * against WEFT_MAX_RESP_LEN instead). Returns
+ * WEFT_ST_OK, or the status to answer with (BAD_VERSION, BAD_REQUEST,
+ * KEY_TOO_LONG, VALUE_TOO_LARGE). A datagram shorter than the header, or with
+ * the wrong magic, cannot be answered: the caller drops and counts it
+ * (this function returns BAD_REQUEST for it too; the caller checks
+ * dgram_len and magic first). Pure: reads only its arguments. */
+static inline enum weft_status weft_wire_check(const struct weft_wire_hdr *h, size_t dgram_len)
+{
+	if (dgram_len < sizeof(*h) || h->magic != WEFT_WIRE_MAGIC)
+		return WEFT_ST_BAD_REQUEST;
+	if (h->version != WEFT_WIRE_VERSION)
+		return WEFT_ST_BAD_VERSION;
+	if (h->flags & ~WEFT_F__KNOWN)
+		return WEFT_ST_BAD_REQUEST;
+	size_t slice = dgram_len - sizeof(*h);
+	if (slice > WEFT_MAX_DGRAM_PAYLOAD)
+		return WEFT_ST_BAD_REQUEST;
+	if (h->key_len > WEFT_MAX_KEY_LEN)
+		return WEFT_ST_KEY_TOO_LONG;
+	if (h->name_len > WEFT_MAX_NAME_LEN)
+		return WEFT_ST_BAD_REQUEST;
+	uint64_t head = (uint64_t)h->name_len + h->key_len + h->extras_len;
+	if (head > h->msg_len)
+		return WEFT_ST_BAD_REQUEST;
+	if (h->msg_len - head > WEFT_MAX_VALUE_LEN)
+		return WEFT_ST_VALUE_TOO_LARGE;
+	if ((uint64_t)h->frag_offset + slice > h->msg_len)
+		return WEFT_ST_BAD_REQUEST;
+	if (h->frag_offset == 0 && head > slice)
+		return WEFT_ST_BAD_REQUEST; /* first datagram must hold name+key+extras */
+	return WEFT_ST_OK;
+}
+
+/* The value length a message carries. */
+static inline uint32_t weft_wire_value_len(const struct weft_wire_hdr *h)
+{
+	return h->msg_len - h->name_len - h->key_len - h->extras_len;
+}
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* WEFT_WIRE_H */
