@@ -1,0 +1,172 @@
+/*
+ * cache — named in-memory caches: the module's one public header.
+ *
+ * A cache is a bucketized hash index (cache-line buckets of 16-bit tags and
+ * entry pointers, looked up in bursts with staged prefetch) over immutable
+ * entries allocated with jemalloc. Readers never lock: they must be online
+ * liburcu QSBR readers (urcu_qsbr_register_thread + online), and a value
+ * pointer they get stays valid until their next quiescent state. Writers of
+ * one key serialize on that key's bucket lock; a replaced or deleted entry is
+ * retired with call_rcu and freed after a grace period. There is no global
+ * lock on any read or write path.
+ *
+ * Time is always passed in (now_ms, a monotonic millisecond clock the caller
+ * reads once per burst): the module reads no clock, so tests drive expiry
+ * with virtual time.
+ *
+ * Return-code rule (the project's): constructors return NULL and set errno;
+ * int functions return 0 or a negative errno; burst functions return a count.
+ * Errors used here: -ENOENT (no live entry), -EEXIST (put-if-absent found
+ * one), -ESTALE (CAS version mismatch), -EINVAL (bad argument, or INCR on a
+ * non-numeric value), -ERANGE (INCR overflow), -E2BIG (key or value too
+ * long), -ENOMEM (memory bound reached and eviction freed too little, or
+ * allocation failed).
+ */
+#ifndef WEFT_CACHE_H
+#define WEFT_CACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct weft_cache;          /* one named cache */
+struct weft_cache_registry; /* name -> cache, lookup-or-create */
+
+#define WEFT_CACHE_NO_EXPIRY UINT64_MAX
+
+struct weft_cache_opts {
+	uint64_t max_bytes;           /* memory bound on entries (key+value+overhead); 0 = default (256 MiB) */
+	uint64_t max_entries;         /* 0 = unbounded */
+	uint64_t default_ttl_ms;      /* 0 = entries never expire unless a write says so */
+	uint64_t default_max_idle_ms; /* 0 = no idle expiry unless a write says so */
+};
+
+/* A key with its XXH3-64 hash computed once at ingress (weft_cache_hash). */
+struct weft_cache_key {
+	const void *data;
+	uint16_t len;
+	uint64_t hash;
+};
+
+/* What a lookup returns for one key. data points into the entry: valid until
+ * the calling reader's next quiescent state. */
+struct weft_cache_value {
+	const uint8_t *data;
+	uint32_t len;
+	uint64_t version;
+};
+
+/* Per-write expiry. ttl_ms / max_idle_ms: 0 = the cache's default,
+ * WEFT_CACHE_NO_EXPIRY = never. */
+struct weft_cache_write {
+	uint64_t ttl_ms;
+	uint64_t max_idle_ms;
+};
+
+enum weft_cache_put_mode {
+	WEFT_CACHE_PUT,           /* insert or overwrite */
+	WEFT_CACHE_PUT_IF_ABSENT, /* -EEXIST if a live entry exists */
+	WEFT_CACHE_REPLACE,       /* -ENOENT if no live entry exists */
+	WEFT_CACHE_CAS,           /* -ESTALE unless the live entry's version == expected_version
+	                             (-ENOENT if absent) */
+};
+
+struct weft_cache_stats {
+	uint64_t entries;
+	uint64_t bytes;          /* accounted memory of live entries */
+	uint64_t max_bytes;
+	uint64_t hits, misses;
+	uint64_t puts, deletes;
+	uint64_t evictions;      /* removed to respect max_bytes / max_entries */
+	uint64_t expirations;    /* removed because TTL or max-idle passed */
+	uint64_t resizes;        /* index growths */
+};
+
+/* --- hashing ---------------------------------------------------------- */
+
+/* XXH3-64 of the key: computed once per request at ingress and carried. */
+uint64_t weft_cache_hash(const void *key, size_t len);
+
+/* --- registry (any thread) ------------------------------------------- */
+
+/* Creates an empty registry. NULL + errno on failure. */
+struct weft_cache_registry *weft_cache_registry_create(void);
+
+/* Frees every cache and the registry. Caller: no reader may still use it
+ * (after all lcores stopped). */
+void weft_cache_registry_destroy(struct weft_cache_registry *reg);
+
+/* Finds a cache by name. Lock-free; caller is an online QSBR reader.
+ * Returns NULL if there is none. */
+struct weft_cache *weft_cache_find(struct weft_cache_registry *reg, const char *name,
+				   size_t name_len);
+
+/* Lookup-or-create: returns the cache of that name, creating it with opts
+ * (NULL = defaults) if it does not exist (an existing cache keeps its
+ * options). *created (if not NULL) tells which happened. Callable from
+ * lcores (creation takes a registry mutex: rare, off the per-key path).
+ * NULL + errno (EINVAL bad name or opts, ENOMEM) on failure. */
+struct weft_cache *weft_cache_open(struct weft_cache_registry *reg, const char *name,
+				   size_t name_len, const struct weft_cache_opts *opts,
+				   bool *created);
+
+/* Calls fn for every cache (for stats and maintenance). Any thread. */
+void weft_cache_foreach(struct weft_cache_registry *reg,
+			void (*fn)(struct weft_cache *c, void *arg), void *arg);
+
+const char *weft_cache_name(const struct weft_cache *c);
+void weft_cache_get_opts(const struct weft_cache *c, struct weft_cache_opts *out);
+
+/* --- reads (online QSBR reader, lock-free) ---------------------------- */
+
+/* Looks up n keys (n <= 64) in stages: bucket prefetch for all, then tag
+ * compare, entry prefetch, full-key compare. found[i] says whether out[i] is
+ * filled. Expired entries are not returned (and are counted as misses).
+ * Updates the entries' last-access time (for max-idle and LRU). Returns the
+ * number found. */
+unsigned weft_cache_get_burst(struct weft_cache *c, const struct weft_cache_key *keys,
+			      unsigned n, uint64_t now_ms, struct weft_cache_value *out,
+			      bool *found);
+
+/* --- writes (online QSBR reader or any registered thread) ------------- */
+
+/* Stores value under key according to mode. *version_out (if not NULL)
+ * receives the new version on success, or the current one on -EEXIST /
+ * -ESTALE. expected_version is read only for WEFT_CACHE_CAS. Versions are
+ * unique and increasing per cache. */
+int weft_cache_put(struct weft_cache *c, const struct weft_cache_key *key, const void *value,
+		   uint32_t value_len, enum weft_cache_put_mode mode, uint64_t expected_version,
+		   const struct weft_cache_write *w, uint64_t now_ms, uint64_t *version_out);
+
+/* Removes the live entry. -ENOENT if there is none. */
+int weft_cache_delete(struct weft_cache *c, const struct weft_cache_key *key, uint64_t now_ms);
+
+/* Adds delta to the decimal int64 counter stored under key (created as 0 +
+ * delta with w's TTL if absent). -EINVAL if the value is not a decimal int64,
+ * -ERANGE on overflow. */
+int weft_cache_incr(struct weft_cache *c, const struct weft_cache_key *key, int64_t delta,
+		    const struct weft_cache_write *w, uint64_t now_ms, int64_t *value_out,
+		    uint64_t *version_out);
+
+/* Resets the live entry's expiry as w says (a fresh TTL from now). */
+int weft_cache_touch(struct weft_cache *c, const struct weft_cache_key *key,
+		     const struct weft_cache_write *w, uint64_t now_ms, uint64_t *version_out);
+
+/* --- maintenance (one non-lcore thread, registered QSBR, online) ------ */
+
+/* Reclaims expired entries and finishes any index resize, in a step bounded
+ * by max_buckets buckets visited. Returns the number of entries reclaimed.
+ * Call it periodically for every cache (weftd does, ~every 10 ms). */
+unsigned weft_cache_maintain(struct weft_cache *c, uint64_t now_ms, unsigned max_buckets);
+
+/* Sums the cache's counters (approximate while writers run). Any thread. */
+void weft_cache_get_stats(const struct weft_cache *c, struct weft_cache_stats *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* WEFT_CACHE_H */

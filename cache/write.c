@@ -1,0 +1,293 @@
+/*
+ * cache/write.c — put (all modes), delete, incr and touch: one write path.
+ *
+ * A write locks the key's bucket (weft_cache_lock_key), finds the live entry
+ * of the key (reclaiming it if it has expired; a new key that finds its
+ * chain full first reclaims the chain's expired entries), decides the outcome, builds
+ * the replacement entry, charges the size change against the bounds and
+ * swaps the slot, all under that one lock; the replaced entry is retired
+ * after the unlock. If the charge does not fit, the write unlocks, evicts
+ * one entry by sampled LRU and starts again, at most WEFT_CACHE_WRITE_TRIES
+ * times, then fails with -ENOMEM.
+ *
+ * Invariants:
+ *  - No write holds more than one bucket lock, and eviction runs with none
+ *    held, so bucket locks cannot deadlock.
+ *  - Versions come from one per-cache counter incremented under the key's
+ *    bucket lock: unique per cache and increasing per key in write order.
+ *    TOUCH keeps the version (the value did not change).
+ *  - Nothing is published before it is charged: bytes <= max_bytes and
+ *    entries <= max_entries at all times.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cache_internal.h"
+
+enum write_op { OP_PUT, OP_DELETE, OP_INCR, OP_TOUCH };
+
+struct write_req {
+	enum write_op op;
+	enum weft_cache_put_mode mode;
+	uint64_t expected;
+	const void *value;
+	uint32_t vlen;
+	int64_t delta;
+	const struct weft_cache_write *w;
+	/* results */
+	int64_t incr_value;
+	uint64_t version;
+};
+
+static int check_key(const struct weft_cache_key *k)
+{
+	if (k == NULL || k->len == 0 || k->data == NULL)
+		return -EINVAL;
+	if (k->len > WEFT_CACHE_MAX_KEY)
+		return -E2BIG;
+	return 0;
+}
+
+static void resolve_expiry(const struct weft_cache *c, const struct weft_cache_write *w,
+			   uint64_t now, uint64_t *expire_at, uint64_t *max_idle)
+{
+	uint64_t ttl = w != NULL ? w->ttl_ms : 0;
+	uint64_t idle = w != NULL ? w->max_idle_ms : 0;
+	if (ttl == 0)
+		ttl = c->opts.default_ttl_ms ? c->opts.default_ttl_ms : WEFT_CACHE_NO_EXPIRY;
+	if (idle == 0)
+		idle = c->opts.default_max_idle_ms ? c->opts.default_max_idle_ms
+						   : WEFT_CACHE_NO_EXPIRY;
+	*expire_at = (ttl == WEFT_CACHE_NO_EXPIRY || now > UINT64_MAX - ttl) ? UINT64_MAX
+									  : now + ttl;
+	*max_idle = idle;
+}
+
+/* Parses a decimal int64 (optional '-', then digits only). */
+static int parse_i64(const uint8_t *p, uint32_t len, int64_t *out)
+{
+	uint32_t i = 0;
+	bool neg = false;
+	if (len > 0 && p[0] == '-') {
+		neg = true;
+		i = 1;
+	}
+	if (i == len || len > 20)
+		return -EINVAL;
+	int64_t v = 0;
+	for (; i < len; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return -EINVAL;
+		int d = p[i] - '0';
+		if (__builtin_mul_overflow(v, 10, &v) ||
+		    __builtin_add_overflow(v, neg ? -d : d, &v))
+			return -EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
+/* Finds the slot holding the key's entry in a locked chain. */
+static _Atomic uint64_t *chain_find(struct weft_cache_bucket *head, const struct weft_cache_key *k)
+{
+	uint16_t tag = weft_cache_tag(k->hash);
+	for (struct weft_cache_bucket *b = head; b != NULL;
+	     b = weft_cache_bucket_next(atomic_load_explicit(&b->hdr, memory_order_relaxed)))
+		for (unsigned s = 0; s < WEFT_CACHE_SLOTS; s++) {
+			uint64_t v = atomic_load_explicit(&b->slot[s], memory_order_relaxed);
+			if (v != 0 && (uint16_t)(v >> 48) == tag &&
+			    weft_cache_entry_matches(weft_cache_slot_entry(v), k))
+				return &b->slot[s];
+		}
+	return NULL;
+}
+
+/* Decides the outcome given the live entry (or NULL) and builds the new
+ * entry (*ne; NULL for a delete). 0 or a negative errno. */
+static int decide(struct weft_cache *c, const struct weft_cache_key *k, struct write_req *r,
+		  const struct weft_cache_entry *old, uint64_t now, struct weft_cache_entry **ne)
+{
+	uint64_t exp, idle;
+	*ne = NULL;
+	switch (r->op) {
+	case OP_PUT:
+		if (r->mode == WEFT_CACHE_PUT_IF_ABSENT && old != NULL) {
+			r->version = old->version;
+			return -EEXIST;
+		}
+		if ((r->mode == WEFT_CACHE_REPLACE || r->mode == WEFT_CACHE_CAS) && old == NULL)
+			return -ENOENT;
+		if (r->mode == WEFT_CACHE_CAS && old->version != r->expected) {
+			r->version = old->version;
+			return -ESTALE;
+		}
+		resolve_expiry(c, r->w, now, &exp, &idle);
+		*ne = weft_cache_entry_new(k, r->value, r->vlen, exp, idle, now);
+		break;
+	case OP_DELETE:
+		return old != NULL ? 0 : -ENOENT;
+	case OP_INCR: {
+		int64_t v = 0;
+		if (old != NULL) {
+			int rc = parse_i64(weft_cache_entry_value(old), old->vlen, &v);
+			if (rc < 0)
+				return rc;
+		}
+		if (__builtin_add_overflow(v, r->delta, &v))
+			return -ERANGE;
+		char buf[24];
+		int len = snprintf(buf, sizeof(buf), "%" PRId64, v);
+		if (old != NULL) {
+			exp = old->expire_at;
+			idle = old->max_idle;
+		} else {
+			resolve_expiry(c, r->w, now, &exp, &idle);
+		}
+		r->incr_value = v;
+		*ne = weft_cache_entry_new(k, buf, (uint32_t)len, exp, idle, now);
+		break;
+	}
+	case OP_TOUCH:
+		if (old == NULL)
+			return -ENOENT;
+		resolve_expiry(c, r->w, now, &exp, &idle);
+		*ne = weft_cache_entry_new(k, weft_cache_entry_value(old), old->vlen, exp, idle, now);
+		if (*ne != NULL)
+			(*ne)->version = old->version;
+		break;
+	}
+	return *ne != NULL ? 0 : -ENOMEM;
+}
+
+static int do_write(struct weft_cache *c, const struct weft_cache_key *k, struct write_req *r,
+		    uint64_t now)
+{
+	for (unsigned tries = 0;; tries++) {
+		struct weft_cache_bucket *head = weft_cache_lock_key(c, k->hash, now);
+		_Atomic uint64_t *slot = chain_find(head, k);
+		struct weft_cache_entry *old =
+			slot ? weft_cache_slot_entry(atomic_load_explicit(slot, memory_order_relaxed))
+			     : NULL;
+		if (old != NULL && weft_cache_entry_expired(old, now)) {
+			weft_cache_unlink(c, slot, old, WEFT_UNLINK_EXPIRE);
+			old = NULL;
+			slot = NULL;
+		}
+		struct weft_cache_entry *ne;
+		int rc = decide(c, k, r, old, now, &ne);
+		if (rc < 0 || ne == NULL) {
+			if (rc == 0) /* delete */
+				weft_cache_unlink(c, slot, old, WEFT_UNLINK_DELETE);
+			weft_cache_bucket_unlock(head);
+			return rc;
+		}
+		uint64_t nsz = weft_cache_entry_charge(ne);
+		int64_t dbytes = (int64_t)nsz - (old ? (int64_t)weft_cache_entry_charge(old) : 0);
+		if (!weft_cache_charge(c, dbytes, old ? 0 : 1)) {
+			weft_cache_bucket_unlock(head);
+			weft_cache_entry_free(ne);
+			if (nsz > c->opts.max_bytes || tries + 1 >= WEFT_CACHE_WRITE_TRIES)
+				return -ENOMEM;
+			weft_cache_evict_one(c, now);
+			continue;
+		}
+		if (r->op != OP_TOUCH)
+			ne->version = atomic_fetch_add_explicit(&c->version, 1,
+								memory_order_relaxed) + 1;
+		if ((ne->expire_at != UINT64_MAX || ne->max_idle != UINT64_MAX) &&
+		    !atomic_load_explicit(&c->may_expire, memory_order_relaxed))
+			atomic_store_explicit(&c->may_expire, true, memory_order_relaxed);
+		uint64_t v = weft_cache_slot_pack(weft_cache_tag(k->hash), ne);
+		if (old == NULL && weft_cache_chain_full(head))
+			/* before growing the chain, drop the expired entries it holds */
+			weft_cache_chain_reclaim_expired(c, head, now);
+		if (old != NULL) {
+			atomic_store_explicit(slot, v, memory_order_release);
+		} else if (weft_cache_chain_insert(head, v) < 0) {
+			weft_cache_charge(c, -dbytes, -1);
+			weft_cache_bucket_unlock(head);
+			weft_cache_entry_free(ne);
+			return -ENOMEM;
+		}
+		weft_cache_bucket_unlock(head);
+		if (old != NULL)
+			weft_cache_entry_retire(old);
+		r->version = ne->version;
+		return 0;
+	}
+}
+
+int weft_cache_put(struct weft_cache *c, const struct weft_cache_key *key, const void *value,
+		   uint32_t value_len, enum weft_cache_put_mode mode, uint64_t expected_version,
+		   const struct weft_cache_write *w, uint64_t now_ms, uint64_t *version_out)
+{
+	int rc = check_key(key);
+	if (rc < 0)
+		return rc;
+	if (value_len > WEFT_CACHE_MAX_VALUE)
+		return -E2BIG;
+	if ((value == NULL && value_len > 0) || (unsigned)mode > WEFT_CACHE_CAS)
+		return -EINVAL;
+	struct write_req r = {.op = OP_PUT, .mode = mode, .expected = expected_version,
+			      .value = value, .vlen = value_len, .w = w};
+	bool on = weft_cache_enter();
+	rc = do_write(c, key, &r, now_ms);
+	weft_cache_leave(on);
+	if (rc == 0)
+		weft_cache_count(&weft_cache_my_stats(c)->puts, 1);
+	if (version_out != NULL && (rc == 0 || rc == -EEXIST || rc == -ESTALE))
+		*version_out = r.version;
+	return rc;
+}
+
+int weft_cache_delete(struct weft_cache *c, const struct weft_cache_key *key, uint64_t now_ms)
+{
+	int rc = check_key(key);
+	if (rc < 0)
+		return rc;
+	struct write_req r = {.op = OP_DELETE};
+	bool on = weft_cache_enter();
+	rc = do_write(c, key, &r, now_ms);
+	weft_cache_leave(on);
+	if (rc == 0)
+		weft_cache_count(&weft_cache_my_stats(c)->deletes, 1);
+	return rc;
+}
+
+int weft_cache_incr(struct weft_cache *c, const struct weft_cache_key *key, int64_t delta,
+		    const struct weft_cache_write *w, uint64_t now_ms, int64_t *value_out,
+		    uint64_t *version_out)
+{
+	int rc = check_key(key);
+	if (rc < 0)
+		return rc;
+	struct write_req r = {.op = OP_INCR, .delta = delta, .w = w};
+	bool on = weft_cache_enter();
+	rc = do_write(c, key, &r, now_ms);
+	weft_cache_leave(on);
+	if (rc == 0) {
+		weft_cache_count(&weft_cache_my_stats(c)->puts, 1);
+		if (value_out != NULL)
+			*value_out = r.incr_value;
+		if (version_out != NULL)
+			*version_out = r.version;
+	}
+	return rc;
+}
+
+int weft_cache_touch(struct weft_cache *c, const struct weft_cache_key *key,
+		     const struct weft_cache_write *w, uint64_t now_ms, uint64_t *version_out)
+{
+	int rc = check_key(key);
+	if (rc < 0)
+		return rc;
+	struct write_req r = {.op = OP_TOUCH, .w = w};
+	bool on = weft_cache_enter();
+	rc = do_write(c, key, &r, now_ms);
+	weft_cache_leave(on);
+	if (rc == 0 && version_out != NULL)
+		*version_out = r.version;
+	return rc;
+}
