@@ -1,0 +1,100 @@
+/*
+ * weftd.c — main() of weftd, one (not yet clustered) node: parse the command
+ * line, prepare the home directory and node id, initialise the EAL and the
+ * port, start the worker lcores, run the control loop on the main thread
+ * until SIGINT/SIGTERM, then stop the lcores and free everything (exit 0).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_eal.h>
+#include <urcu-qsbr.h>
+
+#include <weft/wire.h>
+
+#include "control.h"
+
+int main(int argc, char **argv)
+{
+	struct weft_ctl_args a;
+	int rc = weft_ctl_args_parse(argc, argv, &a);
+	if (rc != 0)
+		return rc > 0 ? 0 : 2;
+	if (a.verbose)
+		weft_ctl_log_set_level(WEFT_LOG_DEBUG);
+
+	char id[37];
+	bool created;
+	rc = weft_ctl_home_init(a.home, id, &created);
+	if (rc < 0) {
+		weft_ctl_log(WEFT_LOG_ERROR, "home %s: %s", a.home, strerror(-rc));
+		return 1;
+	}
+	weft_ctl_log(WEFT_LOG_INFO, "home %s, node id %s (%s)", a.home, id,
+		     created ? "new" : "existing");
+	if (weft_ctl_signals_install() != 0) {
+		weft_ctl_log(WEFT_LOG_ERROR, "cannot install signal handlers");
+		return 1;
+	}
+
+	struct weft_dp_eal_opts eo = {.port_spec = a.port_spec, .n_workers = a.lcores,
+				      .mem_mb = a.mem_mb, .verbose = a.verbose,
+				      .n_extra = a.n_eal_extra, .extra = a.eal_extra};
+	rc = weft_dp_eal_init(&eo);
+	if (rc == -ENODEV) {
+		weft_ctl_log(WEFT_LOG_ERROR, "virtio_user needs /dev/vhost-net (modprobe vhost_net)");
+		return 1;
+	}
+	if (rc == -EINVAL) {
+		weft_ctl_log(WEFT_LOG_ERROR,
+			     "bad port spec '%s' (af_packet:IFACE, af_xdp:IFACE, tap[:NAME], "
+			     "virtio_user, memif:SOCKET or a PCI address)", a.port_spec);
+		return 1;
+	}
+	if (rc < 0) {
+		weft_ctl_log(WEFT_LOG_ERROR, "EAL init failed for port '%s': %s", a.port_spec,
+			     rc == -EIO ? "see the EAL message above" : strerror(-rc));
+		return 1;
+	}
+	int port = weft_dp_port_find();
+	if (port < 0) {
+		weft_ctl_log(WEFT_LOG_ERROR, "no port came up for '%s'", a.port_spec);
+		rte_eal_cleanup();
+		return 1;
+	}
+
+	int status = 1;
+	urcu_qsbr_register_thread();
+	struct weft_cache_registry *reg = weft_cache_registry_create();
+	struct weft_dp_config cfg = {.bind_ip = a.bind_ip,
+				     .udp_port = (uint16_t)(WEFT_DEFAULT_PORT + a.offset),
+				     .n_workers = a.lcores, .poll = a.poll};
+	struct weft_dp *dp = reg ? weft_dp_create(&cfg, (uint16_t)port, reg) : NULL;
+	if (dp == NULL) {
+		weft_ctl_log(WEFT_LOG_ERROR, "dataplane setup failed: %s", strerror(errno));
+		goto out;
+	}
+	rc = weft_dp_start(dp);
+	if (rc < 0) {
+		weft_ctl_log(WEFT_LOG_ERROR, "cannot launch worker lcores: %s", strerror(-rc));
+		weft_dp_stop(dp);
+		goto out;
+	}
+	weft_ctl_log(WEFT_LOG_INFO, "serving %s:%u on %s, %u worker lcore(s), %s polling",
+		     a.bind, WEFT_DEFAULT_PORT + a.offset, a.port_spec, weft_dp_n_workers(dp),
+		     a.poll == WEFT_DP_POLL_BUSY ? "busy" : "adaptive");
+	weft_ctl_run(dp);
+	weft_ctl_log(WEFT_LOG_INFO, "shutting down");
+	weft_dp_stop(dp);
+	status = 0;
+out:
+	weft_dp_destroy(dp);
+	if (reg)
+		weft_cache_registry_destroy(reg);
+	urcu_qsbr_unregister_thread();
+	rte_eal_cleanup();
+	if (status == 0)
+		weft_ctl_log(WEFT_LOG_INFO, "stopped");
+	return status;
+}

@@ -1,0 +1,245 @@
+/*
+ * dp_lcore.c — the worker lcores: one rx/tx queue pair each.
+ *
+ * Loop: rx burst (32) -> classify every frame (ARP / ICMP replies in place,
+ * drops counted) -> weft datagrams to requests (reassembling multi-datagram
+ * ones) -> dp_serve_burst -> free the burst -> flush tx -> QSBR quiescent
+ * state.
+ *
+ * Adaptive polling (--poll adaptive): after DP_IDLE_SPINS empty polls in a
+ * row the worker goes QSBR offline (it holds no cache pointer then, so grace
+ * periods need not wait for it), sleeps with a back-off doubling from
+ * DP_IDLE_MIN_US to DP_IDLE_MAX_US, and comes back online before it polls
+ * (and so before touching any cache) again. Any packet resets the back-off.
+ * --poll busy never sleeps.
+ *
+ * Lcores never call into control/ and never block on anything but the
+ * slow-path tables' short locks.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <rte_ethdev.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+#include <urcu-qsbr.h>
+
+#include "dp_internal.h"
+
+#define DP_IDLE_SPINS 256u
+#define DP_IDLE_MIN_US 4u
+#define DP_IDLE_MAX_US 1000u
+
+static void answer_hdr_error(struct dp_lcore *lc, const struct weft_wire_hdr *req,
+			     const struct dp_flow *flow, uint16_t status)
+{
+	struct weft_wire_hdr h;
+	dp_resp_hdr(&h, req, status, 0, 0);
+	if (status == WEFT_ST_BAD_VERSION)
+		h.epoch = WEFT_WIRE_VERSION; /* the highest version this node speaks */
+	lc->c.errors++;
+	dp_emit(lc, flow, &h, NULL, 0, NULL, 0);
+}
+
+/* One multi-datagram piece. Returns true (and fills req, *owned) when it
+ * completed a valid message that must be served. */
+static bool take_piece(struct dp_lcore *lc, const struct dp_pkt *pkt,
+		       const struct weft_wire_hdr *hdr, struct dp_req *req, uint8_t **owned)
+{
+	struct dp_msg_id id = {.ip = pkt->flow.src_ip, .port = pkt->flow.src_port,
+			       .client_id = hdr->client_id, .request_id = hdr->request_id};
+	uint8_t *msg = NULL;
+	struct weft_wire_hdr whole;
+	lc->c.reasm_pieces++;
+	uint32_t slice_len = pkt->payload_len - (uint32_t)sizeof(*hdr);
+	switch (dp_reasm_add(lc->dp->reasm, &id, hdr, pkt->payload + sizeof(*hdr), slice_len,
+			     lc->now_ms, &msg, &whole)) {
+	case DP_REASM_STORED:
+	case DP_REASM_DUPLICATE:
+		return false;
+	case DP_REASM_BUSY:
+		if (hdr->frag_offset == 0)
+			answer_hdr_error(lc, hdr, &pkt->flow, WEFT_ST_BUSY);
+		else
+			lc->c.drops[DP_DROP_REASM]++;
+		return false;
+	case DP_REASM_MISALIGNED:
+	case DP_REASM_MISMATCH:
+		if (hdr->frag_offset == 0)
+			answer_hdr_error(lc, hdr, &pkt->flow, WEFT_ST_BAD_REQUEST);
+		else
+			lc->c.drops[DP_DROP_REASM]++;
+		return false;
+	case DP_REASM_COMPLETE:
+		break;
+	}
+	enum weft_status st = dp_req_validate(&whole, msg, req);
+	if (st != WEFT_ST_OK) {
+		answer_hdr_error(lc, &whole, &pkt->flow, st);
+		free(msg);
+		return false;
+	}
+	req->flow = pkt->flow;
+	*owned = msg;
+	return true;
+}
+
+unsigned weft_dp_poll_once(struct weft_dp *dp, unsigned worker)
+{
+	struct dp_lcore *lc = &dp->lc[worker];
+	struct rte_mbuf *rx[DP_BURST];
+	uint16_t n = rte_eth_rx_burst(dp->port_id, lc->queue, rx, DP_BURST);
+	if (n == 0) {
+		if (lc->n_tx)
+			dp_tx_flush(lc);
+		return 0;
+	}
+	lc->now_ms = weft_dp_now_ms(dp);
+	lc->c.rx_packets += n;
+
+	struct dp_req reqs[DP_BURST];
+	uint8_t *owned[DP_BURST];
+	struct rte_mbuf *done[DP_BURST];
+	unsigned n_req = 0, n_owned = 0, n_done = 0;
+
+	for (uint16_t i = 0; i < n; i++) {
+		struct rte_mbuf *m = rx[i];
+		uint8_t *f = rte_pktmbuf_mtod(m, uint8_t *);
+		if (unlikely(m->nb_segs != 1)) {
+			lc->c.drops[DP_DROP_SEGMENTED]++;
+			done[n_done++] = m;
+			continue;
+		}
+		struct dp_pkt pkt;
+		dp_parse_frame(f, m->data_len, dp->bind_ip, dp->udp_port, &pkt);
+		uint32_t len;
+		switch (pkt.kind) {
+		case DP_PKT_ARP_REQUEST:
+			len = dp_arp_reply(f, dp->mac);
+			m->data_len = (uint16_t)len;
+			m->pkt_len = len;
+			lc->c.arp_replies++;
+			dp_tx_push(lc, m);
+			continue;
+		case DP_PKT_ICMP_ECHO:
+			len = dp_icmp_reply(f, pkt.l3_len, dp->mac);
+			m->data_len = (uint16_t)len;
+			m->pkt_len = len;
+			lc->c.icmp_replies++;
+			dp_tx_push(lc, m);
+			continue;
+		case DP_PKT_DROP:
+			lc->c.drops[pkt.drop]++;
+			done[n_done++] = m;
+			continue;
+		case DP_PKT_UDP:
+			break;
+		}
+		done[n_done++] = m;
+		struct weft_wire_hdr hdr;
+		enum weft_status st = WEFT_ST_OK;
+		enum dp_drop why = DP_DROP_WEFT_SHORT;
+		struct dp_req *req = &reqs[n_req];
+		switch (dp_rx_classify(pkt.payload, pkt.payload_len, &hdr, &st, &why)) {
+		case DP_RX_DROP:
+			lc->c.drops[why]++;
+			break;
+		case DP_RX_ANSWER:
+			answer_hdr_error(lc, &hdr, &pkt.flow, st);
+			break;
+		case DP_RX_PIECE:
+			if (take_piece(lc, &pkt, &hdr, req, &owned[n_owned])) {
+				n_owned++;
+				n_req++;
+			}
+			break;
+		case DP_RX_SERVE:
+			st = dp_req_validate(&hdr, pkt.payload + sizeof(hdr), req);
+			if (st != WEFT_ST_OK) {
+				answer_hdr_error(lc, &hdr, &pkt.flow, st);
+				break;
+			}
+			req->flow = pkt.flow;
+			n_req++;
+			break;
+		}
+	}
+	if (n_req)
+		dp_serve_burst(lc, reqs, n_req);
+	for (unsigned i = 0; i < n_owned; i++)
+		free(owned[i]);
+	if (n_done)
+		rte_pktmbuf_free_bulk(done, n_done);
+	dp_tx_flush(lc);
+	return n;
+}
+
+struct worker_arg {
+	struct weft_dp *dp;
+	unsigned worker;
+};
+
+static void idle_sleep(struct dp_lcore *lc)
+{
+	lc->backoff_us = lc->backoff_us ? lc->backoff_us * 2 : DP_IDLE_MIN_US;
+	if (lc->backoff_us > DP_IDLE_MAX_US)
+		lc->backoff_us = DP_IDLE_MAX_US;
+	struct timespec ts = {0, (long)lc->backoff_us * 1000};
+	urcu_qsbr_thread_offline();
+	nanosleep(&ts, NULL);
+	urcu_qsbr_thread_online();
+	lc->c.idle_sleeps++;
+}
+
+static int worker_main(void *arg)
+{
+	struct weft_dp *dp = ((struct worker_arg *)arg)->dp;
+	unsigned w = ((struct worker_arg *)arg)->worker;
+	free(arg);
+	struct dp_lcore *lc = &dp->lc[w];
+	urcu_qsbr_register_thread();
+	while (!__atomic_load_n(&dp->stop, __ATOMIC_RELAXED)) {
+		unsigned n = weft_dp_poll_once(dp, w);
+		urcu_qsbr_quiescent_state();
+		if (n > 0) {
+			lc->empty_polls = 0;
+			lc->backoff_us = 0;
+		} else if (dp->cfg.poll == WEFT_DP_POLL_ADAPTIVE &&
+			   ++lc->empty_polls >= DP_IDLE_SPINS) {
+			idle_sleep(lc);
+		}
+	}
+	urcu_qsbr_unregister_thread();
+	return 0;
+}
+
+int weft_dp_start(struct weft_dp *dp)
+{
+	unsigned w = 0, lcore;
+	__atomic_store_n(&dp->stop, false, __ATOMIC_RELAXED);
+	RTE_LCORE_FOREACH_WORKER(lcore) {
+		if (w == dp->n_workers)
+			break;
+		struct worker_arg *a = malloc(sizeof(*a));
+		if (a == NULL)
+			return -ENOMEM;
+		a->dp = dp;
+		a->worker = w;
+		int rc = rte_eal_remote_launch(worker_main, a, lcore);
+		if (rc != 0) {
+			free(a);
+			return rc;
+		}
+		w++;
+	}
+	return w == dp->n_workers ? 0 : -ENODEV;
+}
+
+void weft_dp_stop(struct weft_dp *dp)
+{
+	__atomic_store_n(&dp->stop, true, __ATOMIC_RELAXED);
+	rte_eal_mp_wait_lcore();
+}

@@ -1,0 +1,185 @@
+/*
+ * dp_req.c — reading weft requests: the header verdict for one datagram
+ * (drop / answer an error / reassemble / serve) and the per-op validation of
+ * a whole message. Pure functions (no mbuf, no clock): the unit tests and the
+ * fuzz target call them directly.
+ *
+ * Per-op rules on top of weft_wire_check (docs/protocol.md):
+ *  - opcode < WEFT_OP__COUNT, else UNKNOWN_OP;
+ *  - extras_len == weft_wire_request_extras_len(opcode), else BAD_REQUEST;
+ *  - cache ops carry a name of 1..WEFT_MAX_NAME_LEN bytes; PING, STATS and
+ *    FETCH carry none (BAD_REQUEST otherwise);
+ *  - key ops carry a key of 1..WEFT_MAX_KEY_LEN bytes (a missing key is
+ *    BAD_REQUEST, a longer one KEY_TOO_LONG); other ops carry none
+ *    (BAD_REQUEST);
+ *  - only PUT, PUT_IF_ABSENT, REPLACE, CAS and MULTI_GET carry a value;
+ *  - a MULTI_GET list is u16 count <= WEFT_MAX_MULTI_GET, then exactly count
+ *    [u16 len][key] items filling the value, each key 1..WEFT_MAX_KEY_LEN;
+ *  - FETCH: offset a multiple of WEFT_MAX_DGRAM_PAYLOAD, count
+ *    1..WEFT_RESP_INITIAL_WINDOW.
+ */
+#include <string.h>
+
+#include "dp_internal.h"
+
+static const char *const drop_names[DP_DROP__COUNT] = {
+	[DP_DROP_RUNT] = "runt",
+	[DP_DROP_SEGMENTED] = "multi_segment",
+	[DP_DROP_ETHERTYPE] = "ethertype",
+	[DP_DROP_ARP_OTHER] = "arp_other",
+	[DP_DROP_IP_BAD_HDR] = "ip_bad_header",
+	[DP_DROP_IP_CKSUM] = "ip_checksum",
+	[DP_DROP_IP_OPTIONS] = "ip_options",
+	[DP_DROP_IP_FRAG] = "ip_fragment",
+	[DP_DROP_WRONG_IP] = "wrong_ip",
+	[DP_DROP_PROTO] = "ip_protocol",
+	[DP_DROP_ICMP_OTHER] = "icmp_other",
+	[DP_DROP_UDP_BAD_LEN] = "udp_bad_length",
+	[DP_DROP_UDP_PORT] = "udp_port",
+	[DP_DROP_WEFT_SHORT] = "weft_short",
+	[DP_DROP_WEFT_MAGIC] = "weft_magic",
+	[DP_DROP_WEFT_RESPONSE] = "weft_response",
+	[DP_DROP_DEDUP_INFLIGHT] = "dedup_inflight",
+	[DP_DROP_REASM] = "reasm_refused",
+	[DP_DROP_NO_MBUF] = "no_mbuf",
+	[DP_DROP_TX_FULL] = "tx_full",
+};
+
+const char *dp_drop_name(enum dp_drop d)
+{
+	return d < DP_DROP__COUNT ? drop_names[d] : "unknown";
+}
+
+enum dp_rx_verdict dp_rx_classify(const uint8_t *dgram, uint32_t len, struct weft_wire_hdr *hdr,
+				  enum weft_status *status, enum dp_drop *drop)
+{
+	if (len < sizeof(*hdr)) {
+		*drop = DP_DROP_WEFT_SHORT;
+		return DP_RX_DROP;
+	}
+	memcpy(hdr, dgram, sizeof(*hdr));
+	if (hdr->magic != WEFT_WIRE_MAGIC) {
+		*drop = DP_DROP_WEFT_MAGIC;
+		return DP_RX_DROP;
+	}
+	if (hdr->flags & WEFT_F_RESPONSE) {
+		*drop = DP_DROP_WEFT_RESPONSE;
+		return DP_RX_DROP;
+	}
+	*status = weft_wire_check(hdr, len);
+	if (*status != WEFT_ST_OK)
+		return DP_RX_ANSWER;
+	if (hdr->frag_offset != 0 || hdr->msg_len != len - sizeof(*hdr))
+		return DP_RX_PIECE;
+	return DP_RX_SERVE;
+}
+
+static bool op_has_name(uint8_t op)
+{
+	return op != WEFT_OP_PING && op != WEFT_OP_STATS && op != WEFT_OP_FETCH;
+}
+
+static bool op_has_key(uint8_t op)
+{
+	switch (op) {
+	case WEFT_OP_GET:
+	case WEFT_OP_PUT:
+	case WEFT_OP_PUT_IF_ABSENT:
+	case WEFT_OP_REPLACE:
+	case WEFT_OP_CAS:
+	case WEFT_OP_DELETE:
+	case WEFT_OP_INCR:
+	case WEFT_OP_TOUCH:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static bool op_has_value(uint8_t op)
+{
+	switch (op) {
+	case WEFT_OP_PUT:
+	case WEFT_OP_PUT_IF_ABSENT:
+	case WEFT_OP_REPLACE:
+	case WEFT_OP_CAS:
+	case WEFT_OP_MULTI_GET:
+		return true;
+	default:
+		return false;
+	}
+}
+
+bool dp_mget_next(const uint8_t *list, uint32_t list_len, uint32_t *pos, const uint8_t **key,
+		  uint16_t *key_len)
+{
+	uint32_t p = *pos == 0 ? 2 : *pos;
+	if (p + 2 > list_len)
+		return false;
+	uint16_t kl;
+	memcpy(&kl, list + p, 2);
+	if (p + 2 + (uint32_t)kl > list_len)
+		return false;
+	*key = list + p + 2;
+	*key_len = kl;
+	*pos = p + 2 + kl;
+	return true;
+}
+
+static enum weft_status check_mget(const uint8_t *list, uint32_t len)
+{
+	if (len < 2)
+		return WEFT_ST_BAD_REQUEST;
+	uint16_t count;
+	memcpy(&count, list, 2);
+	if (count > WEFT_MAX_MULTI_GET)
+		return WEFT_ST_BAD_REQUEST;
+	uint32_t pos = 0, seen = 0;
+	const uint8_t *k;
+	uint16_t kl;
+	while (seen < count && dp_mget_next(list, len, &pos, &k, &kl)) {
+		if (kl == 0)
+			return WEFT_ST_BAD_REQUEST;
+		if (kl > WEFT_MAX_KEY_LEN)
+			return WEFT_ST_KEY_TOO_LONG;
+		seen++;
+	}
+	if (seen != count || (count == 0 ? 2u : pos) != len)
+		return WEFT_ST_BAD_REQUEST;
+	return WEFT_ST_OK;
+}
+
+enum weft_status dp_req_validate(const struct weft_wire_hdr *hdr, const uint8_t *payload,
+				 struct dp_req *req)
+{
+	uint8_t op = hdr->opcode;
+	if (op >= WEFT_OP__COUNT)
+		return WEFT_ST_UNKNOWN_OP;
+	if (hdr->extras_len != weft_wire_request_extras_len(op))
+		return WEFT_ST_BAD_REQUEST;
+	if (op_has_name(op) ? (hdr->name_len == 0) : (hdr->name_len != 0))
+		return WEFT_ST_BAD_REQUEST;
+	if (op_has_key(op) && hdr->key_len == 0)
+		return WEFT_ST_BAD_REQUEST;
+	if (!op_has_key(op) && hdr->key_len != 0)
+		return WEFT_ST_BAD_REQUEST;
+	uint32_t vlen = weft_wire_value_len(hdr);
+	if (!op_has_value(op) && vlen != 0)
+		return WEFT_ST_BAD_REQUEST;
+	req->hdr = *hdr;
+	req->name = payload;
+	req->key = payload + hdr->name_len;
+	req->extras = req->key + hdr->key_len;
+	req->value = req->extras + hdr->extras_len;
+	req->value_len = vlen;
+	if (op == WEFT_OP_MULTI_GET)
+		return check_mget(req->value, vlen);
+	if (op == WEFT_OP_FETCH) {
+		struct weft_x_fetch f;
+		memcpy(&f, req->extras, sizeof(f));
+		if (f.offset % WEFT_MAX_DGRAM_PAYLOAD != 0 || f.count == 0 ||
+		    f.count > WEFT_RESP_INITIAL_WINDOW)
+			return WEFT_ST_BAD_REQUEST;
+	}
+	return WEFT_ST_OK;
+}

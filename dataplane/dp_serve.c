@@ -1,0 +1,382 @@
+/*
+ * dp_serve.c — serving validated weft requests against the caches.
+ *
+ * Stages over a burst: (1) resolve each request's cache (lookup, or
+ * lookup-or-create with default options as the tutorial's caches do) and
+ * hash its key once (weft_cache_hash); (2) all single-key GETs of the burst,
+ * grouped per cache, go to weft_cache_get_burst, one call per cache; (3) the
+ * other ops run one by one (a write is per key).
+ *
+ * At-most-once: a non-idempotent op (weft_wire_op_is_idempotent false) first
+ * claims its (client address, client_id, request_id) in the dedup table: a
+ * retransmission of an applied op is answered with the remembered response,
+ * one of an op still being applied elsewhere is dropped (counted).
+ *
+ * Value pointers returned by the cache are valid only until this lcore's
+ * next quiescent state: they are copied into response datagrams (or into the
+ * response memory) before dp_serve_burst returns.
+ *
+ * Caller: the worker lcore, an online QSBR reader.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_mbuf.h>
+
+#include "dp_internal.h"
+
+static bool is_error_status(uint16_t st)
+{
+	return st != WEFT_ST_OK && st != WEFT_ST_NOT_FOUND && st != WEFT_ST_EXISTS &&
+	       st != WEFT_ST_VERSION_MISMATCH;
+}
+
+static void answer(struct dp_lcore *lc, const struct dp_req *req, uint16_t st, const void *x,
+		   uint16_t xl, const void *v, uint32_t vl)
+{
+	if (is_error_status(st))
+		lc->c.errors++;
+	dp_answer(lc, req, st, x, xl, v, vl);
+}
+
+/* Maps a cache errno to the wire status of req. */
+static uint16_t status_of(int rc, const struct dp_req *req)
+{
+	switch (rc) {
+	case 0:
+		return WEFT_ST_OK;
+	case -ENOENT:
+		return WEFT_ST_NOT_FOUND;
+	case -EEXIST:
+		return WEFT_ST_EXISTS;
+	case -ESTALE:
+		return WEFT_ST_VERSION_MISMATCH;
+	case -EINVAL:
+		return req->hdr.opcode == WEFT_OP_INCR ? WEFT_ST_NOT_NUMERIC : WEFT_ST_BAD_REQUEST;
+	case -ERANGE:
+		return WEFT_ST_OVERFLOW;
+	case -E2BIG:
+		return req->hdr.key_len > WEFT_MAX_KEY_LEN ? WEFT_ST_KEY_TOO_LONG
+							   : WEFT_ST_VALUE_TOO_LARGE;
+	case -ENOMEM:
+		return WEFT_ST_NO_MEMORY;
+	default:
+		return WEFT_ST_INTERNAL;
+	}
+}
+
+/* The request's cache, created with defaults if absent; NULL with *st set. */
+static struct weft_cache *cache_of(struct dp_lcore *lc, const struct dp_req *req, uint16_t *st)
+{
+	const char *name = (const char *)req->name;
+	struct weft_cache *c = weft_cache_find(lc->dp->reg, name, req->hdr.name_len);
+	if (c != NULL)
+		return c;
+	c = weft_cache_open(lc->dp->reg, name, req->hdr.name_len, NULL, NULL);
+	if (c == NULL)
+		*st = errno == ENOMEM ? WEFT_ST_NO_MEMORY : WEFT_ST_BAD_REQUEST;
+	return c;
+}
+
+static void serve_cache_open(struct dp_lcore *lc, const struct dp_req *req)
+{
+	struct weft_x_cache_opts x;
+	memcpy(&x, req->extras, sizeof(x));
+	struct weft_cache_opts o = {.max_bytes = x.max_bytes, .max_entries = x.max_entries,
+				    .default_ttl_ms = x.default_ttl_ms,
+				    .default_max_idle_ms = x.default_max_idle_ms};
+	struct weft_cache *c = weft_cache_open(lc->dp->reg, (const char *)req->name,
+					       req->hdr.name_len, &o, NULL);
+	uint16_t st = WEFT_ST_OK;
+	if (c == NULL)
+		st = errno == ENOMEM ? WEFT_ST_NO_MEMORY : WEFT_ST_BAD_CACHE_OPTS;
+	answer(lc, req, st, NULL, 0, NULL, 0);
+}
+
+static void serve_stats(struct dp_lcore *lc, const struct dp_req *req)
+{
+	size_t need = weft_dp_stats_format(lc->dp, NULL, 0) + 1;
+	char *buf = need <= WEFT_MAX_RESP_LEN ? malloc(need + 1024) : NULL;
+	if (buf == NULL) {
+		answer(lc, req, WEFT_ST_NO_MEMORY, NULL, 0, NULL, 0);
+		return;
+	}
+	/* Counters move between the two calls: leave slack, clip at a line. */
+	size_t len = weft_dp_stats_format(lc->dp, buf, need + 1024);
+	if (len >= need + 1024) {
+		len = need + 1023;
+		while (len > 0 && buf[len - 1] != '\n')
+			len--;
+	}
+	dp_answer_owned(lc, req, WEFT_ST_OK, 0, (uint8_t *)buf, (uint32_t)len);
+}
+
+static struct dp_msg_id msg_id(const struct dp_req *req)
+{
+	struct dp_msg_id id = {.ip = req->flow.src_ip, .port = req->flow.src_port,
+			       .client_id = req->hdr.client_id,
+			       .request_id = req->hdr.request_id};
+	return id;
+}
+
+static void serve_fetch(struct dp_lcore *lc, const struct dp_req *req)
+{
+	struct weft_x_fetch f;
+	memcpy(&f, req->extras, sizeof(f));
+	struct dp_msg_id id = msg_id(req);
+	struct dp_emit_ctx x = {lc, &req->flow};
+	int rc = dp_resp_fetch(lc->dp->resp, &id, f.offset, f.count, lc->now_ms, dp_emit_cb, &x);
+	if (rc == -ENOENT)
+		answer(lc, req, WEFT_ST_GONE, NULL, 0, NULL, 0);
+	else if (rc < 0)
+		answer(lc, req, WEFT_ST_BAD_REQUEST, NULL, 0, NULL, 0);
+	else if (rc == 0) /* offset past the end of the kept response */
+		answer(lc, req, WEFT_ST_BAD_REQUEST, NULL, 0, NULL, 0);
+}
+
+static void serve_multi_get(struct dp_lcore *lc, const struct dp_req *req, struct weft_cache *c)
+{
+	struct weft_cache_key keys[WEFT_MAX_MULTI_GET];
+	struct weft_cache_value vals[WEFT_MAX_MULTI_GET];
+	bool found[WEFT_MAX_MULTI_GET];
+	uint16_t count;
+	memcpy(&count, req->value, 2);
+	uint32_t pos = 0;
+	unsigned n = 0;
+	const uint8_t *k;
+	uint16_t kl;
+	while (n < count && dp_mget_next(req->value, req->value_len, &pos, &k, &kl)) {
+		keys[n].data = k;
+		keys[n].len = kl;
+		keys[n].hash = weft_cache_hash(k, kl);
+		n++;
+	}
+	if (n > 0) {
+		weft_cache_get_burst(c, keys, n, lc->now_ms, vals, found);
+		lc->c.get_bursts++;
+	}
+	uint64_t size = 2;
+	for (unsigned i = 0; i < n; i++)
+		size += sizeof(struct weft_mget_entry_hdr) + keys[i].len + (found[i] ? vals[i].len : 0);
+	if (size > WEFT_MAX_RESP_LEN) {
+		answer(lc, req, WEFT_ST_VALUE_TOO_LARGE, NULL, 0, NULL, 0);
+		return;
+	}
+	uint8_t *out = malloc(size);
+	if (out == NULL) {
+		answer(lc, req, WEFT_ST_NO_MEMORY, NULL, 0, NULL, 0);
+		return;
+	}
+	uint16_t cnt = (uint16_t)n;
+	memcpy(out, &cnt, 2);
+	uint8_t *p = out + 2;
+	for (unsigned i = 0; i < n; i++) {
+		struct weft_mget_entry_hdr e = {
+			.status = found[i] ? WEFT_ST_OK : WEFT_ST_NOT_FOUND,
+			.key_len = keys[i].len,
+			.value_len = found[i] ? vals[i].len : 0,
+			.version = found[i] ? vals[i].version : 0,
+		};
+		memcpy(p, &e, sizeof(e));
+		p += sizeof(e);
+		memcpy(p, keys[i].data, keys[i].len);
+		p += keys[i].len;
+		if (found[i]) {
+			memcpy(p, vals[i].data, vals[i].len);
+			p += vals[i].len;
+		}
+	}
+	dp_answer_owned(lc, req, WEFT_ST_OK, 0, out, (uint32_t)size);
+}
+
+/* Applies one write op; fills the response's status and extras. */
+static void apply_write(struct dp_lcore *lc, const struct dp_req *req, struct weft_cache *c,
+			struct dp_dedup_resp *r)
+{
+	struct weft_cache_key key = {.data = req->key, .len = req->hdr.key_len,
+				     .hash = req->key_hash};
+	uint64_t version = 0;
+	int rc;
+	r->extras_len = 0;
+	switch (req->hdr.opcode) {
+	case WEFT_OP_PUT:
+	case WEFT_OP_PUT_IF_ABSENT:
+	case WEFT_OP_REPLACE:
+	case WEFT_OP_TOUCH: {
+		struct weft_x_write x;
+		memcpy(&x, req->extras, sizeof(x));
+		struct weft_cache_write w = {.ttl_ms = x.ttl_ms, .max_idle_ms = x.max_idle_ms};
+		if (req->hdr.opcode == WEFT_OP_TOUCH) {
+			rc = weft_cache_touch(c, &key, &w, lc->now_ms, &version);
+		} else {
+			enum weft_cache_put_mode mode =
+				req->hdr.opcode == WEFT_OP_PUT ? WEFT_CACHE_PUT
+				: req->hdr.opcode == WEFT_OP_REPLACE ? WEFT_CACHE_REPLACE
+								      : WEFT_CACHE_PUT_IF_ABSENT;
+			rc = weft_cache_put(c, &key, req->value, req->value_len, mode, 0, &w,
+					    lc->now_ms, &version);
+		}
+		break;
+	}
+	case WEFT_OP_CAS: {
+		struct weft_x_cas x;
+		memcpy(&x, req->extras, sizeof(x));
+		struct weft_cache_write w = {.ttl_ms = x.ttl_ms, .max_idle_ms = x.max_idle_ms};
+		rc = weft_cache_put(c, &key, req->value, req->value_len, WEFT_CACHE_CAS,
+				    x.expected_version, &w, lc->now_ms, &version);
+		break;
+	}
+	case WEFT_OP_DELETE:
+		rc = weft_cache_delete(c, &key, lc->now_ms);
+		r->status = status_of(rc, req);
+		return;
+	case WEFT_OP_INCR: {
+		struct weft_x_incr x;
+		memcpy(&x, req->extras, sizeof(x));
+		struct weft_cache_write w = {.ttl_ms = x.ttl_ms, .max_idle_ms = 0};
+		struct weft_x_counter out = {0, 0};
+		rc = weft_cache_incr(c, &key, x.delta, &w, lc->now_ms, &out.value, &out.version);
+		r->status = status_of(rc, req);
+		if (rc == 0) {
+			memcpy(r->extras, &out, sizeof(out));
+			r->extras_len = sizeof(out);
+		}
+		return;
+	}
+	default:
+		r->status = WEFT_ST_INTERNAL;
+		return;
+	}
+	r->status = status_of(rc, req);
+	if (rc == 0 || rc == -EEXIST || rc == -ESTALE) {
+		struct weft_x_version xv = {version};
+		memcpy(r->extras, &xv, sizeof(xv));
+		r->extras_len = sizeof(xv);
+	}
+}
+
+static void serve_write(struct dp_lcore *lc, const struct dp_req *req, struct weft_cache *c)
+{
+	bool amo = !weft_wire_op_is_idempotent(req->hdr.opcode);
+	struct dp_msg_id id = msg_id(req);
+	struct dp_dedup_resp r;
+	if (amo) {
+		switch (dp_dedup_begin(lc->dp->dedup, &id, lc->now_ms, &r)) {
+		case DP_DEDUP_DONE:
+			lc->c.dedup_replays++;
+			answer(lc, req, r.status, r.extras, r.extras_len, NULL, 0);
+			return;
+		case DP_DEDUP_INFLIGHT:
+			lc->c.drops[DP_DROP_DEDUP_INFLIGHT]++;
+			return;
+		case DP_DEDUP_NEW:
+			break;
+		}
+	}
+	apply_write(lc, req, c, &r);
+	if (amo)
+		dp_dedup_finish(lc->dp->dedup, &id, &r);
+	answer(lc, req, r.status, r.extras, r.extras_len, NULL, 0);
+}
+
+/* GETs of one cache, in one weft_cache_get_burst call. */
+static void serve_gets(struct dp_lcore *lc, struct dp_req *reqs, struct weft_cache *c,
+		       const unsigned *idx, unsigned n)
+{
+	struct weft_cache_key keys[DP_BURST];
+	struct weft_cache_value vals[DP_BURST];
+	bool found[DP_BURST];
+	for (unsigned i = 0; i < n; i++) {
+		const struct dp_req *r = &reqs[idx[i]];
+		keys[i].data = r->key;
+		keys[i].len = r->hdr.key_len;
+		keys[i].hash = r->key_hash;
+	}
+	weft_cache_get_burst(c, keys, n, lc->now_ms, vals, found);
+	lc->c.get_bursts++;
+	for (unsigned i = 0; i < n; i++) {
+		const struct dp_req *r = &reqs[idx[i]];
+		if (!found[i]) {
+			answer(lc, r, WEFT_ST_NOT_FOUND, NULL, 0, NULL, 0);
+			continue;
+		}
+		struct weft_x_version xv = {vals[i].version};
+		answer(lc, r, WEFT_ST_OK, &xv, sizeof(xv), vals[i].data, vals[i].len);
+	}
+}
+
+void dp_serve_burst(struct dp_lcore *lc, struct dp_req *reqs, unsigned n)
+{
+	struct weft_cache *cache[DP_BURST];
+	bool get[DP_BURST];
+	unsigned n_get = 0;
+
+	/* Stage 1: count, resolve caches, hash keys once. */
+	for (unsigned i = 0; i < n; i++) {
+		struct dp_req *r = &reqs[i];
+		uint8_t op = r->hdr.opcode;
+		lc->c.requests[op]++;
+		cache[i] = NULL;
+		get[i] = false;
+		if (op == WEFT_OP_PING || op == WEFT_OP_STATS || op == WEFT_OP_FETCH ||
+		    op == WEFT_OP_CACHE_OPEN)
+			continue;
+		uint16_t st = WEFT_ST_INTERNAL;
+		cache[i] = cache_of(lc, r, &st);
+		if (cache[i] == NULL) {
+			answer(lc, r, st, NULL, 0, NULL, 0);
+			continue;
+		}
+		if (r->hdr.key_len)
+			r->key_hash = weft_cache_hash(r->key, r->hdr.key_len);
+		if (op == WEFT_OP_GET) {
+			get[i] = true;
+			n_get++;
+		}
+	}
+
+	/* Stage 2: GETs, one get_burst per distinct cache. */
+	while (n_get > 0) {
+		unsigned idx[DP_BURST], m = 0;
+		struct weft_cache *c = NULL;
+		for (unsigned i = 0; i < n; i++) {
+			if (!get[i] || (c != NULL && cache[i] != c))
+				continue;
+			c = cache[i];
+			get[i] = false;
+			idx[m++] = i;
+		}
+		serve_gets(lc, reqs, c, idx, m);
+		n_get -= m;
+	}
+
+	/* Stage 3: everything else, in arrival order. */
+	for (unsigned i = 0; i < n; i++) {
+		const struct dp_req *r = &reqs[i];
+		switch (r->hdr.opcode) {
+		case WEFT_OP_GET:
+			break;
+		case WEFT_OP_PING:
+			answer(lc, r, WEFT_ST_OK, NULL, 0, NULL, 0);
+			break;
+		case WEFT_OP_STATS:
+			serve_stats(lc, r);
+			break;
+		case WEFT_OP_FETCH:
+			serve_fetch(lc, r);
+			break;
+		case WEFT_OP_CACHE_OPEN:
+			serve_cache_open(lc, r);
+			break;
+		case WEFT_OP_MULTI_GET:
+			if (cache[i] != NULL)
+				serve_multi_get(lc, r, cache[i]);
+			break;
+		default:
+			if (cache[i] != NULL)
+				serve_write(lc, r, cache[i]);
+			break;
+		}
+	}
+}

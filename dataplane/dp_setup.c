@@ -1,0 +1,189 @@
+/*
+ * dp_setup.c — the dataplane object: port configuration (one rx/tx queue
+ * pair per worker), the mbuf pool, per-lcore state, the slow-path tables,
+ * their ageing (weft_dp_maintain) and teardown.
+ *
+ * Invariants: dp->lc[w] serves queue w and is touched only by worker w
+ * (and by STATS readers, read-only); the port is started last in create and
+ * stopped first in destroy.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+
+#include "dp_internal.h"
+
+#define DP_RX_DESC 1024u
+#define DP_TX_DESC 1024u
+#define DP_POOL_CACHE 256u
+#define DP_DEFAULT_TABLE_BYTES (64ull << 20)
+#define DP_REASM_MAX_ENTRIES 4096u
+#define DP_DEDUP_CAPACITY 65536u
+
+static uint64_t mono_ms(void *arg)
+{
+	(void)arg;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+uint64_t weft_dp_now_ms(const struct weft_dp *dp)
+{
+	return dp->cfg.clock(dp->cfg.clock_arg);
+}
+
+unsigned weft_dp_n_workers(const struct weft_dp *dp)
+{
+	return dp->n_workers;
+}
+
+static int port_setup(struct weft_dp *dp)
+{
+	struct rte_eth_dev_info info;
+	int rc = rte_eth_dev_info_get(dp->port_id, &info);
+	if (rc != 0)
+		return rc;
+	unsigned nq = dp->cfg.n_workers;
+	if (nq > info.max_rx_queues)
+		nq = info.max_rx_queues;
+	if (nq > info.max_tx_queues)
+		nq = info.max_tx_queues;
+	if (nq == 0)
+		return -ENODEV;
+	if (nq < dp->cfg.n_workers)
+		fprintf(stderr, "weft dataplane: port %u has %u queue pairs: using %u workers, not %u\n",
+			dp->port_id, nq, nq, dp->cfg.n_workers);
+	dp->n_workers = nq;
+
+	struct rte_eth_conf conf;
+	memset(&conf, 0, sizeof(conf));
+	if (nq > 1 && info.flow_type_rss_offloads) {
+		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+		conf.rx_adv_conf.rss_conf.rss_hf =
+			(RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP) & info.flow_type_rss_offloads;
+	}
+	rc = rte_eth_dev_configure(dp->port_id, (uint16_t)nq, (uint16_t)nq, &conf);
+	if (rc != 0)
+		return rc;
+	uint16_t nrx = DP_RX_DESC, ntx = DP_TX_DESC;
+	rc = rte_eth_dev_adjust_nb_rx_tx_desc(dp->port_id, &nrx, &ntx);
+	if (rc != 0)
+		return rc;
+
+	char name[RTE_MEMPOOL_NAMESIZE];
+	snprintf(name, sizeof(name), "weft_pool_%u", dp->port_id);
+	unsigned n_mbufs = 4096 + nq * (nrx + ntx + DP_TX_CAP + DP_BURST + DP_POOL_CACHE);
+	int socket = rte_eth_dev_socket_id(dp->port_id);
+	dp->pool = rte_pktmbuf_pool_create(name, n_mbufs, DP_POOL_CACHE, 0,
+					   RTE_MBUF_DEFAULT_BUF_SIZE, socket < 0 ? 0 : socket);
+	if (dp->pool == NULL)
+		return -rte_errno;
+	for (unsigned q = 0; q < nq; q++) {
+		rc = rte_eth_rx_queue_setup(dp->port_id, (uint16_t)q, nrx, (unsigned)socket, NULL,
+					    dp->pool);
+		if (rc == 0)
+			rc = rte_eth_tx_queue_setup(dp->port_id, (uint16_t)q, ntx, (unsigned)socket,
+						    NULL);
+		if (rc != 0)
+			return rc;
+	}
+	struct rte_ether_addr mac;
+	rc = rte_eth_macaddr_get(dp->port_id, &mac);
+	if (rc != 0)
+		return rc;
+	memcpy(dp->mac, mac.addr_bytes, 6);
+	rc = rte_eth_dev_start(dp->port_id);
+	if (rc != 0)
+		return rc;
+	dp->port_started = true;
+	return 0;
+}
+
+struct weft_dp *weft_dp_create(const struct weft_dp_config *cfg, uint16_t port_id,
+			       struct weft_cache_registry *reg)
+{
+	if (cfg == NULL || reg == NULL || cfg->n_workers == 0 || cfg->bind_ip == 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	struct weft_dp *dp = calloc(1, sizeof(*dp));
+	if (dp == NULL)
+		return NULL;
+	dp->cfg = *cfg;
+	if (dp->cfg.clock == NULL)
+		dp->cfg.clock = mono_ms;
+	dp->port_id = port_id;
+	dp->reg = reg;
+	dp->bind_ip = cfg->bind_ip;
+	dp->udp_port = rte_cpu_to_be_16(cfg->udp_port);
+	dp->reasm = dp_reasm_create(cfg->reasm_max_bytes ? cfg->reasm_max_bytes
+							 : DP_DEFAULT_TABLE_BYTES,
+				    DP_REASM_MAX_ENTRIES);
+	dp->resp = dp_resp_create(cfg->resp_max_bytes ? cfg->resp_max_bytes
+						      : DP_DEFAULT_TABLE_BYTES);
+	dp->dedup = dp_dedup_create(DP_DEDUP_CAPACITY);
+	int rc = -ENOMEM;
+	if (dp->reasm == NULL || dp->resp == NULL || dp->dedup == NULL)
+		goto fail;
+	rc = port_setup(dp);
+	if (rc != 0)
+		goto fail;
+	dp->lc = aligned_alloc(64, dp->n_workers * sizeof(*dp->lc));
+	if (dp->lc == NULL) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	memset(dp->lc, 0, dp->n_workers * sizeof(*dp->lc));
+	for (unsigned w = 0; w < dp->n_workers; w++) {
+		dp->lc[w].dp = dp;
+		dp->lc[w].queue = (uint16_t)w;
+	}
+	return dp;
+fail:
+	weft_dp_destroy(dp);
+	errno = rc < 0 ? -rc : EINVAL;
+	return NULL;
+}
+
+void weft_dp_destroy(struct weft_dp *dp)
+{
+	if (dp == NULL)
+		return;
+	if (dp->port_started) {
+		rte_eth_dev_stop(dp->port_id);
+		rte_eth_dev_close(dp->port_id);
+	}
+	for (unsigned w = 0; dp->lc != NULL && w < dp->n_workers; w++)
+		if (dp->lc[w].n_tx)
+			rte_pktmbuf_free_bulk(dp->lc[w].tx, dp->lc[w].n_tx);
+	rte_mempool_free(dp->pool);
+	dp_reasm_destroy(dp->reasm);
+	dp_resp_destroy(dp->resp);
+	dp_dedup_destroy(dp->dedup);
+	free(dp->lc);
+	free(dp);
+}
+
+struct maint_arg {
+	uint64_t now_ms;
+};
+
+static void maintain_cache(struct weft_cache *c, void *arg)
+{
+	weft_cache_maintain(c, ((struct maint_arg *)arg)->now_ms, 1024);
+}
+
+void weft_dp_maintain(struct weft_dp *dp, uint64_t now_ms)
+{
+	dp_reasm_expire(dp->reasm, now_ms);
+	dp_resp_expire(dp->resp, now_ms);
+	dp_dedup_expire(dp->dedup, now_ms);
+	struct maint_arg a = {now_ms};
+	weft_cache_foreach(dp->reg, maintain_cache, &a);
+}

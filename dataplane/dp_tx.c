@@ -1,0 +1,168 @@
+/*
+ * dp_tx.c — building and sending responses.
+ *
+ * Every response datagram is a fresh mbuf from the node's pool: Ethernet to
+ * the requester's MAC from the node's MAC, IPv4 with the request's addresses
+ * swapped, DF set, TTL 64 and a correct header checksum, UDP with the ports
+ * swapped and checksum 0 (legal for UDP over IPv4; see dp_parse.c on why the
+ * node neither verifies nor offloads UDP checksums), then the weft header
+ * and payload. Frames never exceed 1514 bytes (a 1500-byte MTU).
+ *
+ * Responses are buffered per lcore (lc->tx) and sent in bursts: when the
+ * buffer fills and at the end of every worker iteration. A response the tx
+ * queue refuses after a few tries is freed and counted (tx_full).
+ *
+ * A response longer than one datagram goes to the response memory
+ * (dp_resp.c, keeping a private copy) and its first WEFT_RESP_INITIAL_WINDOW
+ * datagrams are sent at once; the client FETCHes the rest.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+
+#include "dp_internal.h"
+
+void dp_tx_flush(struct dp_lcore *lc)
+{
+	unsigned sent = 0;
+	for (int tries = 0; sent < lc->n_tx && tries < 8; tries++)
+		sent += rte_eth_tx_burst(lc->dp->port_id, lc->queue, lc->tx + sent,
+					 (uint16_t)(lc->n_tx - sent));
+	lc->c.tx_packets += sent;
+	if (sent < lc->n_tx) {
+		lc->c.drops[DP_DROP_TX_FULL] += lc->n_tx - sent;
+		rte_pktmbuf_free_bulk(lc->tx + sent, lc->n_tx - sent);
+	}
+	lc->n_tx = 0;
+}
+
+void dp_tx_push(struct dp_lcore *lc, struct rte_mbuf *m)
+{
+	if (lc->n_tx == DP_TX_CAP)
+		dp_tx_flush(lc);
+	lc->tx[lc->n_tx++] = m;
+}
+
+static inline void wr16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+void dp_emit(struct dp_lcore *lc, const struct dp_flow *flow, const struct weft_wire_hdr *hdr,
+	     const void *p1, uint32_t l1, const void *p2, uint32_t l2)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(lc->dp->pool);
+	if (m == NULL) {
+		lc->c.drops[DP_DROP_NO_MBUF]++;
+		return;
+	}
+	uint32_t udp_len = DP_UDP_HLEN + (uint32_t)sizeof(*hdr) + l1 + l2;
+	uint32_t frame_len = DP_ETH_HLEN + DP_IP_HLEN + udp_len;
+	uint8_t *f = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)frame_len);
+	if (f == NULL) { /* cannot happen with pool buffers >= 1514 bytes */
+		rte_pktmbuf_free(m);
+		lc->c.drops[DP_DROP_NO_MBUF]++;
+		return;
+	}
+	memcpy(f, flow->src_mac, 6);
+	memcpy(f + 6, lc->dp->mac, 6);
+	wr16(f + 12, 0x0800);
+	uint8_t *ip = f + DP_ETH_HLEN;
+	ip[0] = 0x45;
+	ip[1] = 0;
+	wr16(ip + 2, (uint16_t)(DP_IP_HLEN + udp_len));
+	wr16(ip + 4, 0);
+	wr16(ip + 6, 0x4000); /* DF */
+	ip[8] = 64;
+	ip[9] = 17;
+	memcpy(ip + 12, &flow->dst_ip, 4);
+	memcpy(ip + 16, &flow->src_ip, 4);
+	dp_ipv4_finish(ip);
+	uint8_t *udp = ip + DP_IP_HLEN;
+	memcpy(udp, &flow->dst_port, 2);
+	memcpy(udp + 2, &flow->src_port, 2);
+	wr16(udp + 4, (uint16_t)udp_len);
+	wr16(udp + 6, 0);
+	uint8_t *w = udp + DP_UDP_HLEN;
+	memcpy(w, hdr, sizeof(*hdr));
+	w += sizeof(*hdr);
+	if (l1)
+		memcpy(w, p1, l1);
+	if (l2)
+		memcpy(w + l1, p2, l2);
+	dp_tx_push(lc, m);
+}
+
+void dp_resp_hdr(struct weft_wire_hdr *out, const struct weft_wire_hdr *req, uint16_t status,
+		 uint16_t extras_len, uint32_t msg_len)
+{
+	memset(out, 0, sizeof(*out));
+	out->magic = WEFT_WIRE_MAGIC;
+	out->version = WEFT_WIRE_VERSION;
+	out->opcode = req->opcode;
+	out->flags = WEFT_F_RESPONSE;
+	out->status = status;
+	out->extras_len = extras_len;
+	out->client_id = req->client_id;
+	out->request_id = req->request_id;
+	out->msg_len = msg_len;
+}
+
+void dp_emit_cb(void *arg, const struct weft_wire_hdr *hdr, const uint8_t *slice, uint32_t len)
+{
+	const struct dp_emit_ctx *x = arg;
+	dp_emit(x->lc, x->flow, hdr, slice, len, NULL, 0);
+}
+
+void dp_answer_owned(struct dp_lcore *lc, const struct dp_req *req, uint16_t status,
+		     uint16_t extras_len, uint8_t *payload, uint32_t msg_len)
+{
+	struct weft_wire_hdr h;
+	dp_resp_hdr(&h, &req->hdr, status, extras_len, msg_len);
+	if (msg_len <= WEFT_MAX_DGRAM_PAYLOAD) {
+		dp_emit(lc, &req->flow, &h, payload, msg_len, NULL, 0);
+		free(payload);
+		return;
+	}
+	struct dp_msg_id id = {.ip = req->flow.src_ip, .port = req->flow.src_port,
+			       .client_id = req->hdr.client_id,
+			       .request_id = req->hdr.request_id};
+	struct dp_emit_ctx x = {lc, &req->flow};
+	int rc = dp_resp_keep(lc->dp->resp, &id, &h, payload, lc->now_ms);
+	if (rc == 0)
+		rc = dp_resp_fetch(lc->dp->resp, &id, 0, WEFT_RESP_INITIAL_WINDOW, lc->now_ms,
+				   dp_emit_cb, &x);
+	if (rc < 0) { /* larger than the whole bound, or evicted at once */
+		dp_resp_hdr(&h, &req->hdr, WEFT_ST_NO_MEMORY, 0, 0);
+		dp_emit(lc, &req->flow, &h, NULL, 0, NULL, 0);
+		lc->c.errors++;
+		return;
+	}
+	lc->c.long_responses++;
+}
+
+void dp_answer(struct dp_lcore *lc, const struct dp_req *req, uint16_t status, const void *extras,
+	       uint16_t extras_len, const void *value, uint32_t value_len)
+{
+	uint32_t msg_len = (uint32_t)extras_len + value_len;
+	if (msg_len <= WEFT_MAX_DGRAM_PAYLOAD) {
+		struct weft_wire_hdr h;
+		dp_resp_hdr(&h, &req->hdr, status, extras_len, msg_len);
+		dp_emit(lc, &req->flow, &h, extras, extras_len, value, value_len);
+		return;
+	}
+	uint8_t *p = malloc(msg_len);
+	if (p == NULL) {
+		struct weft_wire_hdr h;
+		dp_resp_hdr(&h, &req->hdr, WEFT_ST_NO_MEMORY, 0, 0);
+		dp_emit(lc, &req->flow, &h, NULL, 0, NULL, 0);
+		lc->c.errors++;
+		return;
+	}
+	memcpy(p, extras, extras_len);
+	memcpy(p + extras_len, value, value_len);
+	dp_answer_owned(lc, req, status, extras_len, p, msg_len);
+}

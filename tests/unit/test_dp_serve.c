@@ -1,0 +1,708 @@
+/*
+ * test_dp_serve.c — the real worker code (weft_dp_poll_once: parse, serve,
+ * build, tx) on a fake port: DPDK's net_ring PMD (rte_eth_from_rings). The
+ * test enqueues crafted frames on the port's rx ring, runs one worker
+ * iteration on this thread (a registered QSBR reader), and reads the
+ * response frames from the tx ring. The clock is virtual.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <rte_eal.h>
+#include <rte_eth_ring.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+#include <urcu-qsbr.h>
+
+#include "dp_internal.h"
+
+static const uint8_t CLIENT_MAC[6] = {0x02, 0, 0, 0, 0, 0x01};
+static const uint8_t CLIENT_IP[4] = {10, 213, 0, 1};
+static const uint8_t NODE_IP[4] = {10, 213, 0, 2};
+#define CLIENT_PORT 40000u
+#define NODE_PORT 7700u
+#define MAXF 64
+
+static struct {
+	struct rte_ring *rx, *tx;
+	struct rte_mempool *pool;
+	struct weft_cache_registry *reg;
+	struct weft_dp *dp;
+	uint8_t node_mac[6];
+	uint64_t now;
+	uint64_t next_rid;
+} T;
+
+static uint64_t vclock(void *arg)
+{
+	(void)arg;
+	return T.now;
+}
+
+static void wr16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static uint16_t rd16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static uint32_t csum(const uint8_t *p, uint32_t len)
+{
+	uint32_t s = 0;
+	for (uint32_t i = 0; i + 1 < len; i += 2)
+		s += rd16(p + i);
+	if (len & 1)
+		s += (uint32_t)p[len - 1] << 8;
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return s;
+}
+
+static void push(const uint8_t *f, uint32_t len)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(T.pool);
+	assert_non_null(m);
+	uint8_t *d = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)len);
+	assert_non_null(d);
+	memcpy(d, f, len);
+	assert_int_equal(rte_ring_enqueue(T.rx, m), 0);
+}
+
+/* One UDP datagram from the client to port dport. */
+static void push_udp(const void *payload, uint32_t plen, uint16_t dport)
+{
+	uint8_t f[1600];
+	assert_true(plen <= 1500 - 28);
+	memcpy(f, T.node_mac, 6);
+	memcpy(f + 6, CLIENT_MAC, 6);
+	wr16(f + 12, 0x0800);
+	uint8_t *ip = f + 14;
+	memset(ip, 0, 20);
+	ip[0] = 0x45;
+	wr16(ip + 2, (uint16_t)(28 + plen));
+	ip[8] = 64;
+	ip[9] = 17;
+	memcpy(ip + 12, CLIENT_IP, 4);
+	memcpy(ip + 16, NODE_IP, 4);
+	dp_ipv4_finish(ip);
+	wr16(ip + 20, CLIENT_PORT);
+	wr16(ip + 22, dport);
+	wr16(ip + 24, (uint16_t)(8 + plen));
+	wr16(ip + 26, 0xbeef); /* not verified */
+	memcpy(ip + 28, payload, plen);
+	push(f, 42 + plen);
+}
+
+struct resp {
+	struct weft_wire_hdr h;
+	uint32_t len; /* payload bytes in this datagram */
+	uint8_t payload[WEFT_MAX_DGRAM_PAYLOAD];
+};
+
+/* Runs one worker iteration; returns the frames it sent (caller frees). */
+static unsigned poll_node(struct rte_mbuf **out)
+{
+	weft_dp_poll_once(T.dp, 0);
+	return rte_ring_dequeue_burst(T.tx, (void **)out, MAXF, NULL);
+}
+
+/* Checks one weft response frame's L2-L4 headers and decodes it. */
+static void decode(struct rte_mbuf *m, struct resp *r)
+{
+	const uint8_t *f = rte_pktmbuf_mtod(m, const uint8_t *);
+	uint32_t len = m->data_len;
+	assert_true(len >= 42 + sizeof(r->h) && len <= 1514);
+	assert_memory_equal(f, CLIENT_MAC, 6);
+	assert_memory_equal(f + 6, T.node_mac, 6);
+	const uint8_t *ip = f + 14;
+	assert_int_equal(ip[0], 0x45);
+	assert_int_equal(rd16(ip + 2), len - 14);
+	assert_int_equal(rd16(ip + 6), 0x4000); /* DF */
+	assert_int_equal(csum(ip, 20), 0xffff);
+	assert_memory_equal(ip + 12, NODE_IP, 4);
+	assert_memory_equal(ip + 16, CLIENT_IP, 4);
+	assert_int_equal(rd16(ip + 20), NODE_PORT);
+	assert_int_equal(rd16(ip + 22), CLIENT_PORT);
+	assert_int_equal(rd16(ip + 24), len - 34);
+	memcpy(&r->h, f + 42, sizeof(r->h));
+	r->len = len - 42 - (uint32_t)sizeof(r->h);
+	memcpy(r->payload, f + 42 + sizeof(r->h), r->len);
+	assert_int_equal(r->h.magic, WEFT_WIRE_MAGIC);
+	assert_int_equal(r->h.flags, WEFT_F_RESPONSE);
+	assert_int_equal(r->h.name_len, 0);
+}
+
+static uint32_t build(uint8_t *buf, uint8_t op, const char *name, const void *key,
+		      uint16_t key_len, const void *extras, uint16_t extras_len, const void *value,
+		      uint32_t value_len, uint64_t rid)
+{
+	struct weft_wire_hdr h;
+	memset(&h, 0, sizeof(h));
+	h.magic = WEFT_WIRE_MAGIC;
+	h.version = WEFT_WIRE_VERSION;
+	h.opcode = op;
+	h.name_len = (uint8_t)strlen(name);
+	h.key_len = key_len;
+	h.extras_len = extras_len;
+	h.client_id = 0xc0ffee;
+	h.request_id = rid;
+	h.msg_len = h.name_len + key_len + extras_len + value_len;
+	memcpy(buf, &h, sizeof(h));
+	uint8_t *p = buf + sizeof(h);
+	memcpy(p, name, h.name_len);
+	p += h.name_len;
+	if (key_len)
+		memcpy(p, key, key_len);
+	p += key_len;
+	if (extras_len)
+		memcpy(p, extras, extras_len);
+	p += extras_len;
+	if (value_len)
+		memcpy(p, value, value_len);
+	return (uint32_t)sizeof(h) + h.msg_len;
+}
+
+/* Sends one single-datagram request and returns its one response. */
+static void call_rid(uint8_t op, const char *name, const char *key, const void *extras,
+		     uint16_t extras_len, const void *value, uint32_t value_len, uint64_t rid,
+		     struct resp *r)
+{
+	uint8_t buf[1500];
+	uint32_t len = build(buf, op, name, key, (uint16_t)strlen(key), extras, extras_len, value,
+			     value_len, rid);
+	push_udp(buf, len, NODE_PORT);
+	struct rte_mbuf *out[MAXF];
+	unsigned n = poll_node(out);
+	assert_int_equal(n, 1);
+	decode(out[0], r);
+	rte_pktmbuf_free(out[0]);
+	assert_int_equal(r->h.opcode, op);
+	assert_int_equal(r->h.request_id, rid);
+	assert_int_equal(r->h.client_id, 0xc0ffee);
+}
+
+static void call(uint8_t op, const char *name, const char *key, const void *extras,
+		 uint16_t extras_len, const void *value, uint32_t value_len, struct resp *r)
+{
+	call_rid(op, name, key, extras, extras_len, value, value_len, ++T.next_rid, r);
+}
+
+static uint64_t version_of(const struct resp *r)
+{
+	struct weft_x_version v;
+	assert_int_equal(r->h.extras_len, sizeof(v));
+	memcpy(&v, r->payload, sizeof(v));
+	return v.version;
+}
+
+/* --- ARP / ICMP / drops ---------------------------------------------- */
+
+static void test_arp_and_ping(void **state)
+{
+	(void)state;
+	uint8_t f[128];
+	memset(f, 0xff, 6);
+	memcpy(f + 6, CLIENT_MAC, 6);
+	wr16(f + 12, 0x0806);
+	uint8_t *a = f + 14;
+	wr16(a, 1);
+	wr16(a + 2, 0x0800);
+	a[4] = 6;
+	a[5] = 4;
+	wr16(a + 6, 1);
+	memcpy(a + 8, CLIENT_MAC, 6);
+	memcpy(a + 14, CLIENT_IP, 4);
+	memset(a + 18, 0, 6);
+	memcpy(a + 24, NODE_IP, 4);
+	push(f, 42);
+	struct rte_mbuf *out[MAXF];
+	assert_int_equal(poll_node(out), 1);
+	const uint8_t *r = rte_pktmbuf_mtod(out[0], const uint8_t *);
+	assert_int_equal(out[0]->data_len, 60);
+	assert_int_equal(rd16(r + 14 + 6), 2);
+	assert_memory_equal(r + 14 + 8, T.node_mac, 6);
+	assert_memory_equal(r + 14 + 14, NODE_IP, 4);
+	assert_memory_equal(r + 14 + 24, CLIENT_IP, 4);
+	rte_pktmbuf_free(out[0]);
+
+	/* ICMP echo request */
+	memcpy(f, T.node_mac, 6);
+	wr16(f + 12, 0x0800);
+	uint8_t *ip = f + 14;
+	memset(ip, 0, 20 + 16);
+	ip[0] = 0x45;
+	wr16(ip + 2, 36);
+	ip[8] = 64;
+	ip[9] = 1;
+	memcpy(ip + 12, CLIENT_IP, 4);
+	memcpy(ip + 16, NODE_IP, 4);
+	dp_ipv4_finish(ip);
+	ip[20] = 8;
+	memcpy(ip + 28, "pingpong", 8);
+	wr16(ip + 22, (uint16_t)~csum(ip + 20, 16));
+	push(f, 50);
+	assert_int_equal(poll_node(out), 1);
+	r = rte_pktmbuf_mtod(out[0], const uint8_t *);
+	assert_int_equal(r[34], 0);
+	assert_int_equal(csum(r + 34, 16), 0xffff);
+	assert_memory_equal(r + 26, NODE_IP, 4);
+	assert_memory_equal(r + 42, "pingpong", 8);
+	rte_pktmbuf_free(out[0]);
+	assert_int_equal(T.dp->lc[0].c.arp_replies, 1);
+	assert_int_equal(T.dp->lc[0].c.icmp_replies, 1);
+}
+
+static void test_silent_drops(void **state)
+{
+	(void)state;
+	struct dp_counters before = T.dp->lc[0].c;
+	uint8_t buf[256];
+	uint32_t len = build(buf, WEFT_OP_PING, "", NULL, 0, NULL, 0, NULL, 0, 1);
+	push_udp(buf, len, NODE_PORT + 1); /* other port */
+	push_udp(buf, 20, NODE_PORT);      /* shorter than a header */
+	buf[0] ^= 0x55;
+	push_udp(buf, len, NODE_PORT); /* no magic */
+	buf[0] ^= 0x55;
+	buf[4] = WEFT_F_RESPONSE;
+	push_udp(buf, len, NODE_PORT); /* a response */
+	struct rte_mbuf *out[MAXF];
+	assert_int_equal(poll_node(out), 0);
+	const struct dp_counters *c = &T.dp->lc[0].c;
+	assert_int_equal(c->drops[DP_DROP_UDP_PORT] - before.drops[DP_DROP_UDP_PORT], 1);
+	assert_int_equal(c->drops[DP_DROP_WEFT_SHORT] - before.drops[DP_DROP_WEFT_SHORT], 1);
+	assert_int_equal(c->drops[DP_DROP_WEFT_MAGIC] - before.drops[DP_DROP_WEFT_MAGIC], 1);
+	assert_int_equal(c->drops[DP_DROP_WEFT_RESPONSE] - before.drops[DP_DROP_WEFT_RESPONSE],
+			 1);
+}
+
+static void test_error_answers(void **state)
+{
+	(void)state;
+	struct resp r;
+	call(WEFT_OP_PING, "", "", NULL, 0, NULL, 0, &r);
+	assert_int_equal(r.h.status, WEFT_ST_OK);
+	call(0x33, "c", "k", NULL, 0, NULL, 0, &r);
+	assert_int_equal(r.h.status, WEFT_ST_UNKNOWN_OP);
+	call(WEFT_OP_PUT, "c", "k", "short", 5, "v", 1, &r);
+	assert_int_equal(r.h.status, WEFT_ST_BAD_REQUEST);
+	call(WEFT_OP_GET, "c", "", NULL, 0, NULL, 0, &r);
+	assert_int_equal(r.h.status, WEFT_ST_BAD_REQUEST);
+
+	uint8_t buf[256];
+	uint32_t len = build(buf, WEFT_OP_PING, "", NULL, 0, NULL, 0, NULL, 0, 99);
+	buf[2] = 7; /* version 7 */
+	push_udp(buf, len, NODE_PORT);
+	struct rte_mbuf *out[MAXF];
+	assert_int_equal(poll_node(out), 1);
+	decode(out[0], &r);
+	rte_pktmbuf_free(out[0]);
+	assert_int_equal(r.h.status, WEFT_ST_BAD_VERSION);
+	assert_int_equal(r.h.epoch, WEFT_WIRE_VERSION);
+	assert_int_equal(r.h.request_id, 99);
+}
+
+/* --- cache ops ------------------------------------------------------------ */
+
+static void test_put_get_cas_delete(void **state)
+{
+	(void)state;
+	struct resp r;
+	struct weft_x_write w = {0, 0};
+	call(WEFT_OP_GET, "sessions", "alice", NULL, 0, NULL, 0, &r);
+	assert_int_equal(r.h.status, WEFT_ST_NOT_FOUND);
+	assert_int_equal(r.h.extras_len, 0);
+	call(WEFT_OP_PUT, "sessions", "alice", &w, sizeof(w), "v1", 2, &r);
+	assert_int_equal(r.h.status, WEFT_ST_OK);
+	uint64_t v1 = version_of(&r);
+	call(WEFT_OP_GET, "sessions", "alice", NULL, 0, NULL, 0, &r);
+	assert_int_equal(r.h.status, WEFT_ST_OK);
+	assert_int_equal(version_of(&r), v1);
+	assert_int_equal(r.h.msg_len, 8 + 2);
+	assert_memory_equal(r.payload + 8, "v1", 2);
+
+	call(WEFT_OP_PUT_IF_ABSENT, "sessions", "alice", &w, sizeof(w), "v2", 2, &r);
+	assert_int_equal(r.h.status, WEFT_ST_EXISTS);
+	assert_int_equal(version_of(&r), v1);
+	call(WEFT_OP_REPLACE, "sessions", "bob", &w, sizeof(w), "v2", 2, &r);
+	assert_int_equal(r.h.status, WEFT_ST_NOT_FOUND);
+
+	struct weft_x_cas cas = {v1 + 1000, 0, 0};
+	call(WEFT_OP_CAS, "sessions", "alice", &cas, sizeof(cas), "v3", 2, &r);
+	assert_int_equal(r.h.status, WEFT_ST_VERSION_MISMATCH);
+	assert_int_equal(version_of(&r), v1);
+	cas.expected_version = v1;
+	call(WEFT_OP_CAS, "sessions", "alice", &cas, sizeof(cas), "v3", 2, &r);
+	assert_int_equal(r.h.status, WEFT_ST_OK);
+	assert_true(version_of(&r) > v1);
+
+	call(WEFT_OP_TOUCH, "sessions", "alice", &w, sizeof(w), NULL, 0, &r);
+	assert_int_equal(r.h.status, WEFT_ST_OK);
+	call(WEFT_OP_DELETE, "sessions", "alice", NULL, 0, NULL, 0, &r);
+	assert_int_equal(r.h.status, WEFT_ST_OK);
+	call(WEFT_OP_DELETE, "sessions", "alice", NULL, 0, NULL, 0, &r);
+	assert_int_equal(r.h.status, WEFT_ST_NOT_FOUND);
+	call(WEFT_OP_GET, "sessions", "alice", NULL, 0, NULL, 0, &r);
+	assert_int_equal(r.h.status, WEFT_ST_NOT_FOUND);
+}
+
+static void test_ttl_expiry_on_virtual_time(void **state)
+{
+	(void)state;
+	struct resp r;
+	struct weft_x_write w = {500, 0};
+	call(WEFT_OP_PUT, "ttl", "k", &w, sizeof(w), "v", 1, &r);
+	assert_int_equal(r.h.status, WEFT_ST_OK);
+	T.now += 400;
+	call(WEFT_OP_GET, "ttl", "k", NULL, 0, NULL, 0, &r);
+	assert_int_equal(r.h.status, WEFT_ST_OK);
+	T.now += 200;
+	call(WEFT_OP_GET, "ttl", "k", NULL, 0, NULL, 0, &r);
+	assert_int_equal(r.h.status, WEFT_ST_NOT_FOUND);
+}
+
+static void test_incr_applies_once(void **state)
+{
+	(void)state;
+	struct resp r;
+	struct weft_x_incr inc = {5, 0};
+	struct weft_x_counter c;
+	uint64_t rid = ++T.next_rid;
+	call_rid(WEFT_OP_INCR, "counters", "hits", &inc, sizeof(inc), NULL, 0, rid, &r);
+	assert_int_equal(r.h.status, WEFT_ST_OK);
+	assert_int_equal(r.h.extras_len, sizeof(c));
+	memcpy(&c, r.payload, sizeof(c));
+	assert_int_equal(c.value, 5);
+	uint64_t replays = T.dp->lc[0].c.dedup_replays;
+	/* The retransmission gets the same answer and is not applied again. */
+	call_rid(WEFT_OP_INCR, "counters", "hits", &inc, sizeof(inc), NULL, 0, rid, &r);
+	assert_int_equal(r.h.status, WEFT_ST_OK);
+	memcpy(&c, r.payload, sizeof(c));
+	assert_int_equal(c.value, 5);
+	assert_int_equal(T.dp->lc[0].c.dedup_replays, replays + 1);
+	call(WEFT_OP_GET, "counters", "hits", NULL, 0, NULL, 0, &r);
+	assert_int_equal(r.h.msg_len, 8 + 1);
+	assert_memory_equal(r.payload + 8, "5", 1);
+	/* A new request id is a new increment. */
+	call(WEFT_OP_INCR, "counters", "hits", &inc, sizeof(inc), NULL, 0, &r);
+	memcpy(&c, r.payload, sizeof(c));
+	assert_int_equal(c.value, 10);
+
+	struct weft_x_write w = {0, 0};
+	call(WEFT_OP_PUT, "counters", "text", &w, sizeof(w), "abc", 3, &r);
+	call(WEFT_OP_INCR, "counters", "text", &inc, sizeof(inc), NULL, 0, &r);
+	assert_int_equal(r.h.status, WEFT_ST_NOT_NUMERIC);
+	call(WEFT_OP_PUT, "counters", "big", &w, sizeof(w), "9223372036854775807", 19, &r);
+	call(WEFT_OP_INCR, "counters", "big", &inc, sizeof(inc), NULL, 0, &r);
+	assert_int_equal(r.h.status, WEFT_ST_OVERFLOW);
+}
+
+static void test_get_burst_is_batched(void **state)
+{
+	(void)state;
+	struct resp r;
+	struct weft_x_write w = {0, 0};
+	call(WEFT_OP_PUT, "batch", "k0", &w, sizeof(w), "x0", 2, &r);
+	call(WEFT_OP_PUT, "batch", "k1", &w, sizeof(w), "x1", 2, &r);
+	uint64_t bursts = T.dp->lc[0].c.get_bursts;
+	uint8_t buf[256];
+	for (unsigned i = 0; i < 8; i++) {
+		char key[4];
+		snprintf(key, sizeof(key), "k%u", i % 3);
+		uint32_t len = build(buf, WEFT_OP_GET, "batch", key, 2, NULL, 0, NULL, 0, 1000 + i);
+		push_udp(buf, len, NODE_PORT);
+	}
+	struct rte_mbuf *out[MAXF];
+	assert_int_equal(poll_node(out), 8);
+	assert_int_equal(T.dp->lc[0].c.get_bursts, bursts + 1); /* one call for one cache */
+	for (unsigned i = 0; i < 8; i++) {
+		decode(out[i], &r);
+		unsigned k = (unsigned)(r.h.request_id - 1000) % 3;
+		assert_int_equal(r.h.status, k == 2 ? WEFT_ST_NOT_FOUND : WEFT_ST_OK);
+		if (k < 2)
+			assert_int_equal(r.payload[8 + 1], '0' + k);
+		rte_pktmbuf_free(out[i]);
+	}
+}
+
+static void test_multi_get(void **state)
+{
+	(void)state;
+	struct resp r;
+	struct weft_x_write w = {0, 0};
+	call(WEFT_OP_PUT, "mg", "a", &w, sizeof(w), "AAA", 3, &r);
+	call(WEFT_OP_PUT, "mg", "b", &w, sizeof(w), "B", 1, &r);
+	uint8_t list[64];
+	uint16_t count = 3;
+	memcpy(list, &count, 2);
+	uint32_t p = 2;
+	static const char *const keys[] = {"a", "zz", "b"};
+	for (unsigned i = 0; i < 3; i++) {
+		uint16_t kl = (uint16_t)strlen(keys[i]);
+		memcpy(list + p, &kl, 2);
+		memcpy(list + p + 2, keys[i], kl);
+		p += 2 + kl;
+	}
+	call(WEFT_OP_MULTI_GET, "mg", "", NULL, 0, list, p, &r);
+	assert_int_equal(r.h.status, WEFT_ST_OK);
+	memcpy(&count, r.payload, 2);
+	assert_int_equal(count, 3);
+	const uint8_t *q = r.payload + 2;
+	static const char *const vals[] = {"AAA", "", "B"};
+	for (unsigned i = 0; i < 3; i++) {
+		struct weft_mget_entry_hdr e;
+		memcpy(&e, q, sizeof(e));
+		q += sizeof(e);
+		assert_int_equal(e.status, i == 1 ? WEFT_ST_NOT_FOUND : WEFT_ST_OK);
+		assert_int_equal(e.key_len, strlen(keys[i]));
+		assert_memory_equal(q, keys[i], e.key_len);
+		q += e.key_len;
+		assert_int_equal(e.value_len, strlen(vals[i]));
+		assert_memory_equal(q, vals[i], e.value_len);
+		q += e.value_len;
+	}
+	assert_int_equal(q - r.payload, r.h.msg_len);
+}
+
+static void test_cache_open(void **state)
+{
+	(void)state;
+	struct resp r;
+	struct weft_x_cache_opts o = {1 << 20, 100, 0, 0};
+	call(WEFT_OP_CACHE_OPEN, "opened", "", &o, sizeof(o), NULL, 0, &r);
+	assert_int_equal(r.h.status, WEFT_ST_OK);
+	struct weft_cache *c = weft_cache_find(T.reg, "opened", 6);
+	assert_non_null(c);
+	struct weft_cache_opts got;
+	weft_cache_get_opts(c, &got);
+	assert_int_equal(got.max_entries, 100);
+	assert_int_equal(got.max_bytes, 1 << 20);
+}
+
+/* --- long messages -------------------------------------------------------- */
+
+/* Collects the datagrams of one long response into buf; returns how many. */
+static unsigned collect(struct rte_mbuf **out, unsigned n, uint8_t *buf, uint32_t *msg_len,
+			uint8_t *seen, uint64_t rid)
+{
+	unsigned got = 0;
+	for (unsigned i = 0; i < n; i++) {
+		struct resp r;
+		decode(out[i], &r);
+		rte_pktmbuf_free(out[i]);
+		assert_int_equal(r.h.request_id, rid);
+		assert_int_equal(r.h.frag_offset % WEFT_MAX_DGRAM_PAYLOAD, 0);
+		*msg_len = r.h.msg_len;
+		memcpy(buf + r.h.frag_offset, r.payload, r.len);
+		seen[r.h.frag_offset / WEFT_MAX_DGRAM_PAYLOAD] = 1;
+		got++;
+	}
+	return got;
+}
+
+static void fetch(uint64_t rid, uint32_t slot, uint32_t count, struct rte_mbuf **out,
+		  unsigned *n)
+{
+	uint8_t buf[256];
+	struct weft_x_fetch f = {slot * WEFT_MAX_DGRAM_PAYLOAD, count};
+	uint32_t len = build(buf, WEFT_OP_FETCH, "", NULL, 0, &f, sizeof(f), NULL, 0, rid);
+	push_udp(buf, len, NODE_PORT);
+	*n = poll_node(out);
+}
+
+static void test_big_value_reassembly_and_fetch(void **state)
+{
+	(void)state;
+	uint32_t vlen = 100 * 1000;
+	uint8_t *value = malloc(vlen);
+	for (uint32_t i = 0; i < vlen; i++)
+		value[i] = (uint8_t)(i * 13 + 1);
+	/* The whole PUT message, then its pieces in reverse order plus a duplicate. */
+	uint8_t *msg = malloc(40 + 3 + 3 + 16 + vlen); /* header, name, key, extras */
+	struct weft_x_write w = {0, 0};
+	uint64_t rid = ++T.next_rid;
+	uint32_t mlen = build(msg, WEFT_OP_PUT, "big", "key", 3, &w, sizeof(w), value, vlen, rid);
+	uint32_t total = mlen - 40;
+	uint32_t pieces = (total + WEFT_MAX_DGRAM_PAYLOAD - 1) / WEFT_MAX_DGRAM_PAYLOAD;
+	struct rte_mbuf *out[MAXF];
+	for (int s = (int)pieces - 1; s >= 0; s--) {
+		uint8_t dg[1500];
+		struct weft_wire_hdr h;
+		memcpy(&h, msg, sizeof(h));
+		h.frag_offset = (uint32_t)s * WEFT_MAX_DGRAM_PAYLOAD;
+		uint32_t sl = total - h.frag_offset;
+		if (sl > WEFT_MAX_DGRAM_PAYLOAD)
+			sl = WEFT_MAX_DGRAM_PAYLOAD;
+		memcpy(dg, &h, sizeof(h));
+		memcpy(dg + 40, msg + 40 + h.frag_offset, sl);
+		push_udp(dg, 40 + sl, NODE_PORT);
+		if (s == 10)
+			push_udp(dg, 40 + sl, NODE_PORT); /* duplicate */
+		if (s % 16 == 0 || s == 10)
+			assert_int_equal(poll_node(out), s == 0 ? 1 : 0);
+	}
+	struct resp r;
+	decode(out[0], &r);
+	rte_pktmbuf_free(out[0]);
+	assert_int_equal(r.h.status, WEFT_ST_OK);
+	assert_int_equal(r.h.opcode, WEFT_OP_PUT);
+
+	/* GET: the first window at once, the rest by FETCH. */
+	uint64_t grid = ++T.next_rid;
+	uint8_t buf[256];
+	uint32_t len = build(buf, WEFT_OP_GET, "big", "key", 3, NULL, 0, NULL, 0, grid);
+	push_udp(buf, len, NODE_PORT);
+	unsigned n = poll_node(out);
+	assert_int_equal(n, WEFT_RESP_INITIAL_WINDOW);
+	uint8_t *got = calloc(1, vlen + 8);
+	uint8_t seen[128] = {0};
+	uint32_t glen = 0;
+	collect(out, n, got, &glen, seen, grid);
+	assert_int_equal(glen, 8 + vlen);
+	uint32_t slots = (glen + WEFT_MAX_DGRAM_PAYLOAD - 1) / WEFT_MAX_DGRAM_PAYLOAD;
+	for (uint32_t s = WEFT_RESP_INITIAL_WINDOW; s < slots; s += 32) {
+		fetch(grid, s, 32, out, &n);
+		assert_true(n > 0);
+		collect(out, n, got, &glen, seen, grid);
+	}
+	for (uint32_t s = 0; s < slots; s++)
+		assert_int_equal(seen[s], 1);
+	assert_memory_equal(got + 8, value, vlen);
+
+	/* Kept WEFT_RESP_KEEP_MS after its last use, then GONE. */
+	T.now += WEFT_RESP_KEEP_MS + 1;
+	weft_dp_maintain(T.dp, T.now);
+	fetch(grid, 1, 1, out, &n);
+	assert_int_equal(n, 1);
+	decode(out[0], &r);
+	rte_pktmbuf_free(out[0]);
+	assert_int_equal(r.h.status, WEFT_ST_GONE);
+	assert_int_equal(r.h.opcode, WEFT_OP_FETCH);
+	free(got);
+	free(msg);
+	free(value);
+}
+
+static void test_reassembly_timeout_and_stats(void **state)
+{
+	(void)state;
+	uint8_t dg[1500];
+	struct weft_wire_hdr h;
+	memset(&h, 0, sizeof(h));
+	h.magic = WEFT_WIRE_MAGIC;
+	h.version = WEFT_WIRE_VERSION;
+	h.opcode = WEFT_OP_PUT;
+	h.name_len = 1;
+	h.key_len = 1;
+	h.extras_len = 16;
+	h.client_id = 0xc0ffee;
+	h.request_id = ++T.next_rid;
+	h.msg_len = 3 * WEFT_MAX_DGRAM_PAYLOAD;
+	memcpy(dg, &h, sizeof(h));
+	memset(dg + 40, 'x', WEFT_MAX_DGRAM_PAYLOAD);
+	push_udp(dg, 40 + WEFT_MAX_DGRAM_PAYLOAD, NODE_PORT);
+	struct rte_mbuf *out[MAXF];
+	assert_int_equal(poll_node(out), 0);
+	T.now += WEFT_REASM_TIMEOUT_MS + 1;
+	weft_dp_maintain(T.dp, T.now);
+
+	/* STATS is longer than a datagram: window, then FETCH. */
+	uint64_t rid = ++T.next_rid;
+	uint8_t buf[256];
+	uint32_t len = build(buf, WEFT_OP_STATS, "", NULL, 0, NULL, 0, NULL, 0, rid);
+	push_udp(buf, len, NODE_PORT);
+	unsigned n = poll_node(out);
+	assert_true(n >= 1);
+	static uint8_t text[1 << 20];
+	uint8_t seen[1024] = {0};
+	uint32_t tlen = 0;
+	collect(out, n, text, &tlen, seen, rid);
+	uint32_t slots = (tlen + WEFT_MAX_DGRAM_PAYLOAD - 1) / WEFT_MAX_DGRAM_PAYLOAD;
+	for (uint32_t s = n; s < slots; s += 32) {
+		fetch(rid, s, 32, out, &n);
+		collect(out, n, text, &tlen, seen, rid);
+	}
+	text[tlen] = '\0';
+	assert_non_null(strstr((char *)text, "\nreasm.timeouts 1\n"));
+	assert_non_null(strstr((char *)text, "lcore.1.rx_packets "));
+	assert_non_null(strstr((char *)text, "\ncache.sessions.entries "));
+	assert_non_null(strstr((char *)text, "\ncache.counters.entries 3\n"));
+	assert_non_null(strstr((char *)text, "\ndedup.replayed 1\n"));
+	assert_int_equal(text[tlen - 1], '\n');
+}
+
+/* --- fixture -------------------------------------------------------------- */
+
+static int setup(void **state)
+{
+	(void)state;
+	char prefix[64];
+	snprintf(prefix, sizeof(prefix), "weft-test-dp-%d", (int)getpid());
+	char *argv[] = {"test_dp_serve", "--no-huge", "-m", "128", "--no-pci", "--no-shconf",
+			"--file-prefix", prefix, "--log-level=warning", "--no-telemetry", "-l", "0", NULL};
+	if (rte_eal_init(12, argv) < 0)
+		return -1;
+	T.rx = rte_ring_create("t_rx", 1024, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
+	T.tx = rte_ring_create("t_tx", 1024, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
+	T.pool = rte_pktmbuf_pool_create("t_pool", 2047, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
+	if (!T.rx || !T.tx || !T.pool)
+		return -1;
+	int port = rte_eth_from_rings("net_ring_t", &T.rx, 1, &T.tx, 1, 0);
+	if (port < 0)
+		return -1;
+	urcu_qsbr_register_thread();
+	T.reg = weft_cache_registry_create();
+	T.now = 1000000;
+	uint32_t ip;
+	memcpy(&ip, NODE_IP, 4);
+	struct weft_dp_config cfg = {.bind_ip = ip, .udp_port = NODE_PORT, .n_workers = 1,
+				     .poll = WEFT_DP_POLL_BUSY, .clock = vclock};
+	T.dp = weft_dp_create(&cfg, (uint16_t)port, T.reg);
+	if (T.dp == NULL)
+		return -1;
+	memcpy(T.node_mac, T.dp->mac, 6);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	weft_dp_destroy(T.dp);
+	weft_cache_registry_destroy(T.reg);
+	urcu_qsbr_unregister_thread();
+	rte_mempool_free(T.pool);
+	rte_ring_free(T.rx);
+	rte_ring_free(T.tx);
+	rte_eal_cleanup();
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_arp_and_ping),
+		cmocka_unit_test(test_silent_drops),
+		cmocka_unit_test(test_error_answers),
+		cmocka_unit_test(test_put_get_cas_delete),
+		cmocka_unit_test(test_ttl_expiry_on_virtual_time),
+		cmocka_unit_test(test_incr_applies_once),
+		cmocka_unit_test(test_get_burst_is_batched),
+		cmocka_unit_test(test_multi_get),
+		cmocka_unit_test(test_cache_open),
+		cmocka_unit_test(test_big_value_reassembly_and_fetch),
+		cmocka_unit_test(test_reassembly_timeout_and_stats),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
