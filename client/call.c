@@ -1,0 +1,360 @@
+/*
+ * libweft call engine: send one request, await its whole response.
+ *
+ * An attempt sends every datagram of the request, then reads datagrams until
+ * the response is complete or the per-attempt timeout passes; a timed-out
+ * attempt is retransmitted with the same request_id and WEFT_F_RETRY (the
+ * node's at-most-once table and its request reassembly both key on it), at
+ * most opts.retries times and never past opts.deadline_ms.
+ *
+ * Long responses (msg_len beyond one datagram) are reassembled here by
+ * frag_offset. The node sends WEFT_RESP_INITIAL_WINDOW pieces unasked; the
+ * rest is pulled with FETCH, keeping at most that many pieces requested and
+ * not yet received. A few round trips without a new piece re-FETCH every
+ * missing requested piece; no new piece for (retries + 1) * timeout_ms, or
+ * a GONE answer, repeats the original request under a NEW request_id (only
+ * idempotent ops have long responses), so that pieces of the old response
+ * can never mix into the new one.
+ *
+ * Invariants: a datagram that is not a well-formed response to the current
+ * (client_id, request_id, opcode) is counted in c->ignored and dropped; a
+ * piece is accepted only at a multiple of WEFT_MAX_DGRAM_PAYLOAD with the
+ * exact piece length and the assembly's msg_len and status; every wait is
+ * bounded by a deadline.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "client_internal.h"
+
+enum { PIECE_UNREQUESTED, PIECE_REQUESTED, PIECE_RECEIVED };
+
+/* FETCH in batches of at least this many pieces (unless fewer remain). */
+#define FETCH_BATCH 8u
+#define REFETCH_RTTS 4u
+#define REFETCH_MIN_MS 10u
+
+enum attempt_end { END_DONE, END_TIMEOUT, END_REPEAT };
+
+struct assembly {
+	uint16_t status;
+	uint32_t msg_len;
+	uint32_t npieces, received, in_flight, unrequested;
+	uint8_t *buf;
+	uint8_t *state; /* PIECE_* per piece */
+	struct weft_wire_hdr head; /* header of the first piece seen */
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static int send_dgram(struct weft_client *c, size_t len)
+{
+	for (int tries = 0; tries < 3; tries++) {
+		if (send(c->fd, c->tx, len, 0) == (ssize_t)len)
+			return 0;
+		/* An ICMP error of an earlier datagram surfaces here once, and the
+		 * datagram was not sent: note it and send again. */
+		if (errno == EINTR || errno == ECONNREFUSED) {
+			if (errno == ECONNREFUSED)
+				c->last_errno = errno;
+			continue;
+		}
+		c->last_errno = errno;
+		return -WEFT_ST_IO;
+	}
+	return 0; /* counts as lost: the attempt's timeout handles it */
+}
+
+static int send_request(struct weft_client *c, const struct weft_msg *m, uint64_t rid,
+			uint8_t flags)
+{
+	size_t n = weft_msg_dgram_count(m);
+	for (size_t i = 0; i < n; i++) {
+		size_t len = weft_msg_encode(m, c->client_id, rid, flags, i, c->tx);
+		int rc = send_dgram(c, len);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Reads one datagram into c->rx before until_ms. Returns its length, 0 when
+ * the time is up, or -WEFT_ST_IO. */
+static ssize_t recv_until(struct weft_client *c, uint64_t until_ms)
+{
+	for (;;) {
+		uint64_t now = now_ms();
+		if (now >= until_ms)
+			return 0;
+		uint64_t wait = until_ms - now;
+		struct pollfd p = { .fd = c->fd, .events = POLLIN };
+		int pr = poll(&p, 1, wait > INT32_MAX ? INT32_MAX : (int)wait);
+		if (pr < 0 && errno != EINTR) {
+			c->last_errno = errno;
+			return -WEFT_ST_IO;
+		}
+		if (pr <= 0)
+			continue;
+		ssize_t n = recv(c->fd, c->rx, sizeof(c->rx), MSG_DONTWAIT);
+		if (n > 0)
+			return n;
+		if (n < 0 && errno == ECONNREFUSED) {
+			c->last_errno = errno; /* nobody listens yet: keep waiting */
+			continue;
+		}
+		if (n < 0 && errno != EAGAIN && errno != EINTR) {
+			c->last_errno = errno;
+			return -WEFT_ST_IO;
+		}
+	}
+}
+
+static uint32_t piece_len(const struct assembly *a, uint32_t k)
+{
+	uint32_t off = k * WEFT_MAX_DGRAM_PAYLOAD;
+	uint32_t left = a->msg_len - off;
+	return left < WEFT_MAX_DGRAM_PAYLOAD ? left : WEFT_MAX_DGRAM_PAYLOAD;
+}
+
+static void assembly_free(struct assembly *a)
+{
+	free(a->buf);
+	free(a->state);
+	memset(a, 0, sizeof(*a));
+}
+
+static int assembly_start(struct weft_client *c, struct assembly *a,
+			  const struct weft_wire_hdr *h)
+{
+	a->status = h->status;
+	a->msg_len = h->msg_len;
+	a->npieces = (h->msg_len + WEFT_MAX_DGRAM_PAYLOAD - 1) / WEFT_MAX_DGRAM_PAYLOAD;
+	a->buf = malloc(h->msg_len);
+	a->state = calloc(a->npieces, 1);
+	if (a->buf == NULL || a->state == NULL) {
+		c->last_errno = ENOMEM;
+		assembly_free(a);
+		return -WEFT_ST_IO;
+	}
+	a->head = *h;
+	/* The node sends the first window unasked. */
+	uint32_t first = a->npieces < WEFT_RESP_INITIAL_WINDOW ? a->npieces : WEFT_RESP_INITIAL_WINDOW;
+	memset(a->state, PIECE_REQUESTED, first);
+	a->in_flight = first;
+	a->unrequested = a->npieces - first;
+	return 0;
+}
+
+/* Requests unrequested pieces while fewer than the window are in flight. */
+static int pump(struct weft_client *c, struct assembly *a, uint64_t rid, uint8_t flags)
+{
+	uint32_t k = 0;
+	while (a->unrequested > 0) {
+		uint32_t room = WEFT_RESP_INITIAL_WINDOW - a->in_flight;
+		if (room == 0 || (room < FETCH_BATCH && room < a->unrequested))
+			return 0;
+		while (k < a->npieces && a->state[k] != PIECE_UNREQUESTED)
+			k++;
+		uint32_t run = 0;
+		while (k + run < a->npieces && run < room && a->state[k + run] == PIECE_UNREQUESTED)
+			run++;
+		size_t len = weft_fetch_encode(c->client_id, rid, flags, k * WEFT_MAX_DGRAM_PAYLOAD,
+					       run, c->tx);
+		int rc = send_dgram(c, len);
+		if (rc < 0)
+			return rc;
+		memset(a->state + k, PIECE_REQUESTED, run);
+		a->in_flight += run;
+		a->unrequested -= run;
+		k += run;
+	}
+	return 0;
+}
+
+/* After a stall: every requested piece still missing is asked again. */
+static void rerequest_missing(struct assembly *a)
+{
+	for (uint32_t k = 0; k < a->npieces; k++)
+		if (a->state[k] == PIECE_REQUESTED) {
+			a->state[k] = PIECE_UNREQUESTED;
+			a->unrequested++;
+		}
+	a->in_flight = 0;
+}
+
+static void resp_from_head(struct weft_resp *r, const struct weft_wire_hdr *h, uint8_t *payload)
+{
+	r->status = h->status;
+	r->extras_len = h->extras_len;
+	r->msg_len = h->msg_len;
+	r->head_len = (uint32_t)h->name_len + h->key_len + h->extras_len;
+	r->payload = payload;
+}
+
+/* Accepts one piece of a long response. Returns 1 when it was new. */
+static int take_piece(struct assembly *a, const struct weft_wire_hdr *h, const uint8_t *slice,
+		      size_t slice_len)
+{
+	if (h->msg_len != a->msg_len || h->status != a->status ||
+	    h->frag_offset % WEFT_MAX_DGRAM_PAYLOAD != 0)
+		return -1;
+	uint32_t k = h->frag_offset / WEFT_MAX_DGRAM_PAYLOAD;
+	if (k >= a->npieces || slice_len != piece_len(a, k))
+		return -1;
+	if (a->state[k] == PIECE_RECEIVED)
+		return 0;
+	if (k == 0)
+		a->head = *h;
+	memcpy(a->buf + h->frag_offset, slice, slice_len);
+	if (a->state[k] == PIECE_REQUESTED)
+		a->in_flight--;
+	else
+		a->unrequested--;
+	a->state[k] = PIECE_RECEIVED;
+	a->received++;
+	return 1;
+}
+
+/* How long a long response may make no progress before the missing
+ * requested pieces are FETCHed again: REFETCH_RTTS round trips (the first
+ * piece's delay), within [REFETCH_MIN_MS, timeout_ms]. A spurious re-FETCH
+ * only costs duplicates, which are dropped; waiting a whole timeout_ms for
+ * each lost piece would crawl on a lossy path. */
+static uint64_t refetch_after(const struct weft_client *c, uint64_t rtt_ms)
+{
+	uint64_t t = rtt_ms * REFETCH_RTTS;
+	if (t < REFETCH_MIN_MS)
+		t = REFETCH_MIN_MS;
+	return t < c->opts.timeout_ms ? t : c->opts.timeout_ms;
+}
+
+/* One attempt's wait. Returns an attempt_end or a negative status. */
+static int await(struct weft_client *c, const struct weft_msg *m, uint64_t rid, uint64_t deadline,
+		 struct weft_resp *r)
+{
+	struct assembly a = { 0 };
+	uint64_t sent = now_ms();
+	uint64_t progress = sent; /* last new piece */
+	uint64_t mark = sent;     /* last new piece or re-FETCH */
+	uint64_t refetch_ms = c->opts.timeout_ms;
+	uint64_t give_up_ms = (uint64_t)c->opts.timeout_ms * ((uint64_t)c->opts.retries + 1u);
+
+	for (;;) {
+		uint64_t until = mark + (a.buf ? refetch_ms : c->opts.timeout_ms);
+		ssize_t n = recv_until(c, until < deadline ? until : deadline);
+		if (n < 0) {
+			assembly_free(&a);
+			return (int)n;
+		}
+		if (n == 0) {
+			if (a.buf == NULL)
+				return END_TIMEOUT;
+			uint64_t now = now_ms();
+			if (now - progress >= give_up_ms || now >= deadline) {
+				assembly_free(&a);
+				return END_REPEAT;
+			}
+			rerequest_missing(&a);
+			int rc = pump(c, &a, rid, WEFT_F_RETRY);
+			if (rc < 0) {
+				assembly_free(&a);
+				return rc;
+			}
+			mark = now;
+			continue;
+		}
+		if (!weft_resp_matches(c->rx, (size_t)n, c->client_id, rid, m->opcode)) {
+			c->ignored++;
+			continue;
+		}
+		struct weft_wire_hdr h;
+		memcpy(&h, c->rx, sizeof(h));
+		const uint8_t *slice = c->rx + sizeof(h);
+		size_t slice_len = (size_t)n - sizeof(h);
+
+		if (h.status == WEFT_ST_GONE && h.opcode == WEFT_OP_FETCH) {
+			if (a.buf == NULL) {
+				c->ignored++; /* a late answer to an earlier FETCH */
+				continue;
+			}
+			assembly_free(&a);
+			return END_REPEAT;
+		}
+		if (a.buf == NULL && h.msg_len == slice_len) {
+			uint8_t *p = NULL;
+			if (slice_len > 0 && (p = malloc(slice_len)) == NULL) {
+				c->last_errno = ENOMEM;
+				return -WEFT_ST_IO;
+			}
+			if (slice_len > 0)
+				memcpy(p, slice, slice_len);
+			resp_from_head(r, &h, p);
+			return END_DONE;
+		}
+		if (a.buf == NULL) {
+			int rc = assembly_start(c, &a, &h);
+			if (rc < 0)
+				return rc;
+			refetch_ms = refetch_after(c, now_ms() - sent);
+		}
+		int took = take_piece(&a, &h, slice, slice_len);
+		if (took < 0) {
+			c->ignored++;
+			if (a.received == 0)
+				assembly_free(&a); /* do not lock onto a bad first piece */
+		}
+		if (took <= 0)
+			continue;
+		progress = mark = now_ms();
+		if (a.received == a.npieces) {
+			resp_from_head(r, &a.head, a.buf);
+			free(a.state);
+			return END_DONE;
+		}
+		int rc = pump(c, &a, rid, 0);
+		if (rc < 0) {
+			assembly_free(&a);
+			return rc;
+		}
+	}
+}
+
+int weft_call(struct weft_client *c, const struct weft_msg *m, struct weft_resp *r)
+{
+	uint64_t deadline = c->opts.deadline_ms ? now_ms() + c->opts.deadline_ms : UINT64_MAX;
+	uint64_t rid = c->next_request_id++;
+	uint32_t attempts = 0, repeats = 0;
+	uint8_t flags = 0;
+
+	memset(r, 0, sizeof(*r));
+	for (;;) {
+		int rc = send_request(c, m, rid, flags);
+		if (rc < 0)
+			return rc;
+		rc = await(c, m, rid, deadline, r);
+		if (rc < 0 || rc == END_DONE)
+			return rc < 0 ? rc : 0;
+		if (now_ms() >= deadline)
+			return -WEFT_ST_TIMEOUT;
+		if (rc == END_REPEAT) {
+			/* The request reached the node (it answered); ask anew. */
+			if (++repeats > c->opts.retries)
+				return -WEFT_ST_TIMEOUT;
+			rid = c->next_request_id++;
+			flags = 0;
+			continue;
+		}
+		if (++attempts > c->opts.retries)
+			return -WEFT_ST_TIMEOUT;
+		flags = WEFT_F_RETRY;
+	}
+}

@@ -1,0 +1,177 @@
+/*
+ * libweft — the weft client library: every cache op of the wire protocol
+ * (include/weft/wire.h) over a kernel UDP socket. No DPDK needed.
+ *
+ * Model: a weft_client talks to one node (IP[:PORT]). Each call sends one
+ * request and waits for its response; it is retransmitted with the same
+ * request_id (flag WEFT_F_RETRY) after each per-attempt timeout, so the
+ * node's at-most-once table applies a non-idempotent op (PUT_IF_ABSENT,
+ * REPLACE, CAS, DELETE, INCR) once however many copies arrive. Requests
+ * longer than one datagram are split and resent whole on a timeout; long
+ * responses are reassembled, pulling pieces with FETCH at most
+ * WEFT_RESP_INITIAL_WINDOW datagrams in flight, so a 1 MiB value fits the
+ * default kernel socket buffers. Datagrams that are not the awaited response
+ * (another request id or client id, a stale duplicate, garbage) are ignored.
+ *
+ * Thread-safety: a weft_client is NOT thread-safe: use one client per thread
+ * (clients are cheap: one socket, ~3 KiB), or serialize calls on a client
+ * with your own lock. Different clients are independent. weft_strerror and
+ * weft_status_name are thread-safe (they return static strings).
+ *
+ * Return codes: every int function returns 0 on success or a negative
+ * enum weft_status: the node's statuses (-WEFT_ST_NOT_FOUND, -WEFT_ST_EXISTS,
+ * ...) or libweft's own:
+ *   -WEFT_ST_TIMEOUT      no response after all attempts or past the deadline;
+ *   -WEFT_ST_IO           socket error or local allocation failure
+ *                         (weft_client_errno() gives the errno);
+ *   -WEFT_ST_PROTOCOL     the node's response was malformed for the op;
+ *   -WEFT_ST_INVALID_ARG  bad argument, caught before anything is sent:
+ *                         NULL pointer, cache name not 1..64 bytes, key not
+ *                         1..250 bytes, value > 1 MiB, too many keys.
+ * weft_client_connect returns NULL and sets errno (EINVAL, or the socket's).
+ *
+ * Ownership: buffers returned through void ** / char ** are malloc'd for the
+ * caller, who frees them with free(). On any error nothing is allocated and
+ * out-parameters are left untouched, except that put-if-absent and CAS also
+ * report the current version on -WEFT_ST_EXISTS / -WEFT_ST_VERSION_MISMATCH.
+ * All out-pointers may be NULL when the caller does not want the value.
+ */
+#ifndef WEFT_WEFT_H
+#define WEFT_WEFT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <weft/wire.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#ifndef WEFT_API
+#define WEFT_API __attribute__((visibility("default")))
+#endif
+
+typedef struct weft_client weft_client;
+
+#define WEFT_DEFAULT_TIMEOUT_MS 500u
+#define WEFT_DEFAULT_RETRIES 3u
+
+struct weft_client_opts {
+	uint32_t timeout_ms;  /* per attempt, > 0; default WEFT_DEFAULT_TIMEOUT_MS */
+	uint32_t retries;     /* retransmissions after the first attempt; default 3 */
+	uint32_t deadline_ms; /* bound on a whole call (every attempt, every FETCH);
+	                         0 = none beyond the attempts themselves */
+};
+
+/* Fills *opts with the defaults. */
+WEFT_API void weft_client_opts_init(struct weft_client_opts *opts);
+
+/* Opens a client for the node at addr, "IPv4[:PORT]" (port default
+ * WEFT_DEFAULT_PORT). opts NULL means defaults. Sends nothing. Returns NULL
+ * with errno EINVAL (bad address or options) or a socket errno. */
+WEFT_API weft_client *weft_client_connect(const char *addr, const struct weft_client_opts *opts);
+
+/* Closes the socket and frees the client. NULL is a no-op. */
+WEFT_API void weft_client_close(weft_client *c);
+
+/* The errno behind the last -WEFT_ST_IO (or the last socket error seen,
+ * e.g. ECONNREFUSED before a -WEFT_ST_TIMEOUT); 0 if none. */
+WEFT_API int weft_client_errno(const weft_client *c);
+
+/* The random 32-bit identity the client puts in every request (0 for NULL). */
+WEFT_API uint32_t weft_client_id(const weft_client *c);
+
+/* Short name of a status, "NOT_FOUND"; rc may be negative or positive; an
+ * unknown code gives "UNKNOWN". */
+WEFT_API const char *weft_status_name(int rc);
+/* One-line description of a status, "no such key (or it expired)". */
+WEFT_API const char *weft_strerror(int rc);
+
+/* Round trip with no effect on the node. */
+WEFT_API int weft_ping(weft_client *c);
+
+/* Reads key. On success *value is a malloc'd copy (NULL when the value is
+ * empty) of *value_len bytes, and *version the entry's version.
+ * -WEFT_ST_NOT_FOUND when absent or expired. */
+WEFT_API int weft_get(weft_client *c, const char *cache, const void *key, size_t key_len,
+		      void **value, size_t *value_len, uint64_t *version);
+
+/* As weft_get, into the caller's buf of buf_len bytes: copies
+ * min(buf_len, length) bytes and sets *value_len to the value's full length,
+ * so *value_len > buf_len means the copy was truncated (as snprintf). */
+WEFT_API int weft_get_into(weft_client *c, const char *cache, const void *key, size_t key_len,
+			   void *buf, size_t buf_len, size_t *value_len, uint64_t *version);
+
+/* TTL options of a write; NULL means both 0 = the cache's defaults.
+ * WEFT_TTL_NONE means never. */
+struct weft_write_opts {
+	uint64_t ttl_ms;
+	uint64_t max_idle_ms;
+};
+
+/* Stores value under key (value may be NULL when value_len is 0).
+ * *version gets the new entry's version. */
+WEFT_API int weft_put(weft_client *c, const char *cache, const void *key, size_t key_len,
+		      const void *value, size_t value_len, const struct weft_write_opts *wo,
+		      uint64_t *version);
+/* Stores only if no live entry exists; -WEFT_ST_EXISTS (with the current
+ * version in *version) otherwise. */
+WEFT_API int weft_put_if_absent(weft_client *c, const char *cache, const void *key,
+				size_t key_len, const void *value, size_t value_len,
+				const struct weft_write_opts *wo, uint64_t *version);
+/* Stores only if a live entry exists; -WEFT_ST_NOT_FOUND otherwise. */
+WEFT_API int weft_replace(weft_client *c, const char *cache, const void *key, size_t key_len,
+			  const void *value, size_t value_len, const struct weft_write_opts *wo,
+			  uint64_t *version);
+/* Stores only if the entry's version is expected_version;
+ * -WEFT_ST_VERSION_MISMATCH (current version in *version) or
+ * -WEFT_ST_NOT_FOUND otherwise. */
+WEFT_API int weft_cas(weft_client *c, const char *cache, const void *key, size_t key_len,
+		      uint64_t expected_version, const void *value, size_t value_len,
+		      const struct weft_write_opts *wo, uint64_t *version);
+/* Removes key; -WEFT_ST_NOT_FOUND if there was none. */
+WEFT_API int weft_delete(weft_client *c, const char *cache, const void *key, size_t key_len);
+/* Adds delta to the decimal int64 stored at key (created as delta, with
+ * ttl_ms, when absent) and returns the result in *new_value.
+ * -WEFT_ST_NOT_NUMERIC, -WEFT_ST_OVERFLOW. */
+WEFT_API int weft_incr(weft_client *c, const char *cache, const void *key, size_t key_len,
+		       int64_t delta, uint64_t ttl_ms, int64_t *new_value);
+/* Resets key's TTL / idle timer to wo's (NULL = cache defaults). */
+WEFT_API int weft_touch(weft_client *c, const char *cache, const void *key, size_t key_len,
+			const struct weft_write_opts *wo, uint64_t *version);
+
+/* Options of weft_open_cache; NULL means all 0 = node defaults. */
+struct weft_open_opts {
+	uint64_t max_bytes;           /* memory bound; 0 = node default */
+	uint64_t max_entries;         /* 0 = unbounded */
+	uint64_t default_ttl_ms;      /* 0 = never expires */
+	uint64_t default_max_idle_ms; /* 0 = no idle expiry */
+};
+/* Looks up or creates the named cache. -WEFT_ST_BAD_CACHE_OPTS. */
+WEFT_API int weft_open_cache(weft_client *c, const char *cache, const struct weft_open_opts *oo);
+
+/* One key of a multi-get: key/key_len in; the rest out. */
+struct weft_mget_item {
+	const void *key;
+	size_t key_len;
+	int status;        /* 0 or a negative status (-WEFT_ST_NOT_FOUND) */
+	const void *value; /* points into *block; NULL unless status is 0 */
+	size_t value_len;
+	uint64_t version;
+};
+/* Reads n keys (1..WEFT_MAX_MULTI_GET) in one request. On success the
+ * items' out fields are set and *block (never NULL then) holds every value:
+ * free(*block) once, after use. A per-key miss is items[i].status, not the
+ * call's return. */
+WEFT_API int weft_multi_get(weft_client *c, const char *cache, struct weft_mget_item *items,
+			    size_t n, void **block);
+
+/* The node's statistics as "key value\n" lines: *text is malloc'd and
+ * NUL-terminated, *len excludes the NUL. */
+WEFT_API int weft_stats(weft_client *c, char **text, size_t *len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* WEFT_WEFT_H */
