@@ -1,0 +1,126 @@
+/*
+ * weft-perf internals: configuration, the latency histogram
+ * (weft_perf_hist.c), key choice and the Zipf sampler (weft_perf_keys.c),
+ * request encoding / response decoding for weft and memcached
+ * (weft_perf_proto.c) and the per-thread load loop (weft_perf_worker.c).
+ *
+ * Invariants: every request and response fits one datagram (main() checks
+ * sizes before starting); a request id names a pipeline slot in its low
+ * bits and the slot's generation above them, so a late answer to a timed-out
+ * request never completes the slot's next request.
+ */
+#ifndef WEFT_PERF_INTERNAL_H
+#define WEFT_PERF_INTERNAL_H
+
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum wp_proto { WP_PROTO_WEFT, WP_PROTO_MEMCACHED };
+
+struct wp_config {
+	enum wp_proto proto;
+	struct sockaddr_in server;
+	char server_str[64];
+	unsigned threads, depth;
+	double get_ratio;
+	uint64_t keys;
+	unsigned key_size, value_size;
+	bool zipf;
+	double zipf_theta;
+	double duration_s;  /* 0: bounded by requests only */
+	uint64_t requests;  /* 0: bounded by duration only */
+	bool preload;
+	const char *cache;
+	uint32_t timeout_ms;
+	bool json;
+	uint64_t seed;
+};
+
+/* --- weft_perf_hist.c --- */
+
+#define WP_HIST_SUB_BITS 7 /* 128 sub-buckets per power of two: < 0.8% error */
+#define WP_HIST_SUB (1u << WP_HIST_SUB_BITS)
+#define WP_HIST_BUCKETS ((64 - WP_HIST_SUB_BITS + 1) * WP_HIST_SUB)
+
+struct wp_hist {
+	uint64_t count;
+	uint64_t max;
+	uint64_t buckets[WP_HIST_BUCKETS];
+};
+
+void wp_hist_record(struct wp_hist *h, uint64_t v);
+void wp_hist_merge(struct wp_hist *dst, const struct wp_hist *src);
+/* The value at quantile q (0..1): the upper edge of its bucket, capped at max. */
+uint64_t wp_hist_quantile(const struct wp_hist *h, double q);
+/* Exposed for tests of the bucket math. */
+unsigned wp_hist_index(uint64_t v);
+uint64_t wp_hist_upper(unsigned idx);
+
+/* --- weft_perf_keys.c --- */
+
+struct wp_zipf {
+	uint64_t n;
+	double *cdf; /* cdf[i] = P(rank <= i), cdf[n-1] == 1 */
+};
+
+/* Precomputes the CDF of Zipf(n, theta) over ranks 0..n-1. 0 or -errno. */
+int wp_zipf_init(struct wp_zipf *z, uint64_t n, double theta);
+void wp_zipf_free(struct wp_zipf *z);
+/* Rank for a uniform u in [0, 1): binary search of the CDF. */
+uint64_t wp_zipf_sample(const struct wp_zipf *z, double u);
+
+/* xoshiro256** state, seeded with splitmix64. */
+struct wp_rng {
+	uint64_t s[4];
+};
+void wp_rng_seed(struct wp_rng *r, uint64_t seed);
+uint64_t wp_rng_next(struct wp_rng *r);
+double wp_rng_unit(struct wp_rng *r); /* [0, 1) */
+
+/* Writes key number idx as exactly key_size bytes ("k000…0123"). */
+void wp_key(char *out, unsigned key_size, uint64_t idx);
+
+/* --- weft_perf_proto.c --- */
+
+enum wp_result { WP_R_HIT, WP_R_MISS, WP_R_STORED, WP_R_ERROR };
+
+#define WP_MAX_DGRAM 1500u
+#define WP_MEMCACHED_MAX_DGRAM 1400u /* memcached's UDP_MAX_PAYLOAD_SIZE */
+
+/* Largest request / response datagram for this config; main() refuses
+ * configs whose messages do not fit one datagram. */
+size_t wp_max_request_len(const struct wp_config *cfg);
+size_t wp_max_response_len(const struct wp_config *cfg);
+/* Encodes a GET (is_get) or PUT/set of key idx; returns its length. */
+size_t wp_encode(const struct wp_config *cfg, uint32_t client_id, uint64_t req_id, bool is_get,
+		 uint64_t key_idx, const uint8_t *value, uint8_t *out);
+/* Decodes a response: false if it is not one (garbage, other client);
+ * else its request id and result. */
+bool wp_decode(const struct wp_config *cfg, uint32_t client_id, const uint8_t *d, size_t len,
+	       uint64_t *req_id, enum wp_result *res);
+
+/* --- weft_perf_worker.c --- */
+
+struct wp_stats {
+	uint64_t sent, completed, gets, puts, hits, misses, errors, lost, stale, send_fail;
+	struct wp_hist hist; /* latency in ns of completed requests */
+};
+
+struct wp_worker {
+	const struct wp_config *cfg;
+	const struct wp_zipf *zipf; /* NULL: uniform */
+	pthread_barrier_t *barrier; /* after preload, before measuring */
+	unsigned index;
+	uint64_t quota;             /* requests to issue while measuring; 0: no bound */
+	struct wp_stats preload, run;
+	uint64_t start_ns, finish_ns; /* the measured phase, CLOCK_MONOTONIC */
+	int error;                  /* errno of a setup failure */
+};
+
+void *wp_worker_main(void *arg);
+uint64_t wp_now_ns(void);
+
+#endif /* WEFT_PERF_INTERNAL_H */

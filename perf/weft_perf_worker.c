@@ -1,0 +1,277 @@
+/*
+ * weft-perf's load loop, one per thread with its own connect()ed,
+ * non-blocking UDP socket: keep up to --depth requests outstanding, send new
+ * ones in batches with sendmmsg, take answers in batches with recvmmsg, and
+ * give up on a request after --timeout-ms (counted as lost, never retried,
+ * so a slow server is not flattered by retransmissions).
+ *
+ * Invariants: a slot is either free (on the free stack) or busy with one
+ * request whose id is (generation << slot_bits) | slot; an answer completes
+ * a slot only if the slot is busy with exactly that id (for memcached's
+ * 16-bit ids: its low 16 bits), otherwise it is counted stale. Every wait
+ * is a poll of at most 1 ms, and a phase ends once it stops issuing and
+ * every slot is free, which the timeout bounds.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "weft_perf_internal.h"
+
+#define BATCH 32u
+
+struct slot {
+	uint64_t id;
+	uint64_t sent_ns;
+	uint32_t gen;
+	bool busy;
+	bool is_get;
+};
+
+struct loop {
+	struct wp_worker *w;
+	const struct wp_config *cfg;
+	int fd;
+	uint32_t client_id;
+	unsigned slot_bits;
+	struct slot *slots;
+	uint32_t *free_stack;
+	unsigned nfree;
+	uint8_t *tx;    /* depth datagrams */
+	uint8_t *rx;    /* BATCH datagrams */
+	uint8_t *value; /* the value every put stores */
+	struct wp_rng rng;
+	struct mmsghdr txm[BATCH], rxm[BATCH];
+	struct iovec txv[BATCH], rxv[BATCH];
+	uint32_t pending[BATCH];
+};
+
+uint64_t wp_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t pick_key(struct loop *l)
+{
+	if (l->w->zipf)
+		return wp_zipf_sample(l->w->zipf, wp_rng_unit(&l->rng));
+	return wp_rng_next(&l->rng) % l->cfg->keys;
+}
+
+static bool id_matches(const struct loop *l, const struct slot *s, uint64_t id)
+{
+	if (l->cfg->proto == WP_PROTO_MEMCACHED)
+		return (s->id & 0xffffu) == id;
+	return s->id == id;
+}
+
+static void complete(struct loop *l, struct wp_stats *st, uint64_t id, enum wp_result res,
+		     uint64_t now)
+{
+	uint32_t k = (uint32_t)(id & ((1u << l->slot_bits) - 1));
+	struct slot *s = k < l->cfg->depth ? &l->slots[k] : NULL;
+	if (s == NULL || !s->busy || !id_matches(l, s, id)) {
+		st->stale++;
+		return;
+	}
+	wp_hist_record(&st->hist, now - s->sent_ns);
+	st->completed++;
+	if (s->is_get)
+		st->gets++;
+	else
+		st->puts++;
+	if (res == WP_R_HIT)
+		st->hits++;
+	else if (res == WP_R_MISS)
+		st->misses++;
+	else if (res == WP_R_ERROR || (res == WP_R_STORED) == s->is_get)
+		st->errors++;
+	s->busy = false;
+	l->free_stack[l->nfree++] = k;
+}
+
+static void expire(struct loop *l, struct wp_stats *st, uint64_t now)
+{
+	uint64_t limit = (uint64_t)l->cfg->timeout_ms * 1000000u;
+	for (uint32_t k = 0; k < l->cfg->depth; k++) {
+		struct slot *s = &l->slots[k];
+		if (s->busy && now - s->sent_ns > limit) {
+			st->lost++;
+			s->busy = false;
+			l->free_stack[l->nfree++] = k;
+		}
+	}
+}
+
+/* Sends up to a batch of new requests; returns how many went out. A
+ * preload puts sequential keys from preload_base + *issued. */
+static unsigned issue(struct loop *l, struct wp_stats *st, uint64_t *issued, uint64_t quota,
+		      bool preload, uint64_t preload_base, uint64_t now)
+{
+	unsigned n = 0;
+	size_t slot_size = WP_MAX_DGRAM;
+	while (n < BATCH && n < l->nfree && (quota == 0 || *issued + n < quota)) {
+		uint32_t k = l->free_stack[l->nfree - 1 - n];
+		struct slot *s = &l->slots[k];
+		bool is_get = !preload && wp_rng_unit(&l->rng) < l->cfg->get_ratio;
+		uint64_t key = preload ? preload_base + *issued + n : pick_key(l);
+		s->gen++;
+		s->id = ((uint64_t)s->gen << l->slot_bits) | k;
+		s->is_get = is_get;
+		uint8_t *buf = l->tx + (size_t)k * slot_size;
+		l->txv[n].iov_base = buf;
+		l->txv[n].iov_len = wp_encode(l->cfg, l->client_id, s->id, is_get, key, l->value, buf);
+		memset(&l->txm[n].msg_hdr, 0, sizeof(l->txm[n].msg_hdr));
+		l->txm[n].msg_hdr.msg_iov = &l->txv[n];
+		l->txm[n].msg_hdr.msg_iovlen = 1;
+		l->pending[n] = k;
+		n++;
+	}
+	if (n == 0)
+		return 0;
+	int sent = sendmmsg(l->fd, l->txm, n, 0);
+	if (sent < 0) {
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS)
+			st->send_fail++;
+		sent = 0;
+	}
+	/* The sent ones leave the top of the free stack; the rest stay free. */
+	for (int i = 0; i < sent; i++) {
+		struct slot *s = &l->slots[l->pending[i]];
+		s->busy = true;
+		s->sent_ns = now;
+	}
+	/* pending[i] was free_stack[nfree - 1 - i]: popping the sent ones
+	 * leaves the unsent ones free, in place. */
+	l->nfree -= (unsigned)sent;
+	st->sent += (uint64_t)sent;
+	*issued += (uint64_t)sent;
+	return (unsigned)sent;
+}
+
+static void receive(struct loop *l, struct wp_stats *st, unsigned *got)
+{
+	for (unsigned i = 0; i < BATCH; i++) {
+		l->rxv[i].iov_base = l->rx + (size_t)i * WP_MAX_DGRAM;
+		l->rxv[i].iov_len = WP_MAX_DGRAM;
+		memset(&l->rxm[i].msg_hdr, 0, sizeof(l->rxm[i].msg_hdr));
+		l->rxm[i].msg_hdr.msg_iov = &l->rxv[i];
+		l->rxm[i].msg_hdr.msg_iovlen = 1;
+	}
+	int r = recvmmsg(l->fd, l->rxm, BATCH, MSG_DONTWAIT, NULL);
+	*got = r > 0 ? (unsigned)r : 0;
+	uint64_t now = wp_now_ns();
+	for (int i = 0; i < r; i++) {
+		uint64_t id;
+		enum wp_result res;
+		if (wp_decode(l->cfg, l->client_id, l->rxv[i].iov_base, l->rxm[i].msg_len, &id, &res))
+			complete(l, st, id, res, now);
+		else
+			st->stale++;
+	}
+}
+
+/* One phase: measure (random ops until quota / end_ns) or preload. */
+static void run_phase(struct loop *l, struct wp_stats *st, uint64_t quota, uint64_t end_ns,
+		      bool preload, uint64_t preload_base)
+{
+	uint64_t issued = 0, last_scan = wp_now_ns();
+	for (;;) {
+		uint64_t now = wp_now_ns();
+		bool issuing = (quota == 0 || issued < quota) && (end_ns == 0 || now < end_ns);
+		unsigned sent = 0, got = 0;
+		if (issuing)
+			sent = issue(l, st, &issued, quota, preload, preload_base, now);
+		else if (l->nfree == l->cfg->depth)
+			return;
+		receive(l, st, &got);
+		if (sent == 0 && got == 0) {
+			struct pollfd p = { .fd = l->fd, .events = POLLIN };
+			poll(&p, 1, 1);
+		}
+		now = wp_now_ns();
+		if (now - last_scan >= 1000000u) {
+			expire(l, st, now);
+			last_scan = now;
+		}
+	}
+}
+
+static int loop_init(struct loop *l, struct wp_worker *w)
+{
+	const struct wp_config *cfg = w->cfg;
+	memset(l, 0, sizeof(*l));
+	l->fd = -1;
+	l->w = w;
+	l->cfg = cfg;
+	while ((1u << l->slot_bits) < cfg->depth)
+		l->slot_bits++;
+	l->slots = calloc(cfg->depth, sizeof(*l->slots));
+	l->free_stack = calloc(cfg->depth, sizeof(*l->free_stack));
+	l->tx = malloc((size_t)cfg->depth * WP_MAX_DGRAM);
+	l->rx = malloc((size_t)BATCH * WP_MAX_DGRAM);
+	l->value = malloc(cfg->value_size + 1);
+	if (!l->slots || !l->free_stack || !l->tx || !l->rx || !l->value)
+		return -ENOMEM;
+	for (unsigned i = 0; i < cfg->value_size; i++)
+		l->value[i] = (uint8_t)('a' + i % 26);
+	for (uint32_t k = 0; k < cfg->depth; k++)
+		l->free_stack[k] = cfg->depth - 1 - k;
+	l->nfree = cfg->depth;
+	wp_rng_seed(&l->rng, cfg->seed * 0x9e3779b97f4a7c15ull + w->index + 1);
+	if (getrandom(&l->client_id, sizeof(l->client_id), 0) != sizeof(l->client_id))
+		return -errno;
+	l->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (l->fd < 0)
+		return -errno;
+	if (connect(l->fd, (const struct sockaddr *)&cfg->server, sizeof(cfg->server)) < 0)
+		return -errno;
+	return 0;
+}
+
+static void loop_fini(struct loop *l)
+{
+	if (l->fd >= 0)
+		close(l->fd);
+	free(l->slots);
+	free(l->free_stack);
+	free(l->tx);
+	free(l->rx);
+	free(l->value);
+}
+
+void *wp_worker_main(void *arg)
+{
+	struct wp_worker *w = arg;
+	const struct wp_config *cfg = w->cfg;
+	struct loop *l = malloc(sizeof(*l));
+	int rc = l ? loop_init(l, w) : -ENOMEM;
+
+	if (rc == 0 && cfg->preload) {
+		uint64_t lo = cfg->keys * w->index / cfg->threads;
+		uint64_t hi = cfg->keys * (w->index + 1) / cfg->threads;
+		if (hi > lo)
+			run_phase(l, &w->preload, hi - lo, 0, true, lo);
+	}
+	w->error = -rc;
+	pthread_barrier_wait(w->barrier); /* everyone, even on failure */
+	if (rc == 0) {
+		w->start_ns = wp_now_ns();
+		uint64_t end = cfg->duration_s > 0 ? w->start_ns + (uint64_t)(cfg->duration_s * 1e9) : 0;
+		run_phase(l, &w->run, w->quota, end, false, 0);
+		w->finish_ns = wp_now_ns();
+	}
+	if (l) {
+		loop_fini(l);
+		free(l);
+	}
+	return NULL;
+}
