@@ -1,7 +1,8 @@
 /*
  * cache internals: the index layout, entries and per-thread counters shared
- * by the files of cache/. Nothing outside cache/ (except its unit tests and
- * benchmark) may include this header.
+ * by the files of cache/. Nothing outside cache/ may include this header,
+ * except its unit tests (which need weft_cache_create for tiny tables and
+ * look at the index to check overflow and resize).
  *
  * Index layout (one table; see index.c for the resize algorithm):
  *
@@ -29,7 +30,6 @@
 #ifndef WEFT_CACHE_INTERNAL_H
 #define WEFT_CACHE_INTERNAL_H
 
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
