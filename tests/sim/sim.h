@@ -1,0 +1,207 @@
+/*
+ * sim.h — the deterministic cluster simulator (private to tests/sim/).
+ *
+ * One process runs N virtual nodes, each a real weft_swim state machine, over
+ * a virtual clock (microseconds) and an event queue (min-heap ordered by
+ * (time, insertion seq), so equal times run in a fixed order). Every random
+ * choice — latency, loss, duplication, reordering, faults, node seeds —
+ * comes from one xoshiro256** generator seeded by --seed: a run is a pure
+ * function of its command line.
+ *
+ * Files: sim_core.c (rng, heap, network, driving nodes), sim_check.c
+ * (invariants, view registry, trace ring), sim_faults.c (fault schedule),
+ * sim_scale.c (--scale figures), sim_main.c (CLI).
+ */
+#ifndef WEFT_TESTS_SIM_H
+#define WEFT_TESTS_SIM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "membership.h"
+
+#define SIM_GROUPS 4u          /* partition groups */
+#define SIM_TRACE 200u         /* events kept for the failure dump */
+#define SIM_MAX_NODES 1600u
+#define SIM_GROUP_IP 0xef010203u   /* 239.1.2.3: discovery group */
+#define SIM_PORT 7800u
+
+struct sim_rng {
+	uint64_t s[4];
+};
+
+void sim_rng_seed(struct sim_rng *r, uint64_t seed);
+uint64_t sim_rand(struct sim_rng *r);
+uint32_t sim_below(struct sim_rng *r, uint32_t n);
+double sim_unit(struct sim_rng *r);            /* [0, 1) */
+
+enum sim_ev_kind {
+	SIM_EV_DELIVER,
+	SIM_EV_TIMER,
+	SIM_EV_FAULT,
+	SIM_EV_CHECK,
+};
+
+struct sim_msg {
+	uint32_t src;
+	uint32_t dst;
+	struct weft_swim_addr from;
+	uint32_t len;
+	uint8_t data[];
+};
+
+struct sim_event {
+	uint64_t t;
+	uint64_t seq;
+	uint32_t kind;
+	uint32_t node;
+	uint32_t gen;
+	uint32_t arg;
+	struct sim_msg *msg;
+};
+
+struct sim_node {
+	struct weft_swim *sm;
+	bool up;
+	bool paused;
+	bool refused;
+	bool is_dup;              /* a copied-home node (duplicate id test) */
+	uint64_t pause_until;     /* virtual us */
+	struct weft_swim_id id;
+	uint64_t nonce;
+	struct weft_swim_addr addr;
+	double drift;             /* local clock rate - 1 */
+	uint64_t offset_us;       /* local clock at virtual 0 */
+	uint64_t timer_at;
+	uint32_t timer_gen;
+	uint32_t group;
+	bool has_view;
+	struct weft_swim_view_id last_view;
+	uint64_t tx_msgs;         /* sent by this node (all lives) */
+	uint64_t down_at;         /* virtual us of the last crash */
+	bool exit_pending;        /* LEAVE_DONE seen: stop after this call */
+	uint32_t lives;
+};
+
+struct sim_opts {
+	uint32_t nodes;
+	uint64_t seed;
+	uint64_t duration_ms;
+	uint64_t quiet_ms;        /* fault-free tail for convergence */
+	double loss, dup, reorder;
+	uint32_t lat_us;          /* base one-way latency */
+	uint32_t jitter_us;       /* mean of the exponential jitter */
+	unsigned faults;          /* SIM_F_* */
+	bool trace;
+	bool discovery;           /* join by multicast instead of seeds */
+};
+
+enum {
+	SIM_F_CRASH = 1u << 0,
+	SIM_F_PAUSE = 1u << 1,
+	SIM_F_PARTITION = 1u << 2,
+	SIM_F_ONEWAY = 1u << 3,
+	SIM_F_DRIFT = 1u << 4,
+	SIM_F_LEAVE = 1u << 5,
+	SIM_F_DUPID = 1u << 6,
+	SIM_F_ALL = (1u << 7) - 1,
+};
+
+struct sim_trace_rec {
+	uint64_t t;
+	uint16_t what;
+	uint16_t type;
+	uint32_t node, peer, len;
+	uint64_t arg;
+};
+
+enum sim_trace_what {
+	SIM_T_SEND, SIM_T_DELIVER, SIM_T_DROP, SIM_T_TIMER, SIM_T_CRASH,
+	SIM_T_RESTART, SIM_T_PAUSE, SIM_T_RESUME, SIM_T_PARTITION, SIM_T_HEAL,
+	SIM_T_EVENT, SIM_T_LEAVE,
+};
+
+struct sim_view_reg;
+struct sim;
+
+struct sim_sink_ctx {
+	struct sim *s;
+	uint32_t node;
+};
+
+/* Hooks the scale mode uses to observe events (may be NULL). */
+struct sim_hooks {
+	void *ctx;
+	void (*event)(void *ctx, uint32_t node, const struct weft_swim_event *ev);
+};
+
+struct sim {
+	struct sim_opts o;
+	struct sim_rng rng;
+	uint64_t now;                      /* virtual us */
+	uint64_t seq;
+	struct sim_event *heap;
+	uint32_t n_heap, cap_heap;
+	struct sim_node *node;
+	uint32_t n_nodes;                  /* includes the duplicate, if any */
+	uint8_t cut[SIM_GROUPS][SIM_GROUPS];   /* cut[a][b]: a -> b dropped */
+	uint64_t faults_end_us;
+	uint64_t converged_at;             /* 0: not yet (after faults end) */
+	struct sim_trace_rec trace[SIM_TRACE];
+	uint32_t n_trace;
+	struct sim_view_reg *reg;
+	struct sim_hooks hooks;
+	char failure[512];
+	bool failed;
+	uint64_t failed_at;
+	uint64_t msgs_sent, msgs_dropped, events_run;
+	struct weft_swim_config base;      /* template config for nodes */
+	struct weft_swim_sink *sinks;      /* one per node, ctx = sink_ctx[i] */
+	struct sim_sink_ctx *sink_ctx;
+	uint32_t n_seeds;
+};
+
+/* sim_core.c */
+struct sim *sim_create(const struct sim_opts *o);
+void sim_destroy(struct sim *s);
+void sim_push(struct sim *s, uint64_t t, uint32_t kind, uint32_t node,
+	      uint32_t gen, uint32_t arg, struct sim_msg *m);
+bool sim_step(struct sim *s);                 /* false: queue empty */
+void sim_run_until(struct sim *s, uint64_t t_us);
+void sim_node_start(struct sim *s, uint32_t i, bool first);
+void sim_node_crash(struct sim *s, uint32_t i);
+void sim_node_pause(struct sim *s, uint32_t i, uint64_t until_us);
+void sim_node_leave(struct sim *s, uint32_t i);
+uint64_t sim_local_ms(const struct sim_node *n, uint64_t t_us);
+uint32_t sim_add_dup_node(struct sim *s, uint32_t of);
+void sim_heal(struct sim *s);
+
+/* sim_check.c */
+void sim_trace(struct sim *s, uint16_t what, uint32_t node, uint32_t peer,
+	       uint16_t type, uint32_t len, uint64_t arg);
+void sim_fail(struct sim *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void sim_check_view_event(struct sim *s, uint32_t node,
+			  const struct weft_swim_event *ev);
+void sim_check_bounds(struct sim *s);
+bool sim_converged(const struct sim *s);
+/* Every live node holds node i's current life ALIVE. */
+bool sim_known_alive(const struct sim *s, uint32_t i);
+void sim_print_rec(FILE *f, const struct sim_trace_rec *t);
+void sim_dump(const struct sim *s, FILE *f, const char *replay);
+struct sim_view_reg *sim_reg_create(void);
+void sim_reg_destroy(struct sim_view_reg *r);
+
+/* sim_faults.c; FK_RESTART also starts a node the first time. */
+enum sim_fault_kind {
+	FK_CRASH, FK_RESTART, FK_PAUSE, FK_RESUME, FK_PARTITION, FK_ONEWAY,
+	FK_HEAL, FK_LEAVE, FK_DUPID, FK_END,
+};
+void sim_schedule_faults(struct sim *s);
+void sim_apply_fault(struct sim *s, uint32_t kind, uint32_t arg);
+
+/* sim_scale.c */
+int sim_scale(uint64_t seed, const uint32_t *sizes, unsigned n_sizes);
+
+#endif

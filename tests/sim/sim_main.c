@@ -1,0 +1,209 @@
+/*
+ * sim_main.c — weft-sim, the command line of the deterministic simulator.
+ *
+ *   weft-sim [--nodes N] [--seed S] [--duration-ms T] [--quiet-ms Q]
+ *            [--loss P] [--dup P] [--reorder P] [--latency-us U]
+ *            [--jitter-us J] [--faults LIST] [--discovery] [--trace]
+ *            [--runs K] [--nodes-max M]
+ *   weft-sim --scale [--seed S] [--sizes 10,100,1000]
+ *
+ * LIST is a comma list of crash,pause,partition,oneway,drift,leave,dupid,
+ * all, none. --runs K runs seeds S..S+K-1; with --nodes-max M each run draws
+ * its node count in [N, M] from its seed. A failing run prints its seed, the
+ * exact command that replays it alone, and the last 200 events; exit 1.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sim.h"
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: weft-sim [--nodes N] [--seed S] [--duration-ms T] "
+		"[--quiet-ms Q]\n"
+		"                [--loss P] [--dup P] [--reorder P] "
+		"[--latency-us U] [--jitter-us J]\n"
+		"                [--faults crash,pause,partition,oneway,drift,"
+		"leave,dupid|all|none]\n"
+		"                [--discovery] [--trace] [--runs K] "
+		"[--nodes-max M]\n"
+		"       weft-sim --scale [--seed S] [--sizes 10,100,1000]\n");
+	exit(2);
+}
+
+static unsigned parse_faults(const char *arg)
+{
+	static const struct { const char *name; unsigned bit; } f[] = {
+		{ "crash", SIM_F_CRASH }, { "pause", SIM_F_PAUSE },
+		{ "partition", SIM_F_PARTITION }, { "oneway", SIM_F_ONEWAY },
+		{ "drift", SIM_F_DRIFT }, { "leave", SIM_F_LEAVE },
+		{ "dupid", SIM_F_DUPID }, { "all", SIM_F_ALL }, { "none", 0 },
+	};
+	unsigned bits = 0;
+	char buf[256], *save = NULL;
+
+	snprintf(buf, sizeof(buf), "%s", arg);
+	for (char *tok = strtok_r(buf, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		unsigned i;
+
+		for (i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+			if (!strcmp(tok, f[i].name))
+				break;
+		if (i == sizeof(f) / sizeof(f[0])) {
+			fprintf(stderr, "weft-sim: unknown fault '%s'\n", tok);
+			usage();
+		}
+		bits |= f[i].bit;
+	}
+	return bits;
+}
+
+static void faults_str(unsigned bits, char *buf, size_t n)
+{
+	static const char *names[] = {
+		"crash", "pause", "partition", "oneway", "drift", "leave", "dupid",
+	};
+	size_t off = 0;
+
+	buf[0] = 0;
+	for (unsigned i = 0; i < 7; i++)
+		if (bits & (1u << i))
+			off += (size_t)snprintf(buf + off, n - off, "%s%s",
+						off ? "," : "", names[i]);
+	if (!off)
+		snprintf(buf, n, "none");
+}
+
+static const char *prog = "weft-sim";
+
+static void replay_cmd(const struct sim_opts *o, char *buf, size_t n)
+{
+	char f[128];
+
+	faults_str(o->faults, f, sizeof(f));
+	snprintf(buf, n,
+		 "%s --nodes %u --seed %llu --duration-ms %llu "
+		 "--quiet-ms %llu --loss %g --dup %g --reorder %g "
+		 "--latency-us %u --jitter-us %u --faults %s%s",
+		 prog, o->nodes, (unsigned long long)o->seed,
+		 (unsigned long long)o->duration_ms,
+		 (unsigned long long)o->quiet_ms, o->loss, o->dup, o->reorder,
+		 o->lat_us, o->jitter_us, f, o->discovery ? " --discovery" : "");
+}
+
+/* One run; 0 if every invariant held. */
+static int run_one(const struct sim_opts *o)
+{
+	struct sim *s = sim_create(o);
+	char replay[1024];
+	int rc = 0;
+
+	replay_cmd(o, replay, sizeof(replay));
+	if (!s) {
+		fprintf(stderr, "weft-sim: cannot create the world\n");
+		return 1;
+	}
+	sim_schedule_faults(s);
+	sim_node_start(s, 0, true);
+	for (uint32_t i = 1; i < o->nodes; i++)
+		sim_push(s, 100000 + sim_below(&s->rng, 1000000), SIM_EV_FAULT,
+			 FK_RESTART, 0, i, NULL);
+	sim_run_until(s, o->duration_ms * 1000);
+	if (!s->failed && !s->converged_at)
+		sim_fail(s, "no convergence by the end (faults stopped at "
+			 "%.1fs): live nodes do not share one view of exactly "
+			 "the live nodes with one coordinator",
+			 (double)s->faults_end_us / 1e6);
+	for (uint32_t d = o->nodes; d < s->n_nodes && !s->failed; d++)
+		if (!s->node[d].refused)
+			sim_fail(s, "duplicate-id node %u was not refused", d);
+	if (s->failed) {
+		sim_dump(s, stdout, replay);
+		rc = 1;
+	} else {
+		printf("ok seed=%llu nodes=%u: converged %.2fs after faults "
+		       "stopped; %llu datagrams (%llu dropped), %llu events\n",
+		       (unsigned long long)o->seed, o->nodes,
+		       (double)(s->converged_at - s->faults_end_us) / 1e6,
+		       (unsigned long long)s->msgs_sent,
+		       (unsigned long long)s->msgs_dropped,
+		       (unsigned long long)s->events_run);
+	}
+	sim_destroy(s);
+	return rc;
+}
+
+static unsigned parse_sizes(const char *arg, uint32_t *out, unsigned max)
+{
+	unsigned n = 0;
+	char buf[128], *save = NULL;
+
+	snprintf(buf, sizeof(buf), "%s", arg);
+	for (char *tok = strtok_r(buf, ",", &save); tok && n < max;
+	     tok = strtok_r(NULL, ",", &save))
+		out[n++] = (uint32_t)strtoul(tok, NULL, 10);
+	return n;
+}
+
+int main(int argc, char **argv)
+{
+	struct sim_opts o = {
+		.nodes = 10, .seed = 1, .duration_ms = 60000, .quiet_ms = 35000,
+		.loss = 0.01, .dup = 0.01, .reorder = 0.02, .lat_us = 200,
+		.jitter_us = 300, .faults = SIM_F_ALL,
+	};
+	uint32_t runs = 1, nodes_max = 0, sizes[8] = { 10, 100, 1000 };
+	unsigned n_sizes = 3;
+	bool scale = false;
+	int failed = 0;
+
+	prog = argv[0];
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (!strcmp(a, "--trace")) { o.trace = true; continue; }
+		if (!strcmp(a, "--discovery")) { o.discovery = true; continue; }
+		if (!strcmp(a, "--scale")) { scale = true; continue; }
+		if (!v)
+			usage();
+		i++;
+		if (!strcmp(a, "--nodes")) o.nodes = (uint32_t)strtoul(v, NULL, 10);
+		else if (!strcmp(a, "--nodes-max")) nodes_max = (uint32_t)strtoul(v, NULL, 10);
+		else if (!strcmp(a, "--seed")) o.seed = strtoull(v, NULL, 10);
+		else if (!strcmp(a, "--runs")) runs = (uint32_t)strtoul(v, NULL, 10);
+		else if (!strcmp(a, "--duration-ms")) o.duration_ms = strtoull(v, NULL, 10);
+		else if (!strcmp(a, "--quiet-ms")) o.quiet_ms = strtoull(v, NULL, 10);
+		else if (!strcmp(a, "--loss")) o.loss = strtod(v, NULL);
+		else if (!strcmp(a, "--dup")) o.dup = strtod(v, NULL);
+		else if (!strcmp(a, "--reorder")) o.reorder = strtod(v, NULL);
+		else if (!strcmp(a, "--latency-us")) o.lat_us = (uint32_t)strtoul(v, NULL, 10);
+		else if (!strcmp(a, "--jitter-us")) o.jitter_us = (uint32_t)strtoul(v, NULL, 10);
+		else if (!strcmp(a, "--faults")) o.faults = parse_faults(v);
+		else if (!strcmp(a, "--sizes")) n_sizes = parse_sizes(v, sizes, 8);
+		else usage();
+	}
+	if (scale)
+		return sim_scale(o.seed, sizes, n_sizes) ? 1 : 0;
+	if (o.nodes < 1 || o.nodes > SIM_MAX_NODES || o.loss < 0 || o.loss >= 1 ||
+	    o.dup < 0 || o.dup >= 1 || o.reorder < 0 || o.reorder > 1 ||
+	    runs < 1 || (nodes_max && nodes_max < o.nodes) ||
+	    nodes_max > SIM_MAX_NODES)
+		usage();
+	for (uint32_t r = 0; r < runs; r++) {
+		struct sim_opts one = o;
+		struct sim_rng pick;
+
+		one.seed = o.seed + r;
+		if (nodes_max) {
+			sim_rng_seed(&pick, one.seed);
+			one.nodes = o.nodes + sim_below(&pick, nodes_max - o.nodes + 1);
+		}
+		failed += run_one(&one);
+	}
+	if (runs > 1)
+		printf("%u runs, %d failed\n", runs, failed);
+	return failed ? 1 : 0;
+}
