@@ -5,9 +5,10 @@
  * dedup) that the control thread ages.
  *
  * Threads: weft_dp_eal_init, weft_dp_port_open, weft_dp_create, weft_dp_start,
- * weft_dp_stop, weft_dp_destroy and weft_dp_maintain are called by the
- * control (main) thread only. weft_dp_poll_once is what each worker lcore
- * runs in its loop; tests call it directly on a fake port (net_ring).
+ * weft_dp_stop, weft_dp_destroy, weft_dp_maintain and the cluster channel
+ * (weft_dp_ctl_*) are called by the control (main) thread only.
+ * weft_dp_poll_once is what each worker lcore runs in its loop; tests call it
+ * directly on a fake port (net_ring).
  *
  * Return-code rule (the project's): constructors return NULL and set errno;
  * int functions return 0 or a negative errno; burst functions return a count.
@@ -44,7 +45,18 @@ struct weft_dp_config {
 	void *clock_arg;
 	uint64_t reasm_max_bytes; /* 0: 64 MiB */
 	uint64_t resp_max_bytes;  /* 0: 64 MiB */
+	/* The cluster channel (node-to-node and control traffic, see
+	 * weft_dp_ctl_recv): UDP port, host byte order; 0 leaves the channel
+	 * off (a single node: everything as before). weftd uses
+	 * WEFT_DEFAULT_PORT + 1 + offset. Must differ from udp_port. */
+	uint16_t ctl_port;
+	/* Multicast group (network order, in 224.0.0.0/4) also accepted on
+	 * ctl_port, e.g. WEFT_DP_DEFAULT_GROUP; 0: none. Needs ctl_port. */
+	uint32_t group_ip;
 };
+
+/* 239.77.0.1, host byte order (htonl it for group_ip). */
+#define WEFT_DP_DEFAULT_GROUP 0xef4d0001u
 
 /* The EAL part of a node's command line. */
 struct weft_dp_eal_opts {
@@ -114,6 +126,74 @@ size_t weft_dp_stats_format(struct weft_dp *dp, char *buf, size_t len);
 
 /* The dataplane's clock (cfg.clock or CLOCK_MONOTONIC) in ms. */
 uint64_t weft_dp_now_ms(const struct weft_dp *dp);
+
+/* --- The cluster channel (dp_ctl.c) -------------------------------------
+ *
+ * Node-to-node datagrams travel over the DPDK port, never a kernel socket.
+ * Worker lcores hand every UDP datagram addressed to bind_ip:ctl_port or
+ * group_ip:ctl_port, and every IPv4 fragment of UDP addressed to bind_ip
+ * or group_ip, to the control thread over a bounded ring (full: counted drop).
+ * The control thread reassembles fragments (datagrams up to 65507 bytes) and
+ * reads datagrams with weft_dp_ctl_recv. weft_dp_ctl_send builds
+ * Ethernet/IPv4/UDP frames (fragmented above 1472 bytes of payload) and
+ * queues them on a ring that worker 0 drains and transmits every iteration
+ * (within ~1 ms when it idles in adaptive polling): the control thread never
+ * touches a tx queue. Peer MACs come from an ARP table the lcores fill (ARP
+ * requests for bind_ip, ARP replies to it, gratuitous ARP for known peers,
+ * and the source MAC of every cluster datagram). All of it exists only when
+ * cfg.ctl_port != 0; otherwise recv returns 0 and send -ENOTCONN.
+ * net_af_packet has the kernel reassemble fragments and then truncates them
+ * to its 2 KB frames: on it, received datagrams are limited to ~1.9 KB
+ * (docs/weftd.md, "The cluster channel").
+ *
+ * Addresses: IPv4 addresses in network byte order (as cfg.bind_ip), UDP
+ * ports in host byte order (as cfg.udp_port).
+ *
+ * Calling context: the control thread only (one thread: the receive buffer,
+ * the reassembly table and the tx ring's producer side are its own). Neither
+ * needs QSBR: they touch no cache. */
+
+/* Largest payload of one cluster datagram (the IPv4/UDP maximum). */
+#define WEFT_DP_CTL_MAX_PAYLOAD 65507u
+
+struct weft_dp_datagram {
+	uint32_t src_ip;        /* network order */
+	uint16_t src_port;      /* host order */
+	uint32_t dst_ip;        /* network order: bind_ip (unicast) or group_ip */
+	const uint8_t *payload; /* valid until the next weft_dp_ctl_recv */
+	uint32_t len;
+};
+
+/* Receives up to max datagrams (reassembling fragments as they come,
+ * expiring reassemblies idle for more than 5 s at now_ms). Returns how many
+ * it wrote to out (0 when nothing is waiting or the channel is off).
+ * Ownership: each payload is a copy in a receive buffer the dataplane owns
+ * (256 KiB; at least 4 datagrams of any size fit per call, and more wait on
+ * the ring), valid until the next weft_dp_ctl_recv on this dp or
+ * weft_dp_destroy. The mbufs are back in the pool when this returns. */
+unsigned weft_dp_ctl_recv(struct weft_dp *dp, uint64_t now_ms, struct weft_dp_datagram *out,
+			  unsigned max);
+
+/* Sends len bytes (0..WEFT_DP_CTL_MAX_PAYLOAD) from cfg.ctl_port to
+ * dst_ip:dst_port. dst_ip is a unicast peer or a multicast group (any in
+ * 224.0.0.0/4: MAC 01:00:5e + the low 23 bits, TTL 1). A unicast peer's MAC
+ * comes from the ARP table; an unknown (or expired) peer gets an ARP request
+ * (at most one per second per IP) and the call returns -EHOSTUNREACH: the
+ * caller retries later (the membership protocol does). Payloads above 1472
+ * bytes go out as IPv4 fragments (DF clear). Returns 0 when every frame is
+ * queued for worker 0, or -EINVAL (dst_ip 0, broadcast or bind_ip,
+ * dst_port 0, len too big, buf NULL with len > 0), -ENOTCONN (channel off),
+ * -EHOSTUNREACH, -ENOBUFS (no mbufs or the tx ring is full: nothing is
+ * sent; counted). */
+int weft_dp_ctl_send(struct weft_dp *dp, uint32_t dst_ip, uint16_t dst_port, const void *buf,
+		     size_t len);
+
+/* Waits until a datagram (or a fragment) is waiting for weft_dp_ctl_recv or
+ * timeout_ms has passed. Polls the ring every 1 ms with nanosleep (real
+ * time, whatever cfg.clock says); the caller should be QSBR offline around
+ * it (it reads no cache). Returns true when something is waiting, false on
+ * timeout (at once when timeout_ms is 0 or the channel is off). */
+bool weft_dp_ctl_wait(struct weft_dp *dp, unsigned timeout_ms);
 
 #ifdef __cplusplus
 }

@@ -2,7 +2,8 @@
  * dp_internal.h — dataplane internals shared by its files and unit tests:
  * packet classification (dp_parse.c), request validation (dp_req.c),
  * per-lcore state and counters, the node context, response emission
- * (dp_tx.c) and request serving (dp_serve.c).
+ * (dp_tx.c), request serving (dp_serve.c) and the cluster channel
+ * (dp_ctl.c, dp_ctl_parse in dp_parse.c, dp_arp.c, dp_frag.c).
  *
  * Invariants:
  *  - struct dp_lcore is written only by its own worker (counters included);
@@ -68,6 +69,13 @@ struct dp_counters {
 	uint64_t dedup_replays;   /* retransmissions answered from dedup */
 	uint64_t get_bursts;      /* weft_cache_get_burst calls */
 	uint64_t idle_sleeps;
+	/* cluster channel (dp_ctl.c) */
+	uint64_t ctl_rx;          /* datagrams handed to the control thread */
+	uint64_t frag_to_ctl;     /* IPv4 fragments handed to it */
+	uint64_t ctl_drop_full;   /* refused: the control ring was full */
+	uint64_t ctl_drop_self;   /* our own datagrams (multicast echo) */
+	uint64_t arp_learned;     /* ARP table writes (ARP and cluster rx) */
+	uint64_t ctl_tx;          /* control frames moved to the tx buffer (worker 0) */
 };
 
 const char *dp_drop_name(enum dp_drop d);
@@ -94,6 +102,52 @@ struct dp_pkt {
  * order). Pure: reads only frame[0..len). Fills out and returns out->kind. */
 enum dp_pkt_kind dp_parse_frame(const uint8_t *frame, uint32_t len, uint32_t bind_ip,
 				uint16_t udp_port, struct dp_pkt *out);
+
+/* --- the cluster channel's classification (dp_parse.c) --- */
+
+/* What the cluster channel listens to, network byte order. */
+struct dp_ctl_addr {
+	uint32_t bind_ip;
+	uint32_t group_ip; /* 0: none */
+	uint16_t port;     /* the cluster port */
+};
+
+enum dp_ctl_kind {
+	DP_CTL_NONE,  /* not for the cluster channel */
+	DP_CTL_DGRAM, /* UDP to bind_ip or group_ip : port (payload, flow) */
+	DP_CTL_FRAG,  /* an IPv4 fragment to bind_ip or group_ip (l3, flow IPs/MACs) */
+	DP_CTL_ARP,   /* an ARP sender worth learning (flow.src_ip/src_mac) */
+	DP_CTL_SELF,  /* a datagram or fragment from bind_ip: our own echo */
+};
+
+struct dp_ctl_pkt {
+	enum dp_ctl_kind kind;
+	bool arp_create;        /* ARP: the frame was for us (create an entry);
+	                           else a gratuitous ARP (refresh a known one) */
+	struct dp_flow flow;
+	const uint8_t *l3;      /* FRAG: the IPv4 packet, l3_len bytes */
+	uint32_t l3_len;
+	const uint8_t *payload; /* DGRAM: the UDP payload */
+	uint32_t payload_len;
+};
+
+/* Classifies one Ethernet frame for the cluster channel. Independent of
+ * dp_parse_frame (re-validates everything it reads). Pure. IPv4: only UDP
+ * (and fragments of UDP), no options, valid header checksum, to bind_ip or
+ * group_ip, from a unicast source (0, multicast and broadcast sources are
+ * DP_CTL_NONE; bind_ip is DP_CTL_SELF). ARP: requests and replies whose
+ * target is bind_ip set arp_create; gratuitous ARP (sender IP == target IP)
+ * does not; others, and senders with IP 0, bind_ip, a multicast IP or a
+ * multicast MAC, are DP_CTL_NONE. */
+enum dp_ctl_kind dp_ctl_parse(const uint8_t *frame, uint32_t len, const struct dp_ctl_addr *a,
+			      struct dp_ctl_pkt *out);
+
+/* True for the drop reasons behind which a cluster frame may hide. */
+static inline bool dp_ctl_maybe(enum dp_drop why)
+{
+	return why == DP_DROP_UDP_PORT || why == DP_DROP_WRONG_IP || why == DP_DROP_IP_FRAG ||
+	       why == DP_DROP_ARP_OTHER;
+}
 
 /* Turns an ARP request / ICMP echo request frame (as classified by
  * dp_parse_frame) into its reply in place. mac is the node's MAC. Pure.
@@ -165,8 +219,70 @@ struct weft_dp {
 	struct dp_resp *resp;
 	struct dp_dedup *dedup;
 	struct dp_lcore *lc; /* n_workers, cache-aligned */
+	struct dp_ctl *ctl;  /* the cluster channel; NULL when cfg.ctl_port == 0 */
 	volatile bool stop;
 };
+
+/* --- the cluster channel (dp_ctl.c: rings, rx; dp_ctl_tx.c: send) --- */
+#define DP_CTL_RING 1024u          /* each ring, in mbufs */
+#define DP_CTL_RBUF (256u << 10)   /* receive buffer of weft_dp_ctl_recv */
+#define DP_CTL_ARP_ENTRIES 256u
+#define DP_CTL_ARP_TTL_MS (5u * 60u * 1000u)
+#define DP_CTL_ARP_RETRY_MS 1000u  /* one ARP request per IP per second */
+#define DP_CTL_ARP_PENDING 64u     /* IPs whose request time is remembered */
+#define DP_CTL_FRAG_ENTRIES 16u    /* datagrams reassembled at once */
+#define DP_CTL_FRAG_TIMEOUT_MS 5000u
+
+/* Counters of the control side: written by the control thread only, read
+ * by STATS (any thread) like the lcores' counters. */
+struct dp_ctl_counters {
+	uint64_t rx_datagrams;   /* returned by weft_dp_ctl_recv */
+	uint64_t rx_reassembled; /* of which reassembled from fragments */
+	uint64_t rx_not_ours;    /* reassembled, but not UDP to the cluster port */
+	uint64_t tx_datagrams;
+	uint64_t tx_fragments;   /* frames of fragmented datagrams */
+	uint64_t tx_no_buffer;   /* -ENOBUFS: no mbufs or the tx ring full */
+	uint64_t arp_requests;   /* sent */
+	uint64_t unresolved;     /* -EHOSTUNREACH returned */
+};
+
+struct dp_ctl {
+	struct weft_dp *dp;
+	struct dp_ctl_addr addr;
+	struct rte_ring *rx;     /* lcores (MP) -> control thread (SC) */
+	struct rte_ring *tx;     /* control thread (SP) -> worker 0 (SC) */
+	struct dp_arp *arp;
+	struct dp_frag *frag;    /* control thread only */
+	uint8_t *rbuf;           /* DP_CTL_RBUF bytes, control thread only */
+	struct rte_mbuf *stash[DP_BURST]; /* dequeued, not yet processed */
+	unsigned stash_pos, stash_n;
+	uint16_t ip_id;
+	struct {
+		uint32_t ip;     /* 0: free */
+		uint64_t sent_ms;
+	} pending[DP_CTL_ARP_PENDING];
+	struct dp_ctl_counters c;
+};
+
+/* Creates the channel's rings, ARP table and reassembly table (the
+ * addresses come from dp). NULL + errno. Control thread, in weft_dp_create. */
+struct dp_ctl *dp_ctl_create(const struct weft_dp *dp);
+/* Frees it, with every mbuf still on its rings. */
+void dp_ctl_destroy(struct dp_ctl *c);
+/* Lcore side, for a frame dp_parse_frame dropped for a dp_ctl_maybe
+ * reason: learns ARP senders, hands cluster datagrams and fragments to the
+ * control thread. Returns true when it took m (queued, or freed and
+ * counted), false when m is not the channel's (the caller counts its drop
+ * and frees it). */
+bool dp_ctl_rx(struct dp_lcore *lc, struct rte_mbuf *m);
+/* Lcore side, for an ARP request for us (before the reply rewrites it):
+ * learns its sender. */
+void dp_ctl_arp_seen(struct dp_lcore *lc, const uint8_t *frame, uint32_t len);
+/* Worker 0, each iteration: moves queued control frames to its tx buffer. */
+void dp_ctl_tx_drain(struct dp_lcore *lc);
+/* STATS lines of the control side (ctl.*, arp.*, frag.*). */
+void dp_ctl_stats_format(struct dp_ctl *c, void (*put)(void *o, const char *name, uint64_t v),
+			 void *o);
 
 /* dp_tx.c: response emission into lc's tx buffer. */
 void dp_tx_push(struct dp_lcore *lc, struct rte_mbuf *m);
@@ -195,6 +311,51 @@ void dp_answer_owned(struct dp_lcore *lc, const struct dp_req *req, uint16_t sta
 
 /* dp_serve.c: serves n validated requests (GETs batched per cache). */
 void dp_serve_burst(struct dp_lcore *lc, struct dp_req *reqs, unsigned n);
+
+/* dp_arp.c: the ARP table (IPv4 -> MAC), shared by the lcores (writers)
+ * and the control thread (reader); a spinlock inside, slow path only. */
+struct dp_arp;
+struct dp_arp *dp_arp_create(unsigned capacity, uint64_t ttl_ms);
+void dp_arp_destroy(struct dp_arp *t);
+/* Records ip -> mac at now_ms. create false: only refreshes an entry that
+ * exists. A full table replaces its least recently written entry. Returns
+ * true when it wrote. Any thread. */
+bool dp_arp_learn(struct dp_arp *t, uint32_t ip, const uint8_t mac[6], uint64_t now_ms,
+		  bool create);
+/* Copies ip's MAC to mac_out if an entry younger than ttl_ms exists. */
+bool dp_arp_lookup(struct dp_arp *t, uint32_t ip, uint64_t now_ms, uint8_t mac_out[6]);
+unsigned dp_arp_entries(struct dp_arp *t);
+/* Writes a broadcast ARP request "who has target_ip, tell src_ip" (60
+ * bytes, padded) into frame. Pure. Returns 60. */
+uint32_t dp_arp_request(uint8_t *frame, const uint8_t mac[6], uint32_t src_ip,
+			uint32_t target_ip);
+
+/* dp_frag.c: IPv4 reassembly for the control thread (one thread, no lock). */
+struct dp_frag;
+enum dp_frag_result {
+	DP_FRAG_STORED,    /* kept; datagram not complete yet */
+	DP_FRAG_DUPLICATE, /* every byte was there already: ignored */
+	DP_FRAG_COMPLETE,  /* *out holds the whole IP payload */
+	DP_FRAG_BAD,       /* malformed (length, alignment, beyond 65535): dropped */
+	DP_FRAG_OVERLAP,   /* partly overlaps or contradicts: datagram dropped */
+};
+struct dp_frag_stats {
+	uint64_t completed, timeouts, evicted, bad, overlaps, duplicates, entries;
+};
+/* At most max_entries datagrams in progress (64 KiB each, allocated on
+ * first use); one idle longer than timeout_ms is dropped. NULL + errno. */
+struct dp_frag *dp_frag_create(unsigned max_entries, uint64_t timeout_ms);
+void dp_frag_destroy(struct dp_frag *f);
+/* Adds one fragment: ip is an IPv4 packet (IHL 5, header checksum checked,
+ * MF or an offset set) of l3_len bytes. On DP_FRAG_COMPLETE *hdr points to
+ * the first fragment's header (20 bytes) and *out to the l4 bytes
+ * (*out_len), both valid until the next call. A new datagram when all
+ * entries are busy evicts the oldest (counted). */
+enum dp_frag_result dp_frag_add(struct dp_frag *f, const uint8_t *ip, uint32_t l3_len,
+				uint64_t now_ms, const uint8_t **hdr, const uint8_t **out,
+				uint32_t *out_len);
+unsigned dp_frag_expire(struct dp_frag *f, uint64_t now_ms);
+void dp_frag_get_stats(const struct dp_frag *f, struct dp_frag_stats *out);
 
 /* dp_stats.c */
 void dp_counters_add(struct dp_counters *sum, const struct dp_counters *c);

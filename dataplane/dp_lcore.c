@@ -1,10 +1,17 @@
 /*
  * dp_lcore.c — the worker lcores: one rx/tx queue pair each.
  *
- * Loop: rx burst (32) -> classify every frame (ARP / ICMP replies in place,
- * drops counted) -> weft datagrams to requests (reassembling multi-datagram
- * ones) -> dp_serve_burst -> free the burst -> flush tx -> QSBR quiescent
- * state.
+ * Loop: (worker 0: control frames from the cluster channel's tx ring into
+ * the tx buffer) -> rx burst (32) -> classify every frame (ARP / ICMP
+ * replies in place, drops counted) -> weft datagrams to requests
+ * (reassembling multi-datagram ones) -> dp_serve_burst -> free the burst ->
+ * flush tx -> QSBR quiescent state.
+ *
+ * Cluster channel (dp_ctl.c): a frame dp_parse_frame drops for a reason a
+ * cluster frame hides behind (other UDP port, other destination IP,
+ * fragment, other ARP) gets a second look by dp_ctl_rx, which may take it
+ * for the control thread; ARP requests for us teach the ARP table their
+ * sender. Client requests take neither path.
  *
  * Adaptive polling (--poll adaptive): after DP_IDLE_SPINS empty polls in a
  * row the worker goes QSBR offline (it holds no cache pointer then, so grace
@@ -90,6 +97,8 @@ static bool take_piece(struct dp_lcore *lc, const struct dp_pkt *pkt,
 unsigned weft_dp_poll_once(struct weft_dp *dp, unsigned worker)
 {
 	struct dp_lcore *lc = &dp->lc[worker];
+	if (worker == 0 && dp->ctl != NULL)
+		dp_ctl_tx_drain(lc);
 	struct rte_mbuf *rx[DP_BURST];
 	uint16_t n = rte_eth_rx_burst(dp->port_id, lc->queue, rx, DP_BURST);
 	if (n == 0) {
@@ -118,6 +127,8 @@ unsigned weft_dp_poll_once(struct weft_dp *dp, unsigned worker)
 		uint32_t len;
 		switch (pkt.kind) {
 		case DP_PKT_ARP_REQUEST:
+			if (dp->ctl != NULL)
+				dp_ctl_arp_seen(lc, f, m->data_len);
 			len = dp_arp_reply(f, dp->mac);
 			m->data_len = (uint16_t)len;
 			m->pkt_len = len;
@@ -132,6 +143,8 @@ unsigned weft_dp_poll_once(struct weft_dp *dp, unsigned worker)
 			dp_tx_push(lc, m);
 			continue;
 		case DP_PKT_DROP:
+			if (unlikely(dp->ctl != NULL && dp_ctl_maybe(pkt.drop)) && dp_ctl_rx(lc, m))
+				continue;
 			lc->c.drops[pkt.drop]++;
 			done[n_done++] = m;
 			continue;

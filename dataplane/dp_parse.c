@@ -11,6 +11,10 @@
  *  - IPv4 without options (IHL 5), not fragmented, header checksum valid,
  *    total length within the frame (Ethernet padding is ignored), addressed
  *    to the bind IP, carrying an ICMP echo request or UDP to the data port.
+ * dp_ctl_parse is the cluster channel's own classifier (see dataplane.h):
+ * the lcores call it only for frames dp_parse_frame dropped for a reason
+ * behind which a cluster frame may hide (dp_ctl_maybe) and for ARP requests
+ * for us, so client requests never pay for it.
  * UDP checksums are NOT verified: frames that the kernel hands to af_packet
  * from a veth carry CHECKSUM_PARTIAL (the field holds only the
  * pseudo-header sum), so a verifying node would drop every local datagram.
@@ -180,4 +184,79 @@ uint32_t dp_icmp_reply(uint8_t *f, uint32_t l3_len, const uint8_t mac[6])
 	icmp[2] = (uint8_t)(c >> 8);
 	icmp[3] = (uint8_t)c;
 	return DP_ETH_HLEN + l3_len;
+}
+
+static bool is_multicast_ip(uint32_t ip_ne)
+{
+	return (((const uint8_t *)&ip_ne)[0] & 0xf0) == 0xe0;
+}
+
+static enum dp_ctl_kind ctl_arp(const uint8_t *a, uint32_t len, const struct dp_ctl_addr *ad,
+				struct dp_ctl_pkt *out)
+{
+	if (len < 28 || rd16(a) != 1 || rd16(a + 2) != ETHERTYPE_IPV4 || a[4] != 6 || a[5] != 4 ||
+	    (rd16(a + 6) != 1 && rd16(a + 6) != 2))
+		return DP_CTL_NONE;
+	uint32_t sender = rd32ne(a + 14), target = rd32ne(a + 24);
+	if (sender == 0 || sender == ad->bind_ip || (a[8] & 1) || is_multicast_ip(sender) ||
+	    sender == 0xffffffffu)
+		return DP_CTL_NONE;
+	if (target == ad->bind_ip)
+		out->arp_create = true;
+	else if (target != sender)
+		return DP_CTL_NONE;
+	out->flow.src_ip = sender;
+	memcpy(out->flow.src_mac, a + 8, 6);
+	out->kind = DP_CTL_ARP;
+	return out->kind;
+}
+
+enum dp_ctl_kind dp_ctl_parse(const uint8_t *f, uint32_t len, const struct dp_ctl_addr *ad,
+			      struct dp_ctl_pkt *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (len < DP_ETH_HLEN)
+		return DP_CTL_NONE;
+	memcpy(out->flow.dst_mac, f, 6);
+	memcpy(out->flow.src_mac, f + 6, 6);
+	uint16_t type = rd16(f + 12);
+	const uint8_t *ip = f + DP_ETH_HLEN;
+	uint32_t rest = len - DP_ETH_HLEN;
+	if (type == ETHERTYPE_ARP)
+		return ctl_arp(ip, rest, ad, out);
+	if (type != ETHERTYPE_IPV4 || rest < DP_IP_HLEN || ip[0] != 0x45)
+		return DP_CTL_NONE;
+	uint16_t tot = rd16(ip + 2);
+	if (tot < DP_IP_HLEN || tot > rest || csum_fold(csum_add(0, ip, DP_IP_HLEN)) != 0)
+		return DP_CTL_NONE;
+	out->flow.src_ip = rd32ne(ip + 12);
+	out->flow.dst_ip = rd32ne(ip + 16);
+	if (out->flow.dst_ip != ad->bind_ip &&
+	    (ad->group_ip == 0 || out->flow.dst_ip != ad->group_ip))
+		return DP_CTL_NONE;
+	if (out->flow.src_ip == 0 || is_multicast_ip(out->flow.src_ip) ||
+	    out->flow.src_ip == 0xffffffffu)
+		return DP_CTL_NONE; /* no peer sends from there */
+	bool self = out->flow.src_ip == ad->bind_ip;
+	if (rd16(ip + 6) & 0x3fff) { /* a fragment: its port is unknown until reassembled */
+		if (ip[9] != 17)
+			return DP_CTL_NONE;
+		out->l3 = ip;
+		out->l3_len = tot;
+		out->kind = self ? DP_CTL_SELF : DP_CTL_FRAG;
+		return out->kind;
+	}
+	const uint8_t *l4 = ip + DP_IP_HLEN;
+	uint32_t l4_len = tot - DP_IP_HLEN;
+	if (ip[9] != 17 || l4_len < DP_UDP_HLEN)
+		return DP_CTL_NONE;
+	uint16_t ulen = rd16(l4 + 4);
+	memcpy(&out->flow.src_port, l4, 2);
+	memcpy(&out->flow.dst_port, l4 + 2, 2);
+	if (ulen < DP_UDP_HLEN || ulen > l4_len || out->flow.dst_port != ad->port)
+		return DP_CTL_NONE;
+	out->payload = l4 + DP_UDP_HLEN;
+	out->payload_len = ulen - DP_UDP_HLEN;
+	out->kind = self ? DP_CTL_SELF : DP_CTL_DGRAM;
+	return out->kind;
 }

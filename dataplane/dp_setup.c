@@ -5,7 +5,9 @@
  *
  * Invariants: dp->lc[w] serves queue w and is touched only by worker w
  * (and by STATS readers, read-only); the port is started last in create and
- * stopped first in destroy.
+ * stopped first in destroy. The cluster channel (dp->ctl) exists when
+ * cfg.ctl_port != 0; with a group the port is put in all-multicast mode
+ * (ports that cannot, -ENOTSUP, are promiscuous or single-host anyway).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -108,7 +110,10 @@ static int port_setup(struct weft_dp *dp)
 struct weft_dp *weft_dp_create(const struct weft_dp_config *cfg, uint16_t port_id,
 			       struct weft_cache_registry *reg)
 {
-	if (cfg == NULL || reg == NULL || cfg->n_workers == 0 || cfg->bind_ip == 0) {
+	if (cfg == NULL || reg == NULL || cfg->n_workers == 0 || cfg->bind_ip == 0 ||
+	    (cfg->ctl_port != 0 && cfg->ctl_port == cfg->udp_port) ||
+	    (cfg->group_ip != 0 &&
+	     (cfg->ctl_port == 0 || (((const uint8_t *)&cfg->group_ip)[0] & 0xf0) != 0xe0))) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -144,6 +149,18 @@ struct weft_dp *weft_dp_create(const struct weft_dp_config *cfg, uint16_t port_i
 		dp->lc[w].dp = dp;
 		dp->lc[w].queue = (uint16_t)w;
 	}
+	if (cfg->ctl_port != 0) {
+		dp->ctl = dp_ctl_create(dp);
+		if (dp->ctl == NULL) {
+			rc = -errno;
+			goto fail;
+		}
+	}
+	if (cfg->group_ip != 0) {
+		rc = rte_eth_allmulticast_enable(port_id);
+		if (rc != 0 && rc != -ENOTSUP)
+			goto fail;
+	}
 	return dp;
 fail:
 	weft_dp_destroy(dp);
@@ -162,6 +179,7 @@ void weft_dp_destroy(struct weft_dp *dp)
 	for (unsigned w = 0; dp->lc != NULL && w < dp->n_workers; w++)
 		if (dp->lc[w].n_tx)
 			rte_pktmbuf_free_bulk(dp->lc[w].tx, dp->lc[w].n_tx);
+	dp_ctl_destroy(dp->ctl);
 	rte_mempool_free(dp->pool);
 	dp_reasm_destroy(dp->reasm);
 	dp_resp_destroy(dp->resp);

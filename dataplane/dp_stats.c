@@ -5,6 +5,7 @@
  *                              req.<op>, drop.<reason>, ...)
  *   total.<counter>            the same summed over lcores
  *   reasm.* resp.* dedup.*     the node-wide slow-path tables
+ *   ctl.* arp.entries          the cluster channel's control side (when on)
  *   cache.<name>.<counter>     weft_cache_get_stats of every cache
  *
  * Readers sum other lcores' counters without synchronisation (each counter
@@ -74,6 +75,17 @@ static void put_counters(struct out *o, const char *prefix, const struct dp_coun
 	put(o, "%s.dedup_replays %" PRIu64 "\n", prefix, c->dedup_replays);
 	put(o, "%s.get_bursts %" PRIu64 "\n", prefix, c->get_bursts);
 	put(o, "%s.idle_sleeps %" PRIu64 "\n", prefix, c->idle_sleeps);
+	put(o, "%s.ctl_rx %" PRIu64 "\n", prefix, c->ctl_rx);
+	put(o, "%s.frag_to_ctl %" PRIu64 "\n", prefix, c->frag_to_ctl);
+	put(o, "%s.ctl_drop_full %" PRIu64 "\n", prefix, c->ctl_drop_full);
+	put(o, "%s.ctl_drop_self %" PRIu64 "\n", prefix, c->ctl_drop_self);
+	put(o, "%s.arp_learned %" PRIu64 "\n", prefix, c->arp_learned);
+	put(o, "%s.ctl_tx %" PRIu64 "\n", prefix, c->ctl_tx);
+}
+
+static void put_named(void *arg, const char *name, uint64_t v)
+{
+	put(arg, "%s %" PRIu64 "\n", name, v);
 }
 
 static void put_cache(struct weft_cache *c, void *arg)
@@ -128,6 +140,8 @@ size_t weft_dp_stats_format(struct weft_dp *dp, char *buf, size_t len)
 	put(&o, "dedup.inserted %" PRIu64 "\ndedup.replayed %" PRIu64 "\ndedup.inflight %" PRIu64
 		"\ndedup.evicted %" PRIu64 "\ndedup.expired %" PRIu64 "\ndedup.entries %" PRIu64 "\n",
 	    ds.inserted, ds.replayed, ds.inflight, ds.evicted, ds.expired, ds.entries);
+	if (dp->ctl != NULL)
+		dp_ctl_stats_format(dp->ctl, put_named, &o);
 	weft_cache_foreach(dp->reg, put_cache, &o);
 	return o.len;
 }
