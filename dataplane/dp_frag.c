@@ -149,11 +149,15 @@ enum dp_frag_result dp_frag_add(struct dp_frag *f, const uint8_t *ip, uint32_t l
 				uint64_t now_ms, const uint8_t **hdr, const uint8_t **out,
 				uint32_t *out_len)
 {
+	if (l3_len <= DP_IP_HLEN) {
+		f->st.bad++;
+		return DP_FRAG_BAD;
+	}
 	uint16_t fo = rd16(ip + 6);
 	bool more = fo & 0x2000;
 	uint32_t off = (uint32_t)(fo & 0x1fff) * 8;
 	uint32_t len = l3_len - DP_IP_HLEN;
-	if (l3_len < DP_IP_HLEN || len == 0 || (more && len % 8 != 0) || off + len > FRAG_MAX_L4) {
+	if ((more && len % 8 != 0) || off + len > FRAG_MAX_L4) {
 		f->st.bad++;
 		return DP_FRAG_BAD;
 	}

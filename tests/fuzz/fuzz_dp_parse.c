@@ -2,11 +2,14 @@
  * fuzz_dp_parse.c — fuzz target for the dataplane's packet and protocol
  * parsers: dp_parse_frame (Ethernet/ARP/IPv4/ICMP/UDP), the in-place ARP and
  * ICMP replies, dp_rx_classify (weft header) and dp_req_validate (per-op
- * checks, MULTI_GET key list).
+ * checks, MULTI_GET key list), and the cluster channel's dp_ctl_parse and
+ * IPv4 reassembly (dp_frag).
  *
- * Each input is used twice: as a whole Ethernet frame, and as a bare UDP
+ * Each input is used three ways: as a whole Ethernet frame, as a bare UDP
  * payload (so the fuzzer reaches the weft parser without first having to
- * discover valid IPv4 checksums).
+ * discover valid IPv4 checksums), and as a sequence of [u16 length][IPv4
+ * packet] records fed to one reassembly table, as fragments arriving in
+ * turn.
  *
  * Built as a libFuzzer target with -Dfuzz=true (CC=clang), and always as
  * fuzz_dp_parse_replay: a plain binary that runs every file given (or every
@@ -21,6 +24,8 @@
 
 #define BIND_IP 0x0200d50au /* 10.213.0.2 in network order on little-endian */
 #define UDP_PORT_BE 0x141eu /* 7700 in network order */
+#define GROUP_IP 0x01004defu /* 239.77.0.1 in network order on little-endian */
+#define CTL_PORT 0x151eu /* 7701 in network order */
 
 static void weft_payload(const uint8_t *p, uint32_t len)
 {
@@ -52,6 +57,34 @@ static void weft_payload(const uint8_t *p, uint32_t len)
 	}
 }
 
+/* Every record is offered to the reassembly table as an IPv4 fragment: a
+ * completed datagram must lie inside the 64 KiB IPv4 limit. */
+static void fragments(const uint8_t *data, size_t size)
+{
+	struct dp_frag *f = dp_frag_create(4, 1000);
+	if (f == NULL)
+		return;
+	uint64_t now_ms = 0;
+	while (size >= 2) {
+		uint16_t len;
+		memcpy(&len, data, 2);
+		data += 2;
+		size -= 2;
+		if (len > size)
+			len = (uint16_t)size;
+		const uint8_t *hdr, *out;
+		uint32_t out_len;
+		if (dp_frag_add(f, data, len, now_ms, &hdr, &out, &out_len) == DP_FRAG_COMPLETE &&
+		    (hdr == NULL || out == NULL || out_len > 65535u - 20u))
+			abort();
+		data += len;
+		size -= len;
+		now_ms += 300; /* every few records an entry times out */
+		dp_frag_expire(f, now_ms);
+	}
+	dp_frag_destroy(f);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -80,8 +113,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case DP_PKT_DROP:
 		break;
 	}
+	static const struct dp_ctl_addr ctl = {.bind_ip = BIND_IP, .group_ip = GROUP_IP,
+					       .port = CTL_PORT};
+	struct dp_ctl_pkt cp;
+	if (dp_ctl_parse(frame, (uint32_t)size, &ctl, &cp) == DP_CTL_DGRAM &&
+	    (cp.payload < frame || cp.payload + cp.payload_len > frame + size))
+		abort();
 	free(frame);
 	weft_payload(data, (uint32_t)size);
+	fragments(data, size);
 	return 0;
 }
 
