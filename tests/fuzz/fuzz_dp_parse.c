@@ -12,9 +12,8 @@
  * turn.
  *
  * Built as a libFuzzer target with -Dfuzz=true (CC=clang), and always as
- * fuzz_dp_parse_replay: a plain binary that runs every file given (or every
- * file in a given directory) through the same function, e.g. to replay a
- * corpus or a crash under gdb/ASan without libFuzzer.
+ * fuzz_dp_parse_replay (with replay_main.c) to replay a corpus or a crash
+ * without libFuzzer.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -124,52 +123,3 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fragments(data, size);
 	return 0;
 }
-
-#ifdef WEFT_FUZZ_REPLAY
-#include <dirent.h>
-#include <stdio.h>
-#include <sys/stat.h>
-
-static int run_file(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	if (f == NULL) {
-		perror(path);
-		return -1;
-	}
-	static uint8_t buf[1 << 16];
-	size_t n = fread(buf, 1, sizeof(buf), f);
-	fclose(f);
-	LLVMFuzzerTestOneInput(buf, n);
-	return 0;
-}
-
-int main(int argc, char **argv)
-{
-	unsigned runs = 0;
-	for (int i = 1; i < argc; i++) {
-		struct stat st;
-		if (stat(argv[i], &st) != 0) {
-			perror(argv[i]);
-			return 1;
-		}
-		if (!S_ISDIR(st.st_mode)) {
-			if (run_file(argv[i]) == 0)
-				runs++;
-			continue;
-		}
-		DIR *d = opendir(argv[i]);
-		struct dirent *e;
-		while (d != NULL && (e = readdir(d)) != NULL) {
-			char path[4096];
-			snprintf(path, sizeof(path), "%s/%s", argv[i], e->d_name);
-			if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && run_file(path) == 0)
-				runs++;
-		}
-		if (d != NULL)
-			closedir(d);
-	}
-	printf("fuzz_dp_parse_replay: %u inputs ran\n", runs);
-	return 0;
-}
-#endif
