@@ -44,6 +44,20 @@ check "tap: ping" ip netns exec "$tns" ping -c 1 -W 2 -q 10.231.3.2
 check "tap: put" tctl put c k via-tap
 expect_eq "tap: get" "via-tap" "$(tctl get c k)"
 
+# af_packet with 2 worker lcores: the PMD's fanout spreads flows over both
+# queues; 16 client sockets (16 flows) all hashing to one queue has odds of
+# 2^-15, so both workers must have served requests.
+ns2=wq$$
+weft_netns "$ns2" 10.231.5
+weft_start_node two-lcores "$ns2" 10.231.5.2 --lcores 2
+weft_wait_ready 10.231.5.2 "$NODE_PID"
+perf_json=$("$WEFT_BUILD/perf/weft-perf" --server 10.231.5.2 --threads 16 --depth 4 \
+  --keys 1000 --requests 16000 --timeout-ms 1000 --json | tail -n 1)
+expect_eq "2 lcores: every request completed" "16000" \
+  "$(echo "$perf_json" | sed -n 's/.*"completed":\([0-9]*\).*/\1/p')"
+check "2 lcores: worker 1 served requests" test "$(stat_value 10.231.5.2 lcore.1.req.get)" -gt 0
+check "2 lcores: worker 2 served requests" test "$(stat_value 10.231.5.2 lcore.2.req.get)" -gt 0
+
 # refusals: a clear message and a non-zero exit, never a hang
 refuses() {  # description expected-message port-spec
   local out rc=0
