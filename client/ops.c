@@ -314,11 +314,12 @@ int weft_multi_get(weft_client *c, const char *cache, struct weft_mget_item *ite
 	return 0;
 }
 
-int weft_stats(weft_client *c, char **text, size_t *len)
+/* An op with no payload whose answer is text (STATS, MEMBERS). */
+static int text_op(weft_client *c, uint8_t opcode, char **text, size_t *len)
 {
 	if (c == NULL || text == NULL)
 		return -WEFT_ST_INVALID_ARG;
-	struct weft_msg m = { .opcode = WEFT_OP_STATS };
+	struct weft_msg m = { .opcode = opcode };
 	struct weft_resp r;
 	int rc = weft_call(c, &m, &r);
 	if (rc < 0)
@@ -342,4 +343,14 @@ int weft_stats(weft_client *c, char **text, size_t *len)
 	if (len)
 		*len = n;
 	return 0;
+}
+
+int weft_stats(weft_client *c, char **text, size_t *len)
+{
+	return text_op(c, WEFT_OP_STATS, text, len);
+}
+
+int weft_members(weft_client *c, char **text, size_t *len)
+{
+	return text_op(c, WEFT_OP_MEMBERS, text, len);
 }

@@ -1,7 +1,8 @@
 /*
  * control — the control thread of weftd: command line, node home, logging,
- * signals and the maintenance loop. (Later: discovery, membership, views,
- * rebalancing, sessions, singletons, app loader, admin.)
+ * signals, the maintenance loop, and the node's cluster membership
+ * (ctl_cluster.c drives control/membership/ over the dataplane's cluster
+ * channel). (Later: rebalancing, sessions, singletons, app loader, admin.)
  *
  * Everything here runs on the main thread (EAL lcore 0), never on a worker
  * lcore. Return-code rule: constructors return NULL and set errno; int
@@ -25,6 +26,9 @@ __attribute__((format(printf, 2, 3))) void weft_ctl_log(enum weft_ctl_log_level 
 							 const char *fmt, ...);
 void weft_ctl_log_set_level(enum weft_ctl_log_level lvl);
 
+#define WEFT_CTL_MAX_PEERS 16u   /* = WEFT_SWIM_MAX_SEEDS */
+#define WEFT_CTL_NAME_MAX 64u    /* = WEFT_SWIM_NAME_MAX */
+
 /* weftd's parsed command line. */
 struct weft_ctl_args {
 	const char *port_spec;
@@ -36,9 +40,17 @@ struct weft_ctl_args {
 	enum weft_dp_poll poll;
 	unsigned mem_mb;
 	bool verbose;
+	bool clustered;        /* --clustered: multicast discovery */
+	uint32_t mcast_group;  /* network order; default WEFT_DP_DEFAULT_GROUP */
+	uint32_t peers[WEFT_CTL_MAX_PEERS]; /* --peers, network order */
+	unsigned n_peers;
+	char node_name[WEFT_CTL_NAME_MAX + 1]; /* --node-name or the default */
 	int n_eal_extra;       /* arguments after "--" */
 	char **eal_extra;
 };
+
+/* True when s is a valid node name: 1..WEFT_CTL_NAME_MAX of [A-Za-z0-9._-]. */
+bool weft_ctl_name_valid(const char *s);
 
 /* Parses argv. 0; 1 when --help was printed (exit 0); -EINVAL after printing
  * the error and the usage to stderr. */
@@ -53,11 +65,54 @@ int weft_ctl_home_init(const char *home, char id_out[37], bool *created);
 /* Formats 16 random bytes as a UUID v4 (sets the version and variant bits). */
 void weft_ctl_uuid_format(const uint8_t raw[16], char out[37]);
 
-/* Runs the control loop until SIGINT/SIGTERM: every ~10 ms
- * weft_dp_maintain (reassembly / response / dedup ageing and cache
- * maintenance). The caller must have registered the thread as a QSBR reader
- * (it is online on entry and on return). */
-void weft_ctl_run(struct weft_dp *dp);
+/* Parses 36-character UUID text into 16 bytes. 0 or -EINVAL. */
+int weft_ctl_uuid_parse(const char *text, uint8_t raw[16]);
+
+/* --- The node in a cluster (ctl_cluster.c) ---
+ * Drives the membership state machine over the dataplane's cluster channel
+ * (dp created with ctl_port, and group_ip for --clustered), logs member and
+ * view events and publishes the MEMBERS snapshot. Control thread only, a
+ * registered online QSBR reader. */
+struct weft_ctl_cluster;
+
+/* Creates the membership instance (node id from its UUID text, nonce = the
+ * wall clock in us, seed from getrandom, name a->node_name, seeds a->peers
+ * at ctl_port, multicast group a->mcast_group when a->clustered), publishes
+ * this node alone as the first snapshot and starts joining. a must outlive
+ * the cluster. NULL + errno (EINVAL, ENOMEM). */
+struct weft_ctl_cluster *weft_ctl_cluster_create(struct weft_dp *dp,
+						 const struct weft_ctl_args *a,
+						 const char *node_id, uint16_t ctl_port);
+void weft_ctl_cluster_destroy(struct weft_ctl_cluster *cl);
+
+/* Receives every waiting cluster datagram (bounded: 128 per call), ticks the
+ * state machine when due, publishes the snapshot when the view or a member
+ * state changed. Returns the state machine's next deadline (monotonic ms,
+ * UINT64_MAX for none). */
+uint64_t weft_ctl_cluster_poll(struct weft_ctl_cluster *cl, uint64_t now_ms);
+/* True once the cluster refused this node (duplicate node id; logged with
+ * cause and fix): weftd then exits non-zero. */
+bool weft_ctl_cluster_refused(const struct weft_ctl_cluster *cl);
+/* Starts a graceful leave (LEFT gossiped ~1 s). 0 or -EALREADY (not a
+ * member: nothing to leave). */
+int weft_ctl_cluster_leave(struct weft_ctl_cluster *cl, uint64_t now_ms);
+/* True once the leave has been gossiped. */
+bool weft_ctl_cluster_left(const struct weft_ctl_cluster *cl);
+
+/* Publishes a one-member snapshot (view 0): this node alone (single node,
+ * or a clustered node before its first view). bind_ip network order. */
+int weft_ctl_publish_self(struct weft_dp *dp, const char *name, const char *id, uint32_t bind_ip,
+			  uint16_t data_port, uint64_t start_unix_ms);
+
+/* Runs the control loop until SIGINT/SIGTERM: weft_dp_maintain every ~10 ms
+ * (reassembly / response / dedup ageing and cache maintenance) and, with a
+ * cluster (cl not NULL), the membership: it waits (QSBR offline) in
+ * weft_dp_ctl_wait until a datagram, the next membership deadline or the
+ * next maintenance. On SIGINT/SIGTERM a clustered node leaves gracefully
+ * (bounded by 2 s) before returning. The caller must have registered the
+ * thread as a QSBR reader (it is online on entry and on return).
+ * Returns 0, or -EPERM when the cluster refused this node. */
+int weft_ctl_run(struct weft_dp *dp, struct weft_ctl_cluster *cl);
 
 /* Installs the SIGINT/SIGTERM handlers that end weft_ctl_run. */
 int weft_ctl_signals_install(void);

@@ -1,7 +1,12 @@
 /*
  * ctl_args.c — weftd's command line:
  *   weftd --port SPEC --bind IP [--lcores N] [--home DIR] [--offset K]
- *         [--poll busy|adaptive] [--mem MB] [--verbose] [-- EAL args]
+ *         [--poll busy|adaptive] [--mem MB] [--verbose]
+ *         [--clustered] [--mcast-group IP] [--peers IP[,IP...]]
+ *         [--node-name NAME] [-- EAL args]
+ * Clustering is on when --clustered or --peers is given; multicast discovery
+ * only with --clustered. The default node name is the host name (sanitised)
+ * plus "-" and the pid.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -9,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <weft/wire.h>
 
@@ -23,12 +29,72 @@ static void usage(FILE *f)
 		"  --bind IP          the node's IPv4 address on the port (answers ARP/ping)\n"
 		"  --lcores N         worker lcores (default 1)\n"
 		"  --home DIR         node home (default $WEFT_HOME or ./weft-home)\n"
-		"  --offset K         data port = %u + K (default 0)\n"
+		"  --offset K         data port = %u + K, cluster port = %u + K (default 0)\n"
 		"  --poll MODE        adaptive (default: sleep when idle) or busy\n"
 		"  --mem MB           EAL memory without hugepages (default 256)\n"
 		"  --verbose          EAL and debug logs\n"
+		"  --clustered        form a cluster, finding nodes by IP multicast on the port\n"
+		"  --mcast-group IP   discovery group (default 239.77.0.1)\n"
+		"  --peers IP[,IP..]  form a cluster through these nodes (multicast stays off\n"
+		"                     unless --clustered is also given; at most %u)\n"
+		"  --node-name NAME   1-%u of [A-Za-z0-9._-] (default: host name-pid)\n"
 		"  --help             this text\n",
-		WEFT_DEFAULT_PORT);
+		WEFT_DEFAULT_PORT, WEFT_DEFAULT_PORT + 1, WEFT_CTL_MAX_PEERS, WEFT_CTL_NAME_MAX);
+}
+
+bool weft_ctl_name_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > WEFT_CTL_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char ch = s[i];
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-'))
+			return false;
+	}
+	return true;
+}
+
+/* host name (invalid characters become '-') + "-" + pid, within the bound. */
+static void default_name(char out[WEFT_CTL_NAME_MAX + 1])
+{
+	char host[256] = "";
+	char suffix[16];
+
+	if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0')
+		strcpy(host, "node");
+	snprintf(suffix, sizeof(suffix), "-%ld", (long)getpid());
+	size_t room = WEFT_CTL_NAME_MAX - strlen(suffix);
+	size_t n = strnlen(host, room);
+	for (size_t i = 0; i < n; i++) {
+		char ch = host[i];
+		out[i] = ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+			  (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-')
+				 ? ch : '-';
+	}
+	snprintf(out + n, WEFT_CTL_NAME_MAX + 1 - n, "%s", suffix);
+}
+
+/* "IP[,IP...]" -> a->peers (network order). 0 or -EINVAL. */
+static int parse_peers(const char *list, struct weft_ctl_args *a)
+{
+	char buf[WEFT_CTL_MAX_PEERS * 16 + 1];
+
+	if (strlen(list) >= sizeof(buf))
+		return -EINVAL;
+	strcpy(buf, list);
+	a->n_peers = 0;
+	for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		uint32_t ip;
+		if (a->n_peers == WEFT_CTL_MAX_PEERS || inet_pton(AF_INET, tok, &ip) != 1 ||
+		    ip == 0 || ip == 0xffffffffu || (ntohl(ip) >> 28) == 0xe)
+			return -EINVAL;
+		a->peers[a->n_peers++] = ip;
+	}
+	return a->n_peers > 0 ? 0 : -EINVAL;
 }
 
 static int parse_uint(const char *s, unsigned max, unsigned *out)
@@ -49,12 +115,16 @@ int weft_ctl_args_parse(int argc, char **argv, struct weft_ctl_args *a)
 		{"lcores", required_argument, NULL, 'l'}, {"home", required_argument, NULL, 'H'},
 		{"offset", required_argument, NULL, 'o'}, {"poll", required_argument, NULL, 'P'},
 		{"mem", required_argument, NULL, 'm'}, {"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
+		{"help", no_argument, NULL, 'h'}, {"clustered", no_argument, NULL, 'c'},
+		{"mcast-group", required_argument, NULL, 'g'},
+		{"peers", required_argument, NULL, 'r'},
+		{"node-name", required_argument, NULL, 'n'}, {NULL, 0, NULL, 0},
 	};
 	memset(a, 0, sizeof(*a));
 	a->lcores = 1;
 	a->mem_mb = 256;
 	a->poll = WEFT_DP_POLL_ADAPTIVE;
+	a->mcast_group = htonl(WEFT_DP_DEFAULT_GROUP);
 	a->home = getenv("WEFT_HOME");
 	if (a->home == NULL || a->home[0] == '\0')
 		a->home = "./weft-home";
@@ -98,6 +168,24 @@ int weft_ctl_args_parse(int argc, char **argv, struct weft_ctl_args *a)
 		case 'v':
 			a->verbose = true;
 			break;
+		case 'c':
+			a->clustered = true;
+			break;
+		case 'g':
+			if (inet_pton(AF_INET, optarg, &a->mcast_group) != 1 ||
+			    (ntohl(a->mcast_group) >> 28) != 0xe)
+				bad = "--mcast-group needs an IPv4 multicast address (224.0.0.0/4)";
+			break;
+		case 'r':
+			if (parse_peers(optarg, a) != 0)
+				bad = "--peers needs 1-16 comma-separated unicast IPv4 addresses";
+			break;
+		case 'n':
+			if (!weft_ctl_name_valid(optarg))
+				bad = "--node-name needs 1-64 characters of [A-Za-z0-9._-]";
+			else
+				snprintf(a->node_name, sizeof(a->node_name), "%s", optarg);
+			break;
 		case 'h':
 			usage(stdout);
 			return 1;
@@ -112,11 +200,16 @@ int weft_ctl_args_parse(int argc, char **argv, struct weft_ctl_args *a)
 		bad = "--port is required";
 	if (bad == NULL && a->bind == NULL)
 		bad = "--bind is required";
+	if (bad == NULL && (a->clustered || a->n_peers > 0) &&
+	    (uint32_t)WEFT_DEFAULT_PORT + 1 + a->offset > 65535)
+		bad = "--offset is out of range (the cluster port is 7701 + K)";
 	if (bad != NULL) {
 		fprintf(stderr, "weftd: %s\n", bad);
 		usage(stderr);
 		return -EINVAL;
 	}
+	if (a->node_name[0] == '\0')
+		default_name(a->node_name);
 	a->n_eal_extra = argc - optind;
 	a->eal_extra = argv + optind;
 	return 0;

@@ -114,3 +114,19 @@ int weft_ctl_home_init(const char *home, char id_out[37], bool *created)
 	}
 	return rc;
 }
+
+int weft_ctl_uuid_parse(const char *text, uint8_t raw[16])
+{
+	if (!uuid_valid(text))
+		return -EINVAL;
+	for (unsigned i = 0, j = 0; i < 16; i++) {
+		if (text[j] == '-')
+			j++;
+		unsigned v;
+		if (sscanf(text + j, "%2x", &v) != 1)
+			return -EINVAL;
+		raw[i] = (uint8_t)v;
+		j += 2;
+	}
+	return 0;
+}

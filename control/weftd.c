@@ -1,12 +1,18 @@
 /*
- * weftd.c — main() of weftd, one (not yet clustered) node: parse the command
- * line, prepare the home directory and node id, initialise the EAL and the
- * port, start the worker lcores, run the control loop on the main thread
- * until SIGINT/SIGTERM, then stop the lcores and free everything (exit 0).
+ * weftd.c — main() of weftd: parse the command line, prepare the home
+ * directory and node id, initialise the EAL and the port, start the worker
+ * lcores, join the cluster (with --clustered or --peers; otherwise a single
+ * node), run the control loop on the main thread until SIGINT/SIGTERM (a
+ * clustered node leaves gracefully first), then stop the lcores and free
+ * everything: exit 0, or 1 on a setup failure or when the cluster refused
+ * this node (duplicate node id).
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/time.h>
 #include <string.h>
+
+#include <arpa/inet.h>
 
 #include <rte_eal.h>
 #include <urcu-qsbr.h>
@@ -65,11 +71,17 @@ int main(int argc, char **argv)
 	}
 
 	int status = 1;
+	bool clustered = a.clustered || a.n_peers > 0;
+	struct weft_ctl_cluster *cl = NULL;
 	urcu_qsbr_register_thread();
 	struct weft_cache_registry *reg = weft_cache_registry_create();
 	struct weft_dp_config cfg = {.bind_ip = a.bind_ip,
 				     .udp_port = (uint16_t)(WEFT_DEFAULT_PORT + a.offset),
 				     .n_workers = a.lcores, .poll = a.poll};
+	if (clustered)
+		cfg.ctl_port = (uint16_t)(WEFT_DEFAULT_PORT + 1 + a.offset);
+	if (a.clustered)
+		cfg.group_ip = a.mcast_group;
 	struct weft_dp *dp = reg ? weft_dp_create(&cfg, (uint16_t)port, reg) : NULL;
 	if (dp == NULL) {
 		weft_ctl_log(WEFT_LOG_ERROR, "dataplane setup failed: %s", strerror(errno));
@@ -84,11 +96,36 @@ int main(int argc, char **argv)
 	weft_ctl_log(WEFT_LOG_INFO, "serving %s:%u on %s, %u worker lcore(s), %s polling",
 		     a.bind, WEFT_DEFAULT_PORT + a.offset, a.port_spec, weft_dp_n_workers(dp),
 		     a.poll == WEFT_DP_POLL_BUSY ? "busy" : "adaptive");
-	weft_ctl_run(dp);
-	weft_ctl_log(WEFT_LOG_INFO, "shutting down");
+	if (clustered) {
+		cl = weft_ctl_cluster_create(dp, &a, id, cfg.ctl_port);
+		if (cl == NULL) {
+			weft_ctl_log(WEFT_LOG_ERROR, "cannot start the membership: %s",
+				     strerror(errno));
+			weft_dp_stop(dp);
+			goto out;
+		}
+		char group[INET_ADDRSTRLEN] = "";
+		inet_ntop(AF_INET, &a.mcast_group, group, sizeof(group));
+		weft_ctl_log(WEFT_LOG_INFO,
+			     "node %s joining a cluster on %s:%u (multicast %s%s, %u peer(s))",
+			     a.node_name, a.bind, cfg.ctl_port, a.clustered ? "on " : "off",
+			     a.clustered ? group : "", a.n_peers);
+	} else {
+		struct timeval tv;
+		gettimeofday(&tv, NULL);
+		rc = weft_ctl_publish_self(dp, a.node_name, id, a.bind_ip, cfg.udp_port,
+					   (uint64_t)tv.tv_sec * 1000u + (uint64_t)tv.tv_usec / 1000u);
+		if (rc < 0)
+			weft_ctl_log(WEFT_LOG_WARN, "cannot publish the members snapshot: %s",
+				     strerror(-rc));
+	}
+	rc = weft_ctl_run(dp, cl);
+	weft_ctl_log(WEFT_LOG_INFO, rc == -EPERM ? "stopping: refused by the cluster"
+						 : "shutting down");
 	weft_dp_stop(dp);
-	status = 0;
+	status = rc == 0 ? 0 : 1;
 out:
+	weft_ctl_cluster_destroy(cl);
 	weft_dp_destroy(dp);
 	if (reg)
 		weft_cache_registry_destroy(reg);

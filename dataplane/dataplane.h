@@ -195,6 +195,54 @@ int weft_dp_ctl_send(struct weft_dp *dp, uint32_t dst_ip, uint16_t dst_port, con
  * timeout (at once when timeout_ms is 0 or the channel is off). */
 bool weft_dp_ctl_wait(struct weft_dp *dp, unsigned timeout_ms);
 
+/* --- The membership snapshot (dp_members.c) ----------------------------
+ *
+ * What MEMBERS answers: an immutable snapshot of the cluster view that the
+ * control thread publishes through an RCU pointer (liburcu QSBR); lcores
+ * read it with rcu_dereference while online, and an old snapshot is freed
+ * with call_rcu after a grace period. Until the first publish, MEMBERS
+ * answers with this node alone (name "local", view 0). */
+
+#define WEFT_DP_MEMBER_NAME_MAX 64u
+#define WEFT_DP_MEMBERS_MAX 1024u
+
+enum weft_dp_member_state {
+	WEFT_DP_MEMBER_ALIVE,
+	WEFT_DP_MEMBER_SUSPECT,
+	WEFT_DP_MEMBER_DEAD,
+	WEFT_DP_MEMBER_LEFT,
+};
+
+struct weft_dp_member {
+	char name[WEFT_DP_MEMBER_NAME_MAX + 1]; /* NUL-terminated, no spaces */
+	char id[37];            /* node id, UUID text */
+	uint32_t ip;            /* network order */
+	uint16_t port;          /* the member's data (client) port, host order */
+	uint8_t state;          /* enum weft_dp_member_state */
+	uint64_t start_unix_ms; /* wall-clock start of the member's process */
+};
+
+struct weft_dp_members {
+	uint64_t view;          /* view counter = the topology epoch (0: none) */
+	uint32_t coordinator;   /* index into m[] (< n) */
+	uint32_t n;             /* 1..WEFT_DP_MEMBERS_MAX */
+	struct weft_dp_member m[];
+};
+
+/* Copies snap (n members) into a new immutable snapshot and publishes it;
+ * the previous one is freed after a grace period (call_rcu). Control thread,
+ * a registered QSBR reader. 0, -EINVAL (n out of range, coordinator >= n),
+ * -ENOMEM (the previous snapshot stays). */
+int weft_dp_publish_members(struct weft_dp *dp, const struct weft_dp_members *snap);
+
+/* Formats the MEMBERS text (docs/protocol.md): "view <counter> coordinator
+ * <name>\n", then per member "<name> <ip>:<port> <state> <uptime_s>
+ * <node-id>\n", uptime from now_unix_ms. Returns the length it needs (as
+ * snprintf). Caller: an online QSBR reader (a worker lcore, or the control
+ * thread). */
+size_t weft_dp_members_format(struct weft_dp *dp, uint64_t now_unix_ms, char *buf,
+			      size_t len);
+
 #ifdef __cplusplus
 }
 #endif

@@ -220,8 +220,20 @@ struct weft_dp {
 	struct dp_dedup *dedup;
 	struct dp_lcore *lc; /* n_workers, cache-aligned */
 	struct dp_ctl *ctl;  /* the cluster channel; NULL when cfg.ctl_port == 0 */
+	struct dp_members *members; /* RCU: the MEMBERS snapshot; NULL = alone */
+	uint64_t created_unix_ms;   /* for the "alone" answer's uptime */
 	volatile bool stop;
 };
+
+/* --- the MEMBERS snapshot (dp_members.c) --- */
+struct dp_members;
+/* Frees the published snapshot (no reader may remain). weft_dp_destroy. */
+void dp_members_free(struct weft_dp *dp);
+/* The MEMBERS text of one snapshot (read once) in a malloc'd buffer of
+ * *len bytes (no NUL); NULL when out of memory. An online QSBR reader. */
+char *dp_members_text(struct weft_dp *dp, uint64_t now_unix_ms, size_t *len);
+/* Wall-clock milliseconds. */
+uint64_t dp_unix_ms(void);
 
 /* --- the cluster channel (dp_ctl.c: rings, rx; dp_ctl_tx.c: send) --- */
 #define DP_CTL_RING 1024u          /* each ring, in mbufs */

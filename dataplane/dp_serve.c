@@ -112,6 +112,17 @@ static void serve_stats(struct dp_lcore *lc, const struct dp_req *req)
 	dp_answer_owned(lc, req, WEFT_ST_OK, 0, (uint8_t *)buf, (uint32_t)len);
 }
 
+static void serve_members(struct dp_lcore *lc, const struct dp_req *req)
+{
+	size_t len;
+	char *buf = dp_members_text(lc->dp, dp_unix_ms(), &len);
+	if (buf == NULL) {
+		answer(lc, req, WEFT_ST_NO_MEMORY, NULL, 0, NULL, 0);
+		return;
+	}
+	dp_answer_owned(lc, req, WEFT_ST_OK, 0, (uint8_t *)buf, (uint32_t)len);
+}
+
 static struct dp_msg_id msg_id(const struct dp_req *req)
 {
 	struct dp_msg_id id = {.ip = req->flow.src_ip, .port = req->flow.src_port,
@@ -320,7 +331,7 @@ void dp_serve_burst(struct dp_lcore *lc, struct dp_req *reqs, unsigned n)
 		cache[i] = NULL;
 		get[i] = false;
 		if (op == WEFT_OP_PING || op == WEFT_OP_STATS || op == WEFT_OP_FETCH ||
-		    op == WEFT_OP_CACHE_OPEN)
+		    op == WEFT_OP_CACHE_OPEN || op == WEFT_OP_MEMBERS)
 			continue;
 		uint16_t st = WEFT_ST_INTERNAL;
 		cache[i] = cache_of(lc, r, &st);
@@ -362,6 +373,9 @@ void dp_serve_burst(struct dp_lcore *lc, struct dp_req *reqs, unsigned n)
 			break;
 		case WEFT_OP_STATS:
 			serve_stats(lc, r);
+			break;
+		case WEFT_OP_MEMBERS:
+			serve_members(lc, r);
 			break;
 		case WEFT_OP_FETCH:
 			serve_fetch(lc, r);

@@ -127,6 +127,7 @@ struct weft_dp *weft_dp_create(const struct weft_dp_config *cfg, uint16_t port_i
 	dp->reg = reg;
 	dp->bind_ip = cfg->bind_ip;
 	dp->udp_port = rte_cpu_to_be_16(cfg->udp_port);
+	dp->created_unix_ms = dp_unix_ms();
 	dp->reasm = dp_reasm_create(cfg->reasm_max_bytes ? cfg->reasm_max_bytes
 							 : DP_DEFAULT_TABLE_BYTES,
 				    DP_REASM_MAX_ENTRIES);
@@ -180,6 +181,7 @@ void weft_dp_destroy(struct weft_dp *dp)
 		if (dp->lc[w].n_tx)
 			rte_pktmbuf_free_bulk(dp->lc[w].tx, dp->lc[w].n_tx);
 	dp_ctl_destroy(dp->ctl);
+	dp_members_free(dp);
 	rte_mempool_free(dp->pool);
 	dp_reasm_destroy(dp->reasm);
 	dp_resp_destroy(dp->resp);

@@ -33,6 +33,7 @@ static const char *const op_names[WEFT_OP__COUNT] = {
 	[WEFT_OP_CACHE_OPEN] = "cache_open",
 	[WEFT_OP_STATS] = "stats",
 	[WEFT_OP_FETCH] = "fetch",
+	[WEFT_OP_MEMBERS] = "members",
 };
 
 struct out {

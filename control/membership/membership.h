@@ -42,8 +42,11 @@ struct weft_swim_addr {
 	uint16_t port;
 };
 
+/* Longest node name (bytes, no NUL): a member announces it with its records. */
+#define WEFT_SWIM_NAME_MAX 64u
 /* Upper bound of max_members: a full-state message must fit one UDP
- * datagram (65507 bytes) — see docs/membership.md "Message format". */
+ * datagram (65507 bytes; names are left out of a full state that would not
+ * fit) — see docs/membership.md "Message format". */
 #define WEFT_SWIM_MAX_MEMBERS 1700u
 /* Largest datagram the state machine ever emits. */
 #define WEFT_SWIM_MSG_MAX 65507u
@@ -57,6 +60,11 @@ struct weft_swim_config {
 	 * live instances claiming one id, the larger nonce is refused. */
 	uint64_t nonce;
 	struct weft_swim_addr addr;      /* where peers reach this node */
+	/* Human-readable node name (NUL-terminated, at most
+	 * WEFT_SWIM_NAME_MAX bytes of printable ASCII 0x21-0x7e, may be
+	 * empty); peers learn it from this node's records. Fixed for one
+	 * life. */
+	char name[WEFT_SWIM_NAME_MAX + 1];
 	struct weft_swim_addr group;     /* discovery multicast group; ip 0: off */
 	uint64_t seed;                   /* PRNG seed (probe order, k choice) */
 	uint32_t max_members;            /* table capacity, self included */
@@ -122,6 +130,8 @@ struct weft_swim_event {
 	const struct weft_swim_view_member *view;  /* VIEW, seniority order */
 	uint32_t n_view;
 	const char *reason;                 /* REFUSED: cause and fix, one line */
+	const char *name;                   /* member events, REFUSED: the
+					       member's name ("" if unknown) */
 };
 
 struct weft_swim_sink {
@@ -135,7 +145,8 @@ struct weft_swim;
 
 /* Returns NULL and sets errno: EINVAL (bad config: max_members outside
  * [2, WEFT_SWIM_MAX_MEMBERS], zero timings, probe_timeout >= interval, no
- * addr), ENOMEM. The instance starts idle; call weft_swim_join(). */
+ * addr, a name that is not terminated or has a space or control byte),
+ * ENOMEM. The instance starts idle; call weft_swim_join(). */
 struct weft_swim *weft_swim_create(const struct weft_swim_config *cfg,
 				   uint64_t now_ms);
 void weft_swim_destroy(struct weft_swim *s);
@@ -193,6 +204,18 @@ bool weft_swim_is_coordinator(const struct weft_swim *s);
 int weft_swim_member_state(const struct weft_swim *s,
 			   const struct weft_swim_id *id,
 			   enum weft_swim_state *state, uint64_t *nonce);
+/* What this node holds about member `id` (view members included). */
+struct weft_swim_member_info {
+	uint64_t nonce;
+	struct weft_swim_addr addr;
+	enum weft_swim_state state;
+	uint32_t incarnation;
+	char name[WEFT_SWIM_NAME_MAX + 1];
+};
+/* Fills *out; 0 or -ENOENT if `id` is unknown. */
+int weft_swim_member_info(const struct weft_swim *s,
+			  const struct weft_swim_id *id,
+			  struct weft_swim_member_info *out);
 /* Orders view ids; <0, 0, >0. */
 int weft_swim_view_id_cmp(const struct weft_swim_view_id *a,
 			  const struct weft_swim_view_id *b);

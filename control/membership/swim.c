@@ -82,6 +82,20 @@ void weft_swim_config_default(struct weft_swim_config *cfg)
 	cfg->packet_budget = 1400;
 }
 
+/* NUL-terminated within its array, printable ASCII without spaces (what
+ * receivers accept, swim_wire.h). */
+static bool name_ok(const char *name, size_t size)
+{
+	const char *end = memchr(name, 0, size);
+
+	if (end == NULL)
+		return false;
+	for (const char *p = name; p < end; p++)
+		if (*p <= 0x20 || *p >= 0x7f)
+			return false;
+	return true;
+}
+
 static bool config_ok(const struct weft_swim_config *c)
 {
 	return c->max_members >= 2 && c->max_members <= WEFT_SWIM_MAX_MEMBERS &&
@@ -92,7 +106,7 @@ static bool config_ok(const struct weft_swim_config *c)
 	       c->awareness_max > 0 && c->sync_interval_ms > 0 &&
 	       c->join_retry_ms > 0 && c->dead_keep_ms > 0 &&
 	       c->packet_budget >= 256 && c->packet_budget <= WEFT_SWIM_MSG_MAX &&
-	       c->addr.ip != 0;
+	       c->addr.ip != 0 && name_ok(c->name, sizeof(c->name));
 }
 
 struct weft_swim *weft_swim_create(const struct weft_swim_config *cfg,
@@ -129,6 +143,8 @@ struct weft_swim *weft_swim_create(const struct weft_swim_config *cfg,
 	s->m[0].id = cfg->id;
 	s->m[0].nonce = cfg->nonce;
 	s->m[0].addr = cfg->addr;
+	s->m[0].name_len = (uint8_t)strlen(cfg->name);
+	memcpy(s->m[0].name, cfg->name, (size_t)s->m[0].name_len + 1);
 	s->m[0].state = WEFT_SWIM_ALIVE;
 	s->m[0].since_ms = now_ms;
 	s->n_slots = 1;
@@ -255,7 +271,11 @@ void swim_become_member(struct weft_swim *s, uint64_t now)
 {
 	s->phase = SWIM_MEMBER;
 	s->next_probe_ms = now;
-	s->next_sync_ms = now + s->cfg.sync_interval_ms;
+	/* Alone with seeds or discovery (formed first, or every node started
+	 * at once): look for the others at the join pace, as sync_tick does. */
+	s->next_sync_ms = now + (s->n_live <= 1 && (s->n_seeds || s->cfg.group.ip)
+					 ? s->cfg.join_timeout_ms
+					 : s->cfg.sync_interval_ms);
 	s->next_gc_ms = now + s->cfg.dead_keep_ms / 4 + 1;
 	s->view_dirty = true;
 	struct weft_swim_event ev = {

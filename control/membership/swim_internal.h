@@ -56,6 +56,8 @@ struct swim_member {
 	uint32_t susp_min_ms, susp_max_ms;
 	uint32_t confirm[SWIM_MAX_CONFIRM];  /* hashes of confirmers' ids */
 	struct weft_swim_id susp_from;       /* `from` gossiped with SUSPECT */
+	uint8_t name_len;                    /* <= WEFT_SWIM_NAME_MAX */
+	char name[WEFT_SWIM_NAME_MAX + 1];   /* NUL-terminated; fixed per life */
 };
 
 /* A gossip/state record as on the wire. */
@@ -67,6 +69,8 @@ struct swim_rec {
 	uint8_t state;
 	bool has_from;
 	struct weft_swim_id from;
+	uint8_t name_len;                    /* <= WEFT_SWIM_NAME_MAX */
+	char name[WEFT_SWIM_NAME_MAX + 1];   /* NUL-terminated */
 };
 
 /* A ping-req this node relays for a requester. */

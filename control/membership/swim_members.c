@@ -64,6 +64,8 @@ void swim_member_to_rec(const struct swim_member *m, struct swim_rec *r)
 	r->state = m->state;
 	r->has_from = m->state == WEFT_SWIM_SUSPECT;
 	r->from = m->susp_from;
+	r->name_len = m->name_len;
+	memcpy(r->name, m->name, (size_t)m->name_len + 1);
 }
 
 static void emit_member(struct weft_swim *s, enum weft_swim_event_kind kind,
@@ -71,7 +73,7 @@ static void emit_member(struct weft_swim *s, enum weft_swim_event_kind kind,
 {
 	struct weft_swim_event ev = {
 		.kind = kind, .id = m->id, .nonce = m->nonce, .addr = m->addr,
-		.incarnation = m->inc,
+		.incarnation = m->inc, .name = m->name,
 	};
 	swim_emit(s, &ev);
 }
@@ -138,8 +140,9 @@ size_t swim_put_gossip(struct weft_swim *s, uint8_t *p, size_t room)
 	 * what is left, at most 255 of them. */
 	for (uint32_t i = 0; i < s->n_bq && picked < 255; i++) {
 		struct swim_member *m = &s->m[s->bq[i]];
-		size_t len = m->state == WEFT_SWIM_SUSPECT ? SWIM_REC_FROM_LEN
-							   : SWIM_REC_LEN;
+		size_t len = (m->state == WEFT_SWIM_SUSPECT ? SWIM_REC_FROM_LEN
+							    : SWIM_REC_LEN) +
+			     SWIM_NAME_LEN(m->name_len);
 		if (len > room)
 			continue;
 		swim_member_to_rec(m, &r);
@@ -390,6 +393,8 @@ static void install_life(struct weft_swim *s, uint64_t now, uint16_t slot,
 	m->nonce = r->nonce;
 	m->addr = r->addr;
 	m->inc = r->inc;
+	m->name_len = r->name_len;
+	memcpy(m->name, r->name, (size_t)r->name_len + 1);
 	m->n_confirm = 0;
 	s->view_dirty = true;
 	if (st == WEFT_SWIM_SUSPECT) {
@@ -518,6 +523,10 @@ void swim_apply(struct weft_swim *s, uint64_t now, const struct swim_rec *r,
 	if (r->nonce != m->nonce) {
 		apply_other_life(s, now, slot, r, st);
 		return;
+	}
+	if (m->name_len == 0 && r->name_len != 0) {   /* fixed per life: learn once */
+		m->name_len = r->name_len;
+		memcpy(m->name, r->name, (size_t)r->name_len + 1);
 	}
 	switch (st) {
 	case WEFT_SWIM_ALIVE:

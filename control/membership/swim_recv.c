@@ -65,7 +65,7 @@ static void refuse(struct weft_swim *s, const struct swim_rec *winner)
 	struct weft_swim_event ev = {
 		.kind = WEFT_SWIM_EV_REFUSED, .id = winner->id,
 		.nonce = winner->nonce, .addr = winner->addr,
-		.reason = s->reason,
+		.reason = s->reason, .name = winner->name,
 	};
 	swim_emit(s, &ev);
 }

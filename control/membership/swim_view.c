@@ -17,6 +17,7 @@
  * the view id, so one view id always names one membership list; the
  * installer is a member of the views it installs; n_view <= max_members.
  */
+#include <errno.h>
 #include <string.h>
 
 #include "swim_wire.h"
@@ -226,4 +227,22 @@ void swim_view_on_msg(struct weft_swim *s, const struct weft_swim_view_id *vid,
 	s->have_view = true;
 	s->view_dirty = true;
 	emit_view(s);
+}
+
+int weft_swim_member_info(const struct weft_swim *s,
+			  const struct weft_swim_id *id,
+			  struct weft_swim_member_info *out)
+{
+	uint16_t slot = swim_find(s, id);
+	const struct swim_member *m;
+
+	if (slot == SWIM_NO_SLOT)
+		return -ENOENT;
+	m = &s->m[slot];
+	out->nonce = m->nonce;
+	out->addr = m->addr;
+	out->state = (enum weft_swim_state)m->state;
+	out->incarnation = m->inc;
+	memcpy(out->name, m->name, (size_t)m->name_len + 1);
+	return 0;
 }

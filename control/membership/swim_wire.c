@@ -47,7 +47,8 @@ void swim_w_id(struct swim_cur *c, const struct weft_swim_id *id)
 
 void swim_w_rec(struct swim_cur *c, const struct swim_rec *r)
 {
-	swim_w_u8(c, (uint8_t)((r->state & 3u) | (r->has_from ? 0x80u : 0u)));
+	swim_w_u8(c, (uint8_t)((r->state & 3u) | (r->has_from ? 0x80u : 0u) |
+			       (r->name_len ? 0x40u : 0u)));
 	swim_w_id(c, &r->id);
 	swim_w_u64(c, r->nonce);
 	swim_w_u32(c, r->addr.ip);
@@ -55,6 +56,15 @@ void swim_w_rec(struct swim_cur *c, const struct swim_rec *r)
 	swim_w_u32(c, r->inc);
 	if (r->has_from)
 		swim_w_id(c, &r->from);
+	if (r->name_len == 0)
+		return;
+	swim_w_u8(c, r->name_len);
+	if (c->bad || c->end - c->p < (ptrdiff_t)r->name_len) {
+		c->bad = true;
+		return;
+	}
+	memcpy(c->p, r->name, r->name_len);
+	c->p += r->name_len;
 }
 
 uint8_t swim_r_u8(struct swim_cur *c)
@@ -99,7 +109,7 @@ bool swim_r_rec(struct swim_cur *c, struct swim_rec *r)
 {
 	uint8_t flags = swim_r_u8(c);
 
-	if (flags & 0x7cu)      /* reserved bits must be zero */
+	if (flags & 0x3cu)      /* reserved bits must be zero */
 		c->bad = true;
 	r->state = flags & 3u;
 	r->has_from = (flags & 0x80u) != 0;
@@ -112,6 +122,25 @@ bool swim_r_rec(struct swim_cur *c, struct swim_rec *r)
 		swim_r_id(c, &r->from);
 	else
 		memset(&r->from, 0, sizeof(r->from));
+	r->name_len = 0;
+	r->name[0] = '\0';
+	if (!(flags & 0x40u))
+		return !c->bad;
+	r->name_len = swim_r_u8(c);
+	if (r->name_len == 0 || r->name_len > WEFT_SWIM_NAME_MAX ||
+	    c->end - c->r < (ptrdiff_t)r->name_len)
+		c->bad = true;
+	if (c->bad) {
+		r->name_len = 0;
+		r->name[0] = '\0';
+		return false;
+	}
+	for (unsigned i = 0; i < r->name_len; i++)
+		if (c->r[i] <= 0x20 || c->r[i] >= 0x7f)   /* printable, no space */
+			c->bad = true;
+	memcpy(r->name, c->r, r->name_len);
+	r->name[c->bad ? 0 : r->name_len] = '\0';
+	c->r += r->name_len;
 	return !c->bad;
 }
 
@@ -149,11 +178,20 @@ bool swim_hdr_parse(struct swim_cur *c, struct swim_hdr *h)
 void swim_w_state(struct weft_swim *s, struct swim_cur *c)
 {
 	struct swim_rec r;
+	size_t names = 0;
 
+	for (uint32_t i = 0; i < s->n_used; i++)
+		names += SWIM_NAME_LEN(s->m[s->by_id[i]].name_len);
+	/* With names the state must still fit one datagram; else none. */
+	bool with_names = (size_t)(c->p - (uint8_t *)s->buf) + 2u +
+				  (size_t)s->n_used * SWIM_REC_LEN + names <=
+			  WEFT_SWIM_MSG_MAX;
 	swim_w_u16(c, (uint16_t)s->n_used);
 	for (uint32_t i = 0; i < s->n_used; i++) {
 		swim_member_to_rec(&s->m[s->by_id[i]], &r);
 		r.has_from = false;
+		if (!with_names)
+			r.name_len = 0;
 		swim_w_rec(c, &r);
 	}
 }

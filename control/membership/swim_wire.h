@@ -2,7 +2,8 @@
  * swim_wire.h — the membership wire format (private to control/membership/).
  *
  * Every datagram: a 60-byte header, then a type-specific body. Integers are
- * little-endian, no padding, no alignment assumed. Version 1.
+ * little-endian, no padding, no alignment assumed. Version 2 (1 had no
+ * names).
  *
  *   off len  header
  *     0   2  magic 'W','M'
@@ -14,9 +15,13 @@
  *    36  16  sender's view coordinator id
  *    52   8  sender's view coordinator nonce
  *
- * A record (member state, 35 bytes, +16 when flag bit 7 says `from` follows):
- *   flags u8 (bits 0-1 state, bit 7 has_from), id 16, nonce u64,
- *   ip u32, port u16, incarnation u32 [, from id 16]
+ * A record (member state, 35 bytes, +16 when flag bit 7 says `from`
+ * follows, +1+name_len when flag bit 6 says a name follows):
+ *   flags u8 (bits 0-1 state, bit 6 has_name, bit 7 has_from), id 16,
+ *   nonce u64, ip u32, port u16, incarnation u32 [, from id 16]
+ *   [, name_len u8 (1..64), name (printable ASCII 0x21-0x7e)]
+ * A full state leaves every name out when the names would not fit one
+ * datagram (only clusters of hundreds of long-named nodes).
  * Gossip section: count u8, then `count` records.
  *
  * Address validation (anti-amplification, as RFC 9000 §8.1): a request
@@ -36,10 +41,12 @@
 
 #define SWIM_MAGIC0 'W'
 #define SWIM_MAGIC1 'M'
-#define SWIM_VERSION 1u
+#define SWIM_VERSION 2u
 #define SWIM_HDR_LEN 60u
-#define SWIM_REC_LEN 35u
+#define SWIM_REC_LEN 35u        /* without a name */
 #define SWIM_REC_FROM_LEN 51u
+/* Bytes a name adds to a record. */
+#define SWIM_NAME_LEN(n) ((n) ? 1u + (n) : 0u)
 #define SWIM_VMEM_LEN 24u
 
 enum swim_msg {

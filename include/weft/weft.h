@@ -171,6 +171,12 @@ WEFT_API int weft_multi_get(weft_client *c, const char *cache, struct weft_mget_
  * NUL-terminated, *len excludes the NUL. */
 WEFT_API int weft_stats(weft_client *c, char **text, size_t *len);
 
+/* The node's view of its cluster (wire.h MEMBERS): a header line
+ * "view <counter> coordinator <name>\n", then per member
+ * "<name> <ip>:<port> <state> <uptime_s> <node-id>\n". *text is malloc'd and
+ * NUL-terminated, *len excludes the NUL. A single node lists itself. */
+WEFT_API int weft_members(weft_client *c, char **text, size_t *len);
+
 #ifdef __cplusplus
 }
 #endif

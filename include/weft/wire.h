@@ -98,6 +98,7 @@ enum weft_op {
 	WEFT_OP_CACHE_OPEN = 0x0a,    /* name, weft_x_cache_opts: lookup-or-create */
 	WEFT_OP_STATS = 0x0b,         /* no payload -> value = text, "key value\n" lines */
 	WEFT_OP_FETCH = 0x0c,         /* weft_x_fetch -> datagrams of a kept long response */
+	WEFT_OP_MEMBERS = 0x0d,       /* no payload -> value = text: the cluster view (below) */
 	WEFT_OP__COUNT
 };
 
@@ -200,6 +201,15 @@ struct __attribute__((packed)) weft_x_cache_opts { /* CACHE_OPEN request */
 	uint64_t default_max_idle_ms;/* 0 = no idle expiry */
 };
 
+/* MEMBERS. No name, key, extras or value. Response value: text lines, a
+ * header "view <counter> coordinator <name>\n" (counter: the view id counter,
+ * the topology epoch; 0 for a node not in a cluster), then one line per member
+ * of the view "<name> <ip>:<port> <state> <uptime_s> <node-id>\n" where port is
+ * the member's data port, state one of alive, suspect, dead, left, uptime_s
+ * the seconds since the member's process started and node-id its UUID ("-"
+ * when unknown). A single node answers with itself as the only member. Like
+ * STATS, a long answer comes through FETCH. */
+
 /* MULTI_GET. Request value: key_count (u16) then key_count times
  * [u16 key_len][key bytes]. Response value: the same count, then per key in
  * request order [u16 status][u16 key_len][u32 value_len][u64 version]
@@ -246,6 +256,7 @@ static inline bool weft_wire_op_is_idempotent(uint8_t opcode)
 	case WEFT_OP_CACHE_OPEN:
 	case WEFT_OP_STATS:
 	case WEFT_OP_FETCH:
+	case WEFT_OP_MEMBERS:
 		return true;
 	default:
 		return false;

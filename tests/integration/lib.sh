@@ -65,6 +65,30 @@ weft_netns() {
   ip -n "$name" link set "$name-n" up
 }
 
+# weft_bridge BR SUBNET: a Linux bridge BR holding SUBNET.1/24 for the host,
+# with multicast snooping off (cluster discovery floods its group).
+weft_bridge() {
+  local br=$1 subnet=$2
+  ip link add "$br" type bridge; _links+=("$br")
+  ip link set "$br" type bridge mcast_snooping 0
+  ip addr add "$subnet.1/24" dev "$br"
+  ip link set "$br" up
+}
+
+# weft_netns_bridged NAME BR: a namespace NAME whose veth end "NAME-n" holds
+# no address (weftd drives it through af_packet); the host end "NAME-h" is a
+# port of bridge BR.
+weft_netns_bridged() {
+  local name=$1 br=$2
+  ip netns add "$name"; _namespaces+=("$name")
+  ip link add "$name-h" type veth peer name "$name-n"; _links+=("$name-h")
+  ip link set "$name-n" netns "$name"
+  ip link set "$name-h" master "$br"
+  ip link set "$name-h" up
+  ip -n "$name" link set lo up
+  ip -n "$name" link set "$name-n" up
+}
+
 # weft_start_node NAME NS BIND [weftd args...]: starts weftd in NS on the
 # namespace's veth; logs to $WEFT_TMP/NAME.log; sets NODE_PID.
 weft_start_node() {

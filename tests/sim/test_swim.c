@@ -127,6 +127,7 @@ static void make_node(int i, uint8_t idbyte, uint64_t nonce, uint32_t ip)
 	cfg.nonce = nonce;
 	cfg.addr = n->addr;
 	cfg.seed = 42 + (uint64_t)i;
+	snprintf(cfg.name, sizeof(cfg.name), "node-%u", i);
 	n->sm = weft_swim_create(&cfg, H.now);
 	assert_non_null(n->sm);
 	if (i >= H.count)
@@ -224,6 +225,17 @@ static void test_bad_config(void **state)
 	cfg.probe_timeout_ms = 100;
 	cfg.max_members = WEFT_SWIM_MAX_MEMBERS + 1;
 	assert_null(weft_swim_create(&cfg, 0));
+	cfg.max_members = 16;
+	snprintf(cfg.name, sizeof(cfg.name), "two words");  /* receivers refuse it */
+	assert_null(weft_swim_create(&cfg, 0));
+	cfg.name[3] = '\t';
+	assert_null(weft_swim_create(&cfg, 0));
+	memset(cfg.name, 'a', sizeof(cfg.name));            /* not terminated */
+	assert_null(weft_swim_create(&cfg, 0));
+	cfg.name[WEFT_SWIM_NAME_MAX] = '\0';                 /* 64 bytes: fine */
+	struct weft_swim *sm = weft_swim_create(&cfg, 0);
+	assert_non_null(sm);
+	weft_swim_destroy(sm);
 }
 
 static void test_join_one_view(void **state)
@@ -334,7 +346,7 @@ static size_t put_hdr(uint8_t *p, uint8_t type, uint8_t sender)
 	memset(p, 0, 60);
 	p[0] = 'W';
 	p[1] = 'M';
-	p[2] = 1;
+	p[2] = 2;
 	p[3] = type;
 	p[4] = sender;
 	p[20] = 1;                           /* nonce 1 */
@@ -346,7 +358,7 @@ static size_t put_rec(uint8_t *p, uint8_t state, const struct tnode *n,
 {
 	size_t o = 0;
 
-	p[o++] = (uint8_t)(state | (from ? 0x80 : 0));
+	p[o++] = (uint8_t)(state | (from ? 0x80 : 0) | 0x40);  /* + name */
 	memcpy(p + o, n->id.b, 16);
 	o += 16;
 	for (int i = 0; i < 8; i++)
@@ -362,6 +374,9 @@ static size_t put_rec(uint8_t *p, uint8_t state, const struct tnode *n,
 		p[o] = from;
 		o += 16;
 	}
+	p[o++] = 2;                          /* name "tx" */
+	p[o++] = 't';
+	p[o++] = 'x';
 	return o;
 }
 
@@ -438,6 +453,112 @@ static void test_restart_new_life(void **state)
 	assert_one_view(3);
 }
 
+/* Every member learns every other member's name (and address) through the
+ * join and gossip records. */
+static void test_names_learned(void **state)
+{
+	struct weft_swim_member_info info;
+	char want[WEFT_SWIM_NAME_MAX + 1];
+
+	(void)state;
+	form(3);
+	assert_one_view(3);
+	for (int i = 0; i < 3; i++)
+		for (int j = 0; j < 3; j++) {
+			assert_int_equal(weft_swim_member_info(H.n[i].sm, &H.n[j].id,
+							       &info), 0);
+			snprintf(want, sizeof(want), "node-%d", j);
+			assert_string_equal(info.name, want);
+			assert_int_equal(info.addr.ip, H.n[j].addr.ip);
+			assert_int_equal(info.state, WEFT_SWIM_ALIVE);
+		}
+	struct weft_swim_id unknown = { { 0x77 } };
+	assert_int_equal(weft_swim_member_info(H.n[0].sm, &unknown, &info), -ENOENT);
+}
+
+static size_t big_max_len;
+
+static void big_send(void *ctx, const struct weft_swim_addr *to, const void *buf,
+		     size_t len)
+{
+	(void)ctx;
+	(void)to;
+	(void)buf;
+	if (len > big_max_len)
+		big_max_len = len;
+}
+
+static void big_event(void *ctx, const struct weft_swim_event *ev)
+{
+	(void)ctx;
+	(void)ev;
+}
+
+/* A full state whose names would not fit one datagram goes out without
+ * them (and within one datagram); gossip still carries the names. */
+static void test_full_state_drops_names_to_fit(void **state)
+{
+	struct weft_swim_config cfg;
+	struct weft_swim_sink sink = { NULL, big_send, big_event };
+	struct weft_swim_addr from = { 0x0a0000f0u, 7800 };
+	struct weft_swim_member_info info;
+	static uint8_t b[WEFT_SWIM_MSG_MAX];
+	const unsigned per = 250, rounds = 4, n = per * rounds;
+
+	(void)state;
+	weft_swim_config_default(&cfg);
+	cfg.max_members = 1100;
+	cfg.id.b[0] = 0x01;
+	cfg.nonce = 1;
+	cfg.addr = (struct weft_swim_addr){ 0x0a000001u, 7800 };
+	snprintf(cfg.name, sizeof(cfg.name), "self");
+	struct weft_swim *sm = weft_swim_create(&cfg, 1000);
+	assert_non_null(sm);
+	assert_int_equal(weft_swim_join(sm, 1000, NULL, 0, &sink), 0);
+	for (unsigned k = 0; k < rounds; k++) {
+		size_t len = put_hdr(b, 12, 0xee);
+		b[len++] = (uint8_t)per;
+		for (unsigned i = 0; i < per; i++) {
+			unsigned id = k * per + i + 1;
+			uint8_t *r = b + len;
+			memset(r, 0, 35);
+			r[0] = WEFT_SWIM_ALIVE | 0x40;
+			r[1] = 0x80;
+			r[2] = (uint8_t)(id >> 8);
+			r[3] = (uint8_t)id;
+			r[17] = 1;                           /* nonce 1 */
+			r[25] = (uint8_t)id;                 /* ip 11.0.x.y */
+			r[26] = (uint8_t)(id >> 8);
+			r[28] = 11;
+			r[29] = (uint8_t)7800;
+			r[30] = (uint8_t)(7800 >> 8);
+			r[35] = WEFT_SWIM_NAME_MAX;
+			memset(r + 36, 'x', WEFT_SWIM_NAME_MAX);
+			snprintf((char *)r + 36, 6, "m%04u", id);
+			r[41] = 'x';                         /* snprintf's NUL */
+			len += 36 + WEFT_SWIM_NAME_MAX;
+		}
+		assert_int_equal(weft_swim_recv(sm, 1000, &from, b, len, &sink), 0);
+	}
+	struct weft_swim_stats st;
+	weft_swim_get_stats(sm, &st);
+	assert_int_equal(st.members, n + 1);
+	struct weft_swim_id one = { { 0x80, 0, 1 } };
+	assert_int_equal(weft_swim_member_info(sm, &one, &info), 0);
+	assert_int_equal(strlen(info.name), WEFT_SWIM_NAME_MAX);
+	assert_memory_equal(info.name, "m0001x", 6);
+	/* With every name the state would be ~100 KB: the periodic SYNC must
+	 * carry all n + 1 records (35 bytes each) and no names. */
+	big_max_len = 0;
+	for (uint64_t t = 1000; t <= 12000; t += 10)
+		if (weft_swim_next_deadline(sm) <= t)
+			weft_swim_tick(sm, t, &sink);
+	assert_true(big_max_len >= 60 + 8 + 2 + (size_t)(n + 1) * 35);
+	assert_true(big_max_len < 60 + 8 + 2 + (size_t)(n + 1) * 35 + 8);
+	assert_true(big_max_len <= WEFT_SWIM_MSG_MAX);
+	weft_swim_destroy(sm);
+}
+
 static void test_duplicate_id_refused(void **state)
 {
 	enum weft_swim_state st;
@@ -483,10 +604,10 @@ static void test_malformed_rejected(void **state)
 	b[len] = 0;                                   /* trailing byte */
 	assert_int_equal(weft_swim_recv(H.n[1].sm, H.now, &from, b, len + 1,
 					&H.n[1].sink), -EBADMSG);
-	b[2] = 2;                                     /* unknown version */
+	b[2] = 1;                                     /* old version */
 	assert_int_equal(weft_swim_recv(H.n[1].sm, H.now, &from, b, len,
 					&H.n[1].sink), -EBADMSG);
-	b[2] = 1;
+	b[2] = 2;
 	b[3] = 99;                                    /* unknown type */
 	assert_int_equal(weft_swim_recv(H.n[1].sm, H.now, &from, b, len,
 					&H.n[1].sink), -EBADMSG);
@@ -498,7 +619,29 @@ static void test_malformed_rejected(void **state)
 	len += put_rec(b + len, WEFT_SWIM_ALIVE, &H.n[0], 7, 0);
 	assert_int_equal(weft_swim_recv(H.n[1].sm, H.now, &from, b, len,
 					&H.n[1].sink), -EBADMSG);
+	/* Names: too long, with a space, with a NUL byte. */
+	len = put_hdr(b, 12, 0xee);
+	b[len++] = 1;
+	len += put_rec(b + len, WEFT_SWIM_ALIVE, &H.n[0], 7, 0);
+	b[len - 3] = WEFT_SWIM_NAME_MAX + 1;
+	memset(b + len - 2, 'a', WEFT_SWIM_NAME_MAX + 1);
+	assert_int_equal(weft_swim_recv(H.n[1].sm, H.now, &from, b,
+					len - 2 + WEFT_SWIM_NAME_MAX + 1,
+					&H.n[1].sink), -EBADMSG);
+	b[len - 3] = 2;
+	b[len - 1] = ' ';
+	assert_int_equal(weft_swim_recv(H.n[1].sm, H.now, &from, b, len,
+					&H.n[1].sink), -EBADMSG);
+	b[len - 1] = '\0';
+	assert_int_equal(weft_swim_recv(H.n[1].sm, H.now, &from, b, len,
+					&H.n[1].sink), -EBADMSG);
+	b[len - 3] = 0;                               /* flagged, but empty */
+	assert_int_equal(weft_swim_recv(H.n[1].sm, H.now, &from, b, len - 2,
+					&H.n[1].sink), -EBADMSG);
 	/* Reserved flag bits set. */
+	len = put_hdr(b, 12, 0xee);
+	b[len++] = 3;
+	len += put_rec(b + len, WEFT_SWIM_ALIVE, &H.n[0], 7, 0);
 	b[60] = 1;
 	b[61] |= 0x10;
 	assert_int_equal(weft_swim_recv(H.n[1].sm, H.now, &from, b, len,
@@ -506,7 +649,7 @@ static void test_malformed_rejected(void **state)
 	weft_swim_get_stats(H.n[1].sm, &after);
 	assert_int_equal(after.members, before.members);
 	assert_int_equal(after.broadcasts, before.broadcasts);
-	assert_true(after.rx_dropped >= before.rx_dropped + H.last_ping_len + 5);
+	assert_true(after.rx_dropped >= before.rx_dropped + H.last_ping_len + 9);
 	/* Random corruption of a valid datagram: never a crash. */
 	for (int k = 0; k < 2000; k++) {
 		memcpy(b, H.last_ping, H.last_ping_len);
@@ -619,6 +762,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_refutation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_graceful_leave, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restart_new_life, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_names_learned, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_full_state_drops_names_to_fit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_duplicate_id_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed_rejected, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_amplification, setup, teardown),

@@ -124,6 +124,25 @@ static void test_ping_stats(void **state)
 	assert_int_equal(weft_stats(f->c, &text, &len), -WEFT_ST_UNKNOWN_OP);
 }
 
+static void test_members(void **state)
+{
+	struct fixture *f = *state;
+	static const char view[] = "view 3 coordinator n1\n"
+				   "n1 10.0.0.1:7700 alive 5 00000000-0000-4000-8000-000000000001\n";
+	answer(f, WEFT_ST_OK, NULL, 0, view, sizeof(view) - 1);
+	char *text = NULL;
+	size_t len = 0;
+	assert_int_equal(weft_members(f->c, &text, &len), 0);
+	expect_req(f, WEFT_OP_MEMBERS, NULL, NULL, NULL, 0, NULL, 0);
+	assert_int_equal(len, sizeof(view) - 1);
+	assert_string_equal(text, view);
+	free(text);
+	answer(f, WEFT_ST_UNKNOWN_OP, NULL, 0, NULL, 0);
+	text = NULL;
+	assert_int_equal(weft_members(f->c, &text, &len), -WEFT_ST_UNKNOWN_OP);
+	assert_null(text);
+}
+
 static void test_get(void **state)
 {
 	struct fixture *f = *state;
@@ -266,6 +285,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_ping_stats, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_members, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_get, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_writes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delete_incr_open, setup, teardown),

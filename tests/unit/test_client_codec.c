@@ -55,7 +55,7 @@ static void test_encode_every_op(void **state)
 	static const uint8_t ops[] = {
 		WEFT_OP_PING, WEFT_OP_GET, WEFT_OP_MULTI_GET, WEFT_OP_PUT, WEFT_OP_PUT_IF_ABSENT,
 		WEFT_OP_REPLACE, WEFT_OP_CAS, WEFT_OP_DELETE, WEFT_OP_INCR, WEFT_OP_TOUCH,
-		WEFT_OP_CACHE_OPEN, WEFT_OP_STATS,
+		WEFT_OP_CACHE_OPEN, WEFT_OP_STATS, WEFT_OP_MEMBERS,
 	};
 	uint8_t extras[32];
 	uint8_t out[WEFT_MAX_DGRAM_LEN];
@@ -324,6 +324,9 @@ static void test_invalid_args_send_nothing(void **state)
 	items[3].key_len = 0;
 	assert_int_equal(weft_multi_get(c, "c", items, 4, &block), inval);
 	assert_int_equal(weft_stats(c, NULL, &vl), inval);
+	assert_int_equal(weft_members(c, NULL, &vl), inval);
+	char *text = NULL;
+	assert_int_equal(weft_members(NULL, &text, &vl), inval);
 	assert_int_equal(weft_ping(NULL), inval);
 
 	weft_client_close(c);

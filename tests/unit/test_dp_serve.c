@@ -643,6 +643,104 @@ static void test_reassembly_timeout_and_stats(void **state)
 	assert_int_equal(text[tlen - 1], '\n');
 }
 
+/* --- MEMBERS --------------------------------------------------------------- */
+
+/* Fills member i of a snapshot (start in the future: uptime 0 exactly). */
+static void member(struct weft_dp_member *m, unsigned i, uint8_t state)
+{
+	memset(m, 0, sizeof(*m));
+	snprintf(m->name, sizeof(m->name), "n%u", i);
+	snprintf(m->id, sizeof(m->id), "00000000-0000-4000-8000-%012u", i);
+	uint8_t ip[4] = {10, 213, 1, (uint8_t)i};
+	memcpy(&m->ip, ip, 4);
+	m->port = 7700;
+	m->state = state;
+	m->start_unix_ms = UINT64_MAX;
+}
+
+/* Reads a MEMBERS answer of any length (window, then FETCH). */
+static uint32_t members_text(char *text, uint32_t cap)
+{
+	uint64_t rid = ++T.next_rid;
+	uint8_t buf[256];
+	uint32_t len = build(buf, WEFT_OP_MEMBERS, "", NULL, 0, NULL, 0, NULL, 0, rid);
+	push_udp(buf, len, NODE_PORT);
+	struct rte_mbuf *out[MAXF];
+	unsigned n = poll_node(out);
+	assert_true(n >= 1);
+	static uint8_t seen[1024];
+	memset(seen, 0, sizeof(seen));
+	uint32_t tlen = 0;
+	collect(out, n, (uint8_t *)text, &tlen, seen, rid);
+	assert_true(tlen < cap);
+	uint32_t slots = (tlen + WEFT_MAX_DGRAM_PAYLOAD - 1) / WEFT_MAX_DGRAM_PAYLOAD;
+	for (uint32_t sl = n; sl < slots; sl += 32) {
+		fetch(rid, sl, 32, out, &n);
+		collect(out, n, (uint8_t *)text, &tlen, seen, rid);
+	}
+	for (uint32_t sl = 0; sl < slots; sl++)
+		assert_int_equal(seen[sl], 1);
+	text[tlen] = '\0';
+	return tlen;
+}
+
+static void test_members(void **state)
+{
+	(void)state;
+	static char text[1 << 20];
+
+	/* Nothing published: the node alone. */
+	members_text(text, sizeof(text));
+	assert_memory_equal(text, "view 0 coordinator local\nlocal 10.213.0.2:7700 alive ", 51);
+	assert_string_equal(text + strlen(text) - 3, " -\n"); /* no node id */
+
+	/* A published view, answered exactly. */
+	static struct {
+		struct weft_dp_members h;
+		struct weft_dp_member m[WEFT_DP_MEMBERS_MAX];
+	} s;
+	s.h.view = 7;
+	s.h.coordinator = 1;
+	s.h.n = 3;
+	member(&s.m[0], 1, WEFT_DP_MEMBER_ALIVE);
+	member(&s.m[1], 2, WEFT_DP_MEMBER_ALIVE);
+	member(&s.m[2], 3, WEFT_DP_MEMBER_SUSPECT);
+	assert_int_equal(weft_dp_publish_members(T.dp, &s.h), 0);
+	members_text(text, sizeof(text));
+	assert_string_equal(text, "view 7 coordinator n2\n"
+				  "n1 10.213.1.1:7700 alive 0 00000000-0000-4000-8000-000000000001\n"
+				  "n2 10.213.1.2:7700 alive 0 00000000-0000-4000-8000-000000000002\n"
+				  "n3 10.213.1.3:7700 suspect 0 00000000-0000-4000-8000-000000000003\n");
+
+	/* Bad snapshots are refused; the published one stays. */
+	s.h.n = 0;
+	assert_int_equal(weft_dp_publish_members(T.dp, &s.h), -EINVAL);
+	s.h.n = WEFT_DP_MEMBERS_MAX + 1;
+	assert_int_equal(weft_dp_publish_members(T.dp, &s.h), -EINVAL);
+	s.h.n = 3;
+	s.h.coordinator = 3;
+	assert_int_equal(weft_dp_publish_members(T.dp, &s.h), -EINVAL);
+	assert_int_equal(weft_dp_members_format(T.dp, 0, NULL, 0), strlen(text));
+
+	/* The largest view replaces it (the old one retired through
+	 * call_rcu) and comes back whole through FETCH. */
+	s.h.view = 8;
+	s.h.coordinator = WEFT_DP_MEMBERS_MAX - 1;
+	s.h.n = WEFT_DP_MEMBERS_MAX;
+	for (unsigned i = 0; i < WEFT_DP_MEMBERS_MAX; i++)
+		member(&s.m[i], i + 1, WEFT_DP_MEMBER_LEFT);
+	assert_int_equal(weft_dp_publish_members(T.dp, &s.h), 0);
+	uint32_t len = members_text(text, sizeof(text));
+	assert_true(len > WEFT_MAX_DGRAM_PAYLOAD);
+	assert_memory_equal(text, "view 8 coordinator n1024\nn1 10.213.1.1:7700 left 0 ", 50);
+	unsigned lines = 0;
+	for (uint32_t i = 0; i < len; i++)
+		lines += text[i] == '\n';
+	assert_int_equal(lines, WEFT_DP_MEMBERS_MAX + 1);
+	assert_non_null(strstr(text, "\nn1024 10.213.1.0:7700 left 0 "
+				     "00000000-0000-4000-8000-000000001024\n"));
+}
+
 /* --- fixture -------------------------------------------------------------- */
 
 static int setup(void **state)
@@ -703,6 +801,7 @@ int main(void)
 		cmocka_unit_test(test_cache_open),
 		cmocka_unit_test(test_big_value_reassembly_and_fetch),
 		cmocka_unit_test(test_reassembly_timeout_and_stats),
+		cmocka_unit_test(test_members),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,0 +1,302 @@
+/*
+ * ctl_cluster.c — the node in a cluster: drives the membership state machine
+ * (control/membership/) with the real monotonic clock and the dataplane's
+ * cluster channel, logs its events, and publishes the MEMBERS snapshot
+ * (weft_dp_publish_members) for the lcores.
+ *
+ * Runs on the control thread only (the state machine and the channel's
+ * receive side are single-threaded). Addresses cross one boundary here:
+ * the dataplane speaks network-order IPs, the state machine host order.
+ *
+ * Invariants:
+ *  - every datagram returned by weft_dp_ctl_recv is handed to the state
+ *    machine before the next weft_dp_ctl_recv (its payload dies then);
+ *  - the sink callbacks only log and set flags; the view is read and the
+ *    snapshot published after the state machine call returns;
+ *  - a send the channel cannot do now (-EHOSTUNREACH: ARP pending,
+ *    -ENOBUFS) is dropped and counted: the protocol retransmits.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "control.h"
+#include "membership.h"
+
+#define CL_RX_BURST 16u
+#define CL_RX_ROUNDS 8u /* at most 128 datagrams per poll */
+
+struct weft_ctl_cluster {
+	struct weft_dp *dp;
+	struct weft_swim *swim;
+	struct weft_swim_sink sink;
+	const char *home;
+	char id_text[37];
+	uint32_t max_members;
+	bool dirty;        /* member states or the view changed: publish */
+	bool view_changed; /* a VIEW event since the last publish: log it */
+	bool refused;
+	bool leave_done;
+	uint64_t tx_dropped;
+	struct weft_dp_members *snap; /* scratch of max_members entries */
+};
+
+static uint64_t unix_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* The 16 bytes as 8-4-4-4-12 hex (ids come from UUID text: no bit fixing). */
+static void id_format(const struct weft_swim_id *id, char out[37])
+{
+	char *p = out;
+	for (unsigned i = 0; i < 16; i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			*p++ = '-';
+		snprintf(p, 3, "%02x", id->b[i]);
+		p += 2;
+	}
+	*p = '\0';
+}
+
+static void addr_format(const struct weft_swim_addr *a, char out[24])
+{
+	snprintf(out, 24, "%u.%u.%u.%u:%u", a->ip >> 24, (a->ip >> 16) & 255u,
+		 (a->ip >> 8) & 255u, a->ip & 255u, a->port);
+}
+
+static void on_send(void *ctx, const struct weft_swim_addr *to, const void *buf, size_t len)
+{
+	struct weft_ctl_cluster *cl = ctx;
+	int rc = weft_dp_ctl_send(cl->dp, htonl(to->ip), to->port, buf, len);
+	if (rc == -EHOSTUNREACH || rc == -ENOBUFS)
+		cl->tx_dropped++;
+	else if (rc < 0)
+		weft_ctl_log(WEFT_LOG_DEBUG, "cluster send of %zu bytes failed: %s", len,
+			     strerror(-rc));
+}
+
+static void on_event(void *ctx, const struct weft_swim_event *ev)
+{
+	struct weft_ctl_cluster *cl = ctx;
+	char addr[24], id[37];
+	const char *name = ev->name && ev->name[0] ? ev->name : "-";
+
+	addr_format(&ev->addr, addr);
+	id_format(&ev->id, id);
+	switch (ev->kind) {
+	case WEFT_SWIM_EV_JOINED:
+		weft_ctl_log(WEFT_LOG_INFO, "joined a cluster");
+		break;
+	case WEFT_SWIM_EV_MEMBER_UP:
+		weft_ctl_log(WEFT_LOG_INFO, "member up: %s at %s (node %s)", name, addr, id);
+		cl->dirty = true;
+		break;
+	case WEFT_SWIM_EV_SUSPECT:
+		weft_ctl_log(WEFT_LOG_WARN, "member suspect: %s at %s (node %s)", name, addr, id);
+		cl->dirty = true;
+		break;
+	case WEFT_SWIM_EV_DOWN:
+		weft_ctl_log(WEFT_LOG_WARN, "member down: %s at %s (node %s)", name, addr, id);
+		cl->dirty = true;
+		break;
+	case WEFT_SWIM_EV_LEFT:
+		weft_ctl_log(WEFT_LOG_INFO, "member left: %s at %s (node %s)", name, addr, id);
+		cl->dirty = true;
+		break;
+	case WEFT_SWIM_EV_VIEW:
+		cl->dirty = true;
+		cl->view_changed = true;
+		break;
+	case WEFT_SWIM_EV_REFUSED:
+		weft_ctl_log(WEFT_LOG_ERROR,
+			     "refused by the cluster: %s. (This node's id %s is in %s/data/node-id; "
+			     "the node already using it is %s at %s.)",
+			     ev->reason ? ev->reason : "duplicate node id", cl->id_text, cl->home,
+			     name, addr);
+		cl->refused = true;
+		break;
+	case WEFT_SWIM_EV_LEAVE_DONE:
+		cl->leave_done = true;
+		break;
+	}
+}
+
+static void fill_member(struct weft_dp_member *m, const char *name, const char *id, uint32_t ip_host,
+			uint16_t data_port, uint8_t state, uint64_t start_unix_ms)
+{
+	memset(m, 0, sizeof(*m));
+	snprintf(m->name, sizeof(m->name), "%s", name);
+	snprintf(m->id, sizeof(m->id), "%s", id);
+	m->ip = htonl(ip_host);
+	m->port = data_port;
+	m->state = state;
+	m->start_unix_ms = start_unix_ms;
+}
+
+int weft_ctl_publish_self(struct weft_dp *dp, const char *name, const char *id, uint32_t bind_ip,
+			  uint16_t data_port, uint64_t start_unix_ms)
+{
+	struct {
+		struct weft_dp_members h;
+		struct weft_dp_member m[1];
+	} one = {.h = {.view = 0, .coordinator = 0, .n = 1}};
+	fill_member(&one.h.m[0], name, id, ntohl(bind_ip), data_port, WEFT_DP_MEMBER_ALIVE,
+		    start_unix_ms);
+	return weft_dp_publish_members(dp, &one.h);
+}
+
+/* Logs the view (after a VIEW event) and publishes the snapshot. */
+static void publish(struct weft_ctl_cluster *cl)
+{
+	struct weft_swim_view_id vid;
+	uint32_t n = 0;
+	const struct weft_swim_view_member *v = weft_swim_view(cl->swim, &vid, &n);
+	struct weft_swim_member_info info;
+	char list[512];
+	size_t used = 0;
+
+	cl->dirty = false;
+	if (v == NULL || n == 0)
+		return;
+	if (n > cl->max_members)
+		n = cl->max_members;
+	struct weft_dp_members *s = cl->snap;
+	s->view = vid.counter;
+	s->coordinator = 0;
+	s->n = n;
+	list[0] = '\0';
+	for (uint32_t i = 0; i < n; i++) {
+		char id[37];
+		id_format(&v[i].id, id);
+		if (weft_swim_member_info(cl->swim, &v[i].id, &info) != 0) {
+			memset(&info, 0, sizeof(info));
+			info.state = WEFT_SWIM_DEAD;
+		}
+		/* weftd's convention: cluster port = data port + 1. */
+		fill_member(&s->m[i], info.name, id, info.addr.ip,
+			    (uint16_t)(info.addr.port ? info.addr.port - 1 : 0), (uint8_t)info.state,
+			    v[i].nonce / 1000u);
+		if (!memcmp(&v[i].id, &vid.coord.id, sizeof(vid.coord.id)))
+			s->coordinator = i;
+		if (used < sizeof(list))
+			used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s",
+						 i ? ", " : "", info.name[0] ? info.name : id);
+	}
+	if (cl->view_changed) {
+		cl->view_changed = false;
+		const struct weft_dp_member *c = &s->m[s->coordinator];
+		weft_ctl_log(WEFT_LOG_INFO, "view %" PRIu64 " installed (coordinator %s): %u member(s): %s%s",
+			     vid.counter, c->name[0] ? c->name : c->id, n, list,
+			     used >= sizeof(list) ? "..." : "");
+	}
+	int rc = weft_dp_publish_members(cl->dp, s);
+	if (rc < 0)
+		weft_ctl_log(WEFT_LOG_WARN, "cannot publish the members snapshot: %s",
+			     strerror(-rc));
+}
+
+struct weft_ctl_cluster *weft_ctl_cluster_create(struct weft_dp *dp,
+						 const struct weft_ctl_args *a,
+						 const char *node_id, uint16_t ctl_port)
+{
+	struct weft_swim_config cfg;
+	struct weft_ctl_cluster *cl = calloc(1, sizeof(*cl));
+	if (cl == NULL)
+		return NULL;
+	weft_swim_config_default(&cfg);
+	if (weft_ctl_uuid_parse(node_id, cfg.id.b) != 0) {
+		free(cl);
+		errno = EINVAL;
+		return NULL;
+	}
+	cl->dp = dp;
+	cl->home = a->home;
+	snprintf(cl->id_text, sizeof(cl->id_text), "%s", node_id);
+	cl->max_members = cfg.max_members;
+	cfg.nonce = unix_us();
+	cfg.addr = (struct weft_swim_addr){ntohl(a->bind_ip), ctl_port};
+	if (a->clustered)
+		cfg.group = (struct weft_swim_addr){ntohl(a->mcast_group), ctl_port};
+	if (getrandom(&cfg.seed, sizeof(cfg.seed), 0) != (ssize_t)sizeof(cfg.seed))
+		cfg.seed = cfg.nonce ^ ((uint64_t)cfg.addr.ip << 32);
+	snprintf(cfg.name, sizeof(cfg.name), "%s", a->node_name);
+	cl->snap = malloc(sizeof(*cl->snap) + cfg.max_members * sizeof(struct weft_dp_member));
+	cl->swim = cl->snap ? weft_swim_create(&cfg, weft_dp_now_ms(dp)) : NULL;
+	if (cl->swim == NULL) {
+		int e = errno;
+		free(cl->snap);
+		free(cl);
+		errno = e;
+		return NULL;
+	}
+	cl->sink = (struct weft_swim_sink){cl, on_send, on_event};
+	int rc = weft_ctl_publish_self(dp, a->node_name, node_id, a->bind_ip,
+				       (uint16_t)(ctl_port - 1), cfg.nonce / 1000u);
+	struct weft_swim_addr seeds[WEFT_CTL_MAX_PEERS];
+	for (unsigned i = 0; i < a->n_peers; i++)
+		seeds[i] = (struct weft_swim_addr){ntohl(a->peers[i]), ctl_port};
+	if (rc == 0)
+		rc = weft_swim_join(cl->swim, weft_dp_now_ms(dp), seeds, a->n_peers, &cl->sink);
+	if (rc < 0) {
+		weft_ctl_cluster_destroy(cl);
+		errno = -rc;
+		return NULL;
+	}
+	return cl;
+}
+
+void weft_ctl_cluster_destroy(struct weft_ctl_cluster *cl)
+{
+	if (cl == NULL)
+		return;
+	weft_swim_destroy(cl->swim);
+	free(cl->snap);
+	free(cl);
+}
+
+uint64_t weft_ctl_cluster_poll(struct weft_ctl_cluster *cl, uint64_t now_ms)
+{
+	struct weft_dp_datagram dg[CL_RX_BURST];
+
+	for (unsigned r = 0; r < CL_RX_ROUNDS; r++) {
+		unsigned n = weft_dp_ctl_recv(cl->dp, now_ms, dg, CL_RX_BURST);
+		for (unsigned i = 0; i < n; i++) {
+			struct weft_swim_addr from = {ntohl(dg[i].src_ip), dg[i].src_port};
+			weft_swim_recv(cl->swim, now_ms, &from, dg[i].payload, dg[i].len,
+				       &cl->sink);
+		}
+		if (n < CL_RX_BURST)
+			break;
+	}
+	if (now_ms >= weft_swim_next_deadline(cl->swim))
+		weft_swim_tick(cl->swim, now_ms, &cl->sink);
+	if (cl->dirty && !cl->refused)
+		publish(cl);
+	return weft_swim_next_deadline(cl->swim);
+}
+
+bool weft_ctl_cluster_refused(const struct weft_ctl_cluster *cl)
+{
+	return cl->refused;
+}
+
+int weft_ctl_cluster_leave(struct weft_ctl_cluster *cl, uint64_t now_ms)
+{
+	int rc = weft_swim_leave(cl->swim, now_ms, &cl->sink);
+	if (rc == 0)
+		weft_ctl_log(WEFT_LOG_INFO, "leaving the cluster");
+	return rc;
+}
+
+bool weft_ctl_cluster_left(const struct weft_ctl_cluster *cl)
+{
+	return cl->leave_done;
+}

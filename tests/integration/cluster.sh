@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# cluster.sh — real weftd nodes forming clusters, each in a network namespace
+# on a veth (net_af_packet) whose host end is a port of a Linux bridge this
+# test creates:
+#  - 3 nodes with --clustered find each other by multicast and form one view
+#    (every node lists the same 3 names, all alive, and the same view id);
+#  - kill -9 of one node: the others drop it from their view within 3 s
+#    (measured and printed); restarted with the same home it rejoins;
+#  - SIGTERM of a node: it leaves the others' view at once and exits 0;
+#  - a node started with a copy of another node's home (same node id) is
+#    refused: it exits non-zero naming the duplicate id and the fix, and the
+#    others' view is unchanged;
+#  - 3 nodes with --peers only (multicast off) form one view;
+#  - a node without cluster options answers MEMBERS with itself alone.
+# Uses only 10.231.20.0/24 and 10.231.21.0/24. Removes every namespace, veth,
+# bridge and process it made on any exit.
+. "$(dirname "$0")/lib.sh"
+weft_require_root
+
+now_ms() { date +%s%3N; }
+
+# view_of ADDR: "VIEW NAME:STATE,..." (members sorted by name) as ADDR reports
+# them, or "none" when it does not answer.
+view_of() {
+  local out
+  out=$("$WEFTCTL" -s "$1" --timeout 300 members 2>/dev/null) || { echo none; return; }
+  local v names
+  v=$(echo "$out" | awk 'NR == 1 { sub(",", "", $2); print $2 }')
+  names=$(echo "$out" | awk 'NR > 2 { print $1 ":" $3 }' | sort | paste -sd, -)
+  echo "$v $names"
+}
+
+# wait_view SECONDS WANT ADDR...: waits (bounded) until every ADDR reports the
+# same view id with exactly the members WANT ("n1:alive,n2:alive", sorted).
+# Prints the common view line on success.
+wait_view() {
+  local limit=$1 want=$2; shift 2
+  local deadline=$((SECONDS + limit)) first line ok
+  while [ $SECONDS -lt $deadline ]; do
+    ok=yes; first=
+    for a in "$@"; do
+      line=$(view_of "$a")
+      [ -z "$first" ] && first=$line
+      if [ "$line" != "$first" ] || [ "${line#* }" != "$want" ]; then ok=no; break; fi
+    done
+    if [ $ok = yes ]; then echo "$first"; return 0; fi
+    sleep 0.1
+  done
+  echo "no common view '$want' after ${limit}s:" >&2
+  for a in "$@"; do echo "  $a: $(view_of "$a")" >&2; done
+  return 1
+}
+
+# wait_exit PID SECONDS: waits (bounded) for PID (a child of this shell) to
+# exit; sets EXIT_ST to its exit status, or "running". Not in a subshell.
+wait_exit() {
+  local pid=$1 deadline=$((SECONDS + $2))
+  while [ $SECONDS -lt $deadline ] && kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+  if kill -0 "$pid" 2>/dev/null; then EXIT_ST=running; return; fi
+  EXIT_ST=0
+  wait "$pid" 2>/dev/null || EXIT_ST=$?
+}
+
+declare -A pid addr
+start() { # start NAME NS IP [weftd args]
+  local name=$1 ns=$2 ip=$3; shift 3
+  weft_start_node "$name" "$ns" "$ip" --node-name "$name" "$@"
+  pid[$name]=$NODE_PID
+  addr[$name]=$ip
+}
+
+# --- multicast discovery ------------------------------------------------------
+br=wcb$$
+sub=10.231.20
+weft_bridge "$br" "$sub"
+for i in 1 2 3; do
+  weft_netns_bridged "wc$$-$i" "$br"
+  start "n$i" "wc$$-$i" "$sub.1$i" --clustered
+done
+for i in 1 2 3; do weft_wait_ready "${addr[n$i]}" "${pid[n$i]}"; done
+all3="n1:alive,n2:alive,n3:alive"
+v=$(wait_view 30 "$all3" "${addr[n1]}" "${addr[n2]}" "${addr[n3]}") || v=
+check "multicast: 3 nodes form one view (every node: same view id, n1 n2 n3 alive)" test -n "$v"
+echo "     view: $v"
+
+# kill -9 -> dropped from the others' view within 3 s
+kill -KILL "${pid[n3]}"
+t0=$(now_ms)
+v=$(wait_view 10 "n1:alive,n2:alive" "${addr[n1]}" "${addr[n2]}") || v=
+dt=$(( $(now_ms) - t0 ))
+echo "     kill -9 of n3: dropped from the view after ${dt} ms"
+check "kill -9: the others drop the node (measured ${dt} ms)" test -n "$v"
+check "kill -9: detected within 3 s" test "$dt" -le 3000
+wait "${pid[n3]}" 2>/dev/null || true
+
+# restart with the same home -> rejoins
+start n3 "wc$$-3" "$sub.13" --clustered
+weft_wait_ready "${addr[n3]}" "${pid[n3]}"
+v=$(wait_view 30 "$all3" "${addr[n1]}" "${addr[n2]}" "${addr[n3]}") || v=
+check "restart with the same home: the node rejoins" test -n "$v"
+expect_eq "restart: the node id is kept" "$(cat "$WEFT_TMP/n3-home/data/node-id")" \
+  "$("$WEFTCTL" -s "${addr[n1]}" members | awk '$1 == "n3" { print $5 }')"
+
+# SIGTERM -> leaves at once, exits 0
+kill -TERM "${pid[n2]}"
+t0=$(now_ms)
+v=$(wait_view 10 "n1:alive,n3:alive" "${addr[n1]}" "${addr[n3]}") || v=
+dt=$(( $(now_ms) - t0 ))
+echo "     SIGTERM of n2: left the view after ${dt} ms"
+check "SIGTERM: the node leaves the others' view" test -n "$v"
+check "SIGTERM: it leaves within 1.5 s (no failure detection needed)" test "$dt" -le 1500
+wait_exit "${pid[n2]}" 10
+expect_eq "SIGTERM: the node exits 0" "0" "$EXIT_ST"
+check "SIGTERM: logged as left, not down" grep -q "member left: n2" "$WEFT_TMP/n1.log"
+
+# a copy of n1's home -> refused, view unchanged
+before=$(view_of "${addr[n1]}")
+cp -r "$WEFT_TMP/n1-home" "$WEFT_TMP/n4-home"
+weft_netns_bridged "wc$$-4" "$br"
+start n4 "wc$$-4" "$sub.14" --clustered
+wait_exit "${pid[n4]}" 40
+check "duplicate id: the node exits non-zero (status $EXIT_ST)" \
+  test "$EXIT_ST" != running -a "$EXIT_ST" != 0
+dup_id=$(cat "$WEFT_TMP/n1-home/data/node-id")
+echo "     n4: $(grep -m1 refused "$WEFT_TMP/n4.log" | cut -c26-)"
+check "duplicate id: the error names the duplicate id" grep -q "refused.*$dup_id" "$WEFT_TMP/n4.log"
+check "duplicate id: the error names the cause and the fix" \
+  grep -q "duplicate node id.*delete data/node-id" "$WEFT_TMP/n4.log"
+expect_eq "duplicate id: n1's view unchanged" "$before" "$(view_of "${addr[n1]}")"
+expect_eq "duplicate id: n3's view unchanged" "$before" "$(view_of "${addr[n3]}")"
+
+for n in n1 n3; do kill -TERM "${pid[$n]}"; done
+for n in n1 n3; do wait_exit "${pid[$n]}" 10; done
+
+# --- --peers, multicast off ---------------------------------------------------
+br2=wpb$$
+sub=10.231.21
+weft_bridge "$br2" "$sub"
+peers="$sub.11,$sub.12,$sub.13"
+for i in 1 2 3; do
+  weft_netns_bridged "wp$$-$i" "$br2"
+  start "p$i" "wp$$-$i" "$sub.1$i" --peers "$peers"
+done
+for i in 1 2 3; do weft_wait_ready "${addr[p$i]}" "${pid[p$i]}"; done
+v=$(wait_view 30 "p1:alive,p2:alive,p3:alive" "${addr[p1]}" "${addr[p2]}" "${addr[p3]}") || v=
+check "--peers (multicast off): 3 nodes form one view" test -n "$v"
+echo "     view: $v"
+check "--peers: multicast stays off" grep -q "multicast off" "$WEFT_TMP/p1.log"
+
+# --- a plain node (no cluster options): itself, alone, view 0 -----------------
+weft_netns_bridged "wp$$-9" "$br2"
+start s1 "wp$$-9" "$sub.19"
+weft_wait_ready "${addr[s1]}" "${pid[s1]}"
+expect_eq "single node: MEMBERS lists itself alone in view 0" "0 s1:alive" "$(view_of "${addr[s1]}")"
+expect_eq "single node: with its node id" "$(cat "$WEFT_TMP/s1-home/data/node-id")" \
+  "$("$WEFTCTL" -s "${addr[s1]}" members | awk '$1 == "s1" { print $5 }')"
+check "single node: the cluster channel stays off" \
+  sh -c "! grep -q 'joining a cluster' '$WEFT_TMP/s1.log'"
+
+weft_finish
