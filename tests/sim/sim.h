@@ -10,7 +10,8 @@
  *
  * Files: sim_core.c (rng, heap, network, driving nodes), sim_check.c
  * (invariants, view registry, trace ring), sim_faults.c (fault schedule),
- * sim_scale.c (--scale figures), sim_main.c (CLI).
+ * sim_detect.c (failure-detection measurements), sim_scale.c (--scale
+ * figures), sim_main.c (CLI).
  */
 #ifndef WEFT_TESTS_SIM_H
 #define WEFT_TESTS_SIM_H
@@ -26,6 +27,7 @@
 #define SIM_MAX_NODES 1600u
 #define SIM_GROUP_IP 0xef010203u   /* 239.1.2.3: discovery group */
 #define SIM_PORT 7800u
+#define SIM_CALM_US 10000000u      /* disturbance excuses a DOWN this long */
 
 struct sim_rng {
 	uint64_t s[4];
@@ -80,6 +82,8 @@ struct sim_node {
 	struct weft_swim_view_id last_view;
 	uint64_t tx_msgs;         /* sent by this node (all lives) */
 	uint64_t down_at;         /* virtual us of the last crash */
+	uint64_t started_at;      /* virtual us the current life started */
+	uint64_t calm_after;      /* paused until SIM_CALM_US before this */
 	bool exit_pending;        /* LEAVE_DONE seen: stop after this call */
 	uint32_t lives;
 };
@@ -125,6 +129,25 @@ enum sim_trace_what {
 struct sim_view_reg;
 struct sim;
 
+/* One crash of a node life, and which observers have declared it DOWN. */
+struct sim_crash {
+	uint32_t node;
+	uint64_t nonce;
+	uint64_t t;
+	uint8_t *seen;            /* [n_nodes capacity]: observer counted */
+};
+
+/* A run's failure-detection measurements (sim_detect.c). */
+struct sim_detect {
+	struct sim_crash *crash;
+	uint32_t n_crash, cap_crash;
+	uint32_t *sample_ms;      /* crash -> DOWN at one observer, in ms */
+	uint32_t n_sample, cap_sample;
+	uint64_t false_downs;     /* DOWN of an undisturbed live life */
+	uint64_t excused_downs;   /* DOWN of a live life that was unreachable */
+	uint64_t calm_after;      /* partitioned until SIM_CALM_US before this */
+};
+
 struct sim_sink_ctx {
 	struct sim *s;
 	uint32_t node;
@@ -160,6 +183,7 @@ struct sim {
 	struct weft_swim_sink *sinks;      /* one per node, ctx = sink_ctx[i] */
 	struct sim_sink_ctx *sink_ctx;
 	uint32_t n_seeds;
+	struct sim_detect det;
 };
 
 /* sim_core.c */
@@ -192,6 +216,14 @@ void sim_print_rec(FILE *f, const struct sim_trace_rec *t);
 void sim_dump(const struct sim *s, FILE *f, const char *replay);
 struct sim_view_reg *sim_reg_create(void);
 void sim_reg_destroy(struct sim_view_reg *r);
+
+/* sim_detect.c: called by sim_core.c at a crash, at a DOWN event, and when a
+ * partition is cut or healed; sim_detect_free() by sim_destroy(). */
+void sim_detect_crash(struct sim *s, uint32_t node);
+void sim_detect_down(struct sim *s, uint32_t observer,
+		     const struct weft_swim_event *ev);
+void sim_detect_partition(struct sim *s, bool cut);
+void sim_detect_free(struct sim *s);
 
 /* sim_faults.c; FK_RESTART also starts a node the first time. */
 enum sim_fault_kind {

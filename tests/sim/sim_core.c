@@ -269,6 +269,9 @@ static void on_event(void *ctx, const struct weft_swim_event *ev)
 	case WEFT_SWIM_EV_LEAVE_DONE:
 		n->exit_pending = true;
 		break;
+	case WEFT_SWIM_EV_DOWN:
+		sim_detect_down(s, c->node, ev);
+		break;
 	default:
 		break;
 	}
@@ -302,6 +305,7 @@ void sim_node_start(struct sim *s, uint32_t i, bool first)
 	n->up = true;
 	n->paused = false;
 	n->refused = false;
+	n->started_at = s->now;
 	n->has_view = false;
 	n->timer_at = UINT64_MAX;
 	if (!first && !s->o.discovery)
@@ -321,6 +325,7 @@ void sim_node_crash(struct sim *s, uint32_t i)
 	if (!n->up)
 		return;
 	sim_trace(s, SIM_T_CRASH, i, 0, 0, 0, n->nonce);
+	sim_detect_crash(s, i);
 	weft_swim_destroy(n->sm);
 	n->sm = NULL;
 	n->up = false;
@@ -339,6 +344,7 @@ void sim_node_pause(struct sim *s, uint32_t i, uint64_t until_us)
 	sim_trace(s, SIM_T_PAUSE, i, 0, 0, 0, until_us);
 	n->paused = true;
 	n->pause_until = until_us;
+	n->calm_after = until_us + SIM_CALM_US;
 }
 
 void sim_node_leave(struct sim *s, uint32_t i)
@@ -370,6 +376,10 @@ uint32_t sim_add_dup_node(struct sim *s, uint32_t of)
 
 void sim_heal(struct sim *s)
 {
+	static const uint8_t none[SIM_GROUPS][SIM_GROUPS];
+
+	if (memcmp(s->cut, none, sizeof(s->cut)))
+		sim_detect_partition(s, false);
 	memset(s->cut, 0, sizeof(s->cut));
 	for (uint32_t i = 0; i < s->n_nodes; i++)
 		s->node[i].group = 0;
@@ -509,5 +519,6 @@ void sim_destroy(struct sim *s)
 	free(s->sinks);
 	free(s->sink_ctx);
 	sim_reg_destroy(s->reg);
+	sim_detect_free(s);
 	free(s);
 }

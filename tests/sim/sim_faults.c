@@ -70,6 +70,7 @@ static void split(struct sim *s, bool oneway)
 	}
 	s->cut[0][1] = 1;
 	s->cut[1][0] = !oneway;
+	sim_detect_partition(s, true);
 	sim_trace(s, SIM_T_PARTITION, 0, 0, oneway, 0, mask);
 	sim_push(s, s->now + 1000000 + sim_below(&s->rng, 7000000),
 		 SIM_EV_FAULT, FK_HEAL, 0, 0, NULL);

@@ -11,6 +11,11 @@
  * all, none. --runs K runs seeds S..S+K-1; with --nodes-max M each run draws
  * its node count in [N, M] from its seed. A failing run prints its seed, the
  * exact command that replays it alone, and the last 200 events; exit 1.
+ * The last line sums the runs for tests/sim/run:
+ *   stats runs=K failed=F events=E nodes_max=M detections=D false_downs=X
+ *         excused_downs=Y detect_ms=MS:COUNT,...   (or detect_ms=-)
+ * detect_ms is the histogram of detection samples in whole ms (sim_detect.c;
+ * samples of 65535 ms or more fall in the last bucket).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +84,46 @@ static void faults_str(unsigned bits, char *buf, size_t n)
 
 static const char *prog = "weft-sim";
 
+#define HIST_MS 65536u
+
+/* Sums over the runs of one invocation. */
+struct totals {
+	uint64_t events, detections, false_downs, excused_downs;
+	uint32_t nodes_max;
+	uint64_t hist[HIST_MS];     /* detection samples per whole ms */
+};
+
+static void add_totals(struct totals *t, const struct sim *s)
+{
+	t->events += s->events_run;
+	t->false_downs += s->det.false_downs;
+	t->excused_downs += s->det.excused_downs;
+	t->detections += s->det.n_sample;
+	t->nodes_max = s->o.nodes > t->nodes_max ? s->o.nodes : t->nodes_max;
+	for (uint32_t k = 0; k < s->det.n_sample; k++)
+		t->hist[s->det.sample_ms[k] < HIST_MS ? s->det.sample_ms[k]
+						       : HIST_MS - 1]++;
+}
+
+static void print_totals(const struct totals *t, uint32_t runs, int failed)
+{
+	bool any = false;
+
+	printf("stats runs=%u failed=%d events=%llu nodes_max=%u detections=%llu "
+	       "false_downs=%llu excused_downs=%llu detect_ms=", runs, failed,
+	       (unsigned long long)t->events, t->nodes_max,
+	       (unsigned long long)t->detections,
+	       (unsigned long long)t->false_downs,
+	       (unsigned long long)t->excused_downs);
+	for (uint32_t ms = 0; ms < HIST_MS; ms++)
+		if (t->hist[ms]) {
+			printf("%s%u:%llu", any ? "," : "", ms,
+			       (unsigned long long)t->hist[ms]);
+			any = true;
+		}
+	printf("%s\n", any ? "" : "-");
+}
+
 static void replay_cmd(const struct sim_opts *o, char *buf, size_t n)
 {
 	char f[128];
@@ -94,8 +139,8 @@ static void replay_cmd(const struct sim_opts *o, char *buf, size_t n)
 		 o->lat_us, o->jitter_us, f, o->discovery ? " --discovery" : "");
 }
 
-/* One run; 0 if every invariant held. */
-static int run_one(const struct sim_opts *o)
+/* One run, its measurements added to t; 0 if every invariant held. */
+static int run_one(const struct sim_opts *o, struct totals *t)
 {
 	struct sim *s = sim_create(o);
 	char replay[1024];
@@ -132,6 +177,7 @@ static int run_one(const struct sim_opts *o)
 		       (unsigned long long)s->msgs_dropped,
 		       (unsigned long long)s->events_run);
 	}
+	add_totals(t, s);
 	sim_destroy(s);
 	return rc;
 }
@@ -159,6 +205,7 @@ int main(int argc, char **argv)
 	unsigned n_sizes = 3;
 	bool scale = false;
 	int failed = 0;
+	struct totals *tot;
 
 	prog = argv[0];
 	for (int i = 1; i < argc; i++) {
@@ -192,6 +239,11 @@ int main(int argc, char **argv)
 	    runs < 1 || (nodes_max && nodes_max < o.nodes) ||
 	    nodes_max > SIM_MAX_NODES)
 		usage();
+	tot = calloc(1, sizeof(*tot));
+	if (!tot) {
+		fprintf(stderr, "weft-sim: out of memory\n");
+		return 1;
+	}
 	for (uint32_t r = 0; r < runs; r++) {
 		struct sim_opts one = o;
 		struct sim_rng pick;
@@ -201,9 +253,11 @@ int main(int argc, char **argv)
 			sim_rng_seed(&pick, one.seed);
 			one.nodes = o.nodes + sim_below(&pick, nodes_max - o.nodes + 1);
 		}
-		failed += run_one(&one);
+		failed += run_one(&one, tot);
 	}
 	if (runs > 1)
 		printf("%u runs, %d failed\n", runs, failed);
+	print_totals(tot, runs, failed);
+	free(tot);
 	return failed ? 1 : 0;
 }
