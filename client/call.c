@@ -196,6 +196,7 @@ static void resp_from_head(struct weft_resp *r, const struct weft_wire_hdr *h, u
 	r->status = h->status;
 	r->extras_len = h->extras_len;
 	r->msg_len = h->msg_len;
+	r->epoch = h->epoch;
 	r->head_len = (uint32_t)h->name_len + h->key_len + h->extras_len;
 	r->payload = payload;
 }
@@ -341,6 +342,8 @@ int weft_call(struct weft_client *c, const struct weft_msg *m, struct weft_resp 
 		if (rc < 0)
 			return rc;
 		rc = await(c, m, rid, deadline, r);
+		if (rc == END_DONE)
+			c->epoch = r->epoch;
 		if (rc < 0 || rc == END_DONE)
 			return rc < 0 ? rc : 0;
 		if (now_ms() >= deadline)

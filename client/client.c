@@ -102,6 +102,11 @@ void weft_client_close(weft_client *c)
 	free(c);
 }
 
+uint32_t weft_client_epoch(const weft_client *c)
+{
+	return c ? c->epoch : 0;
+}
+
 int weft_client_errno(const weft_client *c)
 {
 	return c ? c->last_errno : 0;

@@ -28,6 +28,7 @@ struct weft_client {
 	struct weft_client_opts opts;
 	int last_errno;
 	uint64_t ignored; /* datagrams dropped as stale, foreign or garbage */
+	uint32_t epoch;   /* hdr.epoch of the last whole response */
 	/* one spare byte past the largest datagram detects oversized ones */
 	uint8_t rx[WEFT_MAX_DGRAM_LEN + 1];
 	uint8_t tx[WEFT_MAX_DGRAM_LEN];
@@ -55,6 +56,7 @@ struct weft_resp {
 	uint16_t status;
 	uint16_t extras_len;
 	uint32_t msg_len;
+	uint32_t epoch;    /* the node's topology epoch when it answered */
 	uint32_t head_len; /* name_len + key_len + extras_len: where the value starts */
 	uint8_t *payload;  /* msg_len bytes, malloc'd; NULL when msg_len is 0 */
 };
@@ -95,5 +97,13 @@ size_t weft_mget_encode(const struct weft_mget_item *items, size_t n, uint8_t **
 /* Parses a MULTI_GET response value into items (values point into body).
  * 0 or -WEFT_ST_PROTOCOL. */
 int weft_mget_decode(const uint8_t *body, size_t len, struct weft_mget_item *items, size_t n);
+
+/* --- topo.c (pure) --- */
+
+/* Parses a TOPOLOGY response value (wire.h) into a malloc'd table (free
+ * with weft_topology_free). 0, -WEFT_ST_PROTOCOL (malformed: truncated,
+ * trailing bytes, log2 > 16, owners > n_members, an index out of range or
+ * repeated in a segment, no members), -WEFT_ST_IO with errno ENOMEM. */
+int weft_topology_decode(const uint8_t *body, size_t len, struct weft_topology **out);
 
 #endif /* WEFT_CLIENT_INTERNAL_H */

@@ -21,6 +21,8 @@
 
 #include <weft/weft.h>
 
+#include "weftctl_topo.h"
+
 #ifndef WEFT_VERSION
 #define WEFT_VERSION "unknown"
 #endif
@@ -48,6 +50,9 @@ static void usage(FILE *f)
 		"  stats                                print the node's statistics\n"
 		"  members                              the node's cluster view: view id, coordinator,\n"
 		"                                       every member's name, address, state, uptime\n"
+		"  topology [CACHE]                     the segment table: epoch, members with their\n"
+		"                                       primary/backup counts, segment -> owners\n"
+		"                                       (one table serves every cache)\n"
 		"  open CACHE [--max-bytes B] [--max-entries N] [--ttl S] [--max-idle S]\n"
 		"                                       look up or create a cache\n"
 		"  get CACHE KEY [-v]                   value bytes to stdout (-v: version to stderr)\n"
@@ -389,6 +394,15 @@ static int cmd_other(const struct cli *o, weft_client *c)
 		if (rc == 0) {
 			int prc = print_members(text);
 			free(text);
+			return prc;
+		}
+	} else if (strcmp(cmd, "topology") == 0) {
+		need_args(o, 0, 1);
+		struct weft_topology *t;
+		rc = weft_topology(c, &t);
+		if (rc == 0) {
+			int prc = weftctl_print_topology(stdout, t, o->argc ? o->argv[0] : NULL);
+			weft_topology_free(t);
 			return prc;
 		}
 	} else if (strcmp(cmd, "del") == 0 || strcmp(cmd, "delete") == 0) {

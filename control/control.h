@@ -28,6 +28,13 @@ void weft_ctl_log_set_level(enum weft_ctl_log_level lvl);
 
 #define WEFT_CTL_MAX_PEERS 16u   /* = WEFT_SWIM_MAX_SEEDS */
 #define WEFT_CTL_NAME_MAX 64u    /* = WEFT_SWIM_NAME_MAX */
+/* Key segments (--segments, a power of two) and owners per segment
+ * (--owners: primary + backups); see docs/weftd.md. */
+#define WEFT_CTL_SEGMENTS_LOG2_MIN 0u
+#define WEFT_CTL_SEGMENTS_LOG2_MAX 16u
+#define WEFT_CTL_SEGMENTS_DEFAULT 256u
+#define WEFT_CTL_OWNERS_MAX 8u
+#define WEFT_CTL_OWNERS_DEFAULT 2u
 
 /* weftd's parsed command line. */
 struct weft_ctl_args {
@@ -45,6 +52,8 @@ struct weft_ctl_args {
 	uint32_t peers[WEFT_CTL_MAX_PEERS]; /* --peers, network order */
 	unsigned n_peers;
 	char node_name[WEFT_CTL_NAME_MAX + 1]; /* --node-name or the default */
+	unsigned segments;     /* --segments: power of two, default 256 */
+	unsigned owners;       /* --owners: 1..WEFT_CTL_OWNERS_MAX, default 2 */
 	int n_eal_extra;       /* arguments after "--" */
 	char **eal_extra;
 };
@@ -71,7 +80,8 @@ int weft_ctl_uuid_parse(const char *text, uint8_t raw[16]);
 /* --- The node in a cluster (ctl_cluster.c) ---
  * Drives the membership state machine over the dataplane's cluster channel
  * (dp created with ctl_port, and group_ip for --clustered), logs member and
- * view events and publishes the MEMBERS snapshot. Control thread only, a
+ * view events and publishes the topology snapshot (members + segment table,
+ * a->segments segments of a->owners owners). Control thread only, a
  * registered online QSBR reader. */
 struct weft_ctl_cluster;
 
@@ -100,8 +110,10 @@ int weft_ctl_cluster_leave(struct weft_ctl_cluster *cl, uint64_t now_ms);
 bool weft_ctl_cluster_left(const struct weft_ctl_cluster *cl);
 
 /* Publishes a one-member snapshot (view 0): this node alone (single node,
- * or a clustered node before its first view). bind_ip network order. */
-int weft_ctl_publish_self(struct weft_dp *dp, const char *name, const char *id, uint32_t bind_ip,
+ * or a clustered node before its first view; name a->node_name, address
+ * a->bind_ip) owning all a->segments segments (one owner each). 0, -EINVAL
+ * (id not a UUID), -ENOMEM. */
+int weft_ctl_publish_self(struct weft_dp *dp, const struct weft_ctl_args *a, const char *id,
 			  uint16_t data_port, uint64_t start_unix_ms);
 
 /* Runs the control loop until SIGINT/SIGTERM: weft_dp_maintain every ~10 ms

@@ -3,7 +3,7 @@
  *   weftd --port SPEC --bind IP [--lcores N] [--home DIR] [--offset K]
  *         [--poll busy|adaptive] [--mem MB] [--verbose]
  *         [--clustered] [--mcast-group IP] [--peers IP[,IP...]]
- *         [--node-name NAME] [-- EAL args]
+ *         [--node-name NAME] [--segments N] [--owners N] [-- EAL args]
  * Clustering is on when --clustered or --peers is given; multicast discovery
  * only with --clustered. The default node name is the host name (sanitised)
  * plus "-" and the pid.
@@ -38,8 +38,12 @@ static void usage(FILE *f)
 		"  --peers IP[,IP..]  form a cluster through these nodes (multicast stays off\n"
 		"                     unless --clustered is also given; at most %u)\n"
 		"  --node-name NAME   1-%u of [A-Za-z0-9._-] (default: host name-pid)\n"
+		"  --segments N       key segments, a power of two %u..%u (default %u)\n"
+		"  --owners N         owners per segment, primary + backups, 1..%u (default %u)\n"
 		"  --help             this text\n",
-		WEFT_DEFAULT_PORT, WEFT_DEFAULT_PORT + 1, WEFT_CTL_MAX_PEERS, WEFT_CTL_NAME_MAX);
+		WEFT_DEFAULT_PORT, WEFT_DEFAULT_PORT + 1, WEFT_CTL_MAX_PEERS, WEFT_CTL_NAME_MAX,
+		1u << WEFT_CTL_SEGMENTS_LOG2_MIN, 1u << WEFT_CTL_SEGMENTS_LOG2_MAX,
+		WEFT_CTL_SEGMENTS_DEFAULT, WEFT_CTL_OWNERS_MAX, WEFT_CTL_OWNERS_DEFAULT);
 }
 
 bool weft_ctl_name_valid(const char *s)
@@ -118,12 +122,16 @@ int weft_ctl_args_parse(int argc, char **argv, struct weft_ctl_args *a)
 		{"help", no_argument, NULL, 'h'}, {"clustered", no_argument, NULL, 'c'},
 		{"mcast-group", required_argument, NULL, 'g'},
 		{"peers", required_argument, NULL, 'r'},
-		{"node-name", required_argument, NULL, 'n'}, {NULL, 0, NULL, 0},
+		{"node-name", required_argument, NULL, 'n'},
+		{"segments", required_argument, NULL, 'S'},
+		{"owners", required_argument, NULL, 'O'}, {NULL, 0, NULL, 0},
 	};
 	memset(a, 0, sizeof(*a));
 	a->lcores = 1;
 	a->mem_mb = 256;
 	a->poll = WEFT_DP_POLL_ADAPTIVE;
+	a->segments = WEFT_CTL_SEGMENTS_DEFAULT;
+	a->owners = WEFT_CTL_OWNERS_DEFAULT;
 	a->mcast_group = htonl(WEFT_DP_DEFAULT_GROUP);
 	a->home = getenv("WEFT_HOME");
 	if (a->home == NULL || a->home[0] == '\0')
@@ -185,6 +193,16 @@ int weft_ctl_args_parse(int argc, char **argv, struct weft_ctl_args *a)
 				bad = "--node-name needs 1-64 characters of [A-Za-z0-9._-]";
 			else
 				snprintf(a->node_name, sizeof(a->node_name), "%s", optarg);
+			break;
+		case 'S':
+			if (parse_uint(optarg, 1u << WEFT_CTL_SEGMENTS_LOG2_MAX, &a->segments) ||
+			    a->segments < (1u << WEFT_CTL_SEGMENTS_LOG2_MIN) ||
+			    (a->segments & (a->segments - 1)))
+				bad = "--segments needs a power of two from 1 to 65536";
+			break;
+		case 'O':
+			if (parse_uint(optarg, WEFT_CTL_OWNERS_MAX, &a->owners) || a->owners == 0)
+				bad = "--owners needs 1..8";
 			break;
 		case 'h':
 			usage(stdout);

@@ -1,8 +1,9 @@
 /*
  * ctl_cluster.c — the node in a cluster: drives the membership state machine
  * (control/membership/) with the real monotonic clock and the dataplane's
- * cluster channel, logs its events, and publishes the MEMBERS snapshot
- * (weft_dp_publish_members) for the lcores.
+ * cluster channel, logs its events, and publishes the topology snapshot
+ * (weft_dp_publish_members: the view's members and its segment table,
+ * computed by weft_swim_seg_compute) for the lcores.
  *
  * Runs on the control thread only (the state machine and the channel's
  * receive side are single-threaded). Addresses cross one boundary here:
@@ -13,6 +14,9 @@
  *    machine before the next weft_dp_ctl_recv (its payload dies then);
  *  - the sink callbacks only log and set flags; the view is read and the
  *    snapshot published after the state machine call returns;
+ *  - the segment table published with a view is computed from exactly the
+ *    members published with it (same order: indices agree), epoch = view
+ *    counter;
  *  - a send the channel cannot do now (-EHOSTUNREACH: ARP pending,
  *    -ENOBUFS) is dropped and counted: the protocol retransmits.
  */
@@ -37,7 +41,11 @@ struct weft_ctl_cluster {
 	struct weft_swim_sink sink;
 	const char *home;
 	char id_text[37];
+	struct weft_swim_id id; /* this node's */
 	uint32_t max_members;
+	uint32_t segments;     /* --segments */
+	uint32_t owners;       /* --owners */
+	uint16_t *seg;         /* scratch: segments * owners owner indices */
 	bool dirty;        /* member states or the view changed: publish */
 	bool view_changed; /* a VIEW event since the last publish: log it */
 	bool refused;
@@ -141,16 +149,41 @@ static void fill_member(struct weft_dp_member *m, const char *name, const char *
 	m->start_unix_ms = start_unix_ms;
 }
 
-int weft_ctl_publish_self(struct weft_dp *dp, const char *name, const char *id, uint32_t bind_ip,
+/* Computes the segment table of view v (n members) into seg and points
+ * snap at it. 0 or a negative errno (logged by the caller). */
+static int seg_table(const struct weft_swim_view_member *v, uint32_t n, uint32_t segments,
+		     uint32_t owners, uint16_t *seg, struct weft_dp_members *snap)
+{
+	struct weft_swim_seg_table t = {.owner = seg};
+	int rc = weft_swim_seg_compute(v, n, segments, owners, &t);
+	if (rc < 0)
+		return rc;
+	snap->seg_log2 = (uint16_t)__builtin_ctz(segments);
+	snap->owners = (uint16_t)t.owners;
+	snap->seg_owner = seg;
+	return 0;
+}
+
+int weft_ctl_publish_self(struct weft_dp *dp, const struct weft_ctl_args *a, const char *id,
 			  uint16_t data_port, uint64_t start_unix_ms)
 {
 	struct {
 		struct weft_dp_members h;
 		struct weft_dp_member m[1];
-	} one = {.h = {.view = 0, .coordinator = 0, .n = 1}};
-	fill_member(&one.h.m[0], name, id, ntohl(bind_ip), data_port, WEFT_DP_MEMBER_ALIVE,
-		    start_unix_ms);
-	return weft_dp_publish_members(dp, &one.h);
+	} one = {.h = {.view = 0, .coordinator = 0, .self = 0, .n = 1}};
+	struct weft_swim_view_member self = {.nonce = start_unix_ms};
+	fill_member(&one.h.m[0], a->node_name, id, ntohl(a->bind_ip), data_port,
+		    WEFT_DP_MEMBER_ALIVE, start_unix_ms);
+	if (weft_ctl_uuid_parse(id, self.id.b) != 0)
+		return -EINVAL;
+	uint16_t *seg = malloc(a->segments * sizeof(*seg)); /* one owner per segment */
+	if (seg == NULL)
+		return -ENOMEM;
+	int rc = seg_table(&self, 1, a->segments, 1, seg, &one.h);
+	if (rc == 0)
+		rc = weft_dp_publish_members(dp, &one.h);
+	free(seg);
+	return rc;
 }
 
 /* Logs the view (after a VIEW event) and publishes the snapshot. */
@@ -171,6 +204,7 @@ static void publish(struct weft_ctl_cluster *cl)
 	struct weft_dp_members *s = cl->snap;
 	s->view = vid.counter;
 	s->coordinator = 0;
+	s->self = WEFT_DP_SELF_NONE;
 	s->n = n;
 	list[0] = '\0';
 	for (uint32_t i = 0; i < n; i++) {
@@ -186,6 +220,8 @@ static void publish(struct weft_ctl_cluster *cl)
 			    v[i].nonce / 1000u);
 		if (!memcmp(&v[i].id, &vid.coord.id, sizeof(vid.coord.id)))
 			s->coordinator = i;
+		if (!memcmp(&v[i].id, &cl->id, sizeof(cl->id)))
+			s->self = i;
 		if (used < sizeof(list))
 			used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s",
 						 i ? ", " : "", info.name[0] ? info.name : id);
@@ -197,9 +233,11 @@ static void publish(struct weft_ctl_cluster *cl)
 			     vid.counter, c->name[0] ? c->name : c->id, n, list,
 			     used >= sizeof(list) ? "..." : "");
 	}
-	int rc = weft_dp_publish_members(cl->dp, s);
+	int rc = seg_table(v, n, cl->segments, cl->owners, cl->seg, s);
+	if (rc == 0)
+		rc = weft_dp_publish_members(cl->dp, s);
 	if (rc < 0)
-		weft_ctl_log(WEFT_LOG_WARN, "cannot publish the members snapshot: %s",
+		weft_ctl_log(WEFT_LOG_WARN, "cannot publish the topology snapshot: %s",
 			     strerror(-rc));
 }
 
@@ -218,6 +256,7 @@ struct weft_ctl_cluster *weft_ctl_cluster_create(struct weft_dp *dp,
 		return NULL;
 	}
 	cl->dp = dp;
+	cl->id = cfg.id;
 	cl->home = a->home;
 	snprintf(cl->id_text, sizeof(cl->id_text), "%s", node_id);
 	cl->max_members = cfg.max_members;
@@ -228,18 +267,22 @@ struct weft_ctl_cluster *weft_ctl_cluster_create(struct weft_dp *dp,
 	if (getrandom(&cfg.seed, sizeof(cfg.seed), 0) != (ssize_t)sizeof(cfg.seed))
 		cfg.seed = cfg.nonce ^ ((uint64_t)cfg.addr.ip << 32);
 	snprintf(cfg.name, sizeof(cfg.name), "%s", a->node_name);
+	cl->segments = a->segments;
+	cl->owners = a->owners;
 	cl->snap = malloc(sizeof(*cl->snap) + cfg.max_members * sizeof(struct weft_dp_member));
-	cl->swim = cl->snap ? weft_swim_create(&cfg, weft_dp_now_ms(dp)) : NULL;
+	cl->seg = malloc((size_t)a->segments * a->owners * sizeof(*cl->seg));
+	cl->swim = cl->snap && cl->seg ? weft_swim_create(&cfg, weft_dp_now_ms(dp)) : NULL;
 	if (cl->swim == NULL) {
-		int e = errno;
+		int e = cl->snap && cl->seg ? errno : ENOMEM;
+		free(cl->seg);
 		free(cl->snap);
 		free(cl);
 		errno = e;
 		return NULL;
 	}
 	cl->sink = (struct weft_swim_sink){cl, on_send, on_event};
-	int rc = weft_ctl_publish_self(dp, a->node_name, node_id, a->bind_ip,
-				       (uint16_t)(ctl_port - 1), cfg.nonce / 1000u);
+	int rc = weft_ctl_publish_self(dp, a, node_id, (uint16_t)(ctl_port - 1),
+				       cfg.nonce / 1000u);
 	struct weft_swim_addr seeds[WEFT_CTL_MAX_PEERS];
 	for (unsigned i = 0; i < a->n_peers; i++)
 		seeds[i] = (struct weft_swim_addr){ntohl(a->peers[i]), ctl_port};
@@ -258,6 +301,7 @@ void weft_ctl_cluster_destroy(struct weft_ctl_cluster *cl)
 	if (cl == NULL)
 		return;
 	weft_swim_destroy(cl->swim);
+	free(cl->seg);
 	free(cl->snap);
 	free(cl);
 }

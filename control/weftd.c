@@ -113,10 +113,10 @@ int main(int argc, char **argv)
 	} else {
 		struct timeval tv;
 		gettimeofday(&tv, NULL);
-		rc = weft_ctl_publish_self(dp, a.node_name, id, a.bind_ip, cfg.udp_port,
+		rc = weft_ctl_publish_self(dp, &a, id, cfg.udp_port,
 					   (uint64_t)tv.tv_sec * 1000u + (uint64_t)tv.tv_usec / 1000u);
 		if (rc < 0)
-			weft_ctl_log(WEFT_LOG_WARN, "cannot publish the members snapshot: %s",
+			weft_ctl_log(WEFT_LOG_WARN, "cannot publish the topology snapshot: %s",
 				     strerror(-rc));
 	}
 	rc = weft_ctl_run(dp, cl);

@@ -222,17 +222,35 @@ struct weft_dp_member {
 	uint64_t start_unix_ms; /* wall-clock start of the member's process */
 };
 
+/* The segment table travels in the same snapshot as the members (one
+ * rcu_assign_pointer: a reader never sees members of one view with owners
+ * of another). Segment of a key: weft_wire_segment(XXH3-64 of the key, i.e.
+ * weft_cache_hash, seg_log2). Lcores count the keyed requests for segments
+ * that `self` does not own (STATS not_owner): misrouted clients. */
+#define WEFT_DP_SEG_LOG2_MAX 16u
+#define WEFT_DP_OWNERS_MAX 8u
+#define WEFT_DP_SELF_NONE UINT32_MAX
+
 struct weft_dp_members {
 	uint64_t view;          /* view counter = the topology epoch (0: none) */
 	uint32_t coordinator;   /* index into m[] (< n) */
 	uint32_t n;             /* 1..WEFT_DP_MEMBERS_MAX */
+	uint32_t self;          /* this node's index in m[], or WEFT_DP_SELF_NONE */
+	uint16_t seg_log2;      /* 2^seg_log2 segments, <= WEFT_DP_SEG_LOG2_MAX */
+	uint16_t owners;        /* owners per segment, 0 (no table) ..min(n, 8) */
+	const uint16_t *seg_owner; /* [2^seg_log2 * owners] indices into m[],
+	                              primary first; NULL iff owners == 0.
+	                              Copied by the publish: the caller keeps it. */
 	struct weft_dp_member m[];
 };
 
-/* Copies snap (n members) into a new immutable snapshot and publishes it;
- * the previous one is freed after a grace period (call_rcu). Control thread,
- * a registered QSBR reader. 0, -EINVAL (n out of range, coordinator >= n),
- * -ENOMEM (the previous snapshot stays). */
+/* Copies snap (n members and the segment table) into a new immutable
+ * snapshot and publishes it; the previous one is freed after a grace period
+ * (call_rcu). Responses carry the low 32 bits of snap->view as hdr.epoch
+ * from then on. Control thread, a registered QSBR reader. 0, -EINVAL (n out
+ * of range, coordinator >= n, seg_log2 or owners out of range, an owner
+ * index >= n, the same member twice in one segment), -ENOMEM (the previous
+ * snapshot stays). */
 int weft_dp_publish_members(struct weft_dp *dp, const struct weft_dp_members *snap);
 
 /* Formats the MEMBERS text (docs/protocol.md): "view <counter> coordinator
@@ -242,6 +260,12 @@ int weft_dp_publish_members(struct weft_dp *dp, const struct weft_dp_members *sn
  * thread). */
 size_t weft_dp_members_format(struct weft_dp *dp, uint64_t now_unix_ms, char *buf,
 			      size_t len);
+
+/* Encodes the TOPOLOGY response value (include/weft/wire.h) of the current
+ * snapshot into a malloc'd buffer of *len bytes; NULL when out of memory.
+ * Without a published snapshot: this node alone ("local", epoch 0) with no
+ * segment table (owners 0). Caller: an online QSBR reader. */
+uint8_t *weft_dp_topology_encode(struct weft_dp *dp, size_t *len);
 
 #ifdef __cplusplus
 }

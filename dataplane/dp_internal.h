@@ -68,6 +68,8 @@ struct dp_counters {
 	uint64_t long_responses;  /* responses kept for FETCH */
 	uint64_t dedup_replays;   /* retransmissions answered from dedup */
 	uint64_t get_bursts;      /* weft_cache_get_burst calls */
+	uint64_t not_owner;       /* keyed requests for a segment this node does
+	                             not own (served anyway: no forwarding yet) */
 	uint64_t idle_sleeps;
 	/* cluster channel (dp_ctl.c) */
 	uint64_t ctl_rx;          /* datagrams handed to the control thread */
@@ -220,7 +222,8 @@ struct weft_dp {
 	struct dp_dedup *dedup;
 	struct dp_lcore *lc; /* n_workers, cache-aligned */
 	struct dp_ctl *ctl;  /* the cluster channel; NULL when cfg.ctl_port == 0 */
-	struct dp_members *members; /* RCU: the MEMBERS snapshot; NULL = alone */
+	struct dp_members *members; /* RCU: the topology snapshot; NULL = alone */
+	uint32_t epoch;             /* low 32 bits of members->view (atomic) */
 	uint64_t created_unix_ms;   /* for the "alone" answer's uptime */
 	volatile bool stop;
 };
@@ -232,6 +235,10 @@ void dp_members_free(struct weft_dp *dp);
 /* The MEMBERS text of one snapshot (read once) in a malloc'd buffer of
  * *len bytes (no NUL); NULL when out of memory. An online QSBR reader. */
 char *dp_members_text(struct weft_dp *dp, uint64_t now_unix_ms, size_t *len);
+/* Whether this node (m->s.self) owns, as primary or backup, the segment of
+ * a key whose XXH3-64 is key_hash; true when m is NULL, has no table or does
+ * not know self. m from rcu_dereference(dp->members), an online reader. */
+bool dp_members_owns(const struct dp_members *m, uint64_t key_hash);
 /* Wall-clock milliseconds. */
 uint64_t dp_unix_ms(void);
 
@@ -310,9 +317,11 @@ struct dp_emit_ctx {
 	const struct dp_flow *flow;
 };
 void dp_emit_cb(void *ctx, const struct weft_wire_hdr *hdr, const uint8_t *slice, uint32_t len);
-/* A response header for req with status and payload lengths set. */
-void dp_resp_hdr(struct weft_wire_hdr *out, const struct weft_wire_hdr *req, uint16_t status,
-		 uint16_t extras_len, uint32_t msg_len);
+/* A response header for req with status and payload lengths set, epoch =
+ * the node's current topology epoch (dp->epoch). */
+void dp_resp_hdr(struct weft_wire_hdr *out, const struct weft_dp *dp,
+		 const struct weft_wire_hdr *req, uint16_t status, uint16_t extras_len,
+		 uint32_t msg_len);
 /* Sends a response of extras + value: one datagram if it fits, else kept
  * in response memory (copied) and its first window sent. */
 void dp_answer(struct dp_lcore *lc, const struct dp_req *req, uint16_t status, const void *extras,

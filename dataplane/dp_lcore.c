@@ -44,7 +44,7 @@ static void answer_hdr_error(struct dp_lcore *lc, const struct weft_wire_hdr *re
 			     const struct dp_flow *flow, uint16_t status)
 {
 	struct weft_wire_hdr h;
-	dp_resp_hdr(&h, req, status, 0, 0);
+	dp_resp_hdr(&h, lc->dp, req, status, 0, 0);
 	if (status == WEFT_ST_BAD_VERSION)
 		h.epoch = WEFT_WIRE_VERSION; /* the highest version this node speaks */
 	lc->c.errors++;

@@ -1,14 +1,21 @@
 /*
- * dp_members.c — the MEMBERS snapshot: an immutable copy of the cluster view
- * published by the control thread through an RCU pointer (dp->members) and
- * formatted as text by whichever lcore serves a MEMBERS request.
+ * dp_members.c — the topology snapshot: an immutable copy of the cluster
+ * view and its segment table, published by the control thread through an
+ * RCU pointer (dp->members), formatted as text (MEMBERS) or encoded as the
+ * binary TOPOLOGY value by whichever lcore serves the request.
  *
  * Invariants:
  *  - a published snapshot is never written again; it is freed only through
  *    urcu_qsbr_call_rcu (a grace period after it was replaced) or by
  *    weft_dp_destroy (no reader left);
  *  - 1 <= n <= WEFT_DP_MEMBERS_MAX, coordinator < n, every name is
- *    NUL-terminated within its array.
+ *    NUL-terminated within its array;
+ *  - the segment table lives in the same allocation (seg_owner points just
+ *    past m[n]): owners <= min(n, WEFT_DP_OWNERS_MAX), every index < n and
+ *    distinct within its segment; owners == 0 iff seg_owner == NULL;
+ *  - dp->epoch is the low 32 bits of the published view, stored after the
+ *    pointer (responses read it relaxed: a response may carry the previous
+ *    epoch for a moment, never a future one).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -42,17 +49,49 @@ static void members_free_cb(struct rcu_head *head)
 	free(caa_container_of(head, struct dp_members, rcu));
 }
 
+/* The segment table of snap is well formed (see the invariants). */
+static bool table_valid(const struct weft_dp_members *snap)
+{
+	if (snap->seg_log2 > WEFT_DP_SEG_LOG2_MAX || snap->owners > WEFT_DP_OWNERS_MAX ||
+	    snap->owners > snap->n || (snap->owners == 0) != (snap->seg_owner == NULL))
+		return false;
+	size_t n_seg = (size_t)1 << snap->seg_log2;
+	for (size_t s = 0; s < n_seg; s++) {
+		const uint16_t *o = snap->seg_owner + s * snap->owners;
+		for (unsigned i = 0; i < snap->owners; i++) {
+			if (o[i] >= snap->n)
+				return false;
+			for (unsigned j = 0; j < i; j++)
+				if (o[j] == o[i])
+					return false;
+		}
+	}
+	return true;
+}
+
 int weft_dp_publish_members(struct weft_dp *dp, const struct weft_dp_members *snap)
 {
-	if (snap->n == 0 || snap->n > WEFT_DP_MEMBERS_MAX || snap->coordinator >= snap->n)
+	if (snap->n == 0 || snap->n > WEFT_DP_MEMBERS_MAX || snap->coordinator >= snap->n ||
+	    (snap->self >= snap->n && snap->self != WEFT_DP_SELF_NONE) || !table_valid(snap))
 		return -EINVAL;
-	size_t bytes = sizeof(struct dp_members) + snap->n * sizeof(struct weft_dp_member);
+	size_t table = snap->owners ? ((size_t)snap->owners << snap->seg_log2) : 0;
+	size_t bytes = sizeof(struct dp_members) + snap->n * sizeof(struct weft_dp_member) +
+		       table * sizeof(uint16_t);
 	struct dp_members *m = malloc(bytes);
 	if (m == NULL)
 		return -ENOMEM;
 	m->s.view = snap->view;
 	m->s.coordinator = snap->coordinator;
 	m->s.n = snap->n;
+	m->s.self = snap->self;
+	m->s.seg_log2 = snap->seg_log2;
+	m->s.owners = snap->owners;
+	m->s.seg_owner = NULL;
+	if (table) {
+		uint16_t *t = (uint16_t *)(void *)&m->s.m[snap->n];
+		memcpy(t, snap->seg_owner, table * sizeof(uint16_t));
+		m->s.seg_owner = t;
+	}
 	memcpy(m->s.m, snap->m, snap->n * sizeof(struct weft_dp_member));
 	for (uint32_t i = 0; i < snap->n; i++) {
 		m->s.m[i].name[WEFT_DP_MEMBER_NAME_MAX] = '\0';
@@ -62,6 +101,7 @@ int weft_dp_publish_members(struct weft_dp *dp, const struct weft_dp_members *sn
 	}
 	struct dp_members *old = dp->members;
 	rcu_assign_pointer(dp->members, m);
+	__atomic_store_n(&dp->epoch, (uint32_t)snap->view, __ATOMIC_RELEASE);
 	if (old != NULL)
 		urcu_qsbr_call_rcu(&old->rcu, members_free_cb);
 	return 0;
@@ -133,5 +173,82 @@ char *dp_members_text(struct weft_dp *dp, uint64_t now_unix_ms, size_t *len)
 	if (buf == NULL)
 		return NULL;
 	*len = format(dp, m, now_unix_ms, buf, need + 1);
+	return buf;
+}
+
+bool dp_members_owns(const struct dp_members *m, uint64_t key_hash)
+{
+	if (m == NULL || m->s.owners == 0 || m->s.self == WEFT_DP_SELF_NONE)
+		return true;
+	const uint16_t *o = m->s.seg_owner +
+			    (size_t)weft_wire_segment(key_hash, m->s.seg_log2) * m->s.owners;
+	for (unsigned i = 0; i < m->s.owners; i++)
+		if (o[i] == m->s.self)
+			return true;
+	return false;
+}
+
+/* 36-character UUID text (hex, dashes ignored) to 16 bytes; zeros when the
+ * text is not one ("" for an unknown id). */
+static void id_bytes(const char *text, uint8_t out[16])
+{
+	unsigned n = 0;
+	memset(out, 0, 16);
+	for (const char *p = text; *p && n < 32; p++) {
+		int v;
+		if (*p == '-')
+			continue;
+		if (*p >= '0' && *p <= '9')
+			v = *p - '0';
+		else if (*p >= 'a' && *p <= 'f')
+			v = *p - 'a' + 10;
+		else if (*p >= 'A' && *p <= 'F')
+			v = *p - 'A' + 10;
+		else
+			break;
+		out[n / 2] = (uint8_t)(out[n / 2] | (v << ((n & 1) ? 0 : 4)));
+		n++;
+	}
+	if (n != 32)
+		memset(out, 0, 16);
+}
+
+static uint8_t *put_topo_member(uint8_t *w, const struct weft_dp_member *m)
+{
+	struct weft_topo_member tm = {.port = m->port, .ip = m->ip};
+	size_t nl = strnlen(m->name, WEFT_DP_MEMBER_NAME_MAX);
+	id_bytes(m->id, tm.id);
+	tm.name_len = (uint8_t)nl;
+	memcpy(w, &tm, sizeof(tm));
+	memcpy(w + sizeof(tm), m->name, nl);
+	return w + sizeof(tm) + nl;
+}
+
+uint8_t *weft_dp_topology_encode(struct weft_dp *dp, size_t *len)
+{
+	const struct dp_members *m = rcu_dereference(dp->members);
+	struct weft_dp_member self = {.name = "local", .ip = dp->bind_ip,
+				      .port = dp->cfg.udp_port};
+	const struct weft_dp_member *mm = m ? m->s.m : &self;
+	uint32_t n = m ? m->s.n : 1;
+	struct weft_topo_hdr h = {.epoch = m ? (uint32_t)m->s.view : 0,
+				  .n_segments_log2 = m ? m->s.seg_log2 : 0,
+				  .owners = m ? m->s.owners : 0, .n_members = (uint16_t)n};
+	size_t table = (size_t)h.owners << h.n_segments_log2;
+	size_t need = sizeof(h) + table * sizeof(uint16_t);
+	for (uint32_t i = 0; i < n; i++)
+		need += sizeof(struct weft_topo_member) +
+			strnlen(mm[i].name, WEFT_DP_MEMBER_NAME_MAX);
+	uint8_t *buf = malloc(need);
+	if (buf == NULL)
+		return NULL;
+	uint8_t *w = buf;
+	memcpy(w, &h, sizeof(h));
+	w += sizeof(h);
+	for (uint32_t i = 0; i < n; i++)
+		w = put_topo_member(w, &mm[i]);
+	if (table)
+		memcpy(w, m->s.seg_owner, table * sizeof(uint16_t));
+	*len = need;
 	return buf;
 }

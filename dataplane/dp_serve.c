@@ -2,10 +2,11 @@
  * dp_serve.c — serving validated weft requests against the caches.
  *
  * Stages over a burst: (1) resolve each request's cache (lookup, or
- * lookup-or-create with default options as the tutorial's caches do) and
- * hash its key once (weft_cache_hash); (2) all single-key GETs of the burst,
- * grouped per cache, go to weft_cache_get_burst, one call per cache; (3) the
- * other ops run one by one (a write is per key).
+ * lookup-or-create with default options as the tutorial's caches do), hash
+ * its key once (weft_cache_hash) and count a key whose segment this node
+ * does not own (topology snapshot read once per burst); (2) all single-key
+ * GETs of the burst, grouped per cache, go to weft_cache_get_burst, one call
+ * per cache; (3) the other ops run one by one (a write is per key).
  *
  * At-most-once: a non-idempotent op (weft_wire_op_is_idempotent false) first
  * claims its (client address, client_id, request_id) in the dedup table: a
@@ -23,6 +24,7 @@
 #include <string.h>
 
 #include <rte_mbuf.h>
+#include <urcu-qsbr.h>
 
 #include "dp_internal.h"
 
@@ -121,6 +123,17 @@ static void serve_members(struct dp_lcore *lc, const struct dp_req *req)
 		return;
 	}
 	dp_answer_owned(lc, req, WEFT_ST_OK, 0, (uint8_t *)buf, (uint32_t)len);
+}
+
+static void serve_topology(struct dp_lcore *lc, const struct dp_req *req)
+{
+	size_t len;
+	uint8_t *buf = weft_dp_topology_encode(lc->dp, &len);
+	if (buf == NULL) {
+		answer(lc, req, WEFT_ST_NO_MEMORY, NULL, 0, NULL, 0);
+		return;
+	}
+	dp_answer_owned(lc, req, WEFT_ST_OK, 0, buf, (uint32_t)len);
 }
 
 static struct dp_msg_id msg_id(const struct dp_req *req)
@@ -322,6 +335,7 @@ void dp_serve_burst(struct dp_lcore *lc, struct dp_req *reqs, unsigned n)
 	struct weft_cache *cache[DP_BURST];
 	bool get[DP_BURST];
 	unsigned n_get = 0;
+	const struct dp_members *topo = rcu_dereference(lc->dp->members);
 
 	/* Stage 1: count, resolve caches, hash keys once. */
 	for (unsigned i = 0; i < n; i++) {
@@ -331,7 +345,7 @@ void dp_serve_burst(struct dp_lcore *lc, struct dp_req *reqs, unsigned n)
 		cache[i] = NULL;
 		get[i] = false;
 		if (op == WEFT_OP_PING || op == WEFT_OP_STATS || op == WEFT_OP_FETCH ||
-		    op == WEFT_OP_CACHE_OPEN || op == WEFT_OP_MEMBERS)
+		    op == WEFT_OP_CACHE_OPEN || op == WEFT_OP_MEMBERS || op == WEFT_OP_TOPOLOGY)
 			continue;
 		uint16_t st = WEFT_ST_INTERNAL;
 		cache[i] = cache_of(lc, r, &st);
@@ -339,8 +353,11 @@ void dp_serve_burst(struct dp_lcore *lc, struct dp_req *reqs, unsigned n)
 			answer(lc, r, st, NULL, 0, NULL, 0);
 			continue;
 		}
-		if (r->hdr.key_len)
+		if (r->hdr.key_len) {
 			r->key_hash = weft_cache_hash(r->key, r->hdr.key_len);
+			if (!dp_members_owns(topo, r->key_hash))
+				lc->c.not_owner++;
+		}
 		if (op == WEFT_OP_GET) {
 			get[i] = true;
 			n_get++;
@@ -376,6 +393,9 @@ void dp_serve_burst(struct dp_lcore *lc, struct dp_req *reqs, unsigned n)
 			break;
 		case WEFT_OP_MEMBERS:
 			serve_members(lc, r);
+			break;
+		case WEFT_OP_TOPOLOGY:
+			serve_topology(lc, r);
 			break;
 		case WEFT_OP_FETCH:
 			serve_fetch(lc, r);

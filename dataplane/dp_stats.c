@@ -34,6 +34,7 @@ static const char *const op_names[WEFT_OP__COUNT] = {
 	[WEFT_OP_STATS] = "stats",
 	[WEFT_OP_FETCH] = "fetch",
 	[WEFT_OP_MEMBERS] = "members",
+	[WEFT_OP_TOPOLOGY] = "topology",
 };
 
 struct out {
@@ -75,6 +76,7 @@ static void put_counters(struct out *o, const char *prefix, const struct dp_coun
 	put(o, "%s.long_responses %" PRIu64 "\n", prefix, c->long_responses);
 	put(o, "%s.dedup_replays %" PRIu64 "\n", prefix, c->dedup_replays);
 	put(o, "%s.get_bursts %" PRIu64 "\n", prefix, c->get_bursts);
+	put(o, "%s.not_owner %" PRIu64 "\n", prefix, c->not_owner);
 	put(o, "%s.idle_sleeps %" PRIu64 "\n", prefix, c->idle_sleeps);
 	put(o, "%s.ctl_rx %" PRIu64 "\n", prefix, c->ctl_rx);
 	put(o, "%s.frag_to_ctl %" PRIu64 "\n", prefix, c->frag_to_ctl);

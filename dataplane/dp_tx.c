@@ -96,8 +96,9 @@ void dp_emit(struct dp_lcore *lc, const struct dp_flow *flow, const struct weft_
 	dp_tx_push(lc, m);
 }
 
-void dp_resp_hdr(struct weft_wire_hdr *out, const struct weft_wire_hdr *req, uint16_t status,
-		 uint16_t extras_len, uint32_t msg_len)
+void dp_resp_hdr(struct weft_wire_hdr *out, const struct weft_dp *dp,
+		 const struct weft_wire_hdr *req, uint16_t status, uint16_t extras_len,
+		 uint32_t msg_len)
 {
 	memset(out, 0, sizeof(*out));
 	out->magic = WEFT_WIRE_MAGIC;
@@ -108,6 +109,7 @@ void dp_resp_hdr(struct weft_wire_hdr *out, const struct weft_wire_hdr *req, uin
 	out->extras_len = extras_len;
 	out->client_id = req->client_id;
 	out->request_id = req->request_id;
+	out->epoch = __atomic_load_n(&dp->epoch, __ATOMIC_RELAXED);
 	out->msg_len = msg_len;
 }
 
@@ -121,7 +123,7 @@ void dp_answer_owned(struct dp_lcore *lc, const struct dp_req *req, uint16_t sta
 		     uint16_t extras_len, uint8_t *payload, uint32_t msg_len)
 {
 	struct weft_wire_hdr h;
-	dp_resp_hdr(&h, &req->hdr, status, extras_len, msg_len);
+	dp_resp_hdr(&h, lc->dp, &req->hdr, status, extras_len, msg_len);
 	if (msg_len <= WEFT_MAX_DGRAM_PAYLOAD) {
 		dp_emit(lc, &req->flow, &h, payload, msg_len, NULL, 0);
 		free(payload);
@@ -136,7 +138,7 @@ void dp_answer_owned(struct dp_lcore *lc, const struct dp_req *req, uint16_t sta
 		rc = dp_resp_fetch(lc->dp->resp, &id, 0, WEFT_RESP_INITIAL_WINDOW, lc->now_ms,
 				   dp_emit_cb, &x);
 	if (rc < 0) { /* larger than the whole bound, or evicted at once */
-		dp_resp_hdr(&h, &req->hdr, WEFT_ST_NO_MEMORY, 0, 0);
+		dp_resp_hdr(&h, lc->dp, &req->hdr, WEFT_ST_NO_MEMORY, 0, 0);
 		dp_emit(lc, &req->flow, &h, NULL, 0, NULL, 0);
 		lc->c.errors++;
 		return;
@@ -150,14 +152,14 @@ void dp_answer(struct dp_lcore *lc, const struct dp_req *req, uint16_t status, c
 	uint32_t msg_len = (uint32_t)extras_len + value_len;
 	if (msg_len <= WEFT_MAX_DGRAM_PAYLOAD) {
 		struct weft_wire_hdr h;
-		dp_resp_hdr(&h, &req->hdr, status, extras_len, msg_len);
+		dp_resp_hdr(&h, lc->dp, &req->hdr, status, extras_len, msg_len);
 		dp_emit(lc, &req->flow, &h, extras, extras_len, value, value_len);
 		return;
 	}
 	uint8_t *p = malloc(msg_len);
 	if (p == NULL) {
 		struct weft_wire_hdr h;
-		dp_resp_hdr(&h, &req->hdr, WEFT_ST_NO_MEMORY, 0, 0);
+		dp_resp_hdr(&h, lc->dp, &req->hdr, WEFT_ST_NO_MEMORY, 0, 0);
 		dp_emit(lc, &req->flow, &h, NULL, 0, NULL, 0);
 		lc->c.errors++;
 		return;

@@ -79,6 +79,12 @@ WEFT_API void weft_client_close(weft_client *c);
  * e.g. ECONNREFUSED before a -WEFT_ST_TIMEOUT); 0 if none. */
 WEFT_API int weft_client_errno(const weft_client *c);
 
+/* The topology epoch the node put in its last whole response (wire.h
+ * hdr.epoch; 0 before the first or from a node outside a cluster's first
+ * view). When it differs from a fetched weft_topology's epoch, the table
+ * is stale: fetch it again. */
+WEFT_API uint32_t weft_client_epoch(const weft_client *c);
+
 /* The random 32-bit identity the client puts in every request (0 for NULL). */
 WEFT_API uint32_t weft_client_id(const weft_client *c);
 
@@ -176,6 +182,38 @@ WEFT_API int weft_stats(weft_client *c, char **text, size_t *len);
  * "<name> <ip>:<port> <state> <uptime_s> <node-id>\n". *text is malloc'd and
  * NUL-terminated, *len excludes the NUL. A single node lists itself. */
 WEFT_API int weft_members(weft_client *c, char **text, size_t *len);
+
+/* The node's segment table (wire.h TOPOLOGY), one for every cache. */
+struct weft_topology_member {
+	char name[WEFT_MAX_NAME_LEN + 1]; /* NUL-terminated ("" when unknown) */
+	uint8_t id[16];                   /* node id bytes (zero when unknown) */
+	uint32_t ip;                      /* IPv4, network order */
+	uint16_t port;                    /* data port, host order */
+};
+struct weft_topology {
+	uint32_t epoch;            /* the view counter (low 32 bits) */
+	uint32_t n_segments;       /* a power of two */
+	uint16_t n_segments_log2;
+	uint16_t owners;           /* per segment, primary first; 0: no table yet */
+	uint16_t n_members;        /* >= 1 */
+	struct weft_topology_member *members;  /* [n_members] */
+	uint16_t *owner;           /* [n_segments * owners]: segment s's owners
+	                              are owner[s * owners .. s * owners + owners) */
+};
+/* Fetches and parses the table: *out is malloc'd (one block), free it with
+ * weft_topology_free. 0, -WEFT_ST_PROTOCOL (malformed answer), or a call
+ * error. */
+WEFT_API int weft_topology(weft_client *c, struct weft_topology **out);
+WEFT_API void weft_topology_free(struct weft_topology *t);
+/* The segment of a key: XXH3-64 of the key bytes & (n_segments - 1), as the
+ * node computes it. */
+WEFT_API uint32_t weft_topology_segment(const struct weft_topology *t, const void *key,
+					size_t len);
+/* Index into t->members of the key's owner number `replica` (0 = primary),
+ * or -WEFT_ST_INVALID_ARG (t or key NULL, replica >= t->owners: also when
+ * the node has no table yet). Pure. */
+WEFT_API int weft_topology_owner(const struct weft_topology *t, const void *key, size_t len,
+				 unsigned replica);
 
 #ifdef __cplusplus
 }

@@ -33,9 +33,9 @@
  *    a 1 MiB value never overruns a default-sized kernel socket buffer. A
  *    FETCH for a response the node no longer holds gets status GONE; the
  *    client then repeats the original request (only idempotent ops — GET,
- *    MULTI_GET, STATS — have long responses). Datagrams sent in answer to a
- *    FETCH are datagrams of the original response: they carry its opcode,
- *    status and lengths, and their own frag_offset.
+ *    MULTI_GET, STATS, MEMBERS, TOPOLOGY — have long responses). Datagrams
+ *    sent in answer to a FETCH are datagrams of the original response: they
+ *    carry its opcode, status and lengths, and their own frag_offset.
  *  - Long requests are sent whole; the node keeps the fragments it has for
  *    WEFT_REASM_TIMEOUT_MS, so a client that retransmits the message after a
  *    loss fills the holes.
@@ -99,6 +99,7 @@ enum weft_op {
 	WEFT_OP_STATS = 0x0b,         /* no payload -> value = text, "key value\n" lines */
 	WEFT_OP_FETCH = 0x0c,         /* weft_x_fetch -> datagrams of a kept long response */
 	WEFT_OP_MEMBERS = 0x0d,       /* no payload -> value = text: the cluster view (below) */
+	WEFT_OP_TOPOLOGY = 0x0e,      /* no payload -> value = binary segment table (below) */
 	WEFT_OP__COUNT
 };
 
@@ -149,7 +150,10 @@ struct __attribute__((packed)) weft_wire_hdr {
 	uint16_t extras_len;  /* length of the op's fixed extras struct */
 	uint32_t client_id;   /* random per client instance: with request_id, the */
 	uint64_t request_id;  /* at-most-once identity of a request */
-	uint32_t epoch;       /* topology epoch the sender knows (0: none); in a
+	uint32_t epoch;       /* topology epoch the sender knows (0: none); every
+	                         response carries the node's current epoch (the
+	                         low 32 bits of its view counter), so a client
+	                         whose table is older re-fetches TOPOLOGY; in a
 	                         BAD_VERSION response, the highest version spoken */
 	uint32_t msg_len;     /* payload bytes of the whole message */
 	uint32_t frag_offset; /* where this datagram's payload starts in it */
@@ -210,6 +214,48 @@ struct __attribute__((packed)) weft_x_cache_opts { /* CACHE_OPEN request */
  * when unknown). A single node answers with itself as the only member. Like
  * STATS, a long answer comes through FETCH. */
 
+/* TOPOLOGY. No name, key, extras or value; idempotent. Response value
+ * (binary, packed, little-endian):
+ *   struct weft_topo_hdr
+ *   n_members times: struct weft_topo_member, then name_len name bytes
+ *   n_segments * owners times: u16 member index (into the list above),
+ *     segment by segment, each segment's owners primary first
+ * where n_segments = 1 << n_segments_log2. Owners 0 means the node has no
+ * segment table yet (no owner indices follow). Indices are < n_members and
+ * distinct within a segment. A single node answers with itself alone and
+ * owns every segment. Like STATS, a long answer comes through FETCH.
+ *
+ * Keys to segments (clients and nodes compute the same):
+ *   segment = XXH3_64bits(key bytes, key_len) & (n_segments - 1)
+ * (XXH3-64 with seed 0, the hash the node computes once per request); the
+ * owners of a key are that segment's owner list. One table serves every
+ * cache. */
+struct __attribute__((packed)) weft_topo_hdr {
+	uint32_t epoch;           /* view counter (low 32 bits): = hdr.epoch */
+	uint16_t n_segments_log2; /* <= 16 */
+	uint16_t owners;          /* owners per segment (primary + backups) */
+	uint16_t n_members;       /* >= 1 */
+};
+
+struct __attribute__((packed)) weft_topo_member {
+	uint16_t port;            /* the member's data (client) UDP port */
+	uint32_t ip;              /* IPv4, network order (not little-endian) */
+	uint8_t id[16];           /* node id (UUID bytes; zero when unknown) */
+	uint8_t name_len;         /* name bytes that follow, <= WEFT_MAX_NAME_LEN */
+};
+
+_Static_assert(sizeof(struct weft_topo_hdr) == 10, "topology header is 10 bytes");
+_Static_assert(sizeof(struct weft_topo_member) == 23, "topology member is 23 bytes");
+
+#define WEFT_TOPO_SEG_LOG2_MAX 16u
+
+/* The segment of a key whose XXH3-64 is key_hash, in a table of
+ * 2^n_segments_log2 segments. Pure. */
+static inline uint32_t weft_wire_segment(uint64_t key_hash, unsigned n_segments_log2)
+{
+	return (uint32_t)(key_hash & ((1ull << n_segments_log2) - 1u));
+}
+
 /* MULTI_GET. Request value: key_count (u16) then key_count times
  * [u16 key_len][key bytes]. Response value: the same count, then per key in
  * request order [u16 status][u16 key_len][u32 value_len][u64 version]
@@ -257,6 +303,7 @@ static inline bool weft_wire_op_is_idempotent(uint8_t opcode)
 	case WEFT_OP_STATS:
 	case WEFT_OP_FETCH:
 	case WEFT_OP_MEMBERS:
+	case WEFT_OP_TOPOLOGY:
 		return true;
 	default:
 		return false;

@@ -11,7 +11,12 @@
 #    refused: it exits non-zero naming the duplicate id and the fix, and the
 #    others' view is unchanged;
 #  - 3 nodes with --peers only (multicast off) form one view;
-#  - a node without cluster options answers MEMBERS with itself alone.
+#  - TOPOLOGY: the 3 nodes of one view show the same epoch (= the view id)
+#    and segment table, no node is primary for more than 1.5x its fair share
+#    of the 256 segments; after the kill -9 the epoch grew and the dead node
+#    owns nothing;
+#  - a node without cluster options answers MEMBERS with itself alone, and
+#    TOPOLOGY with itself owning every segment (epoch 0).
 # Uses only 10.231.20.0/24 and 10.231.21.0/24. Removes every namespace, veth,
 # bridge and process it made on any exit.
 . "$(dirname "$0")/lib.sh"
@@ -61,6 +66,29 @@ wait_exit() {
   wait "$pid" 2>/dev/null || EXIT_ST=$?
 }
 
+# topo_of ADDR: `weftctl topology` of ADDR, or "none".
+topo_of() { "$WEFTCTL" -s "$1" --timeout 300 topology 2>/dev/null || echo none; }
+# topo_epoch TEXT: the epoch of a topology printout.
+topo_epoch() { echo "$1" | awk 'NR == 1 { sub(",", "", $2); print $2 }'; }
+# topo_primaries TEXT: "NAME:PRIMARY" per member, sorted.
+topo_primaries() {
+  echo "$1" | awk '$1 == "SEGMENTS" { exit } NR > 3 { print $2 ":" $4 }' | sort | paste -sd, -
+}
+# topo_max_primary TEXT: the largest primary count of any member.
+topo_max_primary() {
+  echo "$1" | awk '$1 == "SEGMENTS" { exit } NR > 3 && $4 > m { m = $4 } END { print m + 0 }'
+}
+# topo_mentions TEXT NAME: whether NAME is a member or an owner of a segment.
+topo_mentions() {
+  echo "$1" | awk -v n="$2" 'NR > 3 { for (i = 2; i <= NF; i++) if ($i == n) f = 1 }
+                             END { exit !f }'
+}
+topo_lacks() { ! topo_mentions "$@"; }
+# topo_owner_counts TEXT: the distinct numbers of owners the segment rows list.
+topo_owner_counts() {
+  echo "$1" | awk '$1 == "SEGMENTS" { s = 1; next } s { print NF - 1 }' | sort -u | paste -sd, -
+}
+
 declare -A pid addr
 start() { # start NAME NS IP [weftd args]
   local name=$1 ns=$2 ip=$3; shift 3
@@ -83,6 +111,20 @@ v=$(wait_view 30 "$all3" "${addr[n1]}" "${addr[n2]}" "${addr[n3]}") || v=
 check "multicast: 3 nodes form one view (every node: same view id, n1 n2 n3 alive)" test -n "$v"
 echo "     view: $v"
 
+# TOPOLOGY: the same epoch and table everywhere, balanced primaries
+t1=$(topo_of "${addr[n1]}")
+expect_eq "topology: n2 shows n1's table" "$t1" "$(topo_of "${addr[n2]}")"
+expect_eq "topology: n3 shows n1's table" "$t1" "$(topo_of "${addr[n3]}")"
+epoch3=$(topo_epoch "$t1")
+expect_eq "topology: the epoch is the view id" "${v%% *}" "$epoch3"
+expect_eq "topology: 3 members, 256 segments, 2 owners" \
+  "epoch $epoch3, 3 members, 256 segments, 2 owners per segment (primary first)" \
+  "$(echo "$t1" | head -1)"
+expect_eq "topology: every segment has 2 owners" "2" "$(topo_owner_counts "$t1")"
+echo "     topology epoch $epoch3, primaries $(topo_primaries "$t1")"
+check "topology: no node is primary for more than 1.5x its fair share (128 of 256)" \
+  test "$(topo_max_primary "$t1")" -le 128
+
 # kill -9 -> dropped from the others' view within 3 s
 kill -KILL "${pid[n3]}"
 t0=$(now_ms)
@@ -92,6 +134,13 @@ echo "     kill -9 of n3: dropped from the view after ${dt} ms"
 check "kill -9: the others drop the node (measured ${dt} ms)" test -n "$v"
 check "kill -9: detected within 3 s" test "$dt" -le 3000
 wait "${pid[n3]}" 2>/dev/null || true
+t1=$(topo_of "${addr[n1]}")
+expect_eq "kill -9: n2 shows n1's table" "$t1" "$(topo_of "${addr[n2]}")"
+epoch2=$(topo_epoch "$t1")
+echo "     topology epoch $epoch2 after the kill, primaries $(topo_primaries "$t1")"
+check "kill -9: the topology epoch grew ($epoch3 -> $epoch2)" test "$epoch2" -gt "$epoch3"
+check "kill -9: the dead node owns nothing" topo_lacks "$t1" n3
+expect_eq "kill -9: every segment has the 2 survivors as owners" "2" "$(topo_owner_counts "$t1")"
 
 # restart with the same home -> rejoins
 start n3 "wc$$-3" "$sub.13" --clustered
@@ -154,6 +203,11 @@ weft_wait_ready "${addr[s1]}" "${pid[s1]}"
 expect_eq "single node: MEMBERS lists itself alone in view 0" "0 s1:alive" "$(view_of "${addr[s1]}")"
 expect_eq "single node: with its node id" "$(cat "$WEFT_TMP/s1-home/data/node-id")" \
   "$("$WEFTCTL" -s "${addr[s1]}" members | awk '$1 == "s1" { print $5 }')"
+t1=$(topo_of "${addr[s1]}")
+expect_eq "single node: TOPOLOGY has epoch 0, itself alone, one owner" \
+  "epoch 0, 1 member, 256 segments, 1 owner per segment (primary first)" "$(echo "$t1" | head -1)"
+expect_eq "single node: it is primary for every segment" "s1:256" "$(topo_primaries "$t1")"
+expect_eq "single node: the table is one run" "0-255       s1" "$(echo "$t1" | tail -1)"
 check "single node: the cluster channel stays off" \
   sh -c "! grep -q 'joining a cluster' '$WEFT_TMP/s1.log'"
 

@@ -143,6 +143,64 @@ static void test_members(void **state)
 	assert_null(text);
 }
 
+/* A TOPOLOGY value: 2 members, 2 segments of 2 owners. */
+static size_t topo_value(uint8_t *v)
+{
+	struct weft_topo_hdr h = {.epoch = 4, .n_segments_log2 = 1, .owners = 2, .n_members = 2};
+	uint8_t *w = v;
+	memcpy(w, &h, sizeof(h));
+	w += sizeof(h);
+	for (unsigned i = 0; i < 2; i++) {
+		struct weft_topo_member m = {.port = (uint16_t)(7700 + i), .ip = 0x0100000au + i,
+					     .name_len = 2};
+		m.id[15] = (uint8_t)(i + 1);
+		memcpy(w, &m, sizeof(m));
+		w[sizeof(m)] = 'n';
+		w[sizeof(m) + 1] = (uint8_t)('1' + i);
+		w += sizeof(m) + 2;
+	}
+	const uint16_t own[4] = {1, 0, 0, 1};
+	memcpy(w, own, sizeof(own));
+	return (size_t)(w - v) + sizeof(own);
+}
+
+static void test_topology(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t v[256];
+	size_t vl = topo_value(v);
+	f->p.epoch = 4;
+	answer(f, WEFT_ST_OK, NULL, 0, v, (uint32_t)vl);
+	struct weft_topology *t = NULL;
+	assert_int_equal(weft_topology(f->c, &t), 0);
+	expect_req(f, WEFT_OP_TOPOLOGY, NULL, NULL, NULL, 0, NULL, 0);
+	assert_int_equal(weft_client_epoch(f->c), 4);
+	assert_non_null(t);
+	assert_int_equal(t->epoch, 4);
+	assert_int_equal(t->n_segments, 2);
+	assert_int_equal(t->owners, 2);
+	assert_int_equal(t->n_members, 2);
+	assert_string_equal(t->members[1].name, "n2");
+	assert_int_equal(t->members[1].port, 7701);
+	assert_int_equal(t->members[1].ip, 0x0100000bu);
+	assert_int_equal(t->members[1].id[15], 2);
+	assert_int_equal(t->owner[0], 1);
+	assert_int_equal(t->owner[3], 1);
+	weft_topology_free(t);
+
+	/* A malformed value (a truncated table) is a protocol error. */
+	answer(f, WEFT_ST_OK, NULL, 0, v, (uint32_t)vl - 1);
+	t = NULL;
+	assert_int_equal(weft_topology(f->c, &t), -WEFT_ST_PROTOCOL);
+	assert_null(t);
+	answer(f, WEFT_ST_UNKNOWN_OP, NULL, 0, NULL, 0);
+	assert_int_equal(weft_topology(f->c, &t), -WEFT_ST_UNKNOWN_OP);
+	assert_null(t);
+	assert_int_equal(weft_topology(NULL, &t), -WEFT_ST_INVALID_ARG);
+	assert_int_equal(weft_topology(f->c, NULL), -WEFT_ST_INVALID_ARG);
+	f->p.epoch = 0;
+}
+
 static void test_get(void **state)
 {
 	struct fixture *f = *state;
@@ -285,6 +343,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_ping_stats, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_topology, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_members, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_get, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_writes, setup, teardown),

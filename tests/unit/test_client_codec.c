@@ -1,7 +1,8 @@
 /*
  * libweft codec and argument checks, without a network: every request
  * opcode's datagram byte by byte against wire.h, splitting of long requests,
- * FETCH, response matching, MULTI_GET bodies, status strings, and that bad
+ * FETCH, response matching, MULTI_GET bodies, TOPOLOGY values (well formed
+ * and malformed) and the key -> owner rule, status strings, and that bad
  * arguments are refused before anything is sent.
  */
 #include <errno.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <xxhash.h>
 
 #include "client_internal.h"
 #include "test_client_peer.h"
@@ -55,7 +57,7 @@ static void test_encode_every_op(void **state)
 	static const uint8_t ops[] = {
 		WEFT_OP_PING, WEFT_OP_GET, WEFT_OP_MULTI_GET, WEFT_OP_PUT, WEFT_OP_PUT_IF_ABSENT,
 		WEFT_OP_REPLACE, WEFT_OP_CAS, WEFT_OP_DELETE, WEFT_OP_INCR, WEFT_OP_TOUCH,
-		WEFT_OP_CACHE_OPEN, WEFT_OP_STATS, WEFT_OP_MEMBERS,
+		WEFT_OP_CACHE_OPEN, WEFT_OP_STATS, WEFT_OP_MEMBERS, WEFT_OP_TOPOLOGY,
 	};
 	uint8_t extras[32];
 	uint8_t out[WEFT_MAX_DGRAM_LEN];
@@ -334,6 +336,135 @@ static void test_invalid_args_send_nothing(void **state)
 	assert_int_equal(received, 0);
 }
 
+/* A TOPOLOGY value of n members ("m0".."m9") and 2^log2 segments with k
+ * owners each (segment s: members s, s+1, ... mod n). Returns its length. */
+static size_t topo_build(uint8_t *v, uint16_t n, uint16_t log2, uint16_t k)
+{
+	struct weft_topo_hdr h = {.epoch = 77, .n_segments_log2 = log2, .owners = k,
+				  .n_members = n};
+	uint8_t *w = v;
+	memcpy(w, &h, sizeof(h));
+	w += sizeof(h);
+	for (uint16_t i = 0; i < n; i++) {
+		struct weft_topo_member m = {.port = 7700, .ip = 0x0100000au, .name_len = 2};
+		memcpy(w, &m, sizeof(m));
+		w[sizeof(m)] = 'm';
+		w[sizeof(m) + 1] = (uint8_t)('0' + i % 10);
+		w += sizeof(m) + 2;
+	}
+	for (uint32_t sg = 0; sg < (1u << log2); sg++)
+		for (uint16_t r = 0; r < k; r++) {
+			uint16_t o = (uint16_t)((sg + r) % n);
+			memcpy(w, &o, 2);
+			w += 2;
+		}
+	return (size_t)(w - v);
+}
+
+static void test_topology_decode(void **state)
+{
+	(void)state;
+	static uint8_t v[1 << 19];
+	struct weft_topology *t = NULL;
+	size_t len = topo_build(v, 3, 8, 2);
+	assert_int_equal(len, 10 + 3 * 25 + 256 * 2 * 2);
+	assert_int_equal(weft_topology_decode(v, len, &t), 0);
+	assert_int_equal(t->epoch, 77);
+	assert_int_equal(t->n_segments, 256);
+	assert_int_equal(t->n_segments_log2, 8);
+	assert_int_equal(t->owners, 2);
+	assert_int_equal(t->n_members, 3);
+	assert_string_equal(t->members[2].name, "m2");
+
+	/* Owner lookup: XXH3-64 of the key & (n_segments - 1), as the node. */
+	const char *keys[] = {"", "a", "user:42", "a-key-of-some-length-0123456789"};
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		size_t kl = strlen(keys[i]);
+		uint32_t sg = (uint32_t)(XXH3_64bits(keys[i], kl) & 255u);
+		assert_int_equal(weft_topology_segment(t, keys[i], kl), sg);
+		assert_int_equal(weft_topology_owner(t, keys[i], kl, 0), sg % 3);
+		assert_int_equal(weft_topology_owner(t, keys[i], kl, 1), (sg + 1) % 3);
+		assert_int_equal(weft_topology_owner(t, keys[i], kl, 2), -WEFT_ST_INVALID_ARG);
+	}
+	assert_int_equal(weft_topology_owner(NULL, "a", 1, 0), -WEFT_ST_INVALID_ARG);
+	assert_int_equal(weft_topology_owner(t, NULL, 1, 0), -WEFT_ST_INVALID_ARG);
+	weft_topology_free(t);
+	weft_topology_free(NULL);
+
+	/* Limits: one segment of one member; 2^16 segments. */
+	len = topo_build(v, 1, 0, 1);
+	assert_int_equal(weft_topology_decode(v, len, &t), 0);
+	assert_int_equal(weft_topology_owner(t, "k", 1, 0), 0);
+	weft_topology_free(t);
+	len = topo_build(v, 2, 16, 2);
+	assert_int_equal(weft_topology_decode(v, len, &t), 0);
+	assert_int_equal(t->n_segments, 65536);
+	weft_topology_free(t);
+
+	/* No table yet (owners 0): members only, no owner. */
+	len = topo_build(v, 1, 8, 0);
+	assert_int_equal(len, 10 + 25);
+	assert_int_equal(weft_topology_decode(v, len, &t), 0);
+	assert_int_equal(t->owners, 0);
+	assert_int_equal(weft_topology_owner(t, "k", 1, 0), -WEFT_ST_INVALID_ARG);
+	weft_topology_free(t);
+}
+
+static void expect_malformed(const uint8_t *v, size_t len)
+{
+	struct weft_topology *t = NULL;
+	assert_int_equal(weft_topology_decode(v, len, &t), -WEFT_ST_PROTOCOL);
+	assert_null(t);
+}
+
+static void test_topology_malformed(void **state)
+{
+	(void)state;
+	static uint8_t v[4096];
+	size_t len = topo_build(v, 3, 4, 2);
+	/* Every truncation, and a trailing byte. */
+	for (size_t l = 0; l < len; l++)
+		expect_malformed(v, l);
+	expect_malformed(v, len + 1);
+	expect_malformed(NULL, 0);
+
+	struct weft_topo_hdr h;
+	uint8_t w[4096];
+	/* no members */
+	memcpy(w, v, len);
+	memcpy(&h, w, sizeof(h));
+	h.n_members = 0;
+	memcpy(w, &h, sizeof(h));
+	expect_malformed(w, len);
+	/* more owners than members */
+	len = topo_build(w, 2, 1, 2);
+	memcpy(&h, w, sizeof(h));
+	h.owners = 3;
+	memcpy(w, &h, sizeof(h));
+	expect_malformed(w, len + 2 * 2);
+	/* 2^17 segments */
+	len = topo_build(w, 1, 0, 1);
+	memcpy(&h, w, sizeof(h));
+	h.n_segments_log2 = 17;
+	memcpy(w, &h, sizeof(h));
+	expect_malformed(w, len);
+	/* a name longer than WEFT_MAX_NAME_LEN */
+	len = topo_build(w, 1, 0, 1);
+	w[sizeof(h) + offsetof(struct weft_topo_member, name_len)] = WEFT_MAX_NAME_LEN + 1;
+	expect_malformed(w, len);
+	/* an owner index out of range */
+	len = topo_build(w, 3, 4, 2);
+	uint16_t bad = 3;
+	memcpy(w + len - 2, &bad, 2);
+	expect_malformed(w, len);
+	/* the same member twice in one segment */
+	bad = 0;
+	len = topo_build(w, 3, 4, 2);
+	memcpy(w + len - 2, &bad, 2);
+	memcpy(w + len - 4, &bad, 2);
+	expect_malformed(w, len);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -346,6 +477,8 @@ int main(void)
 		cmocka_unit_test(test_status_strings),
 		cmocka_unit_test(test_connect_args),
 		cmocka_unit_test(test_invalid_args_send_nothing),
+		cmocka_unit_test(test_topology_decode),
+		cmocka_unit_test(test_topology_malformed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -106,6 +106,7 @@ void peer_reply(struct peer *p, const struct weft_wire_hdr *req, uint16_t status
 	resp_hdr(&h, req, req->opcode, status);
 	h.extras_len = extras_len;
 	h.msg_len = extras_len + value_len;
+	h.epoch = p->epoch;
 	memcpy(buf, &h, sizeof(h));
 	if (extras_len)
 		memcpy(buf + sizeof(h), extras, extras_len);

@@ -32,6 +32,7 @@ struct peer {
 	peer_handler *handler;
 	void *ctx;                 /* the test's scenario state */
 	struct sockaddr_in from;   /* sender of the datagram being handled */
+	uint32_t epoch;            /* hdr.epoch of peer_reply's responses */
 };
 
 /* Binds the socket and starts the thread. */
@@ -39,7 +40,7 @@ void peer_start(struct peer *p, peer_handler *h, void *ctx);
 /* Stops and joins the thread (after draining queued datagrams), closes. */
 void peer_stop(struct peer *p);
 
-/* Sends a single-datagram response to the request in req. */
+/* Sends a single-datagram response to the request in req (epoch p->epoch). */
 void peer_reply(struct peer *p, const struct weft_wire_hdr *req, uint16_t status,
 		const void *extras, uint16_t extras_len, const void *value, uint32_t value_len);
 /* Sends piece k of a long response whose payload is [payload, +msg_len),

@@ -59,6 +59,8 @@ static void test_single_node_defaults(void **state)
 	snprintf(suffix, sizeof(suffix), "-%ld", (long)getpid());
 	assert_true(weft_ctl_name_valid(a.node_name));
 	assert_string_equal(a.node_name + strlen(a.node_name) - strlen(suffix), suffix);
+	assert_int_equal(a.segments, 256);
+	assert_int_equal(a.owners, 2);
 }
 
 static void test_cluster_options(void **state)
@@ -85,6 +87,14 @@ static void test_cluster_options(void **state)
 			 i > 1 ? "," : "", i);
 	assert_int_equal(parse(&a, "--peers", list, NULL), 0);
 	assert_int_equal(a.n_peers, 16);
+
+	assert_int_equal(parse(&a, "--segments", "1024", "--owners", "3", NULL), 0);
+	assert_int_equal(a.segments, 1024);
+	assert_int_equal(a.owners, 3);
+	assert_int_equal(parse(&a, "--segments", "1", "--owners", "1", NULL), 0);
+	assert_int_equal(a.segments, 1);
+	assert_int_equal(parse(&a, "--segments", "65536", NULL), 0);
+	assert_int_equal(a.segments, 65536);
 }
 
 static void test_bad_cluster_options(void **state)
@@ -111,6 +121,13 @@ static void test_bad_cluster_options(void **state)
 		{"--node-name", "has space"},
 		{"--node-name", "slash/no"},
 		{"--node-name", long_name},
+		{"--segments", "0"},
+		{"--segments", "100"},           /* not a power of two */
+		{"--segments", "131072"},        /* above 2^16 */
+		{"--segments", "-256"},
+		{"--owners", "0"},
+		{"--owners", "9"},
+		{"--owners", "x"},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(parse(&a, bad[i][0], bad[i][1], NULL), -EINVAL);

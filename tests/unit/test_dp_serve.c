@@ -3,7 +3,8 @@
  * build, tx) on a fake port: DPDK's net_ring PMD (rte_eth_from_rings). The
  * test enqueues crafted frames on the port's rx ring, runs one worker
  * iteration on this thread (a registered QSBR reader), and reads the
- * response frames from the tx ring. The clock is virtual.
+ * response frames from the tx ring. The clock is virtual. Also the
+ * topology snapshot: MEMBERS text, TOPOLOGY bytes, hdr.epoch.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -22,6 +23,7 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 #include <urcu-qsbr.h>
+#include <xxhash.h>
 
 #include "dp_internal.h"
 
@@ -658,28 +660,42 @@ static void member(struct weft_dp_member *m, unsigned i, uint8_t state)
 	m->start_unix_ms = UINT64_MAX;
 }
 
-/* Reads a MEMBERS answer of any length (window, then FETCH). */
-static uint32_t members_text(char *text, uint32_t cap)
+/* Reads the answer to a no-payload op (MEMBERS, TOPOLOGY) of any length
+ * (window, then FETCH) into buf; returns its length. *epoch (if not NULL)
+ * gets the hdr.epoch of the first datagram. */
+static uint32_t long_answer(uint8_t op, uint8_t *buf, uint32_t cap, uint32_t *epoch)
 {
 	uint64_t rid = ++T.next_rid;
-	uint8_t buf[256];
-	uint32_t len = build(buf, WEFT_OP_MEMBERS, "", NULL, 0, NULL, 0, NULL, 0, rid);
-	push_udp(buf, len, NODE_PORT);
+	uint8_t req[256];
+	uint32_t len = build(req, op, "", NULL, 0, NULL, 0, NULL, 0, rid);
+	push_udp(req, len, NODE_PORT);
 	struct rte_mbuf *out[MAXF];
 	unsigned n = poll_node(out);
 	assert_true(n >= 1);
+	if (epoch != NULL) {
+		struct resp r;
+		decode(out[0], &r);
+		assert_int_equal(r.h.status, WEFT_ST_OK);
+		*epoch = r.h.epoch;
+	}
 	static uint8_t seen[1024];
 	memset(seen, 0, sizeof(seen));
 	uint32_t tlen = 0;
-	collect(out, n, (uint8_t *)text, &tlen, seen, rid);
+	collect(out, n, buf, &tlen, seen, rid);
 	assert_true(tlen < cap);
 	uint32_t slots = (tlen + WEFT_MAX_DGRAM_PAYLOAD - 1) / WEFT_MAX_DGRAM_PAYLOAD;
 	for (uint32_t sl = n; sl < slots; sl += 32) {
 		fetch(rid, sl, 32, out, &n);
-		collect(out, n, (uint8_t *)text, &tlen, seen, rid);
+		collect(out, n, buf, &tlen, seen, rid);
 	}
 	for (uint32_t sl = 0; sl < slots; sl++)
 		assert_int_equal(seen[sl], 1);
+	return tlen;
+}
+
+static uint32_t members_text(char *text, uint32_t cap)
+{
+	uint32_t tlen = long_answer(WEFT_OP_MEMBERS, (uint8_t *)text, cap, NULL);
 	text[tlen] = '\0';
 	return tlen;
 }
@@ -739,6 +755,168 @@ static void test_members(void **state)
 	assert_int_equal(lines, WEFT_DP_MEMBERS_MAX + 1);
 	assert_non_null(strstr(text, "\nn1024 10.213.1.0:7700 left 0 "
 				     "00000000-0000-4000-8000-000000001024\n"));
+}
+
+/* --- TOPOLOGY -------------------------------------------------------------- */
+
+static void test_topology_alone(void **state)
+{
+	(void)state;
+	static uint8_t v[256];
+	uint32_t epoch = 99;
+	uint32_t len = long_answer(WEFT_OP_TOPOLOGY, v, sizeof(v), &epoch);
+	/* Nothing published: this node alone, epoch 0, no segment table. */
+	assert_int_equal(epoch, 0);
+	assert_int_equal(len, sizeof(struct weft_topo_hdr) + sizeof(struct weft_topo_member) + 5);
+	struct weft_topo_hdr h;
+	memcpy(&h, v, sizeof(h));
+	assert_int_equal(h.epoch, 0);
+	assert_int_equal(h.owners, 0);
+	assert_int_equal(h.n_members, 1);
+	struct weft_topo_member m;
+	memcpy(&m, v + sizeof(h), sizeof(m));
+	assert_int_equal(m.port, NODE_PORT);
+	assert_memory_equal(&m.ip, NODE_IP, 4);
+	assert_int_equal(m.name_len, 5);
+	assert_memory_equal(v + sizeof(h) + sizeof(m), "local", 5);
+}
+
+/* The node's ingress hash is XXH3-64, so wire.h's key -> segment rule
+ * (what libweft computes) is the node's. */
+static void test_segment_rule(void **state)
+{
+	(void)state;
+	const char *keys[] = {"", "a", "user:42", "a-key-of-some-length-0123456789"};
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		size_t l = strlen(keys[i]);
+		assert_true(weft_cache_hash(keys[i], l) == XXH3_64bits(keys[i], l));
+		assert_int_equal(weft_wire_segment(weft_cache_hash(keys[i], l), 8),
+				 XXH3_64bits(keys[i], l) & 255u);
+	}
+	assert_int_equal(weft_wire_segment(UINT64_MAX, 0), 0);
+	assert_int_equal(weft_wire_segment(UINT64_MAX, 16), 65535);
+}
+
+static void test_topology(void **state)
+{
+	(void)state;
+	static struct {
+		struct weft_dp_members h;
+		struct weft_dp_member m[3];
+	} s;
+	static uint16_t tab[2u << 16];
+	static uint8_t v[1 << 20];
+
+	/* 3 members, 4 segments of 2 owners. */
+	s.h.view = 0x100000009ull; /* the epoch is its low 32 bits */
+	s.h.coordinator = 0;
+	s.h.n = 3;
+	member(&s.m[0], 1, WEFT_DP_MEMBER_ALIVE);
+	member(&s.m[1], 2, WEFT_DP_MEMBER_ALIVE);
+	member(&s.m[2], 3, WEFT_DP_MEMBER_ALIVE);
+	s.m[2].name[0] = '\0'; /* unknown name: name_len 0 */
+	s.m[1].id[0] = '\0';   /* unknown id: zero bytes */
+	const uint16_t t4[8] = {0, 1, 1, 2, 2, 0, 0, 2};
+	memcpy(tab, t4, sizeof(t4));
+	s.h.seg_log2 = 2;
+	s.h.owners = 2;
+	s.h.seg_owner = tab;
+	assert_int_equal(weft_dp_publish_members(T.dp, &s.h), 0);
+	tab[0] = 2; /* the snapshot holds a copy */
+	uint32_t epoch = 0;
+	uint32_t len = long_answer(WEFT_OP_TOPOLOGY, v, sizeof(v), &epoch);
+	assert_int_equal(epoch, 9);
+	assert_int_equal(len, 10 + 3 * 23 + 2 + 2 + 0 + 8 * 2);
+	struct weft_topo_hdr h;
+	memcpy(&h, v, sizeof(h));
+	assert_int_equal(h.epoch, 9);
+	assert_int_equal(h.n_segments_log2, 2);
+	assert_int_equal(h.owners, 2);
+	assert_int_equal(h.n_members, 3);
+	const uint8_t *p = v + sizeof(h);
+	struct weft_topo_member m;
+	memcpy(&m, p, sizeof(m));
+	const uint8_t id1[16] = {0, 0, 0, 0, 0, 0, 0x40, 0, 0x80, 0, 0, 0, 0, 0, 0, 1};
+	assert_memory_equal(m.id, id1, 16);
+	assert_int_equal(m.port, 7700);
+	const uint8_t ip1[4] = {10, 213, 1, 1};
+	assert_memory_equal(&m.ip, ip1, 4);
+	assert_int_equal(m.name_len, 2);
+	assert_memory_equal(p + sizeof(m), "n1", 2);
+	p += sizeof(m) + 2;
+	memcpy(&m, p, sizeof(m));
+	const uint8_t zero[16] = {0};
+	assert_memory_equal(m.id, zero, 16);
+	assert_memory_equal(p + sizeof(m), "n2", 2);
+	p += sizeof(m) + 2;
+	memcpy(&m, p, sizeof(m));
+	assert_int_equal(m.name_len, 0);
+	p += sizeof(m);
+	assert_memory_equal(p, t4, sizeof(t4));
+
+	/* Every response now carries the epoch. */
+	struct resp r;
+	call(WEFT_OP_PING, "", "", NULL, 0, NULL, 0, &r);
+	assert_int_equal(r.h.epoch, 9);
+
+	/* This node is member 0 (self): a key of segment 1 (owners 1, 2) is
+	 * counted as not owned, still served; one of segment 0 is owned. */
+	char k_other[8] = "", k_own[8] = "";
+	for (unsigned i = 0; i < 100 && (!k_other[0] || !k_own[0]); i++) {
+		char k[8];
+		snprintf(k, sizeof(k), "k%u", i);
+		uint32_t sg = weft_wire_segment(XXH3_64bits(k, strlen(k)), 2);
+		if (sg == 1 && !k_other[0])
+			memcpy(k_other, k, sizeof(k));
+		if (sg == 0 && !k_own[0])
+			memcpy(k_own, k, sizeof(k));
+	}
+	assert_true(k_other[0] && k_own[0]);
+	uint64_t before = T.dp->lc[0].c.not_owner;
+	call(WEFT_OP_GET, "topo", k_own, NULL, 0, NULL, 0, &r);
+	assert_int_equal(r.h.status, WEFT_ST_NOT_FOUND);
+	assert_int_equal(r.h.epoch, 9);
+	assert_int_equal(T.dp->lc[0].c.not_owner, before);
+	call(WEFT_OP_GET, "topo", k_other, NULL, 0, NULL, 0, &r);
+	assert_int_equal(r.h.status, WEFT_ST_NOT_FOUND);
+	assert_int_equal(T.dp->lc[0].c.not_owner, before + 1);
+	s.h.self = 3; /* neither a member nor WEFT_DP_SELF_NONE */
+	assert_int_equal(weft_dp_publish_members(T.dp, &s.h), -EINVAL);
+	s.h.self = 0;
+
+	/* Bad tables are refused; the published snapshot stays. */
+	memcpy(tab, t4, sizeof(t4));
+	tab[3] = 3; /* index out of range */
+	assert_int_equal(weft_dp_publish_members(T.dp, &s.h), -EINVAL);
+	tab[3] = 1; /* segment 1 owned twice by member 1 */
+	assert_int_equal(weft_dp_publish_members(T.dp, &s.h), -EINVAL);
+	tab[3] = 2;
+	s.h.owners = 4; /* more owners than members */
+	assert_int_equal(weft_dp_publish_members(T.dp, &s.h), -EINVAL);
+	s.h.owners = 2;
+	s.h.seg_log2 = 17;
+	assert_int_equal(weft_dp_publish_members(T.dp, &s.h), -EINVAL);
+	s.h.seg_log2 = 2;
+	s.h.seg_owner = NULL; /* owners without a table */
+	assert_int_equal(weft_dp_publish_members(T.dp, &s.h), -EINVAL);
+	call(WEFT_OP_PING, "", "", NULL, 0, NULL, 0, &r);
+	assert_int_equal(r.h.epoch, 9);
+
+	/* The largest table (2^16 segments x 2 owners) comes back through
+	 * FETCH, with a new epoch. */
+	s.h.view = 10;
+	s.h.seg_log2 = 16;
+	s.h.seg_owner = tab;
+	for (uint32_t i = 0; i < (1u << 16); i++) {
+		tab[2 * i] = (uint16_t)(i % 3);
+		tab[2 * i + 1] = (uint16_t)((i + 1) % 3);
+	}
+	assert_int_equal(weft_dp_publish_members(T.dp, &s.h), 0);
+	len = long_answer(WEFT_OP_TOPOLOGY, v, sizeof(v), &epoch);
+	assert_int_equal(epoch, 10);
+	assert_int_equal(len, 10 + 3 * 23 + 4 + (2u << 16) * 2);
+	assert_true(len > WEFT_MAX_DGRAM_PAYLOAD * WEFT_RESP_INITIAL_WINDOW);
+	assert_memory_equal(v + len - (2u << 16) * 2, tab, (2u << 16) * 2);
 }
 
 /* --- fixture -------------------------------------------------------------- */
@@ -801,7 +979,10 @@ int main(void)
 		cmocka_unit_test(test_cache_open),
 		cmocka_unit_test(test_big_value_reassembly_and_fetch),
 		cmocka_unit_test(test_reassembly_timeout_and_stats),
+		cmocka_unit_test(test_topology_alone),
+		cmocka_unit_test(test_segment_rule),
 		cmocka_unit_test(test_members),
+		cmocka_unit_test(test_topology),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
