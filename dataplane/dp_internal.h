@@ -381,4 +381,12 @@ void dp_frag_get_stats(const struct dp_frag *f, struct dp_frag_stats *out);
 /* dp_stats.c */
 void dp_counters_add(struct dp_counters *sum, const struct dp_counters *c);
 
+/* dp_text.c: appends printf-style to buf (cap bytes; buf may be NULL),
+ * never past it; len counts every byte the text needs, written or not. */
+struct dp_text {
+	char *buf;
+	size_t cap, len;
+};
+__attribute__((format(printf, 2, 3))) void dp_text_put(struct dp_text *t, const char *fmt, ...);
+
 #endif /* WEFT_DP_INTERNAL_H */

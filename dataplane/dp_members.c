@@ -20,7 +20,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,35 +112,19 @@ void dp_members_free(struct weft_dp *dp)
 	dp->members = NULL;
 }
 
-struct out {
-	char *buf;
-	size_t cap, len;
-};
-
-__attribute__((format(printf, 2, 3))) static void put(struct out *o, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	size_t room = o->buf != NULL && o->len < o->cap ? o->cap - o->len : 0;
-	int n = vsnprintf(room ? o->buf + o->len : NULL, room, fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		o->len += (size_t)n;
-}
-
-static void put_member(struct out *o, const struct weft_dp_member *m, uint64_t now_unix_ms)
+static void put_member(struct dp_text *o, const struct weft_dp_member *m, uint64_t now_unix_ms)
 {
 	char ip[INET_ADDRSTRLEN];
 	inet_ntop(AF_INET, &m->ip, ip, sizeof(ip));
 	uint64_t up = now_unix_ms > m->start_unix_ms ? (now_unix_ms - m->start_unix_ms) / 1000 : 0;
-	put(o, "%s %s:%u %s %" PRIu64 " %s\n", m->name[0] ? m->name : "-", ip, m->port,
+	dp_text_put(o, "%s %s:%u %s %" PRIu64 " %s\n", m->name[0] ? m->name : "-", ip, m->port,
 	    state_names[m->state], up, m->id[0] ? m->id : "-");
 }
 
 static size_t format(const struct weft_dp *dp, const struct dp_members *m,
 		     uint64_t now_unix_ms, char *buf, size_t len)
 {
-	struct out o = {.buf = buf, .cap = len, .len = 0};
+	struct dp_text o = {.buf = buf, .cap = len, .len = 0};
 	if (buf != NULL && len > 0)
 		buf[0] = '\0';
 	if (m == NULL) {
@@ -149,12 +132,12 @@ static size_t format(const struct weft_dp *dp, const struct dp_members *m,
 					      .port = dp->cfg.udp_port,
 					      .state = WEFT_DP_MEMBER_ALIVE,
 					      .start_unix_ms = dp->created_unix_ms};
-		put(&o, "view 0 coordinator local\n");
+		dp_text_put(&o, "view 0 coordinator local\n");
 		put_member(&o, &self, now_unix_ms);
 		return o.len;
 	}
 	const struct weft_dp_member *c = &m->s.m[m->s.coordinator];
-	put(&o, "view %" PRIu64 " coordinator %s\n", m->s.view, c->name[0] ? c->name : "-");
+	dp_text_put(&o, "view %" PRIu64 " coordinator %s\n", m->s.view, c->name[0] ? c->name : "-");
 	for (uint32_t i = 0; i < m->s.n; i++)
 		put_member(&o, &m->s.m[i], now_unix_ms);
 	return o.len;

@@ -13,7 +13,6 @@
  * packets behind, never torn.
  */
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -37,22 +36,6 @@ static const char *const op_names[WEFT_OP__COUNT] = {
 	[WEFT_OP_TOPOLOGY] = "topology",
 };
 
-struct out {
-	char *buf;
-	size_t cap, len;
-};
-
-__attribute__((format(printf, 2, 3))) static void put(struct out *o, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	size_t room = o->len < o->cap ? o->cap - o->len : 0;
-	int n = vsnprintf(room ? o->buf + o->len : NULL, room, fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		o->len += (size_t)n;
-}
-
 void dp_counters_add(struct dp_counters *sum, const struct dp_counters *c)
 {
 	const uint64_t *s = (const uint64_t *)c;
@@ -61,57 +44,57 @@ void dp_counters_add(struct dp_counters *sum, const struct dp_counters *c)
 		d[i] += s[i];
 }
 
-static void put_counters(struct out *o, const char *prefix, const struct dp_counters *c)
+static void put_counters(struct dp_text *o, const char *prefix, const struct dp_counters *c)
 {
-	put(o, "%s.rx_packets %" PRIu64 "\n", prefix, c->rx_packets);
-	put(o, "%s.tx_packets %" PRIu64 "\n", prefix, c->tx_packets);
-	put(o, "%s.arp_replies %" PRIu64 "\n", prefix, c->arp_replies);
-	put(o, "%s.icmp_replies %" PRIu64 "\n", prefix, c->icmp_replies);
+	dp_text_put(o, "%s.rx_packets %" PRIu64 "\n", prefix, c->rx_packets);
+	dp_text_put(o, "%s.tx_packets %" PRIu64 "\n", prefix, c->tx_packets);
+	dp_text_put(o, "%s.arp_replies %" PRIu64 "\n", prefix, c->arp_replies);
+	dp_text_put(o, "%s.icmp_replies %" PRIu64 "\n", prefix, c->icmp_replies);
 	for (unsigned i = 0; i < WEFT_OP__COUNT; i++)
-		put(o, "%s.req.%s %" PRIu64 "\n", prefix, op_names[i], c->requests[i]);
-	put(o, "%s.errors %" PRIu64 "\n", prefix, c->errors);
+		dp_text_put(o, "%s.req.%s %" PRIu64 "\n", prefix, op_names[i], c->requests[i]);
+	dp_text_put(o, "%s.errors %" PRIu64 "\n", prefix, c->errors);
 	for (unsigned i = 0; i < DP_DROP__COUNT; i++)
-		put(o, "%s.drop.%s %" PRIu64 "\n", prefix, dp_drop_name(i), c->drops[i]);
-	put(o, "%s.reasm_pieces %" PRIu64 "\n", prefix, c->reasm_pieces);
-	put(o, "%s.long_responses %" PRIu64 "\n", prefix, c->long_responses);
-	put(o, "%s.dedup_replays %" PRIu64 "\n", prefix, c->dedup_replays);
-	put(o, "%s.get_bursts %" PRIu64 "\n", prefix, c->get_bursts);
-	put(o, "%s.not_owner %" PRIu64 "\n", prefix, c->not_owner);
-	put(o, "%s.idle_sleeps %" PRIu64 "\n", prefix, c->idle_sleeps);
-	put(o, "%s.ctl_rx %" PRIu64 "\n", prefix, c->ctl_rx);
-	put(o, "%s.frag_to_ctl %" PRIu64 "\n", prefix, c->frag_to_ctl);
-	put(o, "%s.ctl_drop_full %" PRIu64 "\n", prefix, c->ctl_drop_full);
-	put(o, "%s.ctl_drop_self %" PRIu64 "\n", prefix, c->ctl_drop_self);
-	put(o, "%s.arp_learned %" PRIu64 "\n", prefix, c->arp_learned);
-	put(o, "%s.ctl_tx %" PRIu64 "\n", prefix, c->ctl_tx);
+		dp_text_put(o, "%s.drop.%s %" PRIu64 "\n", prefix, dp_drop_name(i), c->drops[i]);
+	dp_text_put(o, "%s.reasm_pieces %" PRIu64 "\n", prefix, c->reasm_pieces);
+	dp_text_put(o, "%s.long_responses %" PRIu64 "\n", prefix, c->long_responses);
+	dp_text_put(o, "%s.dedup_replays %" PRIu64 "\n", prefix, c->dedup_replays);
+	dp_text_put(o, "%s.get_bursts %" PRIu64 "\n", prefix, c->get_bursts);
+	dp_text_put(o, "%s.not_owner %" PRIu64 "\n", prefix, c->not_owner);
+	dp_text_put(o, "%s.idle_sleeps %" PRIu64 "\n", prefix, c->idle_sleeps);
+	dp_text_put(o, "%s.ctl_rx %" PRIu64 "\n", prefix, c->ctl_rx);
+	dp_text_put(o, "%s.frag_to_ctl %" PRIu64 "\n", prefix, c->frag_to_ctl);
+	dp_text_put(o, "%s.ctl_drop_full %" PRIu64 "\n", prefix, c->ctl_drop_full);
+	dp_text_put(o, "%s.ctl_drop_self %" PRIu64 "\n", prefix, c->ctl_drop_self);
+	dp_text_put(o, "%s.arp_learned %" PRIu64 "\n", prefix, c->arp_learned);
+	dp_text_put(o, "%s.ctl_tx %" PRIu64 "\n", prefix, c->ctl_tx);
 }
 
 static void put_named(void *arg, const char *name, uint64_t v)
 {
-	put(arg, "%s %" PRIu64 "\n", name, v);
+	dp_text_put(arg, "%s %" PRIu64 "\n", name, v);
 }
 
 static void put_cache(struct weft_cache *c, void *arg)
 {
-	struct out *o = arg;
+	struct dp_text *o = arg;
 	struct weft_cache_stats s;
 	weft_cache_get_stats(c, &s);
 	const char *n = weft_cache_name(c);
-	put(o, "cache.%s.entries %" PRIu64 "\n", n, s.entries);
-	put(o, "cache.%s.bytes %" PRIu64 "\n", n, s.bytes);
-	put(o, "cache.%s.max_bytes %" PRIu64 "\n", n, s.max_bytes);
-	put(o, "cache.%s.hits %" PRIu64 "\n", n, s.hits);
-	put(o, "cache.%s.misses %" PRIu64 "\n", n, s.misses);
-	put(o, "cache.%s.puts %" PRIu64 "\n", n, s.puts);
-	put(o, "cache.%s.deletes %" PRIu64 "\n", n, s.deletes);
-	put(o, "cache.%s.evictions %" PRIu64 "\n", n, s.evictions);
-	put(o, "cache.%s.expirations %" PRIu64 "\n", n, s.expirations);
-	put(o, "cache.%s.resizes %" PRIu64 "\n", n, s.resizes);
+	dp_text_put(o, "cache.%s.entries %" PRIu64 "\n", n, s.entries);
+	dp_text_put(o, "cache.%s.bytes %" PRIu64 "\n", n, s.bytes);
+	dp_text_put(o, "cache.%s.max_bytes %" PRIu64 "\n", n, s.max_bytes);
+	dp_text_put(o, "cache.%s.hits %" PRIu64 "\n", n, s.hits);
+	dp_text_put(o, "cache.%s.misses %" PRIu64 "\n", n, s.misses);
+	dp_text_put(o, "cache.%s.puts %" PRIu64 "\n", n, s.puts);
+	dp_text_put(o, "cache.%s.deletes %" PRIu64 "\n", n, s.deletes);
+	dp_text_put(o, "cache.%s.evictions %" PRIu64 "\n", n, s.evictions);
+	dp_text_put(o, "cache.%s.expirations %" PRIu64 "\n", n, s.expirations);
+	dp_text_put(o, "cache.%s.resizes %" PRIu64 "\n", n, s.resizes);
 }
 
 size_t weft_dp_stats_format(struct weft_dp *dp, char *buf, size_t len)
 {
-	struct out o = {buf, len, 0};
+	struct dp_text o = {buf, len, 0};
 	if (buf && len)
 		buf[0] = '\0';
 	struct dp_counters total;
@@ -126,21 +109,21 @@ size_t weft_dp_stats_format(struct weft_dp *dp, char *buf, size_t len)
 
 	struct dp_reasm_stats rs;
 	dp_reasm_get_stats(dp->reasm, &rs);
-	put(&o, "reasm.started %" PRIu64 "\nreasm.completed %" PRIu64 "\nreasm.timeouts %" PRIu64
+	dp_text_put(&o, "reasm.started %" PRIu64 "\nreasm.completed %" PRIu64 "\nreasm.timeouts %" PRIu64
 		"\nreasm.duplicates %" PRIu64 "\nreasm.refused %" PRIu64 "\nreasm.mismatched %" PRIu64
 		"\nreasm.entries %" PRIu64 "\nreasm.bytes %" PRIu64 "\n",
 	    rs.started, rs.completed, rs.timeouts, rs.duplicates, rs.refused, rs.mismatched,
 	    rs.entries, rs.bytes);
 	struct dp_resp_stats ps;
 	dp_resp_get_stats(dp->resp, &ps);
-	put(&o, "resp.kept %" PRIu64 "\nresp.refused %" PRIu64 "\nresp.evicted %" PRIu64
+	dp_text_put(&o, "resp.kept %" PRIu64 "\nresp.refused %" PRIu64 "\nresp.evicted %" PRIu64
 		"\nresp.expired %" PRIu64 "\nresp.fetches %" PRIu64 "\nresp.fetch_gone %" PRIu64
 		"\nresp.entries %" PRIu64 "\nresp.bytes %" PRIu64 "\n",
 	    ps.kept, ps.refused, ps.evicted, ps.expired, ps.fetches, ps.fetch_gone, ps.entries,
 	    ps.bytes);
 	struct dp_dedup_stats ds;
 	dp_dedup_get_stats(dp->dedup, &ds);
-	put(&o, "dedup.inserted %" PRIu64 "\ndedup.replayed %" PRIu64 "\ndedup.inflight %" PRIu64
+	dp_text_put(&o, "dedup.inserted %" PRIu64 "\ndedup.replayed %" PRIu64 "\ndedup.inflight %" PRIu64
 		"\ndedup.evicted %" PRIu64 "\ndedup.expired %" PRIu64 "\ndedup.entries %" PRIu64 "\n",
 	    ds.inserted, ds.replayed, ds.inflight, ds.evicted, ds.expired, ds.entries);
 	if (dp->ctl != NULL)
