@@ -29,7 +29,8 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: weft-perf --server IP[:PORT] [options]\n"
+		"usage: weft-perf --server IP[:PORT] [options]   (kernel UDP)\n"
+		"       weft-perf --dpdk PORTSPEC --dst-ip IP [options]   (DPDK mode; --dpdk x --help lists them)\n"
 		"  --proto weft|memcached   protocol (default weft; port default 7700 / 11211)\n"
 		"  --threads N              worker threads, one socket each (default 1)\n"
 		"  --depth N                outstanding requests per thread (default 16, max 4096)\n"
@@ -260,8 +261,19 @@ static void open_cache(const struct wp_config *c)
 	}
 }
 
+/* True when the command line asks for the DPDK mode (--dpdk SPEC). */
+static bool dpdk_mode(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--dpdk") == 0 || strncmp(argv[i], "--dpdk=", 7) == 0)
+			return true;
+	return false;
+}
+
 int main(int argc, char **argv)
 {
+	if (dpdk_mode(argc, argv))
+		return wp_dpdk_main(argc, argv);
 	struct wp_config cfg;
 	struct wp_zipf zipf = { 0 };
 	pthread_barrier_t barrier;

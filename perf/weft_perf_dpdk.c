@@ -1,5 +1,5 @@
 /*
- * weft-perf-dpdk — weft-perf's DPDK mode: a load generator with its own EAL
+ * weft_perf_dpdk.c — weft-perf's DPDK mode (--dpdk): a load generator with its own EAL
  * (--no-huge, its own --file-prefix, one lcore) and one port (net_memif,
  * net_af_packet or a PCI NIC), driving weftd with pre-built request frames,
  * open loop (--rate) or closed loop (--depth per flow over --flows UDP
@@ -36,7 +36,7 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: weft-perf-dpdk --dpdk PORTSPEC --dst-ip IP [options]\n"
+		"usage: weft-perf --dpdk PORTSPEC --dst-ip IP [options]\n"
 		"  --dpdk SPEC          memif:SOCKET[,role=server][,..] | af_packet:IFACE | PCI address\n"
 		"  --src-ip IP          our address (default 10.233.0.1)\n"
 		"  --dst-ip IP          weftd's --bind address (required)\n"
@@ -58,7 +58,7 @@ static void usage(FILE *f)
 
 static void die(const char *msg, const char *arg)
 {
-	fprintf(stderr, "weft-perf-dpdk: %s%s%s\n", msg, arg ? ": " : "", arg ? arg : "");
+	fprintf(stderr, "weft-perf: %s%s%s\n", msg, arg ? ": " : "", arg ? arg : "");
 	exit(2);
 }
 
@@ -371,7 +371,7 @@ static void report(const struct wpd_config *c, const struct wpd_counts *pre,
 	char mac[RTE_ETHER_ADDR_FMT_SIZE];
 	rte_ether_format_addr(mac, sizeof(mac), &c->dst_mac);
 
-	printf("weft-perf-dpdk %s %s (%s) via %s: %u flows, %s %" PRIu64 ", %s keys=%" PRIu64
+	printf("weft-perf dpdk %s %s (%s) via %s: %u flows, %s %" PRIu64 ", %s keys=%" PRIu64
 	       " key=%uB value=%uB get-ratio=%.2f\n",
 	       c->echo ? "echo" : "weft", b->server_str, mac, c->port_spec, c->flows,
 	       c->rate ? "rate" : "depth", c->rate ? c->rate : (uint64_t)b->depth,
@@ -399,7 +399,7 @@ static void report(const struct wpd_config *c, const struct wpd_counts *pre,
 	fflush(stdout);
 }
 
-int main(int argc, char **argv)
+int wp_dpdk_main(int argc, char **argv)
 {
 	struct wpd_config cfg;
 	struct wp_zipf zipf = { 0 };
@@ -429,7 +429,7 @@ int main(int argc, char **argv)
 	rte_ether_format_addr(mac, sizeof(mac), &cfg.src_mac);
 	/* Scripts start a memif client only after this line: the server socket
 	 * listens by now (its file appears a little earlier, at bind). */
-	fprintf(stderr, "weft-perf-dpdk: port ready, MAC %s, waiting for the link\n", mac);
+	fprintf(stderr, "weft-perf: port ready, MAC %s, waiting for the link\n", mac);
 	if (!wait_link(run.port, cfg.link_wait_s))
 		die("link down (no peer on the port?)", cfg.port_spec);
 	find_node(&run, &cfg);

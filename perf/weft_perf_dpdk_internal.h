@@ -1,5 +1,5 @@
 /*
- * weft-perf-dpdk internals: a DPDK load generator for weftd that owns its
+ * weft-perf's DPDK mode internals: a DPDK load generator for weftd that owns its
  * EAL and one port (net_memif, net_af_packet, any PMD), sends pre-built
  * request frames and matches answers by request id.
  *

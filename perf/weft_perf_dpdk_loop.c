@@ -1,5 +1,5 @@
 /*
- * weft-perf-dpdk's send / receive loop on one lcore and one queue pair.
+ * weft-perf's DPDK mode's send / receive loop on one lcore and one queue pair.
  *
  * Load: open loop (--rate: requests are due at fixed TSC intervals whatever
  * the answers; a backlog of more than 10 ms is dropped and shows as

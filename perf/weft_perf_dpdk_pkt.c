@@ -1,5 +1,5 @@
 /*
- * weft-perf-dpdk frames: pre-built request templates (Ethernet + IPv4 +
+ * weft-perf's DPDK mode frames: pre-built request templates (Ethernet + IPv4 +
  * UDP + a weft request from weft_perf_proto.c's encoder), ARP, and the
  * parsing of answers.
  *

@@ -123,4 +123,8 @@ struct wp_worker {
 void *wp_worker_main(void *arg);
 uint64_t wp_now_ns(void);
 
+/* weft_perf_dpdk.c: the DPDK mode, which main() hands the whole command
+ * line to when it holds --dpdk. Returns the process exit status. */
+int wp_dpdk_main(int argc, char **argv);
+
 #endif /* WEFT_PERF_INTERNAL_H */

@@ -1,5 +1,5 @@
 /*
- * Unit tests of weft-perf-dpdk's frames (perf/weft_perf_dpdk_pkt.c), no EAL
+ * Unit tests of weft-perf's DPDK mode's frames (perf/weft_perf_dpdk_pkt.c), no EAL
  * needed: the request templates are valid frames carrying the kernel
  * weft-perf's encoding, the request id sits where the loop patches it, a
  * weftd-style answer is matched (hit, miss, error) and anything else is not
