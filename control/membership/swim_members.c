@@ -505,7 +505,11 @@ void swim_apply(struct weft_swim *s, uint64_t now, const struct swim_rec *r,
 		return;
 	}
 	if (slot == SWIM_NO_SLOT) {
-		if (!swim_live_state(st))
+		/* Only a record that says ALIVE introduces a member: a suspicion
+		 * (or a DEAD turned SUSPECT by a sync) about an id this node has
+		 * forgotten is about a life already collected here, and admitting
+		 * it would bring a crashed node back every dead_keep_ms. */
+		if (r->state != WEFT_SWIM_ALIVE)
 			return;
 		slot = alloc_slot(s);
 		if (slot == SWIM_NO_SLOT) {

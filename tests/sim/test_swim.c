@@ -285,6 +285,37 @@ static void test_crash_detected(void **state)
 	assert_one_view(3);
 }
 
+/* A node crashed for good stays out: once its DEAD record is collected on
+ * some nodes (dead_keep_ms) while others still hold it, full-state syncs
+ * carry it as SUSPECT; that must not re-admit it (it once came back every
+ * ~40 s, changing the view twice each time). */
+static void test_dead_node_stays_out(void **state)
+{
+	unsigned ups[3];
+
+	(void)state;
+	/* Joins 2.5 s apart put the nodes' collection timers out of phase. */
+	for (int i = 0; i < 4; i++)
+		make_node(i, (uint8_t)(0x10 + i), 100 + (uint64_t)i, 0x0a000001u + (uint32_t)i);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(weft_swim_join(H.n[i].sm, H.now, i ? &H.n[0].addr : NULL,
+						i ? 1 : 0, &H.n[i].sink),
+				 0);
+		run_ms(2500);
+	}
+	run_ms(10000);
+	assert_one_view(4);
+	H.n[3].blackhole = true;
+	run_ms(4000);
+	assert_one_view(3);
+	for (int i = 0; i < 3; i++)
+		ups[i] = H.n[i].ev[WEFT_SWIM_EV_MEMBER_UP];
+	run_ms(120000);                     /* 4 x dead_keep_ms, 12 syncs */
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(H.n[i].ev[WEFT_SWIM_EV_MEMBER_UP], ups[i]);
+	assert_one_view(3);
+}
+
 /* Lifeguard: independent suspicions shorten the suspicion timeout from its
  * maximum (3 x 800 ms at this size) towards its minimum (800 ms). */
 static void test_confirmations_shorten_suspicion(void **state)
@@ -755,6 +786,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_idle_has_no_deadline, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_join_one_view, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crash_detected, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dead_node_stays_out, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_coordinator_crash, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_coordinator_leaves, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_confirmations_shorten_suspicion,
