@@ -20,19 +20,31 @@ _pids=()
 _failures=0
 _checks=0
 
+_interrupted=0
+
+weft_remove_network() {
+  for l in "${_links[@]}"; do ip link del "$l" 2>/dev/null || true; done
+  for n in "${_namespaces[@]}"; do ip netns del "$n" 2>/dev/null || true; done
+}
+
+# Removes everything the test made. On a signal it hurries: a test runner
+# that times a test out sends SIGTERM and SIGKILLs the group half a second
+# later, so the nodes are killed outright and the network removed before
+# anything waits. On a normal exit nodes get to stop cleanly first.
 weft_cleanup() {
   local rc=$?
-  for pid in "${_pids[@]}"; do
-    kill -TERM "$pid" 2>/dev/null || true
-  done
+  if [ $_interrupted -ne 0 ]; then
+    for pid in "${_pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+    weft_remove_network
+  fi
+  for pid in "${_pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${_pids[@]}"; do
     # bounded: a node gets 10 s to stop cleanly, then is killed
     for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
   done
-  for l in "${_links[@]}"; do ip link del "$l" 2>/dev/null || true; done
-  for n in "${_namespaces[@]}"; do ip netns del "$n" 2>/dev/null || true; done
+  weft_remove_network
   if [ $rc -ne 0 ] || [ $_failures -ne 0 ]; then
     for f in "$WEFT_TMP"/*.log; do
       [ -f "$f" ] && { echo "--- $f (last 30 lines)"; tail -n 30 "$f"; }
@@ -42,7 +54,7 @@ weft_cleanup() {
   exit $rc
 }
 trap weft_cleanup EXIT
-trap 'exit 130' INT TERM
+trap '_interrupted=1; exit 130' INT TERM
 
 weft_require_root() {
   if [ "$(id -u)" -ne 0 ]; then
