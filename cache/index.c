@@ -245,11 +245,12 @@ int weft_cache_bucket_move(struct weft_cache *c, struct weft_cache_table *t, uin
 	     b = weft_cache_bucket_next(atomic_load_explicit(&b->hdr, memory_order_relaxed)))
 		for (unsigned s = 0; s < WEFT_CACHE_SLOTS; s++) {
 			uint64_t v = atomic_load_explicit(&b->slot[s], memory_order_relaxed);
-			if (v == 0)
-				continue;
-			struct weft_cache_entry *e = weft_cache_slot_entry(v);
-			if (!weft_cache_entry_expired(e, now))
-				cnt[(e->hash & n) != 0]++;
+			/* Size for every occupied slot, expired or not: readers
+			 * refresh max-idle entries without the bucket lock and
+			 * with their own (older) clock, so an entry expired now
+			 * may be live again in the filling pass below. */
+			if (v != 0)
+				cnt[(weft_cache_slot_entry(v)->hash & n) != 0]++;
 		}
 
 	struct weft_cache_bucket *lo = &nt->buckets[idx], *hi = &nt->buckets[idx + n];
