@@ -105,11 +105,17 @@ void weft_cache_registry_destroy(struct weft_cache_registry *reg);
 struct weft_cache *weft_cache_find(struct weft_cache_registry *reg, const char *name,
 				   size_t name_len);
 
+/* A registry holds at most this many caches: any client may name a new
+ * cache (lookup-or-create), so their number must be bounded. */
+#define WEFT_CACHE_MAX_CACHES 1024
+
 /* Lookup-or-create: returns the cache of that name, creating it with opts
  * (NULL = defaults) if it does not exist (an existing cache keeps its
- * options). *created (if not NULL) tells which happened. Callable from
- * lcores (creation takes a registry mutex: rare, off the per-key path).
- * NULL + errno (EINVAL bad name or opts, ENOMEM) on failure. */
+ * options). Names are 1..64 printable ASCII bytes without spaces (they are
+ * printed in STATS lines). *created (if not NULL) tells which happened.
+ * Callable from lcores (creation takes a registry mutex: rare, off the
+ * per-key path). NULL + errno on failure: EINVAL (bad name or opts),
+ * ENOSPC (WEFT_CACHE_MAX_CACHES caches exist already), ENOMEM. */
 struct weft_cache *weft_cache_open(struct weft_cache_registry *reg, const char *name,
 				   size_t name_len, const struct weft_cache_opts *opts,
 				   bool *created);

@@ -23,6 +23,7 @@
 struct weft_cache_registry {
 	struct cds_lfht *ht;
 	pthread_mutex_t lock;
+	unsigned count; /* caches created; under lock */
 };
 
 struct reg_node {
@@ -34,6 +35,17 @@ struct name_key {
 	const char *name;
 	size_t len;
 };
+
+/* 1..WEFT_CACHE_NAME_MAX bytes of printable ASCII, no spaces. */
+static bool name_valid(const char *name, size_t len)
+{
+	if (name == NULL || len == 0 || len > WEFT_CACHE_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (name[i] < 0x21 || name[i] > 0x7e)
+			return false;
+	return true;
+}
 
 static int name_match(struct cds_lfht_node *node, const void *key)
 {
@@ -49,7 +61,10 @@ struct weft_cache_registry *weft_cache_registry_create(void)
 		errno = ENOMEM;
 		return NULL;
 	}
-	reg->ht = cds_lfht_new_flavor(64, 64, 0, 0, &urcu_qsbr_flavor, NULL);
+	/* As many buckets as caches may exist: lookups stay O(1) without
+	 * resizing the table under lcores. */
+	reg->ht = cds_lfht_new_flavor(WEFT_CACHE_MAX_CACHES, WEFT_CACHE_MAX_CACHES, 0, 0,
+				      &urcu_qsbr_flavor, NULL);
 	if (reg->ht == NULL) {
 		free(reg);
 		errno = ENOMEM;
@@ -101,7 +116,7 @@ struct weft_cache *weft_cache_open(struct weft_cache_registry *reg, const char *
 				   size_t name_len, const struct weft_cache_opts *opts,
 				   bool *created)
 {
-	if (reg == NULL || name == NULL || name_len == 0 || name_len > WEFT_CACHE_NAME_MAX) {
+	if (reg == NULL || !name_valid(name, name_len)) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -111,6 +126,12 @@ struct weft_cache *weft_cache_open(struct weft_cache_registry *reg, const char *
 	if (c == NULL) {
 		pthread_mutex_lock(&reg->lock);
 		c = lookup(reg, name, name_len);
+		if (c == NULL && reg->count >= WEFT_CACHE_MAX_CACHES) {
+			pthread_mutex_unlock(&reg->lock);
+			weft_cache_leave(on);
+			errno = ENOSPC;
+			return NULL;
+		}
 		if (c == NULL) {
 			struct reg_node *n = malloc(sizeof(*n));
 			c = n ? weft_cache_create(name, name_len, opts, 0) : NULL;
@@ -125,6 +146,7 @@ struct weft_cache *weft_cache_open(struct weft_cache_registry *reg, const char *
 			n->c = c;
 			cds_lfht_node_init(&n->node);
 			cds_lfht_add(reg->ht, weft_cache_hash(name, name_len), &n->node);
+			reg->count++;
 			made = true;
 		}
 		pthread_mutex_unlock(&reg->lock);

@@ -77,7 +77,7 @@ static struct weft_cache *cache_of(struct dp_lcore *lc, const struct dp_req *req
 		return c;
 	c = weft_cache_open(lc->dp->reg, name, req->hdr.name_len, NULL, NULL);
 	if (c == NULL)
-		*st = errno == ENOMEM ? WEFT_ST_NO_MEMORY : WEFT_ST_BAD_REQUEST;
+		*st = errno == ENOMEM || errno == ENOSPC ? WEFT_ST_NO_MEMORY : WEFT_ST_BAD_REQUEST;
 	return c;
 }
 
@@ -92,7 +92,7 @@ static void serve_cache_open(struct dp_lcore *lc, const struct dp_req *req)
 					       req->hdr.name_len, &o, NULL);
 	uint16_t st = WEFT_ST_OK;
 	if (c == NULL)
-		st = errno == ENOMEM ? WEFT_ST_NO_MEMORY : WEFT_ST_BAD_CACHE_OPTS;
+		st = errno == ENOMEM || errno == ENOSPC ? WEFT_ST_NO_MEMORY : WEFT_ST_BAD_CACHE_OPTS;
 	answer(lc, req, st, NULL, 0, NULL, 0);
 }
 

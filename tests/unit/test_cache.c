@@ -722,6 +722,24 @@ static void test_registry(void **state)
 	weft_cache_foreach(reg, count_cb, &count);
 	assert_int_equal(count, 102);
 
+	/* names are printed in STATS lines: printable ASCII, no spaces */
+	static const char *const bad[] = {"a b", "a\nb", "\x7f", "caf\xc3\xa9"};
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		errno = 0;
+		assert_null(weft_cache_open(reg, bad[i], strlen(bad[i]), NULL, NULL));
+		assert_int_equal(errno, EINVAL);
+	}
+	/* any client may name a new cache: their number is bounded */
+	for (unsigned i = count; i < WEFT_CACHE_MAX_CACHES; i++) {
+		char nm[16];
+		int l = snprintf(nm, sizeof(nm), "m%u", i);
+		assert_non_null(weft_cache_open(reg, nm, (size_t)l, NULL, NULL));
+	}
+	errno = 0;
+	assert_null(weft_cache_open(reg, "one-too-many", 12, NULL, NULL));
+	assert_int_equal(errno, ENOSPC);
+	assert_ptr_equal(weft_cache_open(reg, "alpha", 5, NULL, NULL), a); /* existing still open */
+
 	struct kbuf kb;
 	assert_int_equal(put_s(a, mk(&kb, "k%u", 0), "v", WEFT_CACHE_PUT, 0, 0, NULL), 0);
 	weft_cache_registry_destroy(reg);
