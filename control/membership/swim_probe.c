@@ -237,7 +237,14 @@ void swim_on_ping_req(struct weft_swim *s, uint64_t now,
 		      const struct weft_swim_addr *target_addr)
 {
 	struct swim_relay *r = NULL;
+	uint16_t slot = swim_find(s, target);
 
+	/* Probe only a member we know, at the address we know it by. */
+	if (slot == SWIM_NO_SLOT || slot == 0 || s->m[slot].nonce != target_nonce ||
+	    !swim_addr_eq(&s->m[slot].addr, target_addr)) {
+		s->st.rx_dropped++;
+		return;
+	}
 	for (uint32_t i = 0; i < SWIM_MAX_RELAYS && !r; i++)
 		if (!s->relays[i].used)
 			r = &s->relays[i];

@@ -171,7 +171,9 @@ static bool handle(struct weft_swim *s, uint64_t now,
 		nonce = swim_r_u64(c);
 		ta.ip = swim_r_u32(c);
 		ta.port = swim_r_u16(c);
-		if (gossip(s, now, c, apply) && apply && member)
+		/* Relay only for a requester at an address the table holds:
+		 * a stranger must not bounce pings (with gossip) off us. */
+		if (gossip(s, now, c, apply) && apply && member && known)
 			swim_on_ping_req(s, now, from, seq, &id, nonce, &ta);
 		break;
 	case SWIM_MSG_NACK:

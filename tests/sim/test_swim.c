@@ -777,6 +777,25 @@ static void test_no_amplification(void **state)
 					&H.n[1].sink), 0);
 	assert_int_equal(H.stray_types, 1u << 2);          /* ACK */
 	assert_true(H.stray_bytes <= 3 * len);
+	/* PING_REQ from the stranger, naming node 2 at a third party's
+	 * address: nothing is relayed anywhere (it once sent a PING with
+	 * gossip to any address a stranger named, and a NACK back). */
+	len = put_hdr(b, 3, 0xef);
+	memset(b + len, 0, 34);
+	memcpy(b + len + 4, H.n[2].id.b, 16);
+	put_u64(b + len + 20, H.n[2].nonce);
+	b[len + 28] = 9;                                     /* 10.9.9.9:53, LE */
+	b[len + 29] = 9;
+	b[len + 30] = 9;
+	b[len + 31] = 10;
+	b[len + 32] = 53;
+	len += 34;
+	b[len++] = 0;
+	H.stray_bytes = 0;
+	H.stray_types = 0;
+	assert_int_equal(weft_swim_recv(H.n[1].sm, H.now, &fake.addr, b, len,
+					&H.n[1].sink), 0);
+	assert_int_equal(H.stray_bytes, 0);
 }
 
 int main(void)
