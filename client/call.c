@@ -331,7 +331,12 @@ static int await(struct weft_client *c, const struct weft_msg *m, uint64_t rid, 
 
 int weft_call(struct weft_client *c, const struct weft_msg *m, struct weft_resp *r)
 {
-	uint64_t deadline = c->opts.deadline_ms ? now_ms() + c->opts.deadline_ms : UINT64_MAX;
+	uint64_t first_send = now_ms();
+	uint64_t deadline = c->opts.deadline_ms ? first_send + c->opts.deadline_ms : UINT64_MAX;
+	/* A node remembers a non-idempotent op's answer for WEFT_DEDUP_KEEP_MS:
+	 * a retransmission it could receive after that might apply the op
+	 * again, so none is sent that late (the call times out instead). */
+	bool once = !weft_wire_op_is_idempotent(m->opcode);
 	uint64_t rid = c->next_request_id++;
 	uint32_t attempts = 0, repeats = 0;
 	uint8_t flags = 0;
@@ -357,6 +362,8 @@ int weft_call(struct weft_client *c, const struct weft_msg *m, struct weft_resp 
 			continue;
 		}
 		if (++attempts > c->opts.retries)
+			return -WEFT_ST_TIMEOUT;
+		if (once && now_ms() + c->opts.timeout_ms - first_send >= WEFT_DEDUP_KEEP_MS)
 			return -WEFT_ST_TIMEOUT;
 		flags = WEFT_F_RETRY;
 	}
