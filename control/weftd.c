@@ -44,6 +44,16 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
+	/* liburcu starts its call_rcu reclaim thread in whichever thread first
+	 * retires memory, and the thread keeps that thread's CPU mask: left
+	 * alone, an lcore pinned to one core would spawn it on its own core.
+	 * Start it now, before EAL pins anything, so it runs where the kernel
+	 * finds room. */
+	if (urcu_qsbr_get_default_call_rcu_data() == NULL) {
+		weft_ctl_log(WEFT_LOG_ERROR, "cannot start the RCU reclaim thread");
+		return 1;
+	}
+
 	struct weft_dp_eal_opts eo = {.port_spec = a.port_spec, .n_workers = a.lcores,
 				      .mem_mb = a.mem_mb, .verbose = a.verbose,
 				      .n_extra = a.n_eal_extra, .extra = a.eal_extra};
