@@ -121,7 +121,8 @@ void weft_dp_maintain(struct weft_dp *dp, uint64_t now_ms);
 
 /* Formats the node's STATS text ("name value\n" lines: per-lcore counters,
  * slow-path table counters, per-cache counters) into buf. Returns the full
- * length it needs (as snprintf: truncated if >= len). Any thread registered with liburcu QSBR (it reads the caches). */
+ * length it needs (as snprintf: truncated if >= len). Any thread registered
+ * with liburcu QSBR (it reads the caches). */
 size_t weft_dp_stats_format(struct weft_dp *dp, char *buf, size_t len);
 
 /* The dataplane's clock (cfg.clock or CLOCK_MONOTONIC) in ms. */
