@@ -49,32 +49,6 @@ static void usage(FILE *f)
 		"  --json                   also print one JSON line\n");
 }
 
-static void die(const char *msg, const char *arg)
-{
-	fprintf(stderr, "weft-perf: %s%s%s\n", msg, arg ? ": " : "", arg ? arg : "");
-	exit(2);
-}
-
-static uint64_t num(const char *s, const char *what)
-{
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno || end == s || *end || s[0] == '-')
-		die(what, s);
-	return v;
-}
-
-static double real(const char *s, const char *what)
-{
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (errno || end == s || *end || !(v >= 0))
-		die(what, s);
-	return v;
-}
-
 static void parse(int argc, char **argv, struct wp_config *c)
 {
 	enum { O_PROTO = 256, O_SERVER, O_THREADS, O_DEPTH, O_RATIO, O_KEYS, O_KSIZE, O_VSIZE,
@@ -107,58 +81,58 @@ static void parse(int argc, char **argv, struct wp_config *c)
 			else if (strcmp(optarg, "memcached") == 0)
 				c->proto = WP_PROTO_MEMCACHED;
 			else
-				die("--proto is weft or memcached", optarg);
+				wp_die("--proto is weft or memcached", optarg);
 			break;
 		case O_SERVER: server = optarg; break;
-		case O_THREADS: c->threads = (unsigned)num(optarg, "bad --threads"); break;
-		case O_DEPTH: c->depth = (unsigned)num(optarg, "bad --depth"); break;
-		case O_RATIO: c->get_ratio = real(optarg, "bad --get-ratio"); break;
-		case O_KEYS: c->keys = num(optarg, "bad --keys"); break;
-		case O_KSIZE: c->key_size = (unsigned)num(optarg, "bad --key-size"); break;
-		case O_VSIZE: c->value_size = (unsigned)num(optarg, "bad --value-size"); break;
+		case O_THREADS: c->threads = (unsigned)wp_num(optarg, "bad --threads"); break;
+		case O_DEPTH: c->depth = (unsigned)wp_num(optarg, "bad --depth"); break;
+		case O_RATIO: c->get_ratio = wp_real(optarg, "bad --get-ratio"); break;
+		case O_KEYS: c->keys = wp_num(optarg, "bad --keys"); break;
+		case O_KSIZE: c->key_size = (unsigned)wp_num(optarg, "bad --key-size"); break;
+		case O_VSIZE: c->value_size = (unsigned)wp_num(optarg, "bad --value-size"); break;
 		case O_DIST:
 			if (strcmp(optarg, "zipf") == 0)
 				c->zipf = true;
 			else if (strcmp(optarg, "uniform") != 0)
-				die("--dist is uniform or zipf", optarg);
+				wp_die("--dist is uniform or zipf", optarg);
 			break;
-		case O_THETA: c->zipf_theta = real(optarg, "bad --zipf-theta"); break;
+		case O_THETA: c->zipf_theta = wp_real(optarg, "bad --zipf-theta"); break;
 		case O_DURATION:
-			c->duration_s = real(optarg, "bad --duration");
+			c->duration_s = wp_real(optarg, "bad --duration");
 			duration_set = true;
 			break;
-		case O_REQUESTS: c->requests = num(optarg, "bad --requests"); break;
+		case O_REQUESTS: c->requests = wp_num(optarg, "bad --requests"); break;
 		case O_PRELOAD: c->preload = true; break;
 		case O_CACHE: c->cache = optarg; break;
-		case O_TIMEOUT: c->timeout_ms = (uint32_t)num(optarg, "bad --timeout-ms"); break;
-		case O_SEED: c->seed = num(optarg, "bad --seed"); break;
+		case O_TIMEOUT: c->timeout_ms = (uint32_t)wp_num(optarg, "bad --timeout-ms"); break;
+		case O_SEED: c->seed = wp_num(optarg, "bad --seed"); break;
 		case O_JSON: c->json = true; break;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); exit(2);
 		}
 	}
 	if (optind != argc)
-		die("unexpected argument", argv[optind]);
+		wp_die("unexpected argument", argv[optind]);
 	if (server == NULL)
-		die("--server IP[:PORT] is required", NULL);
+		wp_die("--server IP[:PORT] is required", NULL);
 	if (c->requests && !duration_set)
 		c->duration_s = 0; /* bounded by the count */
 	if (c->duration_s == 0 && c->requests == 0)
-		die("--duration 0 needs --requests", NULL);
+		wp_die("--duration 0 needs --requests", NULL);
 
 	char host[INET_ADDRSTRLEN];
 	const char *colon = strchr(server, ':');
 	size_t hl = colon ? (size_t)(colon - server) : strlen(server);
-	uint64_t port = colon ? num(colon + 1, "bad port")
+	uint64_t port = colon ? wp_num(colon + 1, "bad port")
 			      : (c->proto == WP_PROTO_WEFT ? WEFT_DEFAULT_PORT : 11211);
 	if (hl == 0 || hl >= sizeof(host) || port == 0 || port > 65535)
-		die("bad --server", server);
+		wp_die("bad --server", server);
 	memcpy(host, server, hl);
 	host[hl] = '\0';
 	c->server.sin_family = AF_INET;
 	c->server.sin_port = htons((uint16_t)port);
 	if (inet_pton(AF_INET, host, &c->server.sin_addr) != 1)
-		die("bad --server (IPv4 expected)", server);
+		wp_die("bad --server (IPv4 expected)", server);
 	snprintf(c->server_str, sizeof(c->server_str), "%s:%u", host, (unsigned)port);
 }
 
@@ -171,25 +145,25 @@ static void validate(const struct wp_config *c)
 		need++;
 	}
 	if (c->threads == 0 || c->threads > MAX_THREADS)
-		die("--threads must be 1..64", NULL);
+		wp_die("--threads must be 1..64", NULL);
 	if (c->depth == 0 || c->depth > MAX_DEPTH)
-		die("--depth must be 1..4096", NULL);
+		wp_die("--depth must be 1..4096", NULL);
 	if (c->keys == 0)
-		die("--keys must be > 0", NULL);
+		wp_die("--keys must be > 0", NULL);
 	if (c->get_ratio > 1)
-		die("--get-ratio must be in [0, 1]", NULL);
+		wp_die("--get-ratio must be in [0, 1]", NULL);
 	if (c->key_size < need || c->key_size > WEFT_MAX_KEY_LEN)
-		die("--key-size must hold 'k' and the largest key number, and be <= 250", NULL);
+		wp_die("--key-size must hold 'k' and the largest key number, and be <= 250", NULL);
 	if (c->requests && c->requests < c->threads)
-		die("--requests must be at least --threads", NULL);
+		wp_die("--requests must be at least --threads", NULL);
 	if (c->timeout_ms == 0)
-		die("--timeout-ms must be > 0", NULL);
+		wp_die("--timeout-ms must be > 0", NULL);
 	size_t nl = strlen(c->cache);
 	if (c->proto == WP_PROTO_WEFT && (nl == 0 || nl > WEFT_MAX_NAME_LEN))
-		die("--cache must be 1..64 bytes", NULL);
+		wp_die("--cache must be 1..64 bytes", NULL);
 	size_t lim = c->proto == WP_PROTO_WEFT ? WEFT_MAX_DGRAM_LEN : WP_MEMCACHED_MAX_DGRAM;
 	if (wp_max_request_len(c) > lim || wp_max_response_len(c) > lim)
-		die("--value-size/--key-size too large: requests and responses must fit one datagram",
+		wp_die("--value-size/--key-size too large: requests and responses must fit one datagram",
 		    NULL);
 }
 
@@ -251,7 +225,7 @@ static void open_cache(const struct wp_config *c)
 	weft_client_opts_init(&o);
 	weft_client *cl = weft_client_connect(c->server_str, &o);
 	if (cl == NULL)
-		die("cannot create a client socket", strerror(errno));
+		wp_die("cannot create a client socket", strerror(errno));
 	int rc = weft_open_cache(cl, c->cache, NULL);
 	weft_client_close(cl);
 	if (rc < 0) {
@@ -281,25 +255,25 @@ int main(int argc, char **argv)
 	parse(argc, argv, &cfg);
 	validate(&cfg);
 	if (cfg.zipf && wp_zipf_init(&zipf, cfg.keys, cfg.zipf_theta) < 0)
-		die("cannot build the Zipf table (keys <= 2^27)", NULL);
+		wp_die("cannot build the Zipf table (keys <= 2^27)", NULL);
 	if (cfg.proto == WP_PROTO_WEFT)
 		open_cache(&cfg);
 
 	struct wp_worker *w = calloc(cfg.threads, sizeof(*w));
 	pthread_t *tid = calloc(cfg.threads, sizeof(*tid));
 	if (w == NULL || tid == NULL || pthread_barrier_init(&barrier, NULL, cfg.threads) != 0)
-		die("out of memory", NULL);
+		wp_die("out of memory", NULL);
 	for (unsigned i = 0; i < cfg.threads; i++) {
 		w[i] = (struct wp_worker){ .cfg = &cfg, .zipf = cfg.zipf ? &zipf : NULL,
 					   .barrier = &barrier, .index = i };
 		if (cfg.requests)
 			w[i].quota = cfg.requests * (i + 1) / cfg.threads - cfg.requests * i / cfg.threads;
 		if (pthread_create(&tid[i], NULL, wp_worker_main, &w[i]) != 0)
-			die("pthread_create failed", NULL);
+			wp_die("pthread_create failed", NULL);
 	}
 	struct wp_stats *pre = calloc(1, sizeof(*pre)), *tot = calloc(1, sizeof(*tot));
 	if (pre == NULL || tot == NULL)
-		die("out of memory", NULL);
+		wp_die("out of memory", NULL);
 	uint64_t start = UINT64_MAX, finish = 0;
 	int failed = 0;
 	for (unsigned i = 0; i < cfg.threads; i++) {

@@ -56,37 +56,11 @@ static void usage(FILE *f)
 		"  --quiet              no per-second lines\n");
 }
 
-static void die(const char *msg, const char *arg)
-{
-	fprintf(stderr, "weft-perf: %s%s%s\n", msg, arg ? ": " : "", arg ? arg : "");
-	exit(2);
-}
-
-static uint64_t num(const char *s, const char *what)
-{
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno || end == s || *end || s[0] == '-')
-		die(what, s);
-	return v;
-}
-
-static double real(const char *s, const char *what)
-{
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (errno || end == s || *end || !(v >= 0))
-		die(what, s);
-	return v;
-}
-
 static uint32_t ip4(const char *s, const char *what)
 {
 	struct in_addr a;
 	if (inet_pton(AF_INET, s, &a) != 1)
-		die(what, s);
+		wp_die(what, s);
 	return a.s_addr;
 }
 
@@ -139,59 +113,59 @@ static void parse(int argc, char **argv, struct wpd_config *c)
 		case O_DPDK: c->port_spec = optarg; break;
 		case O_SRCIP: c->src_ip = ip4(optarg, "bad --src-ip"); break;
 		case O_DSTIP: c->dst_ip = ip4(optarg, "bad --dst-ip"); dst_set = true; break;
-		case O_DPORT: c->dst_port = (uint16_t)num(optarg, "bad --dst-port"); break;
+		case O_DPORT: c->dst_port = (uint16_t)wp_num(optarg, "bad --dst-port"); break;
 		case O_DMAC:
 			if (rte_ether_unformat_addr(optarg, &c->dst_mac) != 0)
-				die("bad --dst-mac", optarg);
+				wp_die("bad --dst-mac", optarg);
 			c->dst_mac_set = true;
 			break;
-		case O_SPORT: sport = num(optarg, "bad --src-port"); break;
-		case O_FLOWS: c->flows = (unsigned)num(optarg, "bad --flows"); break;
-		case O_DEPTH: b->depth = (unsigned)num(optarg, "bad --depth"); break;
-		case O_RATE: c->rate = num(optarg, "bad --rate"); break;
-		case O_RATIO: b->get_ratio = real(optarg, "bad --get-ratio"); break;
-		case O_KEYS: b->keys = num(optarg, "bad --keys"); break;
-		case O_KSIZE: b->key_size = (unsigned)num(optarg, "bad --key-size"); break;
-		case O_VSIZE: b->value_size = (unsigned)num(optarg, "bad --value-size"); break;
+		case O_SPORT: sport = wp_num(optarg, "bad --src-port"); break;
+		case O_FLOWS: c->flows = (unsigned)wp_num(optarg, "bad --flows"); break;
+		case O_DEPTH: b->depth = (unsigned)wp_num(optarg, "bad --depth"); break;
+		case O_RATE: c->rate = wp_num(optarg, "bad --rate"); break;
+		case O_RATIO: b->get_ratio = wp_real(optarg, "bad --get-ratio"); break;
+		case O_KEYS: b->keys = wp_num(optarg, "bad --keys"); break;
+		case O_KSIZE: b->key_size = (unsigned)wp_num(optarg, "bad --key-size"); break;
+		case O_VSIZE: b->value_size = (unsigned)wp_num(optarg, "bad --value-size"); break;
 		case O_DIST:
 			if (strcmp(optarg, "zipf") == 0)
 				b->zipf = true;
 			else if (strcmp(optarg, "uniform") != 0)
-				die("--dist is uniform or zipf", optarg);
+				wp_die("--dist is uniform or zipf", optarg);
 			break;
-		case O_THETA: b->zipf_theta = real(optarg, "bad --zipf-theta"); break;
+		case O_THETA: b->zipf_theta = wp_real(optarg, "bad --zipf-theta"); break;
 		case O_DURATION:
-			b->duration_s = real(optarg, "bad --duration");
+			b->duration_s = wp_real(optarg, "bad --duration");
 			duration_set = true;
 			break;
-		case O_REQUESTS: b->requests = num(optarg, "bad --requests"); break;
+		case O_REQUESTS: b->requests = wp_num(optarg, "bad --requests"); break;
 		case O_PRELOAD: b->preload = true; break;
 		case O_CACHE: b->cache = optarg; break;
-		case O_TIMEOUT: b->timeout_ms = (uint32_t)num(optarg, "bad --timeout-ms"); break;
-		case O_SEED: b->seed = num(optarg, "bad --seed"); break;
+		case O_TIMEOUT: b->timeout_ms = (uint32_t)wp_num(optarg, "bad --timeout-ms"); break;
+		case O_SEED: b->seed = wp_num(optarg, "bad --seed"); break;
 		case O_JSON: b->json = true; break;
 		case O_ECHO: c->echo = true; break;
-		case O_CPU: c->cpu = (int)num(optarg, "bad --cpu"); break;
-		case O_MEM: c->mem_mb = (unsigned)num(optarg, "bad --mem"); break;
-		case O_WAIT: c->link_wait_s = real(optarg, "bad --link-wait"); break;
+		case O_CPU: c->cpu = (int)wp_num(optarg, "bad --cpu"); break;
+		case O_MEM: c->mem_mb = (unsigned)wp_num(optarg, "bad --mem"); break;
+		case O_WAIT: c->link_wait_s = wp_real(optarg, "bad --link-wait"); break;
 		case O_QUIET: c->quiet = true; break;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); exit(2);
 		}
 	}
 	if (optind != argc)
-		die("unexpected argument", argv[optind]);
+		wp_die("unexpected argument", argv[optind]);
 	if (c->port_spec == NULL || !dst_set)
-		die("--dpdk SPEC and --dst-ip IP are required", NULL);
+		wp_die("--dpdk SPEC and --dst-ip IP are required", NULL);
 	if (b->requests && !duration_set)
 		b->duration_s = 0;
 	if (b->duration_s == 0 && b->requests == 0)
-		die("--duration 0 needs --requests", NULL);
+		wp_die("--duration 0 needs --requests", NULL);
 	if (c->flows == 0 || c->flows > WPD_MAX_FLOWS || sport == 0 || sport + c->flows > 65536)
-		die("--flows must be 1..4096 and --src-port + --flows <= 65536", NULL);
+		wp_die("--flows must be 1..4096 and --src-port + --flows <= 65536", NULL);
 	c->src_port_base = (uint16_t)sport;
 	if (c->echo && !c->dst_mac_set)
-		die("--expect-echo needs --dst-mac (a forwarder does not answer ARP)", NULL);
+		wp_die("--expect-echo needs --dst-mac (a forwarder does not answer ARP)", NULL);
 	snprintf(b->server_str, sizeof(b->server_str), "%s:%u",
 		 inet_ntoa((struct in_addr){ .s_addr = c->dst_ip }), c->dst_port);
 }
@@ -206,25 +180,25 @@ static void validate(const struct wpd_config *c)
 		need++;
 	}
 	if (b->depth == 0 || b->depth > 4096)
-		die("--depth must be 1..4096", NULL);
+		wp_die("--depth must be 1..4096", NULL);
 	if (b->keys == 0 || b->keys > (1ull << 24))
-		die("--keys must be 1..16777216 (one pre-built frame per key)", NULL);
+		wp_die("--keys must be 1..16777216 (one pre-built frame per key)", NULL);
 	if (b->get_ratio > 1)
-		die("--get-ratio must be in [0, 1]", NULL);
+		wp_die("--get-ratio must be in [0, 1]", NULL);
 	if (b->key_size < need || b->key_size > WEFT_MAX_KEY_LEN)
-		die("--key-size must hold 'k' and the largest key number, and be <= 250", NULL);
+		wp_die("--key-size must hold 'k' and the largest key number, and be <= 250", NULL);
 	if (b->timeout_ms == 0 || b->timeout_ms > 10000)
-		die("--timeout-ms must be 1..10000", NULL);
+		wp_die("--timeout-ms must be 1..10000", NULL);
 	if (c->rate > 100000000)
-		die("--rate must be <= 100000000", NULL);
+		wp_die("--rate must be <= 100000000", NULL);
 	size_t nl = strlen(b->cache);
 	if (nl == 0 || nl > WEFT_MAX_NAME_LEN)
-		die("--cache must be 1..64 bytes", NULL);
+		wp_die("--cache must be 1..64 bytes", NULL);
 	if (wp_max_request_len(b) > WEFT_MAX_DGRAM_LEN || wp_max_response_len(b) > WEFT_MAX_DGRAM_LEN)
-		die("--value-size/--key-size too large: requests and responses must fit one datagram",
+		wp_die("--value-size/--key-size too large: requests and responses must fit one datagram",
 		    NULL);
 	if (b->keys * (WPD_HDRS + wp_max_request_len(b) + 64) * 2 > (1ull << 30))
-		die("--keys x request size: the pre-built frames would exceed 1 GiB", NULL);
+		wp_die("--keys x request size: the pre-built frames would exceed 1 GiB", NULL);
 }
 
 /* EAL: one lcore on c->cpu, no hugepages, our own file prefix, one port. */
@@ -238,7 +212,7 @@ static void eal_init(const char *prog, const struct wpd_config *c)
 	do {                                                                         \
 		int n_ = snprintf(buf + used, sizeof(buf) - used, __VA_ARGS__);      \
 		if (n_ < 0 || (size_t)n_ >= sizeof(buf) - used || argc >= 23)        \
-			die("EAL arguments too long", NULL);                          \
+			wp_die("EAL arguments too long", NULL);                          \
 		argv[argc++] = buf + used;                                           \
 		used += (size_t)n_ + 1;                                              \
 	} while (0)
@@ -271,7 +245,7 @@ static void eal_init(const char *prog, const struct wpd_config *c)
 #undef ARG
 	argv[argc] = NULL;
 	if (rte_eal_init(argc, argv) < 0)
-		die("rte_eal_init failed", rte_strerror(rte_errno));
+		wp_die("rte_eal_init failed", rte_strerror(rte_errno));
 }
 
 static struct rte_mempool *port_init(uint16_t port, struct wpd_config *c)
@@ -281,16 +255,16 @@ static struct rte_mempool *port_init(uint16_t port, struct wpd_config *c)
 	struct rte_mempool *pool = rte_pktmbuf_pool_create("wpd", 8191, 256, 0,
 							   RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
 	if (pool == NULL)
-		die("mbuf pool", rte_strerror(rte_errno));
+		wp_die("mbuf pool", rte_strerror(rte_errno));
 	if (rte_eth_dev_configure(port, 1, 1, &conf) < 0 ||
 	    rte_eth_dev_adjust_nb_rx_tx_desc(port, &nrx, &ntx) < 0 ||
 	    rte_eth_rx_queue_setup(port, 0, nrx, rte_eth_dev_socket_id(port), NULL, pool) < 0 ||
 	    rte_eth_tx_queue_setup(port, 0, ntx, rte_eth_dev_socket_id(port), NULL) < 0 ||
 	    rte_eth_dev_start(port) < 0)
-		die("port setup failed", c->port_spec);
+		wp_die("port setup failed", c->port_spec);
 	rte_eth_promiscuous_enable(port); /* af_packet: see answers to our PMD MAC */
 	if (rte_eth_macaddr_get(port, &c->src_mac) < 0)
-		die("no port MAC", NULL);
+		wp_die("no port MAC", NULL);
 	return pool;
 }
 
@@ -339,7 +313,7 @@ static void find_node(struct wpd_run *r, struct wpd_config *c)
 		if (wpd_exchange(r, frame, len, 200, match_arp, &c->dst_mac))
 			c->dst_mac_set = true;
 		else if (rte_rdtsc() > end)
-			die("no ARP answer from --dst-ip", r->cfg->base.server_str);
+			wp_die("no ARP answer from --dst-ip", r->cfg->base.server_str);
 	}
 	/* A forwarder is ready when a PING comes back; a node when it opened the cache. */
 	uint8_t op = c->echo ? WEFT_OP_PING : WEFT_OP_CACHE_OPEN;
@@ -348,11 +322,11 @@ static void find_node(struct wpd_run *r, struct wpd_config *c)
 		uint16_t len = wpd_frame_control(c, r->client_id, op, id, frame);
 		if (wpd_exchange(r, frame, len, 300, match_ctl, &w)) {
 			if (w.res == WP_R_ERROR)
-				die("the node refused CACHE_OPEN", c->base.cache);
+				wp_die("the node refused CACHE_OPEN", c->base.cache);
 			return;
 		}
 		if (rte_rdtsc() > end)
-			die(c->echo ? "no PING came back through" : "no answer to CACHE_OPEN from",
+			wp_die(c->echo ? "no PING came back through" : "no answer to CACHE_OPEN from",
 			    c->echo ? c->port_spec : c->base.server_str);
 	}
 }
@@ -409,7 +383,7 @@ int wp_dpdk_main(int argc, char **argv)
 	parse(argc, argv, &cfg);
 	validate(&cfg);
 	if (cfg.base.zipf && wp_zipf_init(&zipf, cfg.base.keys, cfg.base.zipf_theta) < 0)
-		die("cannot build the Zipf table", NULL);
+		wp_die("cannot build the Zipf table", NULL);
 	eal_init(argv[0], &cfg);
 	int port = -1;
 	uint16_t p;
@@ -418,24 +392,24 @@ int wp_dpdk_main(int argc, char **argv)
 		break;
 	}
 	if (port < 0)
-		die("no DPDK port", cfg.port_spec);
+		wp_die("no DPDK port", cfg.port_spec);
 	struct wpd_run run = { .cfg = &cfg, .zipf = cfg.base.zipf ? &zipf : NULL,
 			       .port = (uint16_t)port, .client_id = (uint32_t)rte_rand() | 1 };
 	run.pool = port_init(run.port, &cfg);
 	run.hist = calloc(1, sizeof(*run.hist));
 	if (run.hist == NULL)
-		die("out of memory", NULL);
+		wp_die("out of memory", NULL);
 	char mac[RTE_ETHER_ADDR_FMT_SIZE];
 	rte_ether_format_addr(mac, sizeof(mac), &cfg.src_mac);
 	/* Scripts start a memif client only after this line: the server socket
 	 * listens by now (its file appears a little earlier, at bind). */
 	fprintf(stderr, "weft-perf: port ready, MAC %s, waiting for the link\n", mac);
 	if (!wait_link(run.port, cfg.link_wait_s))
-		die("link down (no peer on the port?)", cfg.port_spec);
+		wp_die("link down (no peer on the port?)", cfg.port_spec);
 	find_node(&run, &cfg);
 	int rc = wpd_templates_build(&tpl, &cfg, run.client_id);
 	if (rc < 0)
-		die("building request frames", strerror(-rc));
+		wp_die("building request frames", strerror(-rc));
 	run.tpl = &tpl;
 	if (cfg.base.preload && !cfg.echo) {
 		if (tpl.put == NULL) { /* all gets: build puts for the preload only */
@@ -445,15 +419,15 @@ int wp_dpdk_main(int argc, char **argv)
 			rc = wpd_templates_build(&tpl, &cfg, run.client_id);
 			cfg.base = b;
 			if (rc < 0)
-				die("building request frames", strerror(-rc));
+				wp_die("building request frames", strerror(-rc));
 		}
 		rc = wpd_preload(&run, &pre);
 		if (rc < 0)
-			die("preload", strerror(-rc));
+			wp_die("preload", strerror(-rc));
 	}
 	rc = wpd_measure(&run);
 	if (rc < 0)
-		die("run", strerror(-rc));
+		wp_die("run", strerror(-rc));
 	report(&cfg, &pre, &run);
 	wpd_templates_free(&tpl);
 	wp_zipf_free(&zipf);

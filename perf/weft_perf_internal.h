@@ -123,6 +123,13 @@ struct wp_worker {
 void *wp_worker_main(void *arg);
 uint64_t wp_now_ns(void);
 
+/* weft_perf_args.c: argument parsing shared by both modes. wp_die prints
+ * "weft-perf: msg: arg" and exits 2; wp_num (a decimal u64) and wp_real (a
+ * non-negative real) die with `what` on anything else. */
+__attribute__((noreturn)) void wp_die(const char *msg, const char *arg);
+uint64_t wp_num(const char *s, const char *what);
+double wp_real(const char *s, const char *what);
+
 /* weft_perf_dpdk.c: the DPDK mode, which main() hands the whole command
  * line to when it holds --dpdk. Returns the process exit status. */
 int wp_dpdk_main(int argc, char **argv);
