@@ -63,18 +63,24 @@ weft_require_root() {
   fi
 }
 
-# weft_netns NAME SUBNET: a namespace NAME whose veth end "NAME-n" holds no
-# address (weftd drives it through af_packet and answers for SUBNET.2); the
-# host end "NAME-h" gets SUBNET.1/24.
-weft_netns() {
-  local name=$1 subnet=$2
+# weft_veth_ns NAME: a namespace NAME holding the veth end "NAME-n" (no
+# address: weftd drives it through af_packet); the host end "NAME-h" is up
+# and left to the caller to address or enslave.
+weft_veth_ns() {
+  local name=$1
   ip netns add "$name"; _namespaces+=("$name")
   ip link add "$name-h" type veth peer name "$name-n"; _links+=("$name-h")
   ip link set "$name-n" netns "$name"
-  ip addr add "$subnet.1/24" dev "$name-h"
   ip link set "$name-h" up
   ip -n "$name" link set lo up
   ip -n "$name" link set "$name-n" up
+}
+
+# weft_netns NAME SUBNET: weft_veth_ns whose host end gets SUBNET.1/24 (the
+# node answers for SUBNET.2).
+weft_netns() {
+  weft_veth_ns "$1"
+  ip addr add "$2.1/24" dev "$1-h"
 }
 
 # weft_bridge BR SUBNET: a Linux bridge BR holding SUBNET.1/24 for the host,
@@ -87,18 +93,10 @@ weft_bridge() {
   ip link set "$br" up
 }
 
-# weft_netns_bridged NAME BR: a namespace NAME whose veth end "NAME-n" holds
-# no address (weftd drives it through af_packet); the host end "NAME-h" is a
-# port of bridge BR.
+# weft_netns_bridged NAME BR: weft_veth_ns whose host end is a port of BR.
 weft_netns_bridged() {
-  local name=$1 br=$2
-  ip netns add "$name"; _namespaces+=("$name")
-  ip link add "$name-h" type veth peer name "$name-n"; _links+=("$name-h")
-  ip link set "$name-n" netns "$name"
-  ip link set "$name-h" master "$br"
-  ip link set "$name-h" up
-  ip -n "$name" link set lo up
-  ip -n "$name" link set "$name-n" up
+  weft_veth_ns "$1"
+  ip link set "$1-h" master "$2"
 }
 
 # weft_start_node NAME NS BIND [weftd args...]: starts weftd in NS on the
