@@ -24,6 +24,7 @@
 #include <rte_ring.h>
 #include <urcu-qsbr.h>
 
+#include "dp_frames.h"
 #include "dp_internal.h"
 
 static const uint8_t PEER_MAC[6] = {0x02, 0, 0, 0, 0, 0x11};
@@ -52,32 +53,11 @@ static uint64_t vclock(void *arg)
 	return T.now;
 }
 
-static void wr16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
 static uint32_t ip4(const uint8_t b[4])
 {
 	uint32_t v;
 	memcpy(&v, b, 4);
 	return v;
-}
-
-static uint32_t csum(const uint8_t *p, uint32_t len)
-{
-	uint32_t s = 0;
-	for (uint32_t i = 0; i + 1 < len; i += 2)
-		s += rd16(p + i);
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return s;
 }
 
 static void push(const uint8_t *f, uint32_t len)
@@ -96,24 +76,8 @@ static void push_udp_from(const uint8_t src_mac[6], const uint8_t src_ip[4],
 {
 	uint8_t f[1600];
 	assert_true(plen <= 1472);
-	memcpy(f, T.node_mac, 6);
-	memcpy(f + 6, src_mac, 6);
-	wr16(f + 12, 0x0800);
-	uint8_t *ip = f + 14;
-	memset(ip, 0, 20);
-	ip[0] = 0x45;
-	wr16(ip + 2, (uint16_t)(28 + plen));
-	ip[8] = 64;
-	ip[9] = 17;
-	memcpy(ip + 12, src_ip, 4);
-	memcpy(ip + 16, dst_ip, 4);
-	dp_ipv4_finish(ip);
-	wr16(ip + 20, PEER_PORT);
-	wr16(ip + 22, dport);
-	wr16(ip + 24, (uint16_t)(8 + plen));
-	wr16(ip + 26, 0);
-	memcpy(ip + 28, payload, plen);
-	push(f, 42 + plen);
+	push(f, frame_udp(f, T.node_mac, src_mac, src_ip, dst_ip, PEER_PORT, dport, 0, payload,
+			  plen));
 }
 
 static void push_arp(uint16_t oper, const uint8_t smac[6], const uint8_t sip[4],

@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "dp_frames.h"
 #include "dp_internal.h"
 
 static const uint8_t NODE_MAC[6] = {0x02, 0, 0, 0, 0, 0x02};
@@ -30,17 +31,6 @@ static uint32_t node_ip(void)
 static uint16_t port_be(void)
 {
 	return (uint16_t)((PORT >> 8) | ((PORT & 0xff) << 8));
-}
-
-static void wr16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
 }
 
 /* Ethernet + IPv4 (+ UDP when proto 17) around payload; returns frame length. */
@@ -69,18 +59,6 @@ static uint32_t build_ip(uint8_t *f, uint8_t proto, const void *payload, uint32_
 	}
 	memcpy(p, payload, plen);
 	return 14 + 20 + l4;
-}
-
-static uint32_t csum(const uint8_t *p, uint32_t len)
-{
-	uint32_t s = 0;
-	for (uint32_t i = 0; i + 1 < len; i += 2)
-		s += rd16(p + i);
-	if (len & 1)
-		s += (uint32_t)p[len - 1] << 8;
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return s;
 }
 
 static void expect_drop(const uint8_t *f, uint32_t len, enum dp_drop why)

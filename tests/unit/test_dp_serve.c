@@ -25,6 +25,7 @@
 #include <urcu-qsbr.h>
 #include <xxhash.h>
 
+#include "dp_frames.h"
 #include "dp_internal.h"
 
 static const uint8_t CLIENT_MAC[6] = {0x02, 0, 0, 0, 0, 0x01};
@@ -50,29 +51,6 @@ static uint64_t vclock(void *arg)
 	return T.now;
 }
 
-static void wr16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t csum(const uint8_t *p, uint32_t len)
-{
-	uint32_t s = 0;
-	for (uint32_t i = 0; i + 1 < len; i += 2)
-		s += rd16(p + i);
-	if (len & 1)
-		s += (uint32_t)p[len - 1] << 8;
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return s;
-}
-
 static void push(const uint8_t *f, uint32_t len)
 {
 	struct rte_mbuf *m = rte_pktmbuf_alloc(T.pool);
@@ -88,24 +66,8 @@ static void push_udp(const void *payload, uint32_t plen, uint16_t dport)
 {
 	uint8_t f[1600];
 	assert_true(plen <= 1500 - 28);
-	memcpy(f, T.node_mac, 6);
-	memcpy(f + 6, CLIENT_MAC, 6);
-	wr16(f + 12, 0x0800);
-	uint8_t *ip = f + 14;
-	memset(ip, 0, 20);
-	ip[0] = 0x45;
-	wr16(ip + 2, (uint16_t)(28 + plen));
-	ip[8] = 64;
-	ip[9] = 17;
-	memcpy(ip + 12, CLIENT_IP, 4);
-	memcpy(ip + 16, NODE_IP, 4);
-	dp_ipv4_finish(ip);
-	wr16(ip + 20, CLIENT_PORT);
-	wr16(ip + 22, dport);
-	wr16(ip + 24, (uint16_t)(8 + plen));
-	wr16(ip + 26, 0xbeef); /* not verified */
-	memcpy(ip + 28, payload, plen);
-	push(f, 42 + plen);
+	push(f, frame_udp(f, T.node_mac, CLIENT_MAC, CLIENT_IP, NODE_IP, CLIENT_PORT, dport,
+			  0xbeef /* not verified */, payload, plen));
 }
 
 struct resp {
