@@ -2,8 +2,8 @@
  * cache/cache.c — a cache's life cycle, options, hashing and counters.
  *
  * Invariants:
- *  - c->opts holds the effective options (max_bytes resolved to the default)
- *    and never changes after creation.
+ *  - c->opts holds the effective options (max_bytes resolved to the default,
+ *    mode 0 to WEFT_CACHE_MODE_LOCAL) and never changes after creation.
  *  - Each thread owns one counter slot (a thread-local index handed out once
  *    from a global counter); slots are shared modulo WEFT_CACHE_STAT_SLOTS
  *    only past that many threads, which makes the sums approximate.
@@ -36,7 +36,8 @@ uint64_t weft_cache_hash(const void *key, size_t len)
 struct weft_cache *weft_cache_create(const char *name, size_t name_len,
 				     const struct weft_cache_opts *opts, uint64_t initial_buckets)
 {
-	if (name == NULL || name_len == 0 || name_len > WEFT_CACHE_NAME_MAX) {
+	if (name == NULL || name_len == 0 || name_len > WEFT_CACHE_NAME_MAX ||
+	    !weft_cache_opts_valid(opts)) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -66,6 +67,8 @@ struct weft_cache *weft_cache_create(const char *name, size_t name_len,
 		c->opts = *opts;
 	if (c->opts.max_bytes == 0)
 		c->opts.max_bytes = WEFT_CACHE_DEFAULT_MAX_BYTES;
+	if (c->opts.mode == 0)
+		c->opts.mode = WEFT_CACHE_MODE_LOCAL;
 	memcpy(c->name, name, name_len);
 	c->name[name_len] = '\0';
 	c->name_len = name_len;

@@ -38,7 +38,19 @@ struct weft_cache_registry; /* name -> cache, lookup-or-create */
 
 #define WEFT_CACHE_NO_EXPIRY UINT64_MAX
 
+/* How a cluster keeps a cache's entries (values equal the wire's
+ * enum weft_cache_mode_wire). The cache module only stores the mode: the
+ * dataplane and the control thread act on it. */
+enum weft_cache_mode {
+	WEFT_CACHE_MODE_LOCAL = 1,
+	WEFT_CACHE_MODE_DISTRIBUTED = 2,
+	WEFT_CACHE_MODE_REPLICATED = 3,
+	WEFT_CACHE_MODE_INVALIDATED = 4,
+};
+
 struct weft_cache_opts {
+	uint32_t mode;                /* enum weft_cache_mode; 0 = LOCAL (get_opts returns
+	                                 it resolved); above INVALIDATED: EINVAL */
 	uint64_t max_bytes;           /* memory bound on entries (key+value+overhead); 0 = default (256 MiB) */
 	uint64_t max_entries;         /* 0 = unbounded */
 	uint64_t default_ttl_ms;      /* 0 = entries never expire unless a write says so */
@@ -114,7 +126,8 @@ struct weft_cache *weft_cache_find(struct weft_cache_registry *reg, const char *
  * options). Names are 1..64 printable ASCII bytes without spaces (they are
  * printed in STATS lines). *created (if not NULL) tells which happened.
  * Callable from lcores (creation takes a registry mutex: rare, off the
- * per-key path). NULL + errno on failure: EINVAL (bad name or opts),
+ * per-key path). NULL + errno on failure: EINVAL (bad name or opts, such as
+ * an unknown mode, also when the cache exists),
  * ENOSPC (WEFT_CACHE_MAX_CACHES caches exist already), ENOMEM. */
 struct weft_cache *weft_cache_open(struct weft_cache_registry *reg, const char *name,
 				   size_t name_len, const struct weft_cache_opts *opts,
@@ -148,8 +161,12 @@ int weft_cache_put(struct weft_cache *c, const struct weft_cache_key *key, const
 		   uint32_t value_len, enum weft_cache_put_mode mode, uint64_t expected_version,
 		   const struct weft_cache_write *w, uint64_t now_ms, uint64_t *version_out);
 
-/* Removes the live entry. -ENOENT if there is none. */
-int weft_cache_delete(struct weft_cache *c, const struct weft_cache_key *key, uint64_t now_ms);
+/* Removes the live entry. -ENOENT if there is none. *version_out (if not
+ * NULL) receives, on success, a fresh version drawn under the key's bucket
+ * lock: newer than the removed entry and than every earlier write of the
+ * key, older than every later one (what a replicated DELETE carries). */
+int weft_cache_delete(struct weft_cache *c, const struct weft_cache_key *key, uint64_t now_ms,
+		      uint64_t *version_out);
 
 /* Adds delta to the decimal int64 counter stored under key (created as 0 +
  * delta with w's TTL if absent). -EINVAL if the value is not a decimal int64,
@@ -161,6 +178,62 @@ int weft_cache_incr(struct weft_cache *c, const struct weft_cache_key *key, int6
 /* Resets the live entry's expiry as w says (a fresh TTL from now). */
 int weft_cache_touch(struct weft_cache *c, const struct weft_cache_key *key,
 		     const struct weft_cache_write *w, uint64_t now_ms, uint64_t *version_out);
+
+/* --- replication and state transfer (online QSBR reader) ------------- */
+
+/* An entry as it travels between nodes. value is valid until the reader's
+ * next quiescent state when it comes from the cache. */
+struct weft_cache_image {
+	const uint8_t *value;
+	uint32_t value_len;
+	uint64_t version;
+	uint64_t ttl_ms;      /* remaining lifetime at now_ms; WEFT_CACHE_NO_EXPIRY: none */
+	uint64_t max_idle_ms; /* 0: no idle expiry */
+};
+
+/* Reads the live entry of key without touching its access time (neither
+ * max-idle nor LRU see it) and without counting a hit or miss: for
+ * replication and state transfer. out->ttl_ms is what is left of the
+ * entry's absolute expiry at now_ms. -ENOENT if none; -EINVAL / -E2BIG for
+ * a bad key. */
+int weft_cache_peek(struct weft_cache *c, const struct weft_cache_key *key, uint64_t now_ms,
+		    struct weft_cache_image *out);
+
+/* Stores img under key iff there is no live entry or the live entry's
+ * version is older than img->version; the entry keeps img->version (not a
+ * new one). Raises the cache's version counter to img->version (whatever
+ * the outcome), so that every later local write is newer. The entry
+ * expires img->ttl_ms after now_ms (0: at once, so it only supersedes an
+ * older entry) and after img->max_idle_ms unread, counted from now_ms.
+ * Bounds are kept as by a put (eviction); counted as a put. 0 (applied),
+ * -ESTALE (the live entry is as new or newer: nothing changed), -EINVAL
+ * (bad key, img NULL, NULL value with a length), -E2BIG, -ENOMEM. */
+int weft_cache_apply_put(struct weft_cache *c, const struct weft_cache_key *key,
+			 const struct weft_cache_image *img, uint64_t now_ms);
+
+/* Removes the live entry iff its version is older than version; raises the
+ * version counter to version (whatever the outcome). Counted as a delete.
+ * 0, -ESTALE (as new or newer entry kept), -ENOENT, -EINVAL / -E2BIG. */
+int weft_cache_apply_delete(struct weft_cache *c, const struct weft_cache_key *key,
+			    uint64_t version, uint64_t now_ms);
+
+/* Visits live entries in bounded steps: at most max_buckets bucket
+ * positions per call (0 acts as 1; a position whose bucket a concurrent
+ * growth split covers both halves), calling fn for each live entry (key
+ * with its hash, image with remaining TTL at now_ms, as peek gives it).
+ * Start with cursor 0; returns the cursor for the next call, 0 when the
+ * scan is complete. Every entry live for the whole scan is visited at
+ * least once, across concurrent writes and index resizes; an entry written
+ * during the scan may or may not be, and some (e.g. a key deleted and
+ * written again) may be visited twice. The cursor stays valid across
+ * growths; nothing needs freeing if a scan is abandoned. fn runs with no
+ * lock held and may write to the cache (including delete the entry it is
+ * given); it must not report a quiescent state. A NULL fn visits nothing
+ * and returns 0. Any registered QSBR thread (online for the call). */
+typedef void (*weft_cache_scan_fn)(void *arg, const struct weft_cache_key *key,
+				   const struct weft_cache_image *img);
+uint64_t weft_cache_scan(struct weft_cache *c, uint64_t cursor, unsigned max_buckets,
+			 uint64_t now_ms, weft_cache_scan_fn fn, void *arg);
 
 /* --- maintenance (one non-lcore thread, registered QSBR, online) ------ */
 

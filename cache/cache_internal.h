@@ -30,6 +30,7 @@
 #ifndef WEFT_CACHE_INTERNAL_H
 #define WEFT_CACHE_INTERNAL_H
 
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -126,7 +127,8 @@ struct weft_cache {
 	size_t name_len;
 
 	/* write-path shared words, apart from the read-mostly fields above */
-	_Alignas(WEFT_CACHE_LINE) _Atomic uint64_t version;
+	_Alignas(WEFT_CACHE_LINE) _Atomic uint64_t version; /* last handed out; replicated
+	                                                       writes raise it to theirs */
 	_Alignas(WEFT_CACHE_LINE) _Atomic uint64_t bytes;
 	_Atomic uint64_t entries;
 
@@ -202,6 +204,41 @@ static inline bool weft_cache_entry_matches(const struct weft_cache_entry *e,
 	       weft_cache_key_eq(e->data, (const uint8_t *)k->data, k->len);
 }
 
+/* A key argument of the public API: -EINVAL (empty, NULL) or -E2BIG. */
+static inline int weft_cache_check_key(const struct weft_cache_key *k)
+{
+	if (k == NULL || k->len == 0 || k->data == NULL)
+		return -EINVAL;
+	if (k->len > WEFT_CACHE_MAX_KEY)
+		return -E2BIG;
+	return 0;
+}
+
+/* The image of a live entry at now (peek, scan): remaining TTL from its
+ * absolute expiry, max-idle as stored (0 = none), value in place. */
+static inline void weft_cache_entry_image(const struct weft_cache_entry *e, uint64_t now,
+					  struct weft_cache_image *out)
+{
+	out->value = weft_cache_entry_value(e);
+	out->value_len = e->vlen;
+	out->version = e->version;
+	out->ttl_ms = e->expire_at == UINT64_MAX ? WEFT_CACHE_NO_EXPIRY
+		      : e->expire_at > now      ? e->expire_at - now
+						: 0;
+	out->max_idle_ms = e->max_idle == UINT64_MAX ? 0 : e->max_idle;
+}
+
+/* Raises the cache's version counter to at least v (replicated writes keep
+ * their version; later local writes must be newer). Write path only. */
+static inline void weft_cache_version_raise(struct weft_cache *c, uint64_t v)
+{
+	uint64_t cur = atomic_load_explicit(&c->version, memory_order_relaxed);
+	while (cur < v && !atomic_compare_exchange_weak_explicit(&c->version, &cur, v,
+								 memory_order_relaxed,
+								 memory_order_relaxed))
+		;
+}
+
 /* Per-thread counter slot of the calling thread. */
 extern __thread unsigned weft_cache_tls_slot;
 unsigned weft_cache_tstats_slot_assign(void);
@@ -230,6 +267,11 @@ uint64_t weft_cache_rand(void);
  * tests that need a tiny table. NULL + errno. */
 struct weft_cache *weft_cache_create(const char *name, size_t name_len,
 				     const struct weft_cache_opts *opts, uint64_t initial_buckets);
+/* Whether opts (NULL = defaults) can create a cache: mode 0..4. */
+static inline bool weft_cache_opts_valid(const struct weft_cache_opts *opts)
+{
+	return opts == NULL || opts->mode <= WEFT_CACHE_MODE_INVALIDATED;
+}
 /* Frees the cache, its tables and every entry. No thread may use it. */
 void weft_cache_destroy(struct weft_cache *c);
 

@@ -1,5 +1,6 @@
 /*
- * cache/lookup.c — the lock-free read path: weft_cache_get_burst.
+ * cache/lookup.c — the lock-free read paths: weft_cache_get_burst, and
+ * weft_cache_peek (one key, for replication: no atime, no counters).
  *
  * A burst is looked up in three stages so that the memory accesses of all
  * its keys overlap instead of serialising:
@@ -211,4 +212,21 @@ unsigned weft_cache_get_burst(struct weft_cache *c, const struct weft_cache_key 
 	weft_cache_count(&st->hits, hits);
 	weft_cache_count(&st->misses, n - hits);
 	return hits;
+}
+
+int weft_cache_peek(struct weft_cache *c, const struct weft_cache_key *key, uint64_t now_ms,
+		    struct weft_cache_image *out)
+{
+	int rc = weft_cache_check_key(key);
+	if (rc < 0)
+		return rc;
+	const struct weft_cache_table *t = atomic_load_explicit(&c->table, memory_order_acquire);
+	const struct weft_cache_bucket *head = bucket_head(t, key->hash);
+	struct weft_cache_entry *e = tag_scan(head, weft_cache_tag(key->hash));
+	if (e != NULL && !weft_cache_entry_matches(e, key))
+		e = full_scan(head, key);
+	if (e == NULL || weft_cache_entry_expired(e, now_ms))
+		return -ENOENT;
+	weft_cache_entry_image(e, now_ms, out);
+	return 0;
 }

@@ -116,7 +116,7 @@ struct weft_cache *weft_cache_open(struct weft_cache_registry *reg, const char *
 				   size_t name_len, const struct weft_cache_opts *opts,
 				   bool *created)
 {
-	if (reg == NULL || !name_valid(name, name_len)) {
+	if (reg == NULL || !name_valid(name, name_len) || !weft_cache_opts_valid(opts)) {
 		errno = EINVAL;
 		return NULL;
 	}

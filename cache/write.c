@@ -1,5 +1,6 @@
 /*
- * cache/write.c — put (all modes), delete, incr and touch: one write path.
+ * cache/write.c — put (all modes), delete, incr, touch and the replicated
+ * writes (apply_put, apply_delete): one write path.
  *
  * A write locks the key's bucket (weft_cache_lock_key), finds the live entry
  * of the key (reclaiming it if it has expired; a new key that finds its
@@ -15,7 +16,12 @@
  *    held, so bucket locks cannot deadlock.
  *  - Versions come from one per-cache counter incremented under the key's
  *    bucket lock: unique per cache and increasing per key in write order.
- *    TOUCH keeps the version (the value did not change).
+ *    TOUCH keeps the version (the value did not change). A DELETE draws one
+ *    too (returned, for replication) though it stores none.
+ *  - A replicated write (APPLY_PUT / APPLY_DELETE) carries its version: it
+ *    changes the key only if the live entry is older, keeps that version,
+ *    and first raises the counter to it (under the same lock), so every
+ *    later local write of any key is newer.
  *  - Nothing is published before it is charged: bytes <= max_bytes and
  *    entries <= max_entries at all times.
  */
@@ -26,7 +32,7 @@
 
 #include "cache_internal.h"
 
-enum write_op { OP_PUT, OP_DELETE, OP_INCR, OP_TOUCH };
+enum write_op { OP_PUT, OP_DELETE, OP_INCR, OP_TOUCH, OP_APPLY_PUT, OP_APPLY_DELETE };
 
 struct write_req {
 	enum write_op op;
@@ -36,19 +42,12 @@ struct write_req {
 	uint32_t vlen;
 	int64_t delta;
 	const struct weft_cache_write *w;
+	const struct weft_cache_image *img; /* OP_APPLY_PUT */
+	uint64_t apply_version;             /* OP_APPLY_PUT / OP_APPLY_DELETE */
 	/* results */
 	int64_t incr_value;
 	uint64_t version;
 };
-
-static int check_key(const struct weft_cache_key *k)
-{
-	if (k == NULL || k->len == 0 || k->data == NULL)
-		return -EINVAL;
-	if (k->len > WEFT_CACHE_MAX_KEY)
-		return -E2BIG;
-	return 0;
-}
 
 static void resolve_expiry(const struct weft_cache *c, const struct weft_cache_write *w,
 			   uint64_t now, uint64_t *expire_at, uint64_t *max_idle)
@@ -63,6 +62,17 @@ static void resolve_expiry(const struct weft_cache *c, const struct weft_cache_w
 	*expire_at = (ttl == WEFT_CACHE_NO_EXPIRY || now > UINT64_MAX - ttl) ? UINT64_MAX
 									  : now + ttl;
 	*max_idle = idle;
+}
+
+/* Expiry of a replicated image: its remaining TTL from now (0: already
+ * expired), max-idle 0 = none. */
+static void image_expiry(const struct weft_cache_image *img, uint64_t now, uint64_t *expire_at,
+			 uint64_t *max_idle)
+{
+	uint64_t ttl = img->ttl_ms;
+	*expire_at = (ttl == WEFT_CACHE_NO_EXPIRY || now > UINT64_MAX - ttl) ? UINT64_MAX
+									     : now + ttl;
+	*max_idle = img->max_idle_ms == 0 ? UINT64_MAX : img->max_idle_ms;
 }
 
 /* Parses a decimal int64 (optional '-', then digits only). */
@@ -128,6 +138,20 @@ static int decide(struct weft_cache *c, const struct weft_cache_key *k, struct w
 		break;
 	case OP_DELETE:
 		return old != NULL ? 0 : -ENOENT;
+	case OP_APPLY_DELETE:
+	case OP_APPLY_PUT:
+		weft_cache_version_raise(c, r->apply_version);
+		if (old != NULL && old->version >= r->apply_version) {
+			r->version = old->version;
+			return -ESTALE;
+		}
+		if (r->op == OP_APPLY_DELETE)
+			return old != NULL ? 0 : -ENOENT;
+		image_expiry(r->img, now, &exp, &idle);
+		*ne = weft_cache_entry_new(k, r->img->value, r->img->value_len, exp, idle, now);
+		if (*ne != NULL)
+			(*ne)->version = r->apply_version;
+		break;
 	case OP_INCR: {
 		int64_t v = 0;
 		if (old != NULL) {
@@ -178,8 +202,12 @@ static int do_write(struct weft_cache *c, const struct weft_cache_key *k, struct
 		struct weft_cache_entry *ne;
 		int rc = decide(c, k, r, old, now, &ne);
 		if (rc < 0 || ne == NULL) {
-			if (rc == 0) /* delete */
+			if (rc == 0) { /* delete */
 				weft_cache_unlink(c, slot, old, WEFT_UNLINK_DELETE);
+				if (r->op == OP_DELETE)
+					r->version = atomic_fetch_add_explicit(
+						&c->version, 1, memory_order_relaxed) + 1;
+			}
 			weft_cache_bucket_unlock(head);
 			return rc;
 		}
@@ -193,7 +221,7 @@ static int do_write(struct weft_cache *c, const struct weft_cache_key *k, struct
 			weft_cache_evict_one(c, now);
 			continue;
 		}
-		if (r->op != OP_TOUCH)
+		if (r->op != OP_TOUCH && r->op != OP_APPLY_PUT)
 			ne->version = atomic_fetch_add_explicit(&c->version, 1,
 								memory_order_relaxed) + 1;
 		if ((ne->expire_at != UINT64_MAX || ne->max_idle != UINT64_MAX) &&
@@ -223,7 +251,7 @@ int weft_cache_put(struct weft_cache *c, const struct weft_cache_key *key, const
 		   uint32_t value_len, enum weft_cache_put_mode mode, uint64_t expected_version,
 		   const struct weft_cache_write *w, uint64_t now_ms, uint64_t *version_out)
 {
-	int rc = check_key(key);
+	int rc = weft_cache_check_key(key);
 	if (rc < 0)
 		return rc;
 	if (value_len > WEFT_CACHE_MAX_VALUE)
@@ -242,17 +270,21 @@ int weft_cache_put(struct weft_cache *c, const struct weft_cache_key *key, const
 	return rc;
 }
 
-int weft_cache_delete(struct weft_cache *c, const struct weft_cache_key *key, uint64_t now_ms)
+int weft_cache_delete(struct weft_cache *c, const struct weft_cache_key *key, uint64_t now_ms,
+		      uint64_t *version_out)
 {
-	int rc = check_key(key);
+	int rc = weft_cache_check_key(key);
 	if (rc < 0)
 		return rc;
 	struct write_req r = {.op = OP_DELETE};
 	bool on = weft_cache_enter();
 	rc = do_write(c, key, &r, now_ms);
 	weft_cache_leave(on);
-	if (rc == 0)
+	if (rc == 0) {
 		weft_cache_count(&weft_cache_my_stats(c)->deletes, 1);
+		if (version_out != NULL)
+			*version_out = r.version;
+	}
 	return rc;
 }
 
@@ -260,7 +292,7 @@ int weft_cache_incr(struct weft_cache *c, const struct weft_cache_key *key, int6
 		    const struct weft_cache_write *w, uint64_t now_ms, int64_t *value_out,
 		    uint64_t *version_out)
 {
-	int rc = check_key(key);
+	int rc = weft_cache_check_key(key);
 	if (rc < 0)
 		return rc;
 	struct write_req r = {.op = OP_INCR, .delta = delta, .w = w};
@@ -280,7 +312,7 @@ int weft_cache_incr(struct weft_cache *c, const struct weft_cache_key *key, int6
 int weft_cache_touch(struct weft_cache *c, const struct weft_cache_key *key,
 		     const struct weft_cache_write *w, uint64_t now_ms, uint64_t *version_out)
 {
-	int rc = check_key(key);
+	int rc = weft_cache_check_key(key);
 	if (rc < 0)
 		return rc;
 	struct write_req r = {.op = OP_TOUCH, .w = w};
@@ -289,5 +321,39 @@ int weft_cache_touch(struct weft_cache *c, const struct weft_cache_key *key,
 	weft_cache_leave(on);
 	if (rc == 0 && version_out != NULL)
 		*version_out = r.version;
+	return rc;
+}
+
+int weft_cache_apply_put(struct weft_cache *c, const struct weft_cache_key *key,
+			 const struct weft_cache_image *img, uint64_t now_ms)
+{
+	int rc = weft_cache_check_key(key);
+	if (rc < 0)
+		return rc;
+	if (img == NULL || (img->value == NULL && img->value_len > 0))
+		return -EINVAL;
+	if (img->value_len > WEFT_CACHE_MAX_VALUE)
+		return -E2BIG;
+	struct write_req r = {.op = OP_APPLY_PUT, .img = img, .apply_version = img->version};
+	bool on = weft_cache_enter();
+	rc = do_write(c, key, &r, now_ms);
+	weft_cache_leave(on);
+	if (rc == 0)
+		weft_cache_count(&weft_cache_my_stats(c)->puts, 1);
+	return rc;
+}
+
+int weft_cache_apply_delete(struct weft_cache *c, const struct weft_cache_key *key,
+			    uint64_t version, uint64_t now_ms)
+{
+	int rc = weft_cache_check_key(key);
+	if (rc < 0)
+		return rc;
+	struct write_req r = {.op = OP_APPLY_DELETE, .apply_version = version};
+	bool on = weft_cache_enter();
+	rc = do_write(c, key, &r, now_ms);
+	weft_cache_leave(on);
+	if (rc == 0)
+		weft_cache_count(&weft_cache_my_stats(c)->deletes, 1);
 	return rc;
 }

@@ -239,6 +239,9 @@ struct weft_dp_members {
 	uint32_t self;          /* this node's index in m[], or WEFT_DP_SELF_NONE */
 	uint16_t seg_log2;      /* 2^seg_log2 segments, <= WEFT_DP_SEG_LOG2_MAX */
 	uint16_t owners;        /* owners per segment, 0 (no table) ..min(n, 8) */
+	bool no_quorum;         /* --partition-handling quorum and this side holds
+	                           no majority of the last stable view: writes
+	                           are refused with WEFT_ST_NO_QUORUM */
 	const uint16_t *seg_owner; /* [2^seg_log2 * owners] indices into m[],
 	                              primary first; NULL iff owners == 0.
 	                              Copied by the publish: the caller keeps it. */
@@ -267,6 +270,25 @@ size_t weft_dp_members_format(struct weft_dp *dp, uint64_t now_unix_ms, char *bu
  * Without a published snapshot: this node alone ("local", epoch 0) with no
  * segment table (owners 0). Caller: an online QSBR reader. */
 uint8_t *weft_dp_topology_encode(struct weft_dp *dp, size_t *len);
+
+/* --- Rebalancing progress (shown by STATS as rebalance.* lines) --------
+ *
+ * The control thread moves segments by state transfer (REPLICATE messages
+ * it sends from the cluster port) and publishes its progress here; STATS
+ * copies it under a lock. Control thread writes, any thread reads. */
+struct weft_dp_rebalance {
+	uint64_t view;             /* the view the moves are for (0: none yet) */
+	uint32_t moves_pending;    /* (segment, new owner) transfers not yet acked */
+	uint32_t moves_done;       /* acked since that view was installed */
+	uint64_t entries_sent;     /* since the node started */
+	uint64_t bytes_sent;
+	uint64_t retransmits;
+	uint64_t last_duration_ms; /* of the last completed rebalance */
+	bool handoff;              /* a graceful stop is handing segments over */
+};
+
+/* Publishes the progress (copied). Control thread. */
+void weft_dp_rebalance_publish(struct weft_dp *dp, const struct weft_dp_rebalance *r);
 
 #ifdef __cplusplus
 }

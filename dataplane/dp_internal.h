@@ -69,7 +69,21 @@ struct dp_counters {
 	uint64_t dedup_replays;   /* retransmissions answered from dedup */
 	uint64_t get_bursts;      /* weft_cache_get_burst calls */
 	uint64_t not_owner;       /* keyed requests for a segment this node does
-	                             not own (served anyway: no forwarding yet) */
+	                             not own (forwarded, or answered NOT_OWNER) */
+	/* node-to-node RPC (dp_rpc.c, dp_route.c) */
+	uint64_t forwarded;       /* client requests forwarded to an owner */
+	uint64_t replicated;      /* writes held for replication acks */
+	uint64_t rpc_sent;        /* node requests sent (first transmissions) */
+	uint64_t rpc_retransmits;
+	uint64_t rpc_acks;        /* node responses matched to a pending request */
+	uint64_t rpc_stray;       /* node responses matching nothing (late, dup) */
+	uint64_t rpc_steered;     /* responses passed to the lcore that sent the request */
+	uint64_t rpc_gave_up;     /* requests abandoned: clients answered BUSY */
+	uint64_t rpc_retargeted;  /* replications resent after their peer left the view */
+	uint64_t rpc_no_slot;     /* requests refused: every slot busy (BUSY) */
+	uint64_t no_quorum;       /* writes refused with NO_QUORUM */
+	uint64_t repl_applied;    /* REPLICATE entries applied here */
+	uint64_t repl_stale;      /* REPLICATE entries older than ours: ignored */
 	uint64_t idle_sleeps;
 	/* cluster channel (dp_ctl.c) */
 	uint64_t ctl_rx;          /* datagrams handed to the control thread */
@@ -196,8 +210,11 @@ bool dp_mget_next(const uint8_t *list, uint32_t list_len, uint32_t *pos, const u
 struct rte_mbuf;
 struct rte_mempool;
 
+struct dp_rpc_state;
+
 struct dp_lcore {
 	struct weft_dp *dp;
+	struct dp_rpc_state *rpc; /* node RPC (dp_rpc.c); NULL without a cluster channel */
 	uint16_t queue;
 	uint64_t now_ms;          /* read once per burst */
 	unsigned n_tx;
@@ -225,6 +242,8 @@ struct weft_dp {
 	struct dp_members *members; /* RCU: the topology snapshot; NULL = alone */
 	uint32_t epoch;             /* low 32 bits of members->view (atomic) */
 	uint64_t created_unix_ms;   /* for the "alone" answer's uptime */
+	uint32_t node_client_id;    /* client_id of this node's own requests */
+	struct dp_rebalance_box *rebalance; /* weft_dp_rebalance_publish's copy */
 	volatile bool stop;
 };
 
@@ -241,6 +260,8 @@ char *dp_members_text(struct weft_dp *dp, uint64_t now_unix_ms, size_t *len);
 bool dp_members_owns(const struct dp_members *m, uint64_t key_hash);
 /* Wall-clock milliseconds. */
 uint64_t dp_unix_ms(void);
+/* The published view inside a snapshot. */
+const struct weft_dp_members *dp_members_snapshot(const struct dp_members *m);
 
 /* --- the cluster channel (dp_ctl.c: rings, rx; dp_ctl_tx.c: send) --- */
 #define DP_CTL_RING 1024u          /* each ring, in mbufs */
@@ -332,6 +353,117 @@ void dp_answer_owned(struct dp_lcore *lc, const struct dp_req *req, uint16_t sta
 
 /* dp_serve.c: serves n validated requests (GETs batched per cache). */
 void dp_serve_burst(struct dp_lcore *lc, struct dp_req *reqs, unsigned n);
+/* Maps a cache errno to the wire status of an op (dp_serve.c). */
+uint16_t dp_status_of(int rc, uint8_t opcode, uint16_t key_len);
+/* True for statuses counted as errors (not OK, NOT_FOUND, EXISTS,
+ * VERSION_MISMATCH). */
+bool dp_is_error_status(uint16_t st);
+
+/* --- node-to-node RPC (dp_rpc.c) ---------------------------------------
+ *
+ * A worker lcore sends weft requests to other nodes' data ports (forwarded
+ * client requests, REPLICATE) with WEFT_F_NODE, client_id =
+ * dp->node_client_id and a request id naming the lcore and slot that wait
+ * for the answer. Responses arriving on another lcore are passed to the
+ * sender's inbox ring. Each request is retransmitted (same id: the
+ * receiver's at-most-once table applies) with a doubling timeout until
+ * answered, until its peer leaves the view, or until DP_RPC_GIVE_UP_MS.
+ *
+ * A "hold" is a client request waiting on node requests: a write waiting
+ * for its replication acks (answered with the stored response once every
+ * target acked or left the view), or a forwarded request (answered with
+ * the owner's response, relayed). Both live only in the lcore that took
+ * the client request. */
+#define DP_RPC_SLOTS 1024u
+#define DP_HOLD_SLOTS 512u
+#define DP_RPC_RTO_MS 20u
+#define DP_RPC_RTO_MAX_MS 320u
+#define DP_RPC_GIVE_UP_MS 5000u
+#define DP_RPC_INBOX 1024u
+
+/* A message to send to peers, shared by the requests that carry it. */
+struct dp_rpc_msg {
+	unsigned refs;
+	struct weft_wire_hdr hdr; /* opcode, name/key/extras lengths, msg_len */
+	uint8_t payload[];        /* hdr.msg_len bytes */
+};
+
+/* Allocates a message of msg_len payload bytes (refs 1), header filled
+ * for opcode and lengths. NULL when out of memory. */
+struct dp_rpc_msg *dp_rpc_msg_new(uint8_t opcode, uint8_t name_len, uint16_t key_len,
+				  uint16_t extras_len, uint32_t msg_len);
+void dp_rpc_msg_put(struct dp_rpc_msg *m);
+
+/* What a hold answers with. */
+struct dp_hold_init {
+	const struct dp_req *req;     /* the client request (flow, header) */
+	bool amo;                     /* finish its dedup entry when answered */
+	struct dp_dedup_resp resp;    /* REPL holds: the answer once acked */
+	uint32_t seg;                 /* REPL holds: the key's segment */
+	uint8_t mode;                 /* REPL holds: the cache's mode */
+};
+
+struct dp_rpc_state *dp_rpc_create(unsigned worker);
+void dp_rpc_destroy(struct dp_rpc_state *r);
+/* Whether requests are pending (the loop must keep ticking). */
+bool dp_rpc_busy(const struct dp_rpc_state *r);
+/* Forwards req to the member at index `to` of topo, holding the client
+ * until the answer. Answers the client itself (BUSY) when it cannot. */
+void dp_rpc_forward(struct dp_lcore *lc, const struct weft_dp_members *topo,
+		    const struct dp_req *req, uint32_t to);
+/* Sends msg to each of the n members `to` of topo, holding the client
+ * request described by h until all acked (or left the view). n == 0
+ * answers at once. Takes its own references to msg. */
+void dp_rpc_replicate(struct dp_lcore *lc, const struct weft_dp_members *topo,
+		      const struct dp_hold_init *h, struct dp_rpc_msg *msg, const uint32_t *to,
+		      unsigned n);
+/* A datagram with WEFT_F_RESPONSE from a node (client_id ours): matched to
+ * its request here or passed to the sending lcore. Returns true when it
+ * took the mbuf (steered to another lcore), false when the caller frees it. */
+bool dp_rpc_response(struct dp_lcore *lc, struct rte_mbuf *m, const struct dp_pkt *pkt,
+		     const struct weft_wire_hdr *hdr);
+/* Every iteration while busy or with a non-empty inbox: inbox responses,
+ * retransmissions, give-ups, view changes. An online QSBR reader. */
+void dp_rpc_tick(struct dp_lcore *lc);
+
+/* --- routing (dp_route.c) ----------------------------------------------
+ *
+ * Per keyed request, from the cache's mode and the topology snapshot read
+ * once per burst: serve here, forward to an owner, or refuse. After a
+ * local write, what to replicate to whom. */
+enum dp_route { DP_ROUTE_LOCAL, DP_ROUTE_FORWARDED, DP_ROUTE_ANSWERED };
+/* Decides for one request with a resolved cache; forwards or answers it
+ * when not LOCAL. */
+enum dp_route dp_route_request(struct dp_lcore *lc, const struct weft_dp_members *topo,
+			       const struct dp_req *req, struct weft_cache *c);
+/* The mode a cache is treated with (its stored mode; LOCAL without a
+ * cluster channel). */
+uint8_t dp_cache_mode(const struct weft_dp *dp, const struct weft_cache *c);
+/* Whether this node may serve the key of hash h of a cache in mode for a
+ * MULTI_GET (owner, or not a distributed cache). */
+bool dp_route_owns(const struct weft_dp_members *topo, uint8_t mode, uint64_t h);
+/* The members (indices into t->m) a write of segment seg of a cache in
+ * mode must reach, this node excluded: the segment's other owners
+ * (DISTRIBUTED), or every other live member (REPLICATED, INVALIDATED).
+ * Returns how many it wrote to to (at most max). */
+unsigned dp_route_targets(const struct weft_dp_members *t, uint8_t mode, uint32_t seg,
+			  uint32_t *to, unsigned max);
+/* After a local write that changed the entry (r->status OK): replicates it
+ * as the mode says and answers the client (now or once acked). */
+void dp_route_after_write(struct dp_lcore *lc, const struct weft_dp_members *topo,
+			  const struct dp_req *req, struct weft_cache *c, bool amo,
+			  const struct dp_dedup_resp *r, uint64_t delete_version);
+/* After CACHE_OPEN created a cache in a cluster: tells every other member
+ * (REPLICATE with no entry) and answers once they acked. */
+void dp_route_after_open(struct dp_lcore *lc, const struct weft_dp_members *topo,
+			 const struct dp_req *req, struct weft_cache *c);
+
+/* dp_repl.c: serves REPLICATE (validated: dp_req_validate checked the
+ * entry list). */
+void dp_repl_serve(struct dp_lcore *lc, const struct dp_req *req);
+/* Iterates a validated REPLICATE entry list: *pos starts at 0. */
+bool dp_repl_next(const uint8_t *list, uint32_t len, uint32_t *pos, struct weft_repl_entry *e,
+		  const uint8_t **key, const uint8_t **value);
 
 /* dp_arp.c: the ARP table (IPv4 -> MAC), shared by the lcores (writers)
  * and the control thread (reader); a spinlock inside, slow path only. */
@@ -380,6 +512,9 @@ void dp_frag_get_stats(const struct dp_frag *f, struct dp_frag_stats *out);
 
 /* dp_stats.c */
 void dp_counters_add(struct dp_counters *sum, const struct dp_counters *c);
+struct dp_rebalance_box;
+struct dp_rebalance_box *dp_rebalance_box_create(void);
+void dp_rebalance_box_destroy(struct dp_rebalance_box *b);
 
 /* dp_text.c: appends printf-style to buf (cap bytes; buf may be NULL),
  * never past it; len counts every byte the text needs, written or not. */

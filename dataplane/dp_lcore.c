@@ -5,7 +5,10 @@
  * the tx buffer) -> rx burst (32) -> classify every frame (ARP / ICMP
  * replies in place, drops counted) -> weft datagrams to requests
  * (reassembling multi-datagram ones) -> dp_serve_burst -> free the burst ->
- * flush tx -> QSBR quiescent state.
+ * flush tx -> QSBR quiescent state. In a cluster, node RPC (dp_rpc.c) first
+ * takes responses other lcores passed on and retransmits what is due;
+ * responses to this node's own requests (F_RESPONSE, our client_id) go to
+ * dp_rpc_response instead of being dropped.
  *
  * Cluster channel (dp_ctl.c): a frame dp_parse_frame drops for a reason a
  * cluster frame hides behind (other UDP port, other destination IP,
@@ -101,6 +104,10 @@ unsigned weft_dp_poll_once(struct weft_dp *dp, unsigned worker)
 		dp_ctl_tx_drain(lc);
 	struct rte_mbuf *rx[DP_BURST];
 	uint16_t n = rte_eth_rx_burst(dp->port_id, lc->queue, rx, DP_BURST);
+	if (lc->rpc != NULL && dp_rpc_busy(lc->rpc)) {
+		lc->now_ms = weft_dp_now_ms(dp);
+		dp_rpc_tick(lc);
+	}
 	if (n == 0) {
 		if (lc->n_tx)
 			dp_tx_flush(lc);
@@ -158,6 +165,12 @@ unsigned weft_dp_poll_once(struct weft_dp *dp, unsigned worker)
 		struct dp_req *req = &reqs[n_req];
 		switch (dp_rx_classify(pkt.payload, pkt.payload_len, &hdr, &st, &why)) {
 		case DP_RX_DROP:
+			if (why == DP_DROP_WEFT_RESPONSE && lc->rpc != NULL &&
+			    hdr.client_id == dp->node_client_id) {
+				if (dp_rpc_response(lc, m, &pkt, &hdr))
+					n_done--; /* passed to the lcore that sent the request */
+				break;
+			}
 			lc->c.drops[why]++;
 			break;
 		case DP_RX_ANSWER:

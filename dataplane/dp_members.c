@@ -85,6 +85,7 @@ int weft_dp_publish_members(struct weft_dp *dp, const struct weft_dp_members *sn
 	m->s.self = snap->self;
 	m->s.seg_log2 = snap->seg_log2;
 	m->s.owners = snap->owners;
+	m->s.no_quorum = snap->no_quorum;
 	m->s.seg_owner = NULL;
 	if (table) {
 		uint16_t *t = (uint16_t *)(void *)&m->s.m[snap->n];
@@ -157,6 +158,11 @@ char *dp_members_text(struct weft_dp *dp, uint64_t now_unix_ms, size_t *len)
 		return NULL;
 	*len = format(dp, m, now_unix_ms, buf, need + 1);
 	return buf;
+}
+
+const struct weft_dp_members *dp_members_snapshot(const struct dp_members *m)
+{
+	return &m->s;
 }
 
 bool dp_members_owns(const struct dp_members *m, uint64_t key_hash)

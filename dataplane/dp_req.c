@@ -105,6 +105,7 @@ static bool op_has_value(uint8_t op)
 	case WEFT_OP_REPLACE:
 	case WEFT_OP_CAS:
 	case WEFT_OP_MULTI_GET:
+	case WEFT_OP_REPLICATE:
 		return true;
 	default:
 		return false;
@@ -150,6 +151,43 @@ static enum weft_status check_mget(const uint8_t *list, uint32_t len)
 	return WEFT_ST_OK;
 }
 
+bool dp_repl_next(const uint8_t *list, uint32_t len, uint32_t *pos, struct weft_repl_entry *e,
+		  const uint8_t **key, const uint8_t **value)
+{
+	uint32_t p = *pos;
+	if (p > len || len - p < sizeof(*e))
+		return false;
+	memcpy(e, list + p, sizeof(*e));
+	uint64_t end = (uint64_t)p + sizeof(*e) + e->key_len + e->value_len;
+	if (end > len)
+		return false;
+	*key = list + p + sizeof(*e);
+	*value = *key + e->key_len;
+	*pos = (uint32_t)end;
+	return true;
+}
+
+/* A REPLICATE entry list: count entries exactly, each well formed. */
+static enum weft_status check_repl(const uint8_t *extras, const uint8_t *list, uint32_t len)
+{
+	struct weft_x_replicate x;
+	memcpy(&x, extras, sizeof(x));
+	if (x.opts.mode == WEFT_MODE_DEFAULT || x.opts.mode >= WEFT_MODE__COUNT)
+		return WEFT_ST_BAD_REQUEST;
+	uint32_t pos = 0, seen = 0;
+	struct weft_repl_entry e;
+	const uint8_t *k, *v;
+	while (seen < x.count && dp_repl_next(list, len, &pos, &e, &k, &v)) {
+		if (e.key_len == 0 || e.key_len > WEFT_MAX_KEY_LEN || e.value_len > WEFT_MAX_VALUE_LEN)
+			return WEFT_ST_BAD_REQUEST;
+		if (e.kind != WEFT_REPL_PUT && (e.kind < WEFT_REPL_PUT || e.kind > WEFT_REPL_INVALIDATE ||
+						e.value_len != 0))
+			return WEFT_ST_BAD_REQUEST;
+		seen++;
+	}
+	return seen == x.count && pos == len ? WEFT_ST_OK : WEFT_ST_BAD_REQUEST;
+}
+
 enum weft_status dp_req_validate(const struct weft_wire_hdr *hdr, const uint8_t *payload,
 				 struct dp_req *req)
 {
@@ -175,6 +213,9 @@ enum weft_status dp_req_validate(const struct weft_wire_hdr *hdr, const uint8_t 
 	req->value_len = vlen;
 	if (op == WEFT_OP_MULTI_GET)
 		return check_mget(req->value, vlen);
+	if (op == WEFT_OP_REPLICATE)
+		return (hdr->flags & WEFT_F_NODE) ? check_repl(req->extras, req->value, vlen)
+						  : WEFT_ST_BAD_REQUEST;
 	if (op == WEFT_OP_FETCH) {
 		struct weft_x_fetch f;
 		memcpy(&f, req->extras, sizeof(f));

@@ -28,7 +28,7 @@
 
 #include "dp_internal.h"
 
-static bool is_error_status(uint16_t st)
+bool dp_is_error_status(uint16_t st)
 {
 	return st != WEFT_ST_OK && st != WEFT_ST_NOT_FOUND && st != WEFT_ST_EXISTS &&
 	       st != WEFT_ST_VERSION_MISMATCH;
@@ -37,13 +37,12 @@ static bool is_error_status(uint16_t st)
 static void answer(struct dp_lcore *lc, const struct dp_req *req, uint16_t st, const void *x,
 		   uint16_t xl, const void *v, uint32_t vl)
 {
-	if (is_error_status(st))
+	if (dp_is_error_status(st))
 		lc->c.errors++;
 	dp_answer(lc, req, st, x, xl, v, vl);
 }
 
-/* Maps a cache errno to the wire status of req. */
-static uint16_t status_of(int rc, const struct dp_req *req)
+uint16_t dp_status_of(int rc, uint8_t opcode, uint16_t key_len)
 {
 	switch (rc) {
 	case 0:
@@ -55,17 +54,27 @@ static uint16_t status_of(int rc, const struct dp_req *req)
 	case -ESTALE:
 		return WEFT_ST_VERSION_MISMATCH;
 	case -EINVAL:
-		return req->hdr.opcode == WEFT_OP_INCR ? WEFT_ST_NOT_NUMERIC : WEFT_ST_BAD_REQUEST;
+		return opcode == WEFT_OP_INCR ? WEFT_ST_NOT_NUMERIC : WEFT_ST_BAD_REQUEST;
 	case -ERANGE:
 		return WEFT_ST_OVERFLOW;
 	case -E2BIG:
-		return req->hdr.key_len > WEFT_MAX_KEY_LEN ? WEFT_ST_KEY_TOO_LONG
-							   : WEFT_ST_VALUE_TOO_LARGE;
+		return key_len > WEFT_MAX_KEY_LEN ? WEFT_ST_KEY_TOO_LONG : WEFT_ST_VALUE_TOO_LARGE;
 	case -ENOMEM:
 		return WEFT_ST_NO_MEMORY;
 	default:
 		return WEFT_ST_INTERNAL;
 	}
+}
+
+static uint16_t status_of(int rc, const struct dp_req *req)
+{
+	return dp_status_of(rc, req->hdr.opcode, req->hdr.key_len);
+}
+
+/* The mode a cache opened without one gets: distributed in a cluster. */
+static uint32_t default_mode(const struct weft_dp *dp)
+{
+	return dp->ctl != NULL ? WEFT_MODE_DISTRIBUTED : WEFT_MODE_LOCAL;
 }
 
 /* The request's cache, created with defaults if absent; NULL with *st set. */
@@ -75,25 +84,41 @@ static struct weft_cache *cache_of(struct dp_lcore *lc, const struct dp_req *req
 	struct weft_cache *c = weft_cache_find(lc->dp->reg, name, req->hdr.name_len);
 	if (c != NULL)
 		return c;
-	c = weft_cache_open(lc->dp->reg, name, req->hdr.name_len, NULL, NULL);
+	struct weft_cache_opts o = {.mode = default_mode(lc->dp)};
+	c = weft_cache_open(lc->dp->reg, name, req->hdr.name_len, &o, NULL);
 	if (c == NULL)
 		*st = errno == ENOMEM || errno == ENOSPC ? WEFT_ST_NO_MEMORY : WEFT_ST_BAD_REQUEST;
 	return c;
 }
 
-static void serve_cache_open(struct dp_lcore *lc, const struct dp_req *req)
+/* Lookup-or-create; a cache created in a cluster is announced to every
+ * other member (with its options and mode) before the client hears OK. */
+static void serve_cache_open(struct dp_lcore *lc, const struct dp_req *req,
+			     const struct weft_dp_members *topo)
 {
 	struct weft_x_cache_opts x;
 	memcpy(&x, req->extras, sizeof(x));
-	struct weft_cache_opts o = {.max_bytes = x.max_bytes, .max_entries = x.max_entries,
+	if (x.mode >= WEFT_MODE__COUNT || x.reserved != 0) {
+		answer(lc, req, WEFT_ST_BAD_CACHE_OPTS, NULL, 0, NULL, 0);
+		return;
+	}
+	struct weft_cache_opts o = {.mode = x.mode ? x.mode : default_mode(lc->dp),
+				    .max_bytes = x.max_bytes, .max_entries = x.max_entries,
 				    .default_ttl_ms = x.default_ttl_ms,
 				    .default_max_idle_ms = x.default_max_idle_ms};
+	bool created = false;
 	struct weft_cache *c = weft_cache_open(lc->dp->reg, (const char *)req->name,
-					       req->hdr.name_len, &o, NULL);
-	uint16_t st = WEFT_ST_OK;
-	if (c == NULL)
-		st = errno == ENOMEM || errno == ENOSPC ? WEFT_ST_NO_MEMORY : WEFT_ST_BAD_CACHE_OPTS;
-	answer(lc, req, st, NULL, 0, NULL, 0);
+					       req->hdr.name_len, &o, &created);
+	if (c == NULL) {
+		answer(lc, req,
+		       errno == ENOMEM || errno == ENOSPC ? WEFT_ST_NO_MEMORY : WEFT_ST_BAD_CACHE_OPTS,
+		       NULL, 0, NULL, 0);
+		return;
+	}
+	if (created)
+		dp_route_after_open(lc, topo, req, c);
+	else
+		answer(lc, req, WEFT_ST_OK, NULL, 0, NULL, 0);
 }
 
 static void serve_stats(struct dp_lcore *lc, const struct dp_req *req)
@@ -159,8 +184,13 @@ static void serve_fetch(struct dp_lcore *lc, const struct dp_req *req)
 		answer(lc, req, WEFT_ST_BAD_REQUEST, NULL, 0, NULL, 0);
 }
 
-static void serve_multi_get(struct dp_lcore *lc, const struct dp_req *req, struct weft_cache *c)
+/* Keys this node does not own (a distributed cache, a client request) are
+ * answered NOT_OWNER entry by entry: the client asks their owners. */
+static void serve_multi_get(struct dp_lcore *lc, const struct dp_req *req, struct weft_cache *c,
+			    const struct weft_dp_members *topo)
 {
+	uint8_t mode = (req->hdr.flags & WEFT_F_NODE) ? WEFT_MODE_LOCAL : dp_cache_mode(lc->dp, c);
+	bool mine[WEFT_MAX_MULTI_GET];
 	struct weft_cache_key keys[WEFT_MAX_MULTI_GET];
 	struct weft_cache_value vals[WEFT_MAX_MULTI_GET];
 	bool found[WEFT_MAX_MULTI_GET];
@@ -174,12 +204,16 @@ static void serve_multi_get(struct dp_lcore *lc, const struct dp_req *req, struc
 		keys[n].data = k;
 		keys[n].len = kl;
 		keys[n].hash = weft_cache_hash(k, kl);
+		mine[n] = dp_route_owns(topo, mode, keys[n].hash);
+		lc->c.not_owner += !mine[n];
 		n++;
 	}
 	if (n > 0) {
 		weft_cache_get_burst(c, keys, n, lc->now_ms, vals, found);
 		lc->c.get_bursts++;
 	}
+	for (unsigned i = 0; i < n; i++)
+		found[i] = found[i] && mine[i];
 	uint64_t size = 2;
 	for (unsigned i = 0; i < n; i++)
 		size += sizeof(struct weft_mget_entry_hdr) + keys[i].len + (found[i] ? vals[i].len : 0);
@@ -197,7 +231,7 @@ static void serve_multi_get(struct dp_lcore *lc, const struct dp_req *req, struc
 	uint8_t *p = out + 2;
 	for (unsigned i = 0; i < n; i++) {
 		struct weft_mget_entry_hdr e = {
-			.status = found[i] ? WEFT_ST_OK : WEFT_ST_NOT_FOUND,
+			.status = found[i] ? WEFT_ST_OK : mine[i] ? WEFT_ST_NOT_FOUND : WEFT_ST_NOT_OWNER,
 			.key_len = keys[i].len,
 			.value_len = found[i] ? vals[i].len : 0,
 			.version = found[i] ? vals[i].version : 0,
@@ -214,9 +248,10 @@ static void serve_multi_get(struct dp_lcore *lc, const struct dp_req *req, struc
 	dp_answer_owned(lc, req, WEFT_ST_OK, 0, out, (uint32_t)size);
 }
 
-/* Applies one write op; fills the response's status and extras. */
+/* Applies one write op; fills the response's status and extras (and a
+ * DELETE's version in *delete_version). */
 static void apply_write(struct dp_lcore *lc, const struct dp_req *req, struct weft_cache *c,
-			struct dp_dedup_resp *r)
+			struct dp_dedup_resp *r, uint64_t *delete_version)
 {
 	struct weft_cache_key key = {.data = req->key, .len = req->hdr.key_len,
 				     .hash = req->key_hash};
@@ -252,7 +287,7 @@ static void apply_write(struct dp_lcore *lc, const struct dp_req *req, struct we
 		break;
 	}
 	case WEFT_OP_DELETE:
-		rc = weft_cache_delete(c, &key, lc->now_ms);
+		rc = weft_cache_delete(c, &key, lc->now_ms, delete_version);
 		r->status = status_of(rc, req);
 		return;
 	case WEFT_OP_INCR: {
@@ -280,7 +315,8 @@ static void apply_write(struct dp_lcore *lc, const struct dp_req *req, struct we
 	}
 }
 
-static void serve_write(struct dp_lcore *lc, const struct dp_req *req, struct weft_cache *c)
+static void serve_write(struct dp_lcore *lc, const struct dp_req *req, struct weft_cache *c,
+			const struct weft_dp_members *topo)
 {
 	bool amo = !weft_wire_op_is_idempotent(req->hdr.opcode);
 	struct dp_msg_id id = msg_id(req);
@@ -298,10 +334,9 @@ static void serve_write(struct dp_lcore *lc, const struct dp_req *req, struct we
 			break;
 		}
 	}
-	apply_write(lc, req, c, &r);
-	if (amo)
-		dp_dedup_finish(lc->dp->dedup, &id, &r);
-	answer(lc, req, r.status, r.extras, r.extras_len, NULL, 0);
+	uint64_t delete_version = 0;
+	apply_write(lc, req, c, &r, &delete_version);
+	dp_route_after_write(lc, topo, req, c, amo, &r, delete_version);
 }
 
 /* GETs of one cache, in one weft_cache_get_burst call. */
@@ -335,7 +370,8 @@ void dp_serve_burst(struct dp_lcore *lc, struct dp_req *reqs, unsigned n)
 	struct weft_cache *cache[DP_BURST];
 	bool get[DP_BURST];
 	unsigned n_get = 0;
-	const struct dp_members *topo = rcu_dereference(lc->dp->members);
+	const struct dp_members *dm = rcu_dereference(lc->dp->members);
+	const struct weft_dp_members *topo = dm != NULL ? dp_members_snapshot(dm) : NULL;
 
 	/* Stage 1: count, resolve caches, hash keys once. */
 	for (unsigned i = 0; i < n; i++) {
@@ -345,7 +381,8 @@ void dp_serve_burst(struct dp_lcore *lc, struct dp_req *reqs, unsigned n)
 		cache[i] = NULL;
 		get[i] = false;
 		if (op == WEFT_OP_PING || op == WEFT_OP_STATS || op == WEFT_OP_FETCH ||
-		    op == WEFT_OP_CACHE_OPEN || op == WEFT_OP_MEMBERS || op == WEFT_OP_TOPOLOGY)
+		    op == WEFT_OP_CACHE_OPEN || op == WEFT_OP_MEMBERS || op == WEFT_OP_TOPOLOGY ||
+		    op == WEFT_OP_REPLICATE)
 			continue;
 		uint16_t st = WEFT_ST_INTERNAL;
 		cache[i] = cache_of(lc, r, &st);
@@ -355,8 +392,10 @@ void dp_serve_burst(struct dp_lcore *lc, struct dp_req *reqs, unsigned n)
 		}
 		if (r->hdr.key_len) {
 			r->key_hash = weft_cache_hash(r->key, r->hdr.key_len);
-			if (!dp_members_owns(topo, r->key_hash))
-				lc->c.not_owner++;
+			if (dp_route_request(lc, topo, r, cache[i]) != DP_ROUTE_LOCAL) {
+				cache[i] = NULL; /* forwarded or answered */
+				continue;
+			}
 		}
 		if (op == WEFT_OP_GET) {
 			get[i] = true;
@@ -401,15 +440,18 @@ void dp_serve_burst(struct dp_lcore *lc, struct dp_req *reqs, unsigned n)
 			serve_fetch(lc, r);
 			break;
 		case WEFT_OP_CACHE_OPEN:
-			serve_cache_open(lc, r);
+			serve_cache_open(lc, r, topo);
+			break;
+		case WEFT_OP_REPLICATE:
+			dp_repl_serve(lc, r);
 			break;
 		case WEFT_OP_MULTI_GET:
 			if (cache[i] != NULL)
-				serve_multi_get(lc, r, cache[i]);
+				serve_multi_get(lc, r, cache[i], topo);
 			break;
 		default:
 			if (cache[i] != NULL)
-				serve_write(lc, r, cache[i]);
+				serve_write(lc, r, cache[i], topo);
 			break;
 		}
 	}

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include <rte_ethdev.h>
@@ -134,9 +135,13 @@ struct weft_dp *weft_dp_create(const struct weft_dp_config *cfg, uint16_t port_i
 	dp->resp = dp_resp_create(cfg->resp_max_bytes ? cfg->resp_max_bytes
 						      : DP_DEFAULT_TABLE_BYTES);
 	dp->dedup = dp_dedup_create(DP_DEDUP_CAPACITY);
+	dp->rebalance = dp_rebalance_box_create();
 	int rc = -ENOMEM;
-	if (dp->reasm == NULL || dp->resp == NULL || dp->dedup == NULL)
+	if (dp->reasm == NULL || dp->resp == NULL || dp->dedup == NULL || dp->rebalance == NULL)
 		goto fail;
+	if (getrandom(&dp->node_client_id, sizeof(dp->node_client_id), 0) !=
+	    (ssize_t)sizeof(dp->node_client_id))
+		dp->node_client_id = (uint32_t)dp->created_unix_ms ^ (uint32_t)cfg->bind_ip;
 	rc = port_setup(dp);
 	if (rc != 0)
 		goto fail;
@@ -155,6 +160,13 @@ struct weft_dp *weft_dp_create(const struct weft_dp_config *cfg, uint16_t port_i
 		if (dp->ctl == NULL) {
 			rc = -errno;
 			goto fail;
+		}
+		for (unsigned w = 0; w < dp->n_workers; w++) {
+			dp->lc[w].rpc = dp_rpc_create(w);
+			if (dp->lc[w].rpc == NULL) {
+				rc = -ENOMEM;
+				goto fail;
+			}
 		}
 	}
 	if (cfg->group_ip != 0) {
@@ -177,15 +189,18 @@ void weft_dp_destroy(struct weft_dp *dp)
 		rte_eth_dev_stop(dp->port_id);
 		rte_eth_dev_close(dp->port_id);
 	}
-	for (unsigned w = 0; dp->lc != NULL && w < dp->n_workers; w++)
+	for (unsigned w = 0; dp->lc != NULL && w < dp->n_workers; w++) {
 		if (dp->lc[w].n_tx)
 			rte_pktmbuf_free_bulk(dp->lc[w].tx, dp->lc[w].n_tx);
+		dp_rpc_destroy(dp->lc[w].rpc);
+	}
 	dp_ctl_destroy(dp->ctl);
 	dp_members_free(dp);
 	rte_mempool_free(dp->pool);
 	dp_reasm_destroy(dp->reasm);
 	dp_resp_destroy(dp->resp);
 	dp_dedup_destroy(dp->dedup);
+	dp_rebalance_box_destroy(dp->rebalance);
 	free(dp->lc);
 	free(dp);
 }

@@ -13,7 +13,9 @@
  * packets behind, never torn.
  */
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "dp_internal.h"
@@ -34,7 +36,54 @@ static const char *const op_names[WEFT_OP__COUNT] = {
 	[WEFT_OP_FETCH] = "fetch",
 	[WEFT_OP_MEMBERS] = "members",
 	[WEFT_OP_TOPOLOGY] = "topology",
+	[WEFT_OP_REPLICATE] = "replicate",
 };
+
+static const char *const mode_names[WEFT_MODE__COUNT] = {
+	"default", "local", "distributed", "replicated", "invalidated",
+};
+
+/* The rebalancing progress the control thread publishes. */
+struct dp_rebalance_box {
+	pthread_mutex_t lock;
+	struct weft_dp_rebalance r;
+};
+
+struct dp_rebalance_box *dp_rebalance_box_create(void)
+{
+	struct dp_rebalance_box *b = calloc(1, sizeof(*b));
+	if (b != NULL)
+		pthread_mutex_init(&b->lock, NULL);
+	return b;
+}
+
+void dp_rebalance_box_destroy(struct dp_rebalance_box *b)
+{
+	if (b == NULL)
+		return;
+	pthread_mutex_destroy(&b->lock);
+	free(b);
+}
+
+void weft_dp_rebalance_publish(struct weft_dp *dp, const struct weft_dp_rebalance *r)
+{
+	pthread_mutex_lock(&dp->rebalance->lock);
+	dp->rebalance->r = *r;
+	pthread_mutex_unlock(&dp->rebalance->lock);
+}
+
+static void put_rebalance(struct dp_text *o, struct dp_rebalance_box *b)
+{
+	pthread_mutex_lock(&b->lock);
+	struct weft_dp_rebalance r = b->r;
+	pthread_mutex_unlock(&b->lock);
+	dp_text_put(o, "rebalance.view %" PRIu64 "\nrebalance.moves_pending %u\n"
+		    "rebalance.moves_done %u\nrebalance.entries_sent %" PRIu64
+		    "\nrebalance.bytes_sent %" PRIu64 "\nrebalance.retransmits %" PRIu64
+		    "\nrebalance.last_duration_ms %" PRIu64 "\nrebalance.handoff %u\n",
+		    r.view, r.moves_pending, r.moves_done, r.entries_sent, r.bytes_sent,
+		    r.retransmits, r.last_duration_ms, r.handoff ? 1u : 0u);
+}
 
 void dp_counters_add(struct dp_counters *sum, const struct dp_counters *c)
 {
@@ -67,6 +116,19 @@ static void put_counters(struct dp_text *o, const char *prefix, const struct dp_
 	dp_text_put(o, "%s.ctl_drop_self %" PRIu64 "\n", prefix, c->ctl_drop_self);
 	dp_text_put(o, "%s.arp_learned %" PRIu64 "\n", prefix, c->arp_learned);
 	dp_text_put(o, "%s.ctl_tx %" PRIu64 "\n", prefix, c->ctl_tx);
+	dp_text_put(o, "%s.forwarded %" PRIu64 "\n", prefix, c->forwarded);
+	dp_text_put(o, "%s.replicated %" PRIu64 "\n", prefix, c->replicated);
+	dp_text_put(o, "%s.rpc_sent %" PRIu64 "\n", prefix, c->rpc_sent);
+	dp_text_put(o, "%s.rpc_retransmits %" PRIu64 "\n", prefix, c->rpc_retransmits);
+	dp_text_put(o, "%s.rpc_acks %" PRIu64 "\n", prefix, c->rpc_acks);
+	dp_text_put(o, "%s.rpc_stray %" PRIu64 "\n", prefix, c->rpc_stray);
+	dp_text_put(o, "%s.rpc_steered %" PRIu64 "\n", prefix, c->rpc_steered);
+	dp_text_put(o, "%s.rpc_gave_up %" PRIu64 "\n", prefix, c->rpc_gave_up);
+	dp_text_put(o, "%s.rpc_retargeted %" PRIu64 "\n", prefix, c->rpc_retargeted);
+	dp_text_put(o, "%s.rpc_no_slot %" PRIu64 "\n", prefix, c->rpc_no_slot);
+	dp_text_put(o, "%s.no_quorum %" PRIu64 "\n", prefix, c->no_quorum);
+	dp_text_put(o, "%s.repl_applied %" PRIu64 "\n", prefix, c->repl_applied);
+	dp_text_put(o, "%s.repl_stale %" PRIu64 "\n", prefix, c->repl_stale);
 }
 
 static void put_named(void *arg, const char *name, uint64_t v)
@@ -80,6 +142,10 @@ static void put_cache(struct weft_cache *c, void *arg)
 	struct weft_cache_stats s;
 	weft_cache_get_stats(c, &s);
 	const char *n = weft_cache_name(c);
+	struct weft_cache_opts opts;
+	weft_cache_get_opts(c, &opts);
+	dp_text_put(o, "cache.%s.mode %s\n", n,
+		    opts.mode < WEFT_MODE__COUNT ? mode_names[opts.mode] : "unknown");
 	dp_text_put(o, "cache.%s.entries %" PRIu64 "\n", n, s.entries);
 	dp_text_put(o, "cache.%s.bytes %" PRIu64 "\n", n, s.bytes);
 	dp_text_put(o, "cache.%s.max_bytes %" PRIu64 "\n", n, s.max_bytes);
@@ -128,6 +194,7 @@ size_t weft_dp_stats_format(struct weft_dp *dp, char *buf, size_t len)
 	    ds.inserted, ds.replayed, ds.inflight, ds.evicted, ds.expired, ds.entries);
 	if (dp->ctl != NULL)
 		dp_ctl_stats_format(dp->ctl, put_named, &o);
+	put_rebalance(&o, dp->rebalance);
 	weft_cache_foreach(dp->reg, put_cache, &o);
 	return o.len;
 }

@@ -100,6 +100,8 @@ enum weft_op {
 	WEFT_OP_FETCH = 0x0c,         /* weft_x_fetch -> datagrams of a kept long response */
 	WEFT_OP_MEMBERS = 0x0d,       /* no payload -> value = text: the cluster view (below) */
 	WEFT_OP_TOPOLOGY = 0x0e,      /* no payload -> value = binary segment table (below) */
+	WEFT_OP_REPLICATE = 0x0f,     /* node to node: name, weft_x_replicate, value = entry
+	                                 list (below) -> weft_x_repl_ack */
 	WEFT_OP__COUNT
 };
 
@@ -123,6 +125,11 @@ enum weft_status {
 	WEFT_ST_INTERNAL = 13,        /* bug or resource failure on the node */
 	WEFT_ST_BAD_CACHE_OPTS = 14,  /* CACHE_OPEN options invalid */
 	WEFT_ST_GONE = 15,            /* FETCH: the long response is no longer kept */
+	WEFT_ST_NOT_OWNER = 16,       /* the node neither owns the key nor can forward this
+	                                 request (a long message or response): re-fetch
+	                                 TOPOLOGY and send it to an owner */
+	WEFT_ST_NO_QUORUM = 17,       /* write refused: the node is in a minority partition
+	                                 (--partition-handling quorum); retry after the merge */
 	WEFT_ST__SERVER_COUNT,
 
 	/* Statuses made by libweft itself, never on the wire. */
@@ -136,7 +143,10 @@ enum weft_status {
 /* Header flags. */
 #define WEFT_F_RESPONSE 0x01u /* set on every response */
 #define WEFT_F_RETRY 0x02u    /* set by a client on a retransmission (informative) */
-#define WEFT_F__KNOWN 0x03u   /* a request with any other bit set is BAD_REQUEST */
+#define WEFT_F_NODE 0x04u     /* sent by a node (a forwarded request, replication,
+                                 state transfer): the receiver serves it itself and
+                                 never forwards it again, whatever its table says */
+#define WEFT_F__KNOWN 0x07u   /* a request with any other bit set is BAD_REQUEST */
 
 /* The header that opens every datagram. 40 bytes, packed, little-endian. */
 struct __attribute__((packed)) weft_wire_hdr {
@@ -198,12 +208,79 @@ struct __attribute__((packed)) weft_x_counter { /* INCR response */
 	uint64_t version;
 };
 
+/* Cache modes (weft_x_cache_opts.mode), as in the tutorial:
+ *  LOCAL        this node only (the default on a node not in a cluster);
+ *  DISTRIBUTED  each key on `owners` nodes (primary + backups) whatever the
+ *               cluster size (the default in a cluster);
+ *  REPLICATED   every entry on every node, reads served locally;
+ *  INVALIDATED  entries stay on the node that wrote them; a write or delete
+ *               evicts the key on every other node before it is answered. */
+enum weft_cache_mode_wire {
+	WEFT_MODE_DEFAULT = 0,
+	WEFT_MODE_LOCAL = 1,
+	WEFT_MODE_DISTRIBUTED = 2,
+	WEFT_MODE_REPLICATED = 3,
+	WEFT_MODE_INVALIDATED = 4,
+	WEFT_MODE__COUNT
+};
+
 struct __attribute__((packed)) weft_x_cache_opts { /* CACHE_OPEN request */
 	uint64_t max_bytes;          /* memory bound; 0 = node default */
 	uint64_t max_entries;        /* 0 = unbounded (memory bound only) */
 	uint64_t default_ttl_ms;     /* 0 = never expires */
 	uint64_t default_max_idle_ms;/* 0 = no idle expiry */
+	uint32_t mode;               /* enum weft_cache_mode_wire; others BAD_CACHE_OPTS */
+	uint32_t reserved;           /* 0 */
 };
+
+/* REPLICATE: node to node only (WEFT_F_NODE set; a request without it is
+ * BAD_REQUEST). Carries entries of one cache, from a primary to its backups
+ * (synchronous replication), from a writer to the other nodes (replicated
+ * and invalidated modes) and in state transfer (rebalancing). name = the
+ * cache (created on the receiver with opts if absent); value = count times
+ * [struct weft_repl_entry][key bytes][value bytes] (count 0: no entry, the
+ * message only creates the cache with opts — how CACHE_OPEN reaches every
+ * node). The value may exceed WEFT_MAX_VALUE_LEN by one entry header and
+ * key (WEFT_MAX_REPL_VALUE_LEN). Idempotent: a PUT or
+ * DELETE entry is applied only if its version is newer than the receiver's
+ * entry (versions order the writes of a key across nodes); INVALIDATE
+ * removes the receiver's entry whatever its version. The response carries
+ * weft_x_repl_ack. */
+enum weft_repl_kind {
+	WEFT_REPL_PUT = 1,
+	WEFT_REPL_DELETE = 2,
+	WEFT_REPL_INVALIDATE = 3,
+};
+
+struct __attribute__((packed)) weft_x_replicate {
+	struct weft_x_cache_opts opts; /* of the cache, mode resolved (never DEFAULT) */
+	uint32_t count;                /* entries in the value */
+	uint32_t reserved;             /* 0 */
+};
+
+struct __attribute__((packed)) weft_repl_entry {
+	uint8_t kind;          /* enum weft_repl_kind */
+	uint8_t reserved;      /* 0 */
+	uint16_t key_len;      /* 1..WEFT_MAX_KEY_LEN */
+	uint32_t value_len;    /* 0 unless kind is PUT */
+	uint64_t version;      /* the writer's version (a DELETE's: newer than the
+	                          entry it removed) */
+	uint64_t ttl_ms;       /* remaining lifetime; WEFT_TTL_NONE: never expires */
+	uint64_t max_idle_ms;  /* 0: no idle expiry */
+};
+
+struct __attribute__((packed)) weft_x_repl_ack {
+	uint32_t applied;      /* entries applied */
+	uint32_t stale;        /* entries ignored: the receiver had a newer version */
+};
+
+/* A REPLICATE value holds at least one largest entry. */
+#define WEFT_MAX_REPL_VALUE_LEN \
+	(WEFT_MAX_VALUE_LEN + sizeof(struct weft_repl_entry) + WEFT_MAX_KEY_LEN)
+
+_Static_assert(sizeof(struct weft_x_cache_opts) == 40, "cache opts are 40 bytes");
+_Static_assert(sizeof(struct weft_x_replicate) == 48, "replicate extras are 48 bytes");
+_Static_assert(sizeof(struct weft_repl_entry) == 32, "replication entry is 32 bytes");
 
 /* MEMBERS. No name, key, extras or value. Response value: text lines, a
  * header "view <counter> coordinator <name>\n" (counter: the view id counter,
@@ -284,6 +361,8 @@ static inline uint16_t weft_wire_request_extras_len(uint8_t opcode)
 		return sizeof(struct weft_x_cache_opts);
 	case WEFT_OP_FETCH:
 		return sizeof(struct weft_x_fetch);
+	case WEFT_OP_REPLICATE:
+		return sizeof(struct weft_x_replicate);
 	default:
 		return 0;
 	}
@@ -304,6 +383,7 @@ static inline bool weft_wire_op_is_idempotent(uint8_t opcode)
 	case WEFT_OP_FETCH:
 	case WEFT_OP_MEMBERS:
 	case WEFT_OP_TOPOLOGY:
+	case WEFT_OP_REPLICATE:
 		return true;
 	default:
 		return false;
@@ -336,7 +416,8 @@ static inline enum weft_status weft_wire_check(const struct weft_wire_hdr *h, si
 	uint64_t head = (uint64_t)h->name_len + h->key_len + h->extras_len;
 	if (head > h->msg_len)
 		return WEFT_ST_BAD_REQUEST;
-	if (h->msg_len - head > WEFT_MAX_VALUE_LEN)
+	if (h->msg_len - head >
+	    (h->opcode == WEFT_OP_REPLICATE ? WEFT_MAX_REPL_VALUE_LEN : WEFT_MAX_VALUE_LEN))
 		return WEFT_ST_VALUE_TOO_LARGE;
 	if ((uint64_t)h->frag_offset + slice > h->msg_len)
 		return WEFT_ST_BAD_REQUEST;

@@ -100,9 +100,9 @@ static void test_put_get_delete(void **state)
 	assert_true(get1(c, &kb2.k, 0, val, sizeof(val), NULL));
 	assert_string_equal(val, "");
 
-	assert_int_equal(weft_cache_delete(c, k, 0), 0);
+	assert_int_equal(weft_cache_delete(c, k, 0, NULL), 0);
 	assert_false(get1(c, k, 0, val, sizeof(val), NULL));
-	assert_int_equal(weft_cache_delete(c, k, 0), -ENOENT);
+	assert_int_equal(weft_cache_delete(c, k, 0, NULL), -ENOENT);
 
 	struct weft_cache_stats st;
 	weft_cache_get_stats(c, &st);
@@ -160,7 +160,7 @@ static void test_put_modes_and_versions(void **state)
 	assert_int_equal(cur, v[4]);
 
 	/* after a delete the key is absent for every mode */
-	assert_int_equal(weft_cache_delete(c, &a.k, 0), 0);
+	assert_int_equal(weft_cache_delete(c, &a.k, 0, NULL), 0);
 	assert_int_equal(put_s(c, &a.k, "6", WEFT_CACHE_CAS, v[4], 0, &cur), -ENOENT);
 	assert_int_equal(put_s(c, &a.k, "6", WEFT_CACHE_REPLACE, 0, 0, &cur), -ENOENT);
 	assert_int_equal(put_s(c, &a.k, "6", WEFT_CACHE_PUT_IF_ABSENT, 0, 0, &v[5]), 0);
@@ -181,7 +181,7 @@ static void test_limits_and_bad_input(void **state)
 	assert_true(get1(c, &k250, 0, NULL, 0, NULL));
 	assert_int_equal(put_s(c, &k251, "v", WEFT_CACHE_PUT, 0, 0, NULL), -E2BIG);
 	assert_false(get1(c, &k251, 0, NULL, 0, NULL));
-	assert_int_equal(weft_cache_delete(c, &k251, 0), -E2BIG);
+	assert_int_equal(weft_cache_delete(c, &k251, 0, NULL), -E2BIG);
 	assert_int_equal(weft_cache_incr(c, &k251, 1, NULL, 0, NULL, NULL), -E2BIG);
 	assert_int_equal(weft_cache_touch(c, &k251, NULL, 0, NULL), -E2BIG);
 	assert_int_equal(put_s(c, &k0, "v", WEFT_CACHE_PUT, 0, 0, NULL), -EINVAL);
@@ -294,7 +294,7 @@ static void test_ttl(void **state)
 	/* expired entries count as absent for every write mode */
 	assert_int_equal(weft_cache_put(c, &a.k, "y", 1, WEFT_CACHE_REPLACE, 0, NULL, 1100, NULL),
 			 -ENOENT);
-	assert_int_equal(weft_cache_delete(c, &b.k, 1500), -ENOENT);
+	assert_int_equal(weft_cache_delete(c, &b.k, 1500, NULL), -ENOENT);
 	assert_int_equal(weft_cache_touch(c, &b.k, NULL, 1500, NULL), -ENOENT);
 
 	struct weft_cache_stats st;
@@ -509,7 +509,7 @@ static void test_overflow_buckets(void **state)
 		assert_int_equal(put_s(c, mk(&kb, "key-%u", i), want, WEFT_CACHE_PUT, 0, 0, NULL), 0);
 	}
 	for (unsigned i = 0; i < 300; i += 2)
-		assert_int_equal(weft_cache_delete(c, mk(&kb, "key-%u", i), 0), 0);
+		assert_int_equal(weft_cache_delete(c, mk(&kb, "key-%u", i), 0, NULL), 0);
 	for (unsigned i = 1; i < 300; i += 4)
 		assert_int_equal(put_s(c, mk(&kb, "key-%u", i), "upd", WEFT_CACHE_PUT, 0, 0, NULL), 0);
 	for (unsigned i = 300; i < 400; i++) /* refill the holes */
@@ -553,7 +553,7 @@ static void test_tag_collision(void **state)
 	assert_true(get1(c, &a, 0, val, sizeof(val), NULL));
 	assert_string_equal(val, "A");
 	assert_false(get1(c, &x, 0, val, sizeof(val), NULL));
-	assert_int_equal(weft_cache_delete(c, &a, 0), 0);
+	assert_int_equal(weft_cache_delete(c, &a, 0, NULL), 0);
 	assert_false(get1(c, &a, 0, val, sizeof(val), NULL));
 	assert_true(get1(c, &b, 0, val, sizeof(val), NULL));
 	assert_string_equal(val, "B");
@@ -604,7 +604,7 @@ static void test_resize(void **state)
 	}
 	/* deletes and a full check while a growth may still be in progress */
 	for (unsigned i = 0; i < n; i += 3)
-		assert_int_equal(weft_cache_delete(c, mk(&kb, "key-%u", i), 0), 0);
+		assert_int_equal(weft_cache_delete(c, mk(&kb, "key-%u", i), 0, NULL), 0);
 	check_all(c, n, 3);
 	for (unsigned i = 0; i < 1000; i++) {
 		weft_cache_maintain(c, 0, 1024);

@@ -127,9 +127,9 @@ static void *writer(void *arg)
 				if (weft_cache_put(r->c, &pk, "cas", 3, WEFT_CACHE_CAS, priv_ver[j],
 						   NULL, now, &nv) != 0 || nv <= priv_ver[j])
 					note_fail(r);
-				if (weft_cache_delete(r->c, &pk, now) != 0)
+				if (weft_cache_delete(r->c, &pk, now, NULL) != 0)
 					note_fail(r);
-				if (weft_cache_delete(r->c, &pk, now) != -ENOENT)
+				if (weft_cache_delete(r->c, &pk, now, NULL) != -ENOENT)
 					note_fail(r);
 				r->priv_present[w][j] = false;
 			} else {

@@ -1,0 +1,272 @@
+/*
+ * dp_route.c — where a keyed request is served in a cluster, and what a
+ * local write must tell the other nodes, by cache mode (wire.h):
+ *
+ *   mode         reads                         writes
+ *   LOCAL        here                          here
+ *   DISTRIBUTED  an owner (else forwarded to   the segment's primary (else
+ *                the primary)                  forwarded), then REPLICATE to
+ *                                              the other owners
+ *   REPLICATED   here                          the segment's primary (else
+ *                                              forwarded), then REPLICATE to
+ *                                              every other member
+ *   INVALIDATED  here                          here, then INVALIDATE on every
+ *                                              other member
+ *
+ * A request from a node (WEFT_F_NODE) is never forwarded again: when two
+ * nodes briefly disagree on the view, the receiver serves it rather than
+ * bounce it. In a quorum-less minority (snapshot no_quorum) every write to
+ * a shared cache is refused with NO_QUORUM before anything is applied.
+ *
+ * The client is answered only once every target acked the replication (or
+ * left the view, the copy then re-sent to the segment's new owners):
+ * synchronous replication, so an acknowledged write survives the loss of
+ * fewer than `owners` nodes.
+ *
+ * Caller: the worker lcore, an online QSBR reader; topo is the snapshot
+ * read once per burst (NULL when none is published).
+ */
+#include <string.h>
+
+#include <rte_byteorder.h>
+
+#include "dp_internal.h"
+
+uint8_t dp_cache_mode(const struct weft_dp *dp, const struct weft_cache *c)
+{
+	if (dp->ctl == NULL)
+		return WEFT_MODE_LOCAL;
+	struct weft_cache_opts o;
+	weft_cache_get_opts(c, &o);
+	return o.mode == 0 ? WEFT_MODE_LOCAL : (uint8_t)o.mode;
+}
+
+static bool is_write(uint8_t op)
+{
+	switch (op) {
+	case WEFT_OP_PUT:
+	case WEFT_OP_PUT_IF_ABSENT:
+	case WEFT_OP_REPLACE:
+	case WEFT_OP_CAS:
+	case WEFT_OP_DELETE:
+	case WEFT_OP_INCR:
+	case WEFT_OP_TOUCH:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static bool live(const struct weft_dp_member *m)
+{
+	return m->state == WEFT_DP_MEMBER_ALIVE || m->state == WEFT_DP_MEMBER_SUSPECT;
+}
+
+static bool has_table(const struct weft_dp_members *t)
+{
+	return t != NULL && t->owners > 0 && t->self != WEFT_DP_SELF_NONE && t->n > 1;
+}
+
+unsigned dp_route_targets(const struct weft_dp_members *t, uint8_t mode, uint32_t seg,
+			  uint32_t *to, unsigned max)
+{
+	unsigned n = 0;
+	if (!has_table(t))
+		return 0;
+	if (mode == WEFT_MODE_DISTRIBUTED) {
+		const uint16_t *o = t->seg_owner + (size_t)seg * t->owners;
+		for (unsigned i = 0; i < t->owners && n < max; i++)
+			if (o[i] != t->self && live(&t->m[o[i]]))
+				to[n++] = o[i];
+		return n;
+	}
+	if (mode == WEFT_MODE_REPLICATED || mode == WEFT_MODE_INVALIDATED)
+		for (uint32_t i = 0; i < t->n && n < max; i++)
+			if (i != t->self && live(&t->m[i]))
+				to[n++] = i;
+	return n;
+}
+
+bool dp_route_owns(const struct weft_dp_members *topo, uint8_t mode, uint64_t h)
+{
+	if (mode != WEFT_MODE_DISTRIBUTED || !has_table(topo))
+		return true;
+	const uint16_t *o = topo->seg_owner +
+			    (size_t)weft_wire_segment(h, topo->seg_log2) * topo->owners;
+	for (unsigned i = 0; i < topo->owners; i++)
+		if (o[i] == topo->self)
+			return true;
+	return false;
+}
+
+/* The first live owner of the segment (its acting primary), or NONE. */
+static uint32_t acting_primary(const struct weft_dp_members *t, uint32_t seg)
+{
+	const uint16_t *o = t->seg_owner + (size_t)seg * t->owners;
+	for (unsigned i = 0; i < t->owners; i++)
+		if (live(&t->m[o[i]]) || o[i] == t->self)
+			return o[i];
+	return WEFT_DP_SELF_NONE;
+}
+
+enum dp_route dp_route_request(struct dp_lcore *lc, const struct weft_dp_members *topo,
+			       const struct dp_req *req, struct weft_cache *c)
+{
+	if (lc->rpc == NULL || topo == NULL || req->hdr.key_len == 0)
+		return DP_ROUTE_LOCAL;
+	uint8_t op = req->hdr.opcode;
+	uint8_t mode = dp_cache_mode(lc->dp, c);
+	if (mode == WEFT_MODE_LOCAL)
+		return DP_ROUTE_LOCAL;
+	bool write = is_write(op);
+	if (write && topo->no_quorum) {
+		lc->c.no_quorum++;
+		lc->c.errors++;
+		dp_answer(lc, req, WEFT_ST_NO_QUORUM, NULL, 0, NULL, 0);
+		return DP_ROUTE_ANSWERED;
+	}
+	if ((req->hdr.flags & WEFT_F_NODE) || mode == WEFT_MODE_INVALIDATED || !has_table(topo))
+		return DP_ROUTE_LOCAL;
+	if (op != WEFT_OP_GET && !write)
+		return DP_ROUTE_LOCAL;
+	uint32_t seg = weft_wire_segment(req->key_hash, topo->seg_log2);
+	if (!write) {
+		if (mode == WEFT_MODE_REPLICATED || dp_route_owns(topo, mode, req->key_hash))
+			return DP_ROUTE_LOCAL;
+	}
+	uint32_t p = acting_primary(topo, seg);
+	if (p == topo->self || p == WEFT_DP_SELF_NONE)
+		return DP_ROUTE_LOCAL;
+	if (!dp_route_owns(topo, mode, req->key_hash))
+		lc->c.not_owner++;
+	dp_rpc_forward(lc, topo, req, p);
+	return DP_ROUTE_FORWARDED;
+}
+
+/* The REPLICATE extras for cache c. */
+static void repl_extras(const struct weft_cache *c, uint8_t mode, uint32_t count,
+			struct weft_x_replicate *x)
+{
+	struct weft_cache_opts o;
+	weft_cache_get_opts(c, &o);
+	memset(x, 0, sizeof(*x));
+	x->opts.max_bytes = o.max_bytes;
+	x->opts.max_entries = o.max_entries;
+	x->opts.default_ttl_ms = o.default_ttl_ms;
+	x->opts.default_max_idle_ms = o.default_max_idle_ms;
+	x->opts.mode = mode;
+	x->count = count;
+}
+
+/* A one-entry (or, with e NULL, an empty) REPLICATE message for cache c. */
+static struct dp_rpc_msg *repl_msg(const struct weft_cache *c, uint8_t mode,
+				   const struct weft_repl_entry *e, const void *key,
+				   const void *value)
+{
+	const char *name = weft_cache_name(c);
+	size_t nl = strlen(name);
+	uint32_t body = e != NULL ? (uint32_t)sizeof(*e) + e->key_len + e->value_len : 0;
+	struct dp_rpc_msg *m = dp_rpc_msg_new(WEFT_OP_REPLICATE, (uint8_t)nl, 0,
+					      sizeof(struct weft_x_replicate),
+					      (uint32_t)nl + sizeof(struct weft_x_replicate) + body);
+	if (m == NULL)
+		return NULL;
+	struct weft_x_replicate x;
+	repl_extras(c, mode, e != NULL ? 1 : 0, &x);
+	uint8_t *w = m->payload;
+	memcpy(w, name, nl);
+	w += nl;
+	memcpy(w, &x, sizeof(x));
+	w += sizeof(x);
+	if (e != NULL) {
+		memcpy(w, e, sizeof(*e));
+		w += sizeof(*e);
+		memcpy(w, key, e->key_len);
+		w += e->key_len;
+		if (e->value_len)
+			memcpy(w, value, e->value_len);
+	}
+	return m;
+}
+
+void dp_route_after_write(struct dp_lcore *lc, const struct weft_dp_members *topo,
+			  const struct dp_req *req, struct weft_cache *c, bool amo,
+			  const struct dp_dedup_resp *r, uint64_t delete_version)
+{
+	struct dp_hold_init h = {.req = req, .amo = amo, .resp = *r};
+	uint32_t to[WEFT_DP_MEMBERS_MAX];
+	unsigned n = 0;
+	struct dp_rpc_msg *msg = NULL;
+	uint8_t mode = dp_cache_mode(lc->dp, c);
+	if (lc->rpc != NULL && r->status == WEFT_ST_OK && has_table(topo) &&
+	    mode != WEFT_MODE_LOCAL) {
+		h.seg = weft_wire_segment(req->key_hash, topo->seg_log2);
+		h.mode = mode;
+		n = dp_route_targets(topo, mode, h.seg, to, WEFT_DP_MEMBERS_MAX);
+	}
+	if (n > 0) {
+		struct weft_repl_entry e = {.key_len = req->hdr.key_len};
+		const uint8_t *value = NULL;
+		struct weft_cache_image img;
+		struct weft_cache_key k = {req->key, req->hdr.key_len, req->key_hash};
+		if (mode == WEFT_MODE_INVALIDATED) {
+			e.kind = WEFT_REPL_INVALIDATE;
+		} else if (req->hdr.opcode == WEFT_OP_DELETE) {
+			e.kind = WEFT_REPL_DELETE;
+			e.version = delete_version;
+		} else if (weft_cache_peek(c, &k, lc->now_ms, &img) == 0) {
+			e.kind = WEFT_REPL_PUT;
+			e.version = img.version;
+			e.value_len = img.value_len;
+			e.ttl_ms = img.ttl_ms == WEFT_CACHE_NO_EXPIRY ? WEFT_TTL_NONE : img.ttl_ms;
+			e.max_idle_ms = img.max_idle_ms;
+			value = img.value;
+		} else {
+			n = 0; /* gone already (a later delete replicates itself) */
+		}
+		if (n > 0) {
+			msg = repl_msg(c, mode, &e, req->key, value);
+			if (msg == NULL) {
+				h.resp.status = WEFT_ST_NO_MEMORY;
+				h.resp.extras_len = 0;
+				n = 0;
+			}
+		}
+	}
+	if (lc->rpc == NULL) { /* no cluster: answer as a single node does */
+		if (amo) {
+			struct dp_msg_id id = {.ip = req->flow.src_ip, .port = req->flow.src_port,
+					       .client_id = req->hdr.client_id,
+					       .request_id = req->hdr.request_id};
+			dp_dedup_finish(lc->dp->dedup, &id, &h.resp);
+		}
+		if (dp_is_error_status(h.resp.status))
+			lc->c.errors++;
+		dp_answer(lc, req, h.resp.status, h.resp.extras, h.resp.extras_len, NULL, 0);
+		return;
+	}
+	dp_rpc_replicate(lc, topo, &h, msg, to, n);
+	dp_rpc_msg_put(msg);
+}
+
+void dp_route_after_open(struct dp_lcore *lc, const struct weft_dp_members *topo,
+			 const struct dp_req *req, struct weft_cache *c)
+{
+	struct dp_hold_init h = {.req = req, .amo = false, .resp = {.status = WEFT_ST_OK}};
+	uint32_t to[WEFT_DP_MEMBERS_MAX];
+	uint8_t mode = dp_cache_mode(lc->dp, c);
+	unsigned n = 0;
+	if (lc->rpc == NULL) {
+		dp_answer(lc, req, WEFT_ST_OK, NULL, 0, NULL, 0);
+		return;
+	}
+	n = dp_route_targets(topo, WEFT_MODE_REPLICATED, 0, to, WEFT_DP_MEMBERS_MAX);
+	struct dp_rpc_msg *msg = n > 0 ? repl_msg(c, mode, NULL, NULL, NULL) : NULL;
+	if (n > 0 && msg == NULL) {
+		h.resp.status = WEFT_ST_NO_MEMORY;
+		n = 0;
+	}
+	h.mode = WEFT_MODE_REPLICATED;
+	dp_rpc_replicate(lc, topo, &h, msg, to, n);
+	dp_rpc_msg_put(msg);
+}

@@ -1,0 +1,835 @@
+/*
+ * test_dp_cluster.c — a node in a cluster, through the real worker code on
+ * a fake port (net_ring, as test_dp_ctl.c), playing its peers by hand:
+ * synchronous replication (the client hears OK only after the backup's
+ * ack; retransmission with the same id; give-up; a backup leaving the
+ * view), forwarding by a non-owner (relayed answer, long answers sent to
+ * the owner with NOT_OWNER), serving REPLICATE (version order, deletes,
+ * invalid lists), NO_QUORUM, CACHE_OPEN modes and per-key NOT_OWNER in
+ * MULTI_GET. One segment (seg_log2 0): every key has the same owners.
+ * Virtual clock.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <rte_eal.h>
+#include <rte_eth_ring.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+#include <urcu-qsbr.h>
+
+#include "dp_frames.h"
+#include "dp_internal.h"
+
+static const uint8_t PEER_MAC[6] = {0x02, 0, 0, 0, 0, 0x11};
+static const uint8_t PEER2_MAC[6] = {0x02, 0, 0, 0, 0, 0x22};
+static const uint8_t CLIENT_MAC[6] = {0x02, 0, 0, 0, 0, 0x99};
+static const uint8_t PEER_IP[4] = {10, 214, 0, 11};
+static const uint8_t PEER2_IP[4] = {10, 214, 0, 22};
+static const uint8_t CLIENT_IP[4] = {10, 214, 0, 99};
+static const uint8_t NODE_IP[4] = {10, 214, 0, 2};
+#define NODE_PORT 7700u
+#define CTL_PORT 7701u
+#define CLIENT_PORT 5000u
+#define MAXF 256
+
+static struct {
+	struct rte_ring *rx, *tx;
+	struct rte_mempool *pool;
+	struct weft_cache_registry *reg;
+	struct weft_dp *dp;
+	uint8_t node_mac[6];
+	uint64_t now;
+	uint64_t view;
+	uint64_t rid;
+} T;
+
+/* One frame the node sent, decoded. */
+struct sent {
+	uint32_t dst_ip;
+	uint16_t dst_port;
+	struct weft_wire_hdr h;
+	const uint8_t *payload; /* into the mbuf */
+	uint32_t len;
+};
+
+static uint64_t vclock(void *arg)
+{
+	(void)arg;
+	return T.now;
+}
+
+static uint32_t ip4(const uint8_t b[4])
+{
+	uint32_t v;
+	memcpy(&v, b, 4);
+	return v;
+}
+
+static void push_frame(const uint8_t src_mac[6], const uint8_t src_ip[4], uint16_t sport,
+		       const void *payload, uint32_t plen)
+{
+	uint8_t f[1600];
+	assert_true(plen <= 1472);
+	uint32_t len = frame_udp(f, T.node_mac, src_mac, src_ip, NODE_IP, sport, NODE_PORT, 0,
+				 payload, plen);
+	struct rte_mbuf *m = rte_pktmbuf_alloc(T.pool);
+	assert_non_null(m);
+	memcpy(rte_pktmbuf_append(m, (uint16_t)len), f, len);
+	assert_int_equal(rte_ring_enqueue(T.rx, m), 0);
+}
+
+/* Sends one request (one datagram) from src; returns its request id. */
+static uint64_t send_msg(const uint8_t mac[6], const uint8_t ip[4], uint16_t sport, uint8_t op,
+			 uint8_t flags, const char *name, const char *key, const void *extras,
+			 uint16_t xl, const void *value, uint32_t vl)
+{
+	uint8_t d[1472];
+	struct weft_wire_hdr h;
+	memset(&h, 0, sizeof(h));
+	size_t nl = name ? strlen(name) : 0, kl = key ? strlen(key) : 0;
+	h.magic = WEFT_WIRE_MAGIC;
+	h.version = WEFT_WIRE_VERSION;
+	h.opcode = op;
+	h.flags = flags;
+	h.name_len = (uint8_t)nl;
+	h.key_len = (uint16_t)kl;
+	h.extras_len = xl;
+	h.client_id = 0xc11e;
+	h.request_id = ++T.rid;
+	h.msg_len = (uint32_t)(nl + kl + xl + vl);
+	assert_true(sizeof(h) + h.msg_len <= sizeof(d));
+	uint8_t *w = d + sizeof(h);
+	memcpy(d, &h, sizeof(h));
+	memcpy(w, name, nl);
+	memcpy(w + nl, key, kl);
+	memcpy(w + nl + kl, extras, xl);
+	memcpy(w + nl + kl + xl, value, vl);
+	push_frame(mac, ip, sport, d, (uint32_t)sizeof(h) + h.msg_len);
+	return h.request_id;
+}
+
+static uint64_t client_put(const char *cache, const char *key, const char *value)
+{
+	struct weft_x_write x = {0, 0};
+	return send_msg(CLIENT_MAC, CLIENT_IP, CLIENT_PORT, WEFT_OP_PUT, 0, cache, key, &x,
+			sizeof(x), value, (uint32_t)strlen(value));
+}
+
+static uint64_t client_get(const char *cache, const char *key)
+{
+	return send_msg(CLIENT_MAC, CLIENT_IP, CLIENT_PORT, WEFT_OP_GET, 0, cache, key, NULL, 0,
+			NULL, 0);
+}
+
+/* One worker iteration; decodes what it sent into s[] (mbufs in m[]). */
+static unsigned poll_node(struct rte_mbuf **m, struct sent *s)
+{
+	weft_dp_poll_once(T.dp, 0);
+	unsigned n = rte_ring_dequeue_burst(T.tx, (void **)m, MAXF, NULL);
+	for (unsigned i = 0; i < n; i++) {
+		const uint8_t *f = rte_pktmbuf_mtod(m[i], const uint8_t *);
+		memset(&s[i], 0, sizeof(s[i]));
+		if (rd16(f + 12) != 0x0800)
+			continue; /* ARP */
+		memcpy(&s[i].dst_ip, f + 30, 4);
+		s[i].dst_port = rd16(f + 36);
+		memcpy(&s[i].h, f + 42, sizeof(s[i].h));
+		s[i].payload = f + 42 + sizeof(struct weft_wire_hdr);
+		s[i].len = m[i]->data_len - 42 - (uint32_t)sizeof(struct weft_wire_hdr);
+	}
+	return n;
+}
+
+static void free_all(struct rte_mbuf **m, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		rte_pktmbuf_free(m[i]);
+}
+
+/* Polls once and expects exactly one frame to ip:port; returns its index. */
+static unsigned expect_one(struct rte_mbuf **m, struct sent *s, unsigned *n, const uint8_t ip[4],
+			   uint16_t port)
+{
+	*n = poll_node(m, s);
+	assert_int_equal(*n, 1);
+	assert_int_equal(s[0].dst_ip, ip4(ip));
+	assert_int_equal(s[0].dst_port, port);
+	return 0;
+}
+
+/* Answers the node's request r (as the peer at ip) with status and the
+ * given response payload. */
+static void peer_answer(const uint8_t mac[6], const uint8_t ip[4], const struct sent *r,
+			uint16_t status, const void *extras, uint16_t xl, const void *value,
+			uint32_t vl, uint32_t claimed_len)
+{
+	uint8_t d[1472];
+	struct weft_wire_hdr h;
+	memset(&h, 0, sizeof(h));
+	h.magic = WEFT_WIRE_MAGIC;
+	h.version = WEFT_WIRE_VERSION;
+	h.opcode = r->h.opcode;
+	h.flags = WEFT_F_RESPONSE;
+	h.status = status;
+	h.extras_len = xl;
+	h.client_id = r->h.client_id;
+	h.request_id = r->h.request_id;
+	h.msg_len = claimed_len ? claimed_len : xl + vl;
+	memcpy(d, &h, sizeof(h));
+	memcpy(d + sizeof(h), extras, xl);
+	memcpy(d + sizeof(h) + xl, value, vl);
+	push_frame(mac, ip, NODE_PORT, d, (uint32_t)sizeof(h) + xl + vl);
+}
+
+/* Publishes a view of n members (self first, then PEER, PEER2) with one
+ * segment owned by owner[0..n_owners). */
+static void publish(uint32_t n, const uint16_t *owner, uint16_t n_owners, bool no_quorum)
+{
+	struct {
+		struct weft_dp_members h;
+		struct weft_dp_member m[3];
+	} v;
+	memset(&v, 0, sizeof(v));
+	const uint8_t *ips[3] = {NODE_IP, PEER_IP, PEER2_IP};
+	for (uint32_t i = 0; i < n; i++) {
+		snprintf(v.m[i].name, sizeof(v.m[i].name), "n%u", i);
+		v.m[i].ip = ip4(ips[i]);
+		v.m[i].port = NODE_PORT;
+		v.m[i].state = WEFT_DP_MEMBER_ALIVE;
+	}
+	v.h.view = ++T.view;
+	v.h.n = n;
+	v.h.self = 0;
+	v.h.seg_log2 = 0;
+	v.h.owners = n_owners;
+	v.h.no_quorum = no_quorum;
+	v.h.seg_owner = owner;
+	assert_int_equal(weft_dp_publish_members(T.dp, &v.h), 0);
+}
+
+static const struct dp_counters *lc0(void)
+{
+	return &T.dp->lc[0].c;
+}
+
+/* The REPLICATE message r carries: its one entry. */
+static void repl_entry(const struct sent *r, const char *cache, struct weft_repl_entry *e,
+		       const uint8_t **key, const uint8_t **value)
+{
+	assert_int_equal(r->h.opcode, WEFT_OP_REPLICATE);
+	assert_int_equal(r->h.flags, WEFT_F_NODE);
+	assert_int_equal(r->h.name_len, strlen(cache));
+	assert_memory_equal(r->payload, cache, strlen(cache));
+	struct weft_x_replicate x;
+	memcpy(&x, r->payload + r->h.name_len, sizeof(x));
+	assert_int_equal(x.count, 1);
+	const uint8_t *list = r->payload + r->h.name_len + sizeof(x);
+	uint32_t pos = 0;
+	assert_true(dp_repl_next(list, r->len - r->h.name_len - (uint32_t)sizeof(x), &pos, e, key,
+				 value));
+}
+
+static void learn(const uint8_t mac[6], const uint8_t ip[4])
+{
+	uint8_t f[60];
+	memset(f, 0, sizeof(f));
+	memset(f, 0xff, 6);
+	memcpy(f + 6, mac, 6);
+	wr16(f + 12, 0x0806);
+	uint8_t *a = f + 14;
+	wr16(a, 1);
+	wr16(a + 2, 0x0800);
+	a[4] = 6;
+	a[5] = 4;
+	wr16(a + 6, 1);
+	memcpy(a + 8, mac, 6);
+	memcpy(a + 14, ip, 4);
+	memcpy(a + 24, NODE_IP, 4);
+	struct rte_mbuf *m = rte_pktmbuf_alloc(T.pool);
+	memcpy(rte_pktmbuf_append(m, 60), f, 60);
+	rte_ring_enqueue(T.rx, m);
+	struct rte_mbuf *out[MAXF];
+	struct sent s[MAXF];
+	free_all(out, poll_node(out, s)); /* the ARP reply */
+}
+
+/* --- synchronous replication ------------------------------------------------ */
+
+static void test_write_waits_for_backup_ack(void **state)
+{
+	(void)state;
+	struct rte_mbuf *m[MAXF];
+	struct sent s[MAXF];
+	unsigned n;
+	static const uint16_t own[] = {0, 1}; /* self primary, peer backup */
+	publish(2, own, 2, false);
+	uint64_t rid = client_put("sync", "k1", "v1");
+	expect_one(m, s, &n, PEER_IP, NODE_PORT);
+	struct weft_repl_entry e;
+	const uint8_t *k, *v;
+	repl_entry(&s[0], "sync", &e, &k, &v);
+	assert_int_equal(e.kind, WEFT_REPL_PUT);
+	assert_int_equal(e.key_len, 2);
+	assert_memory_equal(k, "k1", 2);
+	assert_int_equal(e.value_len, 2);
+	assert_memory_equal(v, "v1", 2);
+	assert_int_equal(e.ttl_ms, WEFT_TTL_NONE);
+	struct sent first = s[0];
+	uint64_t version = e.version;
+	free_all(m, n);
+
+	/* No ack: nothing for the client; after the timeout the same request
+	 * (same id) goes again. */
+	assert_int_equal(poll_node(m, s), 0);
+	T.now += DP_RPC_RTO_MS + 1;
+	expect_one(m, s, &n, PEER_IP, NODE_PORT);
+	assert_int_equal(s[0].h.request_id, first.h.request_id);
+	assert_int_equal(s[0].h.client_id, first.h.client_id);
+	free_all(m, n);
+
+	struct weft_x_repl_ack ack = {1, 0};
+	peer_answer(PEER_MAC, PEER_IP, &first, WEFT_ST_OK, &ack, sizeof(ack), NULL, 0, 0);
+	expect_one(m, s, &n, CLIENT_IP, CLIENT_PORT);
+	assert_int_equal(s[0].h.request_id, rid);
+	assert_int_equal(s[0].h.status, WEFT_ST_OK);
+	struct weft_x_version xv;
+	memcpy(&xv, s[0].payload, sizeof(xv));
+	assert_int_equal(xv.version, version);
+	free_all(m, n);
+
+	/* A duplicate ack matches nothing: counted, no second answer. */
+	uint64_t stray0 = lc0()->rpc_stray;
+	peer_answer(PEER_MAC, PEER_IP, &first, WEFT_ST_OK, &ack, sizeof(ack), NULL, 0, 0);
+	assert_int_equal(poll_node(m, s), 0);
+	assert_int_equal(lc0()->rpc_stray - stray0, 1);
+
+	/* The backup's copy is only a promise here; the primary serves reads. */
+	client_get("sync", "k1");
+	expect_one(m, s, &n, CLIENT_IP, CLIENT_PORT);
+	assert_int_equal(s[0].h.status, WEFT_ST_OK);
+	free_all(m, n);
+}
+
+static void test_backup_leaving_view_completes_write(void **state)
+{
+	(void)state;
+	struct rte_mbuf *m[MAXF];
+	struct sent s[MAXF];
+	unsigned n;
+	static const uint16_t own[] = {0, 1};
+	publish(2, own, 2, false);
+	client_put("sync", "k2", "v2");
+	expect_one(m, s, &n, PEER_IP, NODE_PORT);
+	free_all(m, n);
+	static const uint16_t alone[] = {0};
+	publish(1, alone, 1, false);
+	expect_one(m, s, &n, CLIENT_IP, CLIENT_PORT);
+	assert_int_equal(s[0].h.status, WEFT_ST_OK);
+	free_all(m, n);
+}
+
+static void test_backup_replaced_gets_the_write(void **state)
+{
+	(void)state;
+	struct rte_mbuf *m[MAXF];
+	struct sent s[MAXF];
+	unsigned n;
+	static const uint16_t own[] = {0, 1};
+	publish(3, own, 2, false);
+	client_put("sync", "k3", "v3");
+	expect_one(m, s, &n, PEER_IP, NODE_PORT);
+	free_all(m, n);
+	/* The view changes: PEER is gone, PEER2 is the new backup (the
+	 * snapshot lists it as dead). The write goes to PEER2 before OK. */
+	struct {
+		struct weft_dp_members h;
+		struct weft_dp_member mm[3];
+	} v;
+	memset(&v, 0, sizeof(v));
+	const uint8_t *ips[3] = {NODE_IP, PEER_IP, PEER2_IP};
+	for (int i = 0; i < 3; i++) {
+		v.mm[i].ip = ip4(ips[i]);
+		v.mm[i].port = NODE_PORT;
+		v.mm[i].state = i == 1 ? WEFT_DP_MEMBER_DEAD : WEFT_DP_MEMBER_ALIVE;
+	}
+	static const uint16_t own2[] = {0, 2};
+	v.h.view = ++T.view;
+	v.h.n = 3;
+	v.h.self = 0;
+	v.h.owners = 2;
+	v.h.seg_owner = own2;
+	assert_int_equal(weft_dp_publish_members(T.dp, &v.h), 0);
+	/* PEER2 is not in the ARP table yet: it is asked (ARP request), and
+	 * the replication goes out at the next retransmission once known. */
+	uint64_t re0 = lc0()->rpc_retargeted;
+	n = poll_node(m, s);
+	assert_int_equal(n, 1);
+	assert_int_equal(rd16(rte_pktmbuf_mtod(m[0], const uint8_t *) + 12), 0x0806);
+	assert_int_equal(lc0()->rpc_retargeted - re0, 1);
+	free_all(m, n);
+	learn(PEER2_MAC, PEER2_IP);
+	T.now += DP_RPC_RTO_MS + 1;
+	expect_one(m, s, &n, PEER2_IP, NODE_PORT);
+	struct sent r = s[0];
+	struct weft_repl_entry e;
+	const uint8_t *k, *val;
+	repl_entry(&r, "sync", &e, &k, &val);
+	assert_memory_equal(k, "k3", 2);
+	free_all(m, n);
+	struct weft_x_repl_ack ack = {1, 0};
+	peer_answer(PEER2_MAC, PEER2_IP, &r, WEFT_ST_OK, &ack, sizeof(ack), NULL, 0, 0);
+	expect_one(m, s, &n, CLIENT_IP, CLIENT_PORT);
+	assert_int_equal(s[0].h.status, WEFT_ST_OK);
+	free_all(m, n);
+}
+
+static void test_silent_backup_gives_busy(void **state)
+{
+	(void)state;
+	struct rte_mbuf *m[MAXF];
+	struct sent s[MAXF];
+	unsigned n;
+	static const uint16_t own[] = {0, 1};
+	publish(2, own, 2, false);
+	uint64_t rid = client_put("sync", "k4", "v4");
+	n = poll_node(m, s);
+	free_all(m, n);
+	uint64_t gave0 = lc0()->rpc_gave_up, rt0 = lc0()->rpc_retransmits;
+	bool answered = false;
+	for (unsigned step = 0; step < 100 && !answered; step++) {
+		T.now += 100;
+		n = poll_node(m, s);
+		for (unsigned i = 0; i < n; i++)
+			if (s[i].dst_ip == ip4(CLIENT_IP)) {
+				assert_int_equal(s[i].h.request_id, rid);
+				assert_int_equal(s[i].h.status, WEFT_ST_BUSY);
+				answered = true;
+			}
+		free_all(m, n);
+	}
+	assert_true(answered);
+	assert_int_equal(lc0()->rpc_gave_up - gave0, 1);
+	assert_true(lc0()->rpc_retransmits - rt0 >= 5);
+	assert_false(dp_rpc_busy(T.dp->lc[0].rpc));
+}
+
+/* --- forwarding ------------------------------------------------------------- */
+
+static void test_non_primary_forwards_writes(void **state)
+{
+	(void)state;
+	struct rte_mbuf *m[MAXF];
+	struct sent s[MAXF];
+	unsigned n;
+	static const uint16_t own[] = {1, 0}; /* peer primary, self backup */
+	publish(2, own, 2, false);
+	uint64_t rid = client_put("fw", "fk", "fv");
+	expect_one(m, s, &n, PEER_IP, NODE_PORT);
+	struct sent f = s[0];
+	assert_int_equal(f.h.opcode, WEFT_OP_PUT);
+	assert_int_equal(f.h.flags, WEFT_F_NODE);
+	assert_int_not_equal(f.h.request_id, rid);
+	assert_int_equal(f.h.msg_len, 2 + 2 + sizeof(struct weft_x_write) + 2);
+	assert_memory_equal(f.payload, "fwfk", 4);
+	free_all(m, n);
+	struct weft_x_version xv = {4242};
+	peer_answer(PEER_MAC, PEER_IP, &f, WEFT_ST_OK, &xv, sizeof(xv), NULL, 0, 0);
+	expect_one(m, s, &n, CLIENT_IP, CLIENT_PORT);
+	assert_int_equal(s[0].h.request_id, rid);
+	assert_int_equal(s[0].h.client_id, 0xc11e);
+	assert_int_equal(s[0].h.status, WEFT_ST_OK);
+	memcpy(&xv, s[0].payload, sizeof(xv));
+	assert_int_equal(xv.version, 4242);
+	free_all(m, n);
+	/* Reads are served by any owner: here, locally (nothing stored here). */
+	client_get("fw", "fk");
+	expect_one(m, s, &n, CLIENT_IP, CLIENT_PORT);
+	assert_int_equal(s[0].h.status, WEFT_ST_NOT_FOUND);
+	free_all(m, n);
+	/* A request from a node is never forwarded again, even when the views
+	 * disagree: served here, replicated to the segment's other owner. */
+	struct weft_x_write x = {0, 0};
+	send_msg(PEER_MAC, PEER_IP, NODE_PORT, WEFT_OP_PUT, WEFT_F_NODE, "fw", "fk2", &x,
+		 sizeof(x), "z", 1);
+	expect_one(m, s, &n, PEER_IP, NODE_PORT);
+	struct sent r = s[0];
+	assert_int_equal(r.h.opcode, WEFT_OP_REPLICATE);
+	free_all(m, n);
+	struct weft_x_repl_ack ack = {1, 0};
+	peer_answer(PEER_MAC, PEER_IP, &r, WEFT_ST_OK, &ack, sizeof(ack), NULL, 0, 0);
+	expect_one(m, s, &n, PEER_IP, NODE_PORT);
+	assert_int_equal(s[0].h.flags, WEFT_F_RESPONSE);
+	assert_int_equal(s[0].h.opcode, WEFT_OP_PUT);
+	assert_int_equal(s[0].h.status, WEFT_ST_OK);
+	free_all(m, n);
+}
+
+static void test_non_owner_forwards_reads(void **state)
+{
+	(void)state;
+	struct rte_mbuf *m[MAXF];
+	struct sent s[MAXF];
+	unsigned n;
+	static const uint16_t own[] = {1, 2}; /* self owns nothing */
+	publish(3, own, 2, false);
+	uint64_t rid = client_get("fw", "gk");
+	expect_one(m, s, &n, PEER_IP, NODE_PORT);
+	struct sent f = s[0];
+	assert_int_equal(f.h.opcode, WEFT_OP_GET);
+	free_all(m, n);
+	struct weft_x_version xv = {9};
+	peer_answer(PEER_MAC, PEER_IP, &f, WEFT_ST_OK, &xv, sizeof(xv), "hello", 5, 0);
+	expect_one(m, s, &n, CLIENT_IP, CLIENT_PORT);
+	assert_int_equal(s[0].h.request_id, rid);
+	assert_int_equal(s[0].h.msg_len, sizeof(xv) + 5);
+	assert_memory_equal(s[0].payload + sizeof(xv), "hello", 5);
+	free_all(m, n);
+
+	/* An answer longer than a datagram cannot be relayed: NOT_OWNER. */
+	client_get("fw", "gk");
+	expect_one(m, s, &n, PEER_IP, NODE_PORT);
+	f = s[0];
+	free_all(m, n);
+	peer_answer(PEER_MAC, PEER_IP, &f, WEFT_ST_OK, &xv, sizeof(xv), "part", 4, 5000);
+	expect_one(m, s, &n, CLIENT_IP, CLIENT_PORT);
+	assert_int_equal(s[0].h.status, WEFT_ST_NOT_OWNER);
+	free_all(m, n);
+
+	/* The owner leaves the view before answering: BUSY (the client retries
+	 * with the new table). */
+	client_get("fw", "gk");
+	expect_one(m, s, &n, PEER_IP, NODE_PORT);
+	free_all(m, n);
+	static const uint16_t alone[] = {0};
+	publish(1, alone, 1, false);
+	expect_one(m, s, &n, CLIENT_IP, CLIENT_PORT);
+	assert_int_equal(s[0].h.status, WEFT_ST_BUSY);
+	free_all(m, n);
+}
+
+static void test_multi_get_marks_foreign_keys(void **state)
+{
+	(void)state;
+	struct rte_mbuf *m[MAXF];
+	struct sent s[MAXF];
+	unsigned n;
+	uint8_t list[2 + 2 * 4] = {2, 0, 2, 0, 'a', '1', 2, 0, 'a', '2'};
+	static const uint16_t other[] = {1, 2};
+	publish(3, other, 2, false);
+	send_msg(CLIENT_MAC, CLIENT_IP, CLIENT_PORT, WEFT_OP_MULTI_GET, 0, "mg", NULL, NULL, 0,
+		 list, sizeof(list));
+	expect_one(m, s, &n, CLIENT_IP, CLIENT_PORT);
+	struct weft_mget_entry_hdr e;
+	memcpy(&e, s[0].payload + 2, sizeof(e));
+	assert_int_equal(e.status, WEFT_ST_NOT_OWNER);
+	free_all(m, n);
+	static const uint16_t mine[] = {0, 1};
+	publish(2, mine, 2, false);
+	send_msg(CLIENT_MAC, CLIENT_IP, CLIENT_PORT, WEFT_OP_MULTI_GET, 0, "mg", NULL, NULL, 0,
+		 list, sizeof(list));
+	expect_one(m, s, &n, CLIENT_IP, CLIENT_PORT);
+	memcpy(&e, s[0].payload + 2, sizeof(e));
+	assert_int_equal(e.status, WEFT_ST_NOT_FOUND);
+	free_all(m, n);
+}
+
+/* --- quorum ------------------------------------------------------------------ */
+
+static void test_minority_refuses_writes(void **state)
+{
+	(void)state;
+	struct rte_mbuf *m[MAXF];
+	struct sent s[MAXF];
+	unsigned n;
+	static const uint16_t own[] = {0, 1};
+	publish(2, own, 2, true);
+	client_put("q", "qk", "qv");
+	expect_one(m, s, &n, CLIENT_IP, CLIENT_PORT);
+	assert_int_equal(s[0].h.status, WEFT_ST_NO_QUORUM);
+	free_all(m, n);
+	client_get("q", "qk");
+	expect_one(m, s, &n, CLIENT_IP, CLIENT_PORT);
+	assert_int_equal(s[0].h.status, WEFT_ST_NOT_FOUND);
+	free_all(m, n);
+}
+
+/* --- serving REPLICATE --------------------------------------------------------- */
+
+static uint64_t send_repl(uint8_t flags, uint32_t mode, uint32_t count, const uint8_t *entries,
+			  uint32_t len)
+{
+	struct weft_x_replicate x;
+	memset(&x, 0, sizeof(x));
+	x.opts.mode = mode;
+	x.count = count;
+	return send_msg(PEER_MAC, PEER_IP, NODE_PORT, WEFT_OP_REPLICATE, flags, "rc", NULL, &x,
+			sizeof(x), entries, len);
+}
+
+static uint32_t entry(uint8_t *w, uint8_t kind, const char *key, const char *value,
+		      uint64_t version)
+{
+	struct weft_repl_entry e = {.kind = kind, .key_len = (uint16_t)strlen(key),
+				    .value_len = value ? (uint32_t)strlen(value) : 0,
+				    .version = version, .ttl_ms = WEFT_TTL_NONE};
+	memcpy(w, &e, sizeof(e));
+	memcpy(w + sizeof(e), key, e.key_len);
+	if (value)
+		memcpy(w + sizeof(e) + e.key_len, value, e.value_len);
+	return (uint32_t)sizeof(e) + e.key_len + e.value_len;
+}
+
+static void expect_ack(uint16_t status, uint32_t applied, uint32_t stale)
+{
+	struct rte_mbuf *m[MAXF];
+	struct sent s[MAXF];
+	unsigned n;
+	expect_one(m, s, &n, PEER_IP, NODE_PORT);
+	assert_int_equal(s[0].h.status, status);
+	if (status == WEFT_ST_OK) {
+		struct weft_x_repl_ack a;
+		memcpy(&a, s[0].payload, sizeof(a));
+		assert_int_equal(a.applied, applied);
+		assert_int_equal(a.stale, stale);
+	}
+	free_all(m, n);
+}
+
+static void expect_get(const char *cache, const char *key, uint16_t status, uint64_t version,
+		       const char *value)
+{
+	struct rte_mbuf *m[MAXF];
+	struct sent s[MAXF];
+	unsigned n;
+	client_get(cache, key);
+	expect_one(m, s, &n, CLIENT_IP, CLIENT_PORT);
+	assert_int_equal(s[0].h.status, status);
+	if (status == WEFT_ST_OK) {
+		struct weft_x_version xv;
+		memcpy(&xv, s[0].payload, sizeof(xv));
+		assert_int_equal(xv.version, version);
+		assert_int_equal(s[0].len, sizeof(xv) + strlen(value));
+		assert_memory_equal(s[0].payload + sizeof(xv), value, strlen(value));
+	}
+	free_all(m, n);
+}
+
+static void test_replicate_applies_in_version_order(void **state)
+{
+	(void)state;
+	static const uint16_t own[] = {0, 1};
+	publish(2, own, 2, false);
+	uint8_t b[1024];
+	uint32_t l = entry(b, WEFT_REPL_PUT, "r1", "new", 1000);
+	l += entry(b + l, WEFT_REPL_PUT, "r2", "two", 5);
+	send_repl(WEFT_F_NODE, WEFT_MODE_REPLICATED, 2, b, l);
+	expect_ack(WEFT_ST_OK, 2, 0);
+	expect_get("rc", "r1", WEFT_ST_OK, 1000, "new");
+
+	l = entry(b, WEFT_REPL_PUT, "r1", "old", 999); /* late, older: ignored */
+	send_repl(WEFT_F_NODE, WEFT_MODE_REPLICATED, 1, b, l);
+	expect_ack(WEFT_ST_OK, 0, 1);
+	expect_get("rc", "r1", WEFT_ST_OK, 1000, "new");
+
+	l = entry(b, WEFT_REPL_DELETE, "r1", NULL, 1001);
+	l += entry(b + l, WEFT_REPL_DELETE, "r2", NULL, 4); /* older than the entry */
+	send_repl(WEFT_F_NODE, WEFT_MODE_REPLICATED, 2, b, l);
+	expect_ack(WEFT_ST_OK, 1, 1);
+	expect_get("rc", "r1", WEFT_ST_NOT_FOUND, 0, NULL);
+	expect_get("rc", "r2", WEFT_ST_OK, 5, "two");
+
+	l = entry(b, WEFT_REPL_INVALIDATE, "r2", NULL, 0);
+	send_repl(WEFT_F_NODE, WEFT_MODE_REPLICATED, 1, b, l);
+	expect_ack(WEFT_ST_OK, 1, 0);
+	expect_get("rc", "r2", WEFT_ST_NOT_FOUND, 0, NULL);
+
+	/* The receiver made the cache with the sender's mode. */
+	struct weft_cache *c = weft_cache_find(T.reg, "rc", 2);
+	assert_non_null(c);
+	struct weft_cache_opts o;
+	weft_cache_get_opts(c, &o);
+	assert_int_equal(o.mode, WEFT_CACHE_MODE_REPLICATED);
+	/* A local write after replicated ones gets a newer version. */
+	struct rte_mbuf *m[MAXF];
+	struct sent s[MAXF];
+	unsigned n;
+	client_put("rc", "r3", "x");
+	n = poll_node(m, s); /* REPLICATE to the peer (replicated mode) */
+	assert_int_equal(n, 1);
+	struct weft_repl_entry e;
+	const uint8_t *k, *v;
+	struct sent r = s[0];
+	repl_entry(&r, "rc", &e, &k, &v);
+	assert_true(e.version > 1001);
+	free_all(m, n);
+	struct weft_x_repl_ack ack = {1, 0};
+	peer_answer(PEER_MAC, PEER_IP, &r, WEFT_ST_OK, &ack, sizeof(ack), NULL, 0, 0);
+	expect_one(m, s, &n, CLIENT_IP, CLIENT_PORT);
+	assert_int_equal(s[0].h.status, WEFT_ST_OK);
+	free_all(m, n);
+}
+
+static void test_bad_replicate_is_refused(void **state)
+{
+	(void)state;
+	uint8_t b[1024];
+	uint32_t l = entry(b, WEFT_REPL_PUT, "b1", "v", 7);
+	send_repl(0, WEFT_MODE_DISTRIBUTED, 1, b, l); /* not from a node */
+	expect_ack(WEFT_ST_BAD_REQUEST, 0, 0);
+	send_repl(WEFT_F_NODE, WEFT_MODE_DISTRIBUTED, 2, b, l); /* count says 2 */
+	expect_ack(WEFT_ST_BAD_REQUEST, 0, 0);
+	send_repl(WEFT_F_NODE, WEFT_MODE_DEFAULT, 1, b, l); /* mode unresolved */
+	expect_ack(WEFT_ST_BAD_REQUEST, 0, 0);
+	b[0] = 9; /* unknown kind */
+	send_repl(WEFT_F_NODE, WEFT_MODE_DISTRIBUTED, 1, b, l);
+	expect_ack(WEFT_ST_BAD_REQUEST, 0, 0);
+	l = entry(b, WEFT_REPL_DELETE, "b1", NULL, 7);
+	b[4] = 1; /* a DELETE with a value length */
+	send_repl(WEFT_F_NODE, WEFT_MODE_DISTRIBUTED, 1, b, l);
+	expect_ack(WEFT_ST_BAD_REQUEST, 0, 0);
+	assert_null(weft_cache_find(T.reg, "rc-none", 7));
+}
+
+/* --- CACHE_OPEN ------------------------------------------------------------------ */
+
+static void test_cache_open_modes(void **state)
+{
+	(void)state;
+	struct rte_mbuf *m[MAXF];
+	struct sent s[MAXF];
+	unsigned n;
+	static const uint16_t own[] = {0, 1};
+	publish(2, own, 2, false);
+	struct weft_x_cache_opts x;
+	memset(&x, 0, sizeof(x));
+	x.mode = 9;
+	send_msg(CLIENT_MAC, CLIENT_IP, CLIENT_PORT, WEFT_OP_CACHE_OPEN, 0, "oc", NULL, &x,
+		 sizeof(x), NULL, 0);
+	expect_one(m, s, &n, CLIENT_IP, CLIENT_PORT);
+	assert_int_equal(s[0].h.status, WEFT_ST_BAD_CACHE_OPTS);
+	free_all(m, n);
+
+	/* A new replicated cache is announced to the other members first. */
+	x.mode = WEFT_MODE_REPLICATED;
+	x.max_entries = 77;
+	uint64_t rid = send_msg(CLIENT_MAC, CLIENT_IP, CLIENT_PORT, WEFT_OP_CACHE_OPEN, 0, "oc",
+				NULL, &x, sizeof(x), NULL, 0);
+	expect_one(m, s, &n, PEER_IP, NODE_PORT);
+	struct sent r = s[0];
+	assert_int_equal(r.h.opcode, WEFT_OP_REPLICATE);
+	struct weft_x_replicate xr;
+	memcpy(&xr, r.payload + 2, sizeof(xr));
+	assert_int_equal(xr.count, 0);
+	assert_int_equal(xr.opts.mode, WEFT_MODE_REPLICATED);
+	assert_int_equal(xr.opts.max_entries, 77);
+	free_all(m, n);
+	struct weft_x_repl_ack ack = {0, 0};
+	peer_answer(PEER_MAC, PEER_IP, &r, WEFT_ST_OK, &ack, sizeof(ack), NULL, 0, 0);
+	expect_one(m, s, &n, CLIENT_IP, CLIENT_PORT);
+	assert_int_equal(s[0].h.request_id, rid);
+	assert_int_equal(s[0].h.status, WEFT_ST_OK);
+	free_all(m, n);
+	/* Opening it again finds it: no announcement. */
+	send_msg(CLIENT_MAC, CLIENT_IP, CLIENT_PORT, WEFT_OP_CACHE_OPEN, 0, "oc", NULL, &x,
+		 sizeof(x), NULL, 0);
+	expect_one(m, s, &n, CLIENT_IP, CLIENT_PORT);
+	assert_int_equal(s[0].h.status, WEFT_ST_OK);
+	free_all(m, n);
+	/* A cache first named by a keyed request is distributed in a cluster. */
+	client_get("implicit", "k");
+	n = poll_node(m, s);
+	free_all(m, n);
+	struct weft_cache_opts o;
+	weft_cache_get_opts(weft_cache_find(T.reg, "implicit", 8), &o);
+	assert_int_equal(o.mode, WEFT_CACHE_MODE_DISTRIBUTED);
+}
+
+/* --- setup ------------------------------------------------------------------------ */
+
+static int setup(void **state)
+{
+	(void)state;
+	char prefix[64];
+	snprintf(prefix, sizeof(prefix), "weft-test-cluster-%d", (int)getpid());
+	char *argv[] = {"test_dp_cluster", "--no-huge", "-m", "128", "--no-pci", "--no-shconf",
+			"--file-prefix", prefix, "--log-level=warning", "--no-telemetry", "-l", "0",
+			NULL};
+	if (rte_eal_init(12, argv) < 0)
+		return -1;
+	T.rx = rte_ring_create("t_rx", 4096, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
+	T.tx = rte_ring_create("t_tx", 4096, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
+	T.pool = rte_pktmbuf_pool_create("t_pool", 8191, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
+	if (!T.rx || !T.tx || !T.pool)
+		return -1;
+	int port = rte_eth_from_rings("net_ring_k", &T.rx, 1, &T.tx, 1, 0);
+	if (port < 0)
+		return -1;
+	urcu_qsbr_register_thread();
+	T.reg = weft_cache_registry_create();
+	T.now = 1000000;
+	struct weft_dp_config cfg = {.bind_ip = ip4(NODE_IP), .udp_port = NODE_PORT,
+				     .n_workers = 1, .poll = WEFT_DP_POLL_BUSY, .clock = vclock,
+				     .ctl_port = CTL_PORT};
+	T.dp = weft_dp_create(&cfg, (uint16_t)port, T.reg);
+	if (T.dp == NULL)
+		return -1;
+	memcpy(T.node_mac, T.dp->mac, 6);
+	learn(PEER_MAC, PEER_IP);
+	learn(CLIENT_MAC, CLIENT_IP);
+	return 0;
+}
+
+/* Each test starts with no pending request and the peer known (PEER2 is
+ * learned only where a test needs it). */
+static int per_test(void **state)
+{
+	(void)state;
+	assert_false(dp_rpc_busy(T.dp->lc[0].rpc));
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	weft_dp_destroy(T.dp);
+	weft_cache_registry_destroy(T.reg);
+	urcu_qsbr_unregister_thread();
+	struct rte_mbuf *m;
+	while (rte_ring_dequeue(T.rx, (void **)&m) == 0)
+		rte_pktmbuf_free(m);
+	while (rte_ring_dequeue(T.tx, (void **)&m) == 0)
+		rte_pktmbuf_free(m);
+	rte_mempool_free(T.pool);
+	rte_ring_free(T.rx);
+	rte_ring_free(T.tx);
+	rte_eal_cleanup();
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(test_write_waits_for_backup_ack, per_test),
+		cmocka_unit_test_setup(test_backup_leaving_view_completes_write, per_test),
+		cmocka_unit_test_setup(test_silent_backup_gives_busy, per_test),
+		cmocka_unit_test_setup(test_non_primary_forwards_writes, per_test),
+		cmocka_unit_test_setup(test_non_owner_forwards_reads, per_test),
+		cmocka_unit_test_setup(test_multi_get_marks_foreign_keys, per_test),
+		cmocka_unit_test_setup(test_minority_refuses_writes, per_test),
+		cmocka_unit_test_setup(test_replicate_applies_in_version_order, per_test),
+		cmocka_unit_test_setup(test_bad_replicate_is_refused, per_test),
+		cmocka_unit_test_setup(test_cache_open_modes, per_test),
+		cmocka_unit_test_setup(test_backup_replaced_gets_the_write, per_test),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
