@@ -2,7 +2,7 @@
  * fuzz_dp_parse.c — fuzz target for the dataplane's packet and protocol
  * parsers: dp_parse_frame (Ethernet/ARP/IPv4/ICMP/UDP), the in-place ARP and
  * ICMP replies, dp_rx_classify (weft header) and dp_req_validate (per-op
- * checks, MULTI_GET key list), and the cluster channel's dp_ctl_parse and
+ * checks, MULTI_GET key list, REPLICATE entry list), and the cluster channel's dp_ctl_parse and
  * IPv4 reassembly (dp_frag).
  *
  * Each input is used three ways: as a whole Ethernet frame, as a bare UDP
@@ -52,6 +52,22 @@ static void weft_payload(const uint8_t *p, uint32_t len)
 			n++;
 		}
 		if (n != count)
+			abort();
+	}
+	if (hdr.opcode == WEFT_OP_REPLICATE) {
+		/* A validated entry list holds exactly count well-formed entries. */
+		struct weft_x_replicate x;
+		memcpy(&x, req.extras, sizeof(x));
+		uint32_t pos = 0, n = 0;
+		struct weft_repl_entry e;
+		const uint8_t *k, *v;
+		while (dp_repl_next(req.value, req.value_len, &pos, &e, &k, &v)) {
+			if (e.key_len == 0 || e.key_len > WEFT_MAX_KEY_LEN || v + e.value_len > p + len ||
+			    (e.kind != WEFT_REPL_PUT && e.value_len != 0))
+				abort();
+			n++;
+		}
+		if (n != x.count || pos != req.value_len || !(hdr.flags & WEFT_F_NODE))
 			abort();
 	}
 }
