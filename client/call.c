@@ -1,11 +1,12 @@
 /*
- * libweft call engine: send one request, await its whole response.
+ * libweft call engine: send one request to one node, await its whole
+ * response.
  *
  * An attempt sends every datagram of the request, then reads datagrams until
  * the response is complete or the per-attempt timeout passes; a timed-out
  * attempt is retransmitted with the same request_id and WEFT_F_RETRY (the
- * node's at-most-once table and its request reassembly both key on it), at
- * most opts.retries times and never past opts.deadline_ms.
+ * node's at-most-once table and its request reassembly both key on it), up
+ * to the caller's attempt count and never past its deadline.
  *
  * Long responses (msg_len beyond one datagram) are reassembled here by
  * frag_offset. The node sends WEFT_RESP_INITIAL_WINDOW pieces unasked; the
@@ -16,18 +17,23 @@
  * idempotent ops have long responses), so that pieces of the old response
  * can never mix into the new one.
  *
- * Invariants: a datagram that is not a well-formed response to the current
- * (client_id, request_id, opcode) is counted in c->ignored and dropped; a
+ * Invariants: a datagram that is not from the node the request went to, or
+ * not a well-formed response to the current (client_id, request_id,
+ * opcode), is counted in c->ignored and dropped; a
  * piece is accepted only at a multiple of WEFT_MAX_DGRAM_PAYLOAD with the
  * exact piece length and the assembly's msg_len and status; every wait is
  * bounded by a deadline.
  */
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/ip.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+
+#include <linux/errqueue.h> /* after <time.h>: it uses struct timespec */
 
 #include "client_internal.h"
 
@@ -49,17 +55,28 @@ struct assembly {
 	struct weft_wire_hdr head; /* header of the first piece seen */
 };
 
-static uint64_t now_ms(void)
+uint64_t weft_now_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static int send_dgram(struct weft_client *c, size_t len)
+uint64_t weft_call_deadline(const struct weft_client *c)
+{
+	return c->opts.deadline_ms ? weft_now_ms() + c->opts.deadline_ms : UINT64_MAX;
+}
+
+bool weft_addr_eq(const struct sockaddr_in *a, const struct sockaddr_in *b)
+{
+	return a->sin_addr.s_addr == b->sin_addr.s_addr && a->sin_port == b->sin_port;
+}
+
+static int send_dgram(struct weft_client *c, const struct sockaddr_in *to, size_t len)
 {
 	for (int tries = 0; tries < 3; tries++) {
-		if (send(c->fd, c->tx, len, 0) == (ssize_t)len)
+		if (sendto(c->fd, c->tx, len, 0, (const struct sockaddr *)to, sizeof(*to)) ==
+		    (ssize_t)len)
 			return 0;
 		/* An ICMP error of an earlier datagram surfaces here once, and the
 		 * datagram was not sent: note it and send again. */
@@ -74,25 +91,53 @@ static int send_dgram(struct weft_client *c, size_t len)
 	return 0; /* counts as lost: the attempt's timeout handles it */
 }
 
-static int send_request(struct weft_client *c, const struct weft_msg *m, uint64_t rid,
-			uint8_t flags)
+static int send_request(struct weft_client *c, const struct sockaddr_in *to,
+			const struct weft_msg *m, uint64_t rid, uint8_t flags)
 {
 	size_t n = weft_msg_dgram_count(m);
 	for (size_t i = 0; i < n; i++) {
 		size_t len = weft_msg_encode(m, c->client_id, rid, flags, i, c->tx);
-		int rc = send_dgram(c, len);
+		int rc = send_dgram(c, to, len);
 		if (rc < 0)
 			return rc;
 	}
 	return 0;
 }
 
-/* Reads one datagram into c->rx before until_ms. Returns its length, 0 when
- * the time is up, or -WEFT_ST_IO. */
-static ssize_t recv_until(struct weft_client *c, uint64_t until_ms)
+/* Drains the socket's error queue (IP_RECVERR): an ICMP "port unreachable"
+ * for a datagram sent to `to` is kept as ECONNREFUSED in c->last_errno (the
+ * call still waits: the node may be starting). */
+static void drain_errors(struct weft_client *c, const struct sockaddr_in *to)
+{
+	for (int i = 0; i < 64; i++) {
+		uint8_t data[64], ctl[512];
+		struct sockaddr_in dst;
+		struct iovec iov = { .iov_base = data, .iov_len = sizeof(data) };
+		struct msghdr mh = { .msg_name = &dst, .msg_namelen = sizeof(dst), .msg_iov = &iov,
+				     .msg_iovlen = 1, .msg_control = ctl,
+				     .msg_controllen = sizeof(ctl) };
+		if (recvmsg(c->fd, &mh, MSG_ERRQUEUE | MSG_DONTWAIT) < 0)
+			return;
+		for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+			if (cm->cmsg_level != IPPROTO_IP || cm->cmsg_type != IP_RECVERR)
+				continue;
+			struct sock_extended_err ee;
+			memcpy(&ee, CMSG_DATA(cm), sizeof(ee));
+			if (ee.ee_errno == ECONNREFUSED && mh.msg_namelen >= sizeof(dst) &&
+			    weft_addr_eq(&dst, to))
+				c->last_errno = ECONNREFUSED;
+		}
+	}
+}
+
+/* Reads one datagram from `from` into c->rx before until_ms (others are
+ * counted in c->ignored). Returns its length, 0 when the time is up, or
+ * -WEFT_ST_IO. */
+static ssize_t recv_until(struct weft_client *c, const struct sockaddr_in *from,
+			  uint64_t until_ms)
 {
 	for (;;) {
-		uint64_t now = now_ms();
+		uint64_t now = weft_now_ms();
 		if (now >= until_ms)
 			return 0;
 		uint64_t wait = until_ms - now;
@@ -104,7 +149,17 @@ static ssize_t recv_until(struct weft_client *c, uint64_t until_ms)
 		}
 		if (pr <= 0)
 			continue;
-		ssize_t n = recv(c->fd, c->rx, sizeof(c->rx), MSG_DONTWAIT);
+		if (p.revents & POLLERR)
+			drain_errors(c, from);
+		struct sockaddr_in src;
+		socklen_t sl = sizeof(src);
+		ssize_t n = recvfrom(c->fd, c->rx, sizeof(c->rx), MSG_DONTWAIT,
+				     (struct sockaddr *)&src, &sl);
+		if (n > 0 && (sl != sizeof(src) || src.sin_family != AF_INET ||
+			      !weft_addr_eq(&src, from))) {
+			c->ignored++; /* another node's late answer, or a stranger */
+			continue;
+		}
 		if (n > 0)
 			return n;
 		if (n < 0 && errno == ECONNREFUSED) {
@@ -155,7 +210,8 @@ static int assembly_start(struct weft_client *c, struct assembly *a,
 }
 
 /* Requests unrequested pieces while fewer than the window are in flight. */
-static int pump(struct weft_client *c, struct assembly *a, uint64_t rid, uint8_t flags)
+static int pump(struct weft_client *c, const struct sockaddr_in *to, struct assembly *a,
+		uint64_t rid, uint8_t flags)
 {
 	uint32_t k = 0;
 	while (a->unrequested > 0) {
@@ -169,7 +225,7 @@ static int pump(struct weft_client *c, struct assembly *a, uint64_t rid, uint8_t
 			run++;
 		size_t len = weft_fetch_encode(c->client_id, rid, flags, k * WEFT_MAX_DGRAM_PAYLOAD,
 					       run, c->tx);
-		int rc = send_dgram(c, len);
+		int rc = send_dgram(c, to, len);
 		if (rc < 0)
 			return rc;
 		memset(a->state + k, PIECE_REQUESTED, run);
@@ -239,11 +295,11 @@ static uint64_t refetch_after(const struct weft_client *c, uint64_t rtt_ms)
 }
 
 /* One attempt's wait. Returns an attempt_end or a negative status. */
-static int await(struct weft_client *c, const struct weft_msg *m, uint64_t rid, uint64_t deadline,
-		 struct weft_resp *r)
+static int await(struct weft_client *c, const struct sockaddr_in *to, const struct weft_msg *m,
+		 uint64_t rid, uint64_t deadline, struct weft_resp *r)
 {
 	struct assembly a = { 0 };
-	uint64_t sent = now_ms();
+	uint64_t sent = weft_now_ms();
 	uint64_t progress = sent; /* last new piece */
 	uint64_t mark = sent;     /* last new piece or re-FETCH */
 	uint64_t refetch_ms = c->opts.timeout_ms;
@@ -251,7 +307,7 @@ static int await(struct weft_client *c, const struct weft_msg *m, uint64_t rid, 
 
 	for (;;) {
 		uint64_t until = mark + (a.buf ? refetch_ms : c->opts.timeout_ms);
-		ssize_t n = recv_until(c, until < deadline ? until : deadline);
+		ssize_t n = recv_until(c, to, until < deadline ? until : deadline);
 		if (n < 0) {
 			assembly_free(&a);
 			return (int)n;
@@ -259,13 +315,13 @@ static int await(struct weft_client *c, const struct weft_msg *m, uint64_t rid, 
 		if (n == 0) {
 			if (a.buf == NULL)
 				return END_TIMEOUT;
-			uint64_t now = now_ms();
+			uint64_t now = weft_now_ms();
 			if (now - progress >= give_up_ms || now >= deadline) {
 				assembly_free(&a);
 				return END_REPEAT;
 			}
 			rerequest_missing(&a);
-			int rc = pump(c, &a, rid, WEFT_F_RETRY);
+			int rc = pump(c, to, &a, rid, WEFT_F_RETRY);
 			if (rc < 0) {
 				assembly_free(&a);
 				return rc;
@@ -305,7 +361,7 @@ static int await(struct weft_client *c, const struct weft_msg *m, uint64_t rid, 
 			int rc = assembly_start(c, &a, &h);
 			if (rc < 0)
 				return rc;
-			refetch_ms = refetch_after(c, now_ms() - sent);
+			refetch_ms = refetch_after(c, weft_now_ms() - sent);
 		}
 		int took = take_piece(&a, &h, slice, slice_len);
 		if (took < 0) {
@@ -315,13 +371,13 @@ static int await(struct weft_client *c, const struct weft_msg *m, uint64_t rid, 
 		}
 		if (took <= 0)
 			continue;
-		progress = mark = now_ms();
+		progress = mark = weft_now_ms();
 		if (a.received == a.npieces) {
 			resp_from_head(r, &a.head, a.buf);
 			free(a.state);
 			return END_DONE;
 		}
-		int rc = pump(c, &a, rid, 0);
+		int rc = pump(c, to, &a, rid, 0);
 		if (rc < 0) {
 			assembly_free(&a);
 			return rc;
@@ -329,29 +385,29 @@ static int await(struct weft_client *c, const struct weft_msg *m, uint64_t rid, 
 	}
 }
 
-int weft_call(struct weft_client *c, const struct weft_msg *m, struct weft_resp *r)
+int weft_call_at(struct weft_client *c, const struct sockaddr_in *to, const struct weft_msg *m,
+		 uint32_t attempts, uint64_t deadline, struct weft_resp *r)
 {
-	uint64_t first_send = now_ms();
-	uint64_t deadline = c->opts.deadline_ms ? first_send + c->opts.deadline_ms : UINT64_MAX;
+	uint64_t first_send = weft_now_ms();
 	/* A node remembers a non-idempotent op's answer for WEFT_DEDUP_KEEP_MS:
 	 * a retransmission it could receive after that might apply the op
 	 * again, so none is sent that late (the call times out instead). */
 	bool once = !weft_wire_op_is_idempotent(m->opcode);
 	uint64_t rid = c->next_request_id++;
-	uint32_t attempts = 0, repeats = 0;
+	uint32_t sent = 0, repeats = 0;
 	uint8_t flags = 0;
 
 	memset(r, 0, sizeof(*r));
 	for (;;) {
-		int rc = send_request(c, m, rid, flags);
+		int rc = send_request(c, to, m, rid, flags);
 		if (rc < 0)
 			return rc;
-		rc = await(c, m, rid, deadline, r);
+		rc = await(c, to, m, rid, deadline, r);
 		if (rc == END_DONE)
 			c->epoch = r->epoch;
 		if (rc < 0 || rc == END_DONE)
 			return rc < 0 ? rc : 0;
-		if (now_ms() >= deadline)
+		if (weft_now_ms() >= deadline)
 			return -WEFT_ST_TIMEOUT;
 		if (rc == END_REPEAT) {
 			/* The request reached the node (it answered); ask anew. */
@@ -361,9 +417,9 @@ int weft_call(struct weft_client *c, const struct weft_msg *m, struct weft_resp 
 			flags = 0;
 			continue;
 		}
-		if (++attempts > c->opts.retries)
+		if (++sent >= attempts)
 			return -WEFT_ST_TIMEOUT;
-		if (once && now_ms() + c->opts.timeout_ms - first_send >= WEFT_DEDUP_KEEP_MS)
+		if (once && weft_now_ms() + c->opts.timeout_ms - first_send >= WEFT_DEDUP_KEEP_MS)
 			return -WEFT_ST_TIMEOUT;
 		flags = WEFT_F_RETRY;
 	}

@@ -1,16 +1,19 @@
 /*
  * libweft client lifetime: options, connect (address parsing, the socket,
- * the random client_id), close, and the status strings.
+ * the random client_id), close, the routing switch, and the status strings.
  *
- * Invariants: a client's socket is a connect()ed AF_INET datagram socket
+ * Invariants: a client's socket is one unconnected AF_INET datagram socket
  * with the kernel's default buffer sizes (the FETCH window keeps long
- * responses inside them); client_id comes from getrandom(); request ids
- * start at 1 and only grow.
+ * responses inside them) and IP_RECVERR on, so an ICMP "port unreachable"
+ * from any node reaches call.c as ECONNREFUSED; client_id comes from
+ * getrandom(); request ids start at 1 and only grow; every server status
+ * has a name and a text.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <netinet/ip.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -71,6 +74,8 @@ weft_client *weft_client_connect(const char *addr, const struct weft_client_opts
 	else
 		weft_client_opts_init(&c->opts);
 	c->next_request_id = 1;
+	c->seed = c->home = sa;
+	c->routing = true;
 	ssize_t got;
 	do
 		got = getrandom(&c->client_id, sizeof(c->client_id), 0);
@@ -80,7 +85,8 @@ weft_client *weft_client_connect(const char *addr, const struct weft_client_opts
 	c->fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (c->fd < 0)
 		goto fail;
-	if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+	int on = 1;
+	if (setsockopt(c->fd, IPPROTO_IP, IP_RECVERR, &on, sizeof(on)) < 0) {
 		int e = errno;
 		close(c->fd);
 		errno = e;
@@ -99,7 +105,14 @@ void weft_client_close(weft_client *c)
 	if (c == NULL)
 		return;
 	close(c->fd);
+	weft_topology_free(c->topo);
 	free(c);
+}
+
+void weft_client_set_routing(weft_client *c, bool on)
+{
+	if (c != NULL)
+		c->routing = on;
 }
 
 uint32_t weft_client_epoch(const weft_client *c)
@@ -139,6 +152,8 @@ static const struct status_text server_status[WEFT_ST__SERVER_COUNT] = {
 	[WEFT_ST_INTERNAL] = { "INTERNAL", "internal error on the node" },
 	[WEFT_ST_BAD_CACHE_OPTS] = { "BAD_CACHE_OPTS", "invalid cache options" },
 	[WEFT_ST_GONE] = { "GONE", "the node no longer holds the long response" },
+	[WEFT_ST_NOT_OWNER] = { "NOT_OWNER", "the node does not own the key and cannot forward the request" },
+	[WEFT_ST_NO_QUORUM] = { "NO_QUORUM", "write refused: the node is in a minority partition" },
 };
 
 static const struct status_text client_status[] = {
@@ -153,7 +168,7 @@ static const struct status_text *lookup(int rc)
 	static const struct status_text unknown = { "UNKNOWN", "unknown status" };
 	unsigned int s = rc < 0 ? (unsigned int)-(long)rc : (unsigned int)rc;
 
-	if (s < WEFT_ST__SERVER_COUNT)
+	if (s < WEFT_ST__SERVER_COUNT && server_status[s].name != NULL)
 		return &server_status[s];
 	if (s >= WEFT_ST_CLIENT_BASE &&
 	    s - WEFT_ST_CLIENT_BASE < sizeof(client_status) / sizeof(client_status[0]))

@@ -1,15 +1,20 @@
 /*
  * libweft internals: the client struct, the datagram codec (codec.c), the
- * call engine (call.c) and the multi-get body codec (mget.c). Not installed;
- * unit tests link the static libweft and use these directly.
+ * call engine (call.c), topology-aware routing (route.c, mget_route.c) and
+ * the multi-get body codec (mget.c). Not installed; unit tests link the
+ * static libweft and use these directly.
  *
  * Invariants:
  *  - A request is described by a struct weft_msg (four payload segments,
  *    none copied until a datagram is encoded); its payload is
  *    [name][key][extras][value] as wire.h lays it out.
  *  - request ids only grow; a retransmission reuses the id of the call.
- *  - The client owns exactly one UDP socket, connect()ed to the node, so the
- *    kernel already drops datagrams from other addresses.
+ *  - The client owns exactly one UDP socket, not connected (it talks to
+ *    every node of a cluster); a call accepts datagrams only from the
+ *    address it sent its request to, so the source check the kernel made
+ *    for a connected socket is made in call.c.
+ *  - c->topo is NULL or a table from weft_topology_decode; c->home is the
+ *    node non-keyed ops go to (the seed until the seed stops answering).
  */
 #ifndef WEFT_CLIENT_INTERNAL_H
 #define WEFT_CLIENT_INTERNAL_H
@@ -17,6 +22,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <netinet/in.h>
 
 #include <weft/weft.h>
 #include <weft/wire.h>
@@ -29,6 +36,20 @@ struct weft_client {
 	int last_errno;
 	uint64_t ignored; /* datagrams dropped as stale, foreign or garbage */
 	uint32_t epoch;   /* hdr.epoch of the last whole response */
+	/* --- routing (route.c) --- */
+	struct sockaddr_in seed;  /* the address given to weft_client_connect */
+	struct sockaddr_in home;  /* where non-keyed ops go: the seed, or another
+	                             member once the seed stopped answering */
+	bool routing;             /* weft_client_set_routing; on by default */
+	bool topo_stale;          /* re-fetch before the next keyed op */
+	bool topo_unsupported;    /* the node answered TOPOLOGY with UNKNOWN_OP */
+	bool topo_routable;       /* c->topo can route keys (see route.c) */
+	bool has_suspect;         /* `suspect` timed out since the last fetch */
+	struct sockaddr_in suspect;
+	uint64_t topo_retry_ms;   /* after a failed fetch, none before this */
+	uint32_t fetch_cursor;    /* rotates the members asked for the table */
+	uint64_t topo_fetches;    /* TOPOLOGY tables installed (for tests) */
+	struct weft_topology *topo; /* the segment table, NULL until fetched */
 	/* one spare byte past the largest datagram detects oversized ones */
 	uint8_t rx[WEFT_MAX_DGRAM_LEN + 1];
 	uint8_t tx[WEFT_MAX_DGRAM_LEN];
@@ -45,6 +66,7 @@ struct weft_msg {
 	size_t extras_len;
 	const void *value;
 	size_t value_len;
+	uint32_t epoch; /* the sender's topology epoch (hdr.epoch), 0: none */
 };
 
 /* The longest response libweft accepts is wire.h's WEFT_MAX_RESP_LEN.
@@ -85,9 +107,50 @@ int weft_check_name_key(const char *name, const void *key, size_t key_len);
 
 /* --- call.c --- */
 
-/* Sends m and waits for its whole response (retries, FETCH, GONE). Returns
- * 0 with *r filled (free r->payload), or -WEFT_ST_TIMEOUT / -WEFT_ST_IO. */
+/* CLOCK_MONOTONIC in milliseconds. */
+uint64_t weft_now_ms(void);
+/* The deadline of a public call starting now: now + opts.deadline_ms, or
+ * UINT64_MAX when the client has none. */
+uint64_t weft_call_deadline(const struct weft_client *c);
+/* Sends m to the node at `to` and waits for its whole response (retries,
+ * FETCH, GONE): at most `attempts` (>= 1) sends of the request, never past
+ * deadline (weft_now_ms() scale). Only datagrams from `to` are taken.
+ * Returns 0 with *r filled (free r->payload), or -WEFT_ST_TIMEOUT /
+ * -WEFT_ST_IO. Sets c->epoch from the response. */
+int weft_call_at(struct weft_client *c, const struct sockaddr_in *to, const struct weft_msg *m,
+		 uint32_t attempts, uint64_t deadline, struct weft_resp *r);
+
+/* --- route.c --- */
+
+/* Runs m where the routing model (weft.h) sends it: a keyed op (GET and
+ * the writes) to the key's owner, anything else to c->home; with the
+ * re-fetches and the one retry the model allows. Same returns as
+ * weft_call_at. */
 int weft_call(struct weft_client *c, const struct weft_msg *m, struct weft_resp *r);
+/* Makes sure a usable table is present when routing is on (fetching it if
+ * absent or stale). 0, or -WEFT_ST_TIMEOUT / -WEFT_ST_IO when there is no
+ * table at all and the fetch failed that way. */
+int weft_route_prepare(struct weft_client *c, uint64_t deadline);
+/* Whether keyed ops are routed by c->topo (routing on, a table with owners
+ * and more than one member). */
+bool weft_route_active(const struct weft_client *c);
+/* Index into c->topo->members of the key's owner `replica`; requires
+ * weft_route_active. */
+unsigned weft_route_owner(const struct weft_client *c, const void *key, size_t len,
+			  unsigned replica);
+/* The address of member i of c->topo. */
+void weft_route_member_addr(const struct weft_client *c, unsigned i, struct sockaddr_in *sa);
+/* After a response from a routed call: marks the table stale when epoch is
+ * newer than the table's. */
+void weft_route_observe(struct weft_client *c, uint32_t epoch);
+/* Notes that the node at sa timed out: the table is re-fetched (from
+ * another node first) before the next keyed op. */
+void weft_route_suspect(struct weft_client *c, const struct sockaddr_in *sa);
+/* Fetches the table now (see route.c for the order nodes are asked in);
+ * hint, if not NULL, is asked first. 0 or a negative status. */
+int weft_route_refresh(struct weft_client *c, const struct sockaddr_in *hint, uint64_t deadline);
+/* Whether two addresses are the same node. */
+bool weft_addr_eq(const struct sockaddr_in *a, const struct sockaddr_in *b);
 
 /* --- mget.c (pure) --- */
 

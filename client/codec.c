@@ -7,7 +7,7 @@
  *  - Datagram idx carries payload [idx * WEFT_MAX_DGRAM_PAYLOAD, ...), so
  *    every frag_offset is a multiple of WEFT_MAX_DGRAM_PAYLOAD and datagram 0
  *    holds name + key + extras whole (callers keep them under 1432 bytes:
- *    64 + 250 + the largest extras, 32).
+ *    64 + 250 + the largest extras, 48).
  *  - Headers are written field by field in little-endian, which on the
  *    little-endian hosts weft supports is the struct's own layout.
  */
@@ -65,6 +65,7 @@ size_t weft_msg_encode(const struct weft_msg *m, uint32_t client_id, uint64_t re
 	h->extras_len = (uint16_t)m->extras_len;
 	h->msg_len = (uint32_t)total;
 	h->frag_offset = (uint32_t)from;
+	h->epoch = m->epoch;
 
 	uint8_t *p = out + sizeof(*h);
 	size_t base = 0;
@@ -104,6 +105,8 @@ bool weft_resp_matches(const uint8_t *d, size_t len, uint32_t client_id, uint64_
 		return false;
 	if (h.opcode != opcode && h.opcode != WEFT_OP_FETCH)
 		return false;
+	/* Responses never set WEFT_F_NODE; it is a known flag, so one that did
+	 * is still taken. */
 	if (h.magic != WEFT_WIRE_MAGIC || h.version != WEFT_WIRE_VERSION ||
 	    (h.flags & ~WEFT_F__KNOWN) || h.name_len > WEFT_MAX_NAME_LEN ||
 	    h.key_len > WEFT_MAX_KEY_LEN || h.msg_len > WEFT_MAX_RESP_LEN)

@@ -276,42 +276,11 @@ int weft_open_cache(weft_client *c, const char *cache, const struct weft_open_op
 		x.max_entries = oo->max_entries;
 		x.default_ttl_ms = oo->default_ttl_ms;
 		x.default_max_idle_ms = oo->default_max_idle_ms;
+		x.mode = oo->mode;
 	}
 	struct weft_msg m = { .opcode = WEFT_OP_CACHE_OPEN, .name = cache, .name_len = strlen(cache),
 			      .extras = &x, .extras_len = sizeof(x) };
 	return call_status(c, &m);
-}
-
-int weft_multi_get(weft_client *c, const char *cache, struct weft_mget_item *items, size_t n,
-		   void **block)
-{
-	uint8_t *keys = NULL;
-	int rc = c == NULL || block == NULL ? -WEFT_ST_INVALID_ARG : check_name(cache);
-	if (rc < 0)
-		return rc;
-	size_t klen = weft_mget_encode(items, n, &keys);
-	if (klen == 0 && errno == ENOMEM) {
-		c->last_errno = ENOMEM;
-		return -WEFT_ST_IO;
-	}
-	if (klen == 0)
-		return -WEFT_ST_INVALID_ARG;
-	struct weft_msg m = { .opcode = WEFT_OP_MULTI_GET, .name = cache, .name_len = strlen(cache),
-			      .value = keys, .value_len = klen };
-	struct weft_resp r;
-	rc = weft_call(c, &m, &r);
-	free(keys);
-	if (rc < 0)
-		return rc;
-	rc = -(int)r.status;
-	if (r.status == WEFT_ST_OK)
-		rc = weft_mget_decode(r.payload + r.head_len, r.msg_len - r.head_len, items, n);
-	if (rc < 0) {
-		free(r.payload);
-		return rc;
-	}
-	*block = r.payload;
-	return 0;
 }
 
 /* An op with no payload whose answer is text (STATS, MEMBERS). */

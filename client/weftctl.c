@@ -1,7 +1,11 @@
 /*
  * weftctl — the operator's CLI for a weft node's caches, over libweft.
  *
- *   weftctl [-s IP[:PORT]] [--timeout MS] COMMAND ARGS... (see usage())
+ *   weftctl [-s IP[:PORT]] [--timeout MS] [--direct] COMMAND ARGS... (see usage())
+ *
+ * The -s node is the seed of libweft's topology-aware routing: keyed
+ * commands go to the key's owner in the cluster; --direct sends every
+ * request to the -s node itself (which forwards what it does not own).
  *
  * Exit status: 0 success; 1 NOT_FOUND, EXISTS or VERSION_MISMATCH (the
  * "no" answers of reads, deletes and conditional writes); 2 any other error,
@@ -33,6 +37,8 @@ struct cli {
 	const char *server;
 	uint32_t timeout_ms;
 	bool show_version;
+	bool direct;
+	uint32_t mode; /* enum weft_cache_mode_wire, for open */
 	bool has_ttl, has_idle;
 	uint64_t ttl_ms, idle_ms, max_bytes, max_entries;
 	const char *cmd;
@@ -43,7 +49,7 @@ struct cli {
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: weftctl [-s IP[:PORT]] [--timeout MS] COMMAND [ARGS] [OPTIONS]\n"
+		"usage: weftctl [-s IP[:PORT]] [--timeout MS] [--direct] COMMAND [ARGS] [OPTIONS]\n"
 		"\n"
 		"commands:\n"
 		"  ping                                 round trip to the node\n"
@@ -54,7 +60,9 @@ static void usage(FILE *f)
 		"                                       primary/backup counts, segment -> owners\n"
 		"                                       (one table serves every cache)\n"
 		"  open CACHE [--max-bytes B] [--max-entries N] [--ttl S] [--max-idle S]\n"
-		"                                       look up or create a cache\n"
+		"       [--mode local|distributed|replicated|invalidated]\n"
+		"                                       look up or create a cache (mode: the\n"
+		"                                       node's default when not given)\n"
 		"  get CACHE KEY [-v]                   value bytes to stdout (-v: version to stderr)\n"
 		"  mget CACHE KEY...                    \"KEY LEN VERSION\\n<bytes>\\n\" or \"KEY NOT_FOUND\\n\" each\n"
 		"  put CACHE KEY VALUE [--ttl S] [--max-idle S] [-v]\n"
@@ -68,7 +76,8 @@ static void usage(FILE *f)
 		"VALUE '-' reads the value from stdin (binary-safe, up to 1 MiB).\n"
 		"S is seconds (decimals allowed, 'none' = never expires, 0 = cache default).\n"
 		"options: -s IP[:PORT] (default $WEFT_SERVER or 127.0.0.1:%u), --timeout MS per\n"
-		"attempt (default %u), -v/--version, -h/--help.\n"
+		"attempt (default %u), --direct (send every request to the -s node instead of\n"
+		"the key's owner), -v/--version, -h/--help.\n"
 		"exit: 0 ok, 1 NOT_FOUND/EXISTS/VERSION_MISMATCH, 2 other errors.\n",
 		WEFT_DEFAULT_PORT, WEFT_DEFAULT_TIMEOUT_MS);
 }
@@ -112,6 +121,21 @@ static uint64_t parse_seconds(const char *s, const char *what)
 	return (uint64_t)(d * 1000.0 + 0.5);
 }
 
+static uint32_t parse_mode(const char *s)
+{
+	static const char *const names[] = {
+		[WEFT_MODE_LOCAL] = "local",
+		[WEFT_MODE_DISTRIBUTED] = "distributed",
+		[WEFT_MODE_REPLICATED] = "replicated",
+		[WEFT_MODE_INVALIDATED] = "invalidated",
+	};
+	for (uint32_t m = WEFT_MODE_LOCAL; m < WEFT_MODE__COUNT; m++)
+		if (strcmp(s, names[m]) == 0)
+			return m;
+	die_usage("bad --mode (local, distributed, replicated or invalidated)", s);
+	return 0;
+}
+
 static bool is_number(const char *s)
 {
 	if (*s == '-')
@@ -149,6 +173,8 @@ static void parse(int argc, char **argv, struct cli *o)
 			exit(0);
 		} else if (strcmp(a, "-v") == 0 || strcmp(a, "--version") == 0) {
 			o->show_version = true;
+		} else if (strcmp(a, "--direct") == 0) {
+			o->direct = true;
 		} else if (!has_next) {
 			die_usage("option needs a value (or is unknown)", a);
 		} else if (strcmp(a, "-s") == 0 || strcmp(a, "--server") == 0) {
@@ -168,6 +194,8 @@ static void parse(int argc, char **argv, struct cli *o)
 			o->max_bytes = parse_u64(argv[++i], "bad --max-bytes");
 		} else if (strcmp(a, "--max-entries") == 0) {
 			o->max_entries = parse_u64(argv[++i], "bad --max-entries");
+		} else if (strcmp(a, "--mode") == 0) {
+			o->mode = parse_mode(argv[++i]);
 		} else {
 			die_usage("unknown option", a);
 		}
@@ -434,7 +462,7 @@ static int cmd_other(const struct cli *o, weft_client *c)
 		need_args(o, 1, 1);
 		struct weft_open_opts oo = { .max_bytes = o->max_bytes, .max_entries = o->max_entries,
 					     .default_ttl_ms = o->ttl_ms,
-					     .default_max_idle_ms = o->idle_ms };
+					     .default_max_idle_ms = o->idle_ms, .mode = o->mode };
 		rc = weft_open_cache(c, o->argv[0], &oo);
 	} else {
 		die_usage("unknown command", cmd);
@@ -468,6 +496,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "weftctl: cannot use server '%s': %s\n", o.server, strerror(errno));
 		return 2;
 	}
+	weft_client_set_routing(c, !o.direct);
 	int rc;
 	if (strcmp(o.cmd, "put") == 0 || strcmp(o.cmd, "put-if-absent") == 0 ||
 	    strcmp(o.cmd, "replace") == 0 || strcmp(o.cmd, "cas") == 0)

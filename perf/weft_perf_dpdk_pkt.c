@@ -98,7 +98,8 @@ uint16_t wpd_frame_control(const struct wpd_config *c, uint32_t client_id, uint8
 	};
 	uint8_t *p = out + WPD_HDRS + sizeof(h);
 	if (op == WEFT_OP_CACHE_OPEN) {
-		struct weft_x_cache_opts x = { 0 };
+		/* node defaults, mode WEFT_MODE_DEFAULT (the node picks) */
+		struct weft_x_cache_opts x = { .mode = WEFT_MODE_DEFAULT };
 		size_t nl = strlen(c->base.cache);
 		h.name_len = (uint8_t)nl;
 		h.extras_len = sizeof(x);

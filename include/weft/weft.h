@@ -2,20 +2,51 @@
  * libweft — the weft client library: every cache op of the wire protocol
  * (include/weft/wire.h) over a kernel UDP socket. No DPDK needed.
  *
- * Model: a weft_client talks to one node (IP[:PORT]). Each call sends one
- * request and waits for its response; it is retransmitted with the same
- * request_id (flag WEFT_F_RETRY) after each per-attempt timeout, so the
- * node's at-most-once table applies a non-idempotent op (PUT_IF_ABSENT,
- * REPLACE, CAS, DELETE, INCR) once however many copies arrive. Requests
- * longer than one datagram are split and resent whole on a timeout; long
- * responses are reassembled, pulling pieces with FETCH at most
- * WEFT_RESP_INITIAL_WINDOW datagrams in flight, so a 1 MiB value fits the
- * default kernel socket buffers. Datagrams that are not the awaited response
- * (another request id or client id, a stale duplicate, garbage) are ignored.
+ * Model: a weft_client is opened on one node, the seed (IP[:PORT]). Each
+ * call sends one request and waits for its response; it is retransmitted
+ * with the same request_id (flag WEFT_F_RETRY) after each per-attempt
+ * timeout, so the node's at-most-once table applies a non-idempotent op
+ * (PUT_IF_ABSENT, REPLACE, CAS, DELETE, INCR) once however many copies
+ * arrive. Requests longer than one datagram are split and resent whole on
+ * a timeout; long responses are reassembled, pulling pieces with FETCH at
+ * most WEFT_RESP_INITIAL_WINDOW datagrams in flight, so a 1 MiB value fits
+ * the default kernel socket buffers. Datagrams that are not the awaited
+ * response (from another address, another request id or client id, a
+ * stale duplicate, garbage) are ignored.
+ *
+ * Routing (on by default; weft_client_set_routing): the client is
+ * topology-aware. Its first keyed op fetches the cluster's segment table
+ * (TOPOLOGY) from the seed; from then on each keyed request goes straight
+ * to an owner of its key (wire.h "TOPOLOGY": segment = XXH3-64(key) &
+ * (segments - 1)):
+ *   - writes (put, put-if-absent, replace, CAS, delete, incr, touch) to the
+ *     segment's primary;
+ *   - get to the primary, and when it does not answer within one attempt,
+ *     to the next owner (the last owner gets the remaining attempts);
+ *   - multi-get split into one request per primary, the answers merged back
+ *     in the caller's order (one block to free, as always);
+ *   - ping, stats, members, topology and open-cache to the seed.
+ * The table is fetched again before the next keyed op when a response
+ * carries an epoch newer than the table's or an addressed node timed out
+ * (the table is then asked from another member, the seed last), and at
+ * once when a node answers NOT_OWNER (the op is then retried once at the
+ * new owner: NOT_OWNER reaches the caller only if that fails too). An
+ * idempotent write (put, touch) that timed out is sent once more if the
+ * fresh table names another primary; the other writes are never re-sent to
+ * another node, since the first node may have applied them: they return
+ * -WEFT_ST_TIMEOUT (outcome unknown), as without routing. A table with a
+ * single member, or with no owners yet, sends everything to the seed, at
+ * the address the application gave. When the seed stops answering, the
+ * client moves its non-keyed ops to another member it knows. Every wait,
+ * table fetches included, is bounded by the attempts and by
+ * opts.deadline_ms. With routing off, every request goes to the seed
+ * (the nodes forward what they do not own). The client keeps one UDP
+ * socket for every node and takes a response only from the address its
+ * request went to.
  *
  * Thread-safety: a weft_client is NOT thread-safe: use one client per thread
- * (clients are cheap: one socket, ~3 KiB), or serialize calls on a client
- * with your own lock. Different clients are independent. weft_strerror and
+ * (clients are cheap: one socket, ~3 KiB plus the segment table), or
+ * serialize calls on a client with your own lock. Different clients are independent. weft_strerror and
  * weft_status_name are thread-safe (they return static strings).
  *
  * Return codes: every int function returns 0 on success or a negative
@@ -39,6 +70,7 @@
 #ifndef WEFT_WEFT_H
 #define WEFT_WEFT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -74,6 +106,11 @@ WEFT_API weft_client *weft_client_connect(const char *addr, const struct weft_cl
 
 /* Closes the socket and frees the client. NULL is a no-op. */
 WEFT_API void weft_client_close(weft_client *c);
+
+/* Turns topology-aware routing (the model above) on (the default) or off
+ * (every request to the seed, the table is neither fetched nor used).
+ * Takes effect at the next call. NULL is a no-op. */
+WEFT_API void weft_client_set_routing(weft_client *c, bool on);
 
 /* The errno behind the last -WEFT_ST_IO (or the last socket error seen,
  * e.g. ECONNREFUSED before a -WEFT_ST_TIMEOUT); 0 if none. */
@@ -153,8 +190,12 @@ struct weft_open_opts {
 	uint64_t max_entries;         /* 0 = unbounded */
 	uint64_t default_ttl_ms;      /* 0 = never expires */
 	uint64_t default_max_idle_ms; /* 0 = no idle expiry */
+	uint32_t mode;                /* enum weft_cache_mode_wire: WEFT_MODE_LOCAL,
+	                                 _DISTRIBUTED, _REPLICATED, _INVALIDATED;
+	                                 0 (WEFT_MODE_DEFAULT) = the node's default */
 };
-/* Looks up or creates the named cache. -WEFT_ST_BAD_CACHE_OPTS. */
+/* Looks up or creates the named cache. -WEFT_ST_BAD_CACHE_OPTS (also for an
+ * unknown mode). */
 WEFT_API int weft_open_cache(weft_client *c, const char *cache, const struct weft_open_opts *oo);
 
 /* One key of a multi-get: key/key_len in; the rest out. */

@@ -53,6 +53,8 @@ static int setup(void **state)
 	struct weft_client_opts o = { .timeout_ms = 2000, .retries = 0 };
 	f->c = weft_client_connect(f->p.addr, &o);
 	assert_non_null(f->c);
+	/* One scripted node: no TOPOLOGY fetch (see test_client_route). */
+	weft_client_set_routing(f->c, false);
 	*state = f;
 	return 0;
 }
@@ -296,9 +298,13 @@ static void test_delete_incr_open(void **state)
 	assert_int_equal(weft_incr(f->c, "c", "n", 1, 1, 0, &nv), -WEFT_ST_PROTOCOL);
 
 	struct weft_open_opts oo = { .max_bytes = 1 << 20, .max_entries = 1000,
-				     .default_ttl_ms = 30000, .default_max_idle_ms = 4000 };
+				     .default_ttl_ms = 30000, .default_max_idle_ms = 4000,
+				     .mode = WEFT_MODE_REPLICATED };
 	struct weft_x_cache_opts xo = { .max_bytes = 1 << 20, .max_entries = 1000,
-					.default_ttl_ms = 30000, .default_max_idle_ms = 4000 };
+					.default_ttl_ms = 30000, .default_max_idle_ms = 4000,
+					.mode = WEFT_MODE_REPLICATED };
+	assert_int_equal(sizeof(xo), 40);
+	assert_int_equal(offsetof(struct weft_x_cache_opts, mode), 32);
 	answer(f, WEFT_ST_OK, NULL, 0, NULL, 0);
 	assert_int_equal(weft_open_cache(f->c, "sessions", &oo), 0);
 	expect_req(f, WEFT_OP_CACHE_OPEN, "sessions", NULL, &xo, sizeof(xo), NULL, 0);

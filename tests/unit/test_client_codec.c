@@ -59,7 +59,7 @@ static void test_encode_every_op(void **state)
 		WEFT_OP_REPLACE, WEFT_OP_CAS, WEFT_OP_DELETE, WEFT_OP_INCR, WEFT_OP_TOUCH,
 		WEFT_OP_CACHE_OPEN, WEFT_OP_STATS, WEFT_OP_MEMBERS, WEFT_OP_TOPOLOGY,
 	};
-	uint8_t extras[32];
+	uint8_t extras[sizeof(struct weft_x_replicate)]; /* the largest extras */
 	uint8_t out[WEFT_MAX_DGRAM_LEN];
 	for (size_t i = 0; i < sizeof(extras); i++)
 		extras[i] = (uint8_t)(0xa0 + i);
@@ -134,6 +134,11 @@ static void test_split_long_request(void **state)
 	struct weft_msg ping = { .opcode = WEFT_OP_PING };
 	assert_int_equal(weft_msg_dgram_count(&ping), 1);
 	assert_int_equal(weft_msg_encode(&ping, 1, 2, 0, 0, out), 40);
+	/* The sender's topology epoch goes in hdr.epoch; flags never NODE. */
+	ping.epoch = 0x0a0b0c0d;
+	weft_msg_encode(&ping, 1, 2, 0, 0, out);
+	assert_int_equal(le(out + 24, 4), 0x0a0b0c0d);
+	assert_int_equal(out[4] & WEFT_F_NODE, 0);
 }
 
 static void test_fetch_encode(void **state)
@@ -173,6 +178,12 @@ static void test_resp_matches(void **state)
 	assert_true(weft_resp_matches(b, n, 5, 6, WEFT_OP_GET));    /* a FETCHed piece */
 	n = make_resp(b, WEFT_OP_GET, 0, 5, 6, 10, 0, 10);
 	assert_false(weft_resp_matches(b, n, 5, 6, WEFT_OP_GET));   /* not a response */
+	/* WEFT_F_NODE is a known flag: a response carrying it is still taken;
+	 * an unknown flag is not. */
+	n = make_resp(b, WEFT_OP_GET, WEFT_F_RESPONSE | WEFT_F_NODE, 5, 6, 10, 0, 10);
+	assert_true(weft_resp_matches(b, n, 5, 6, WEFT_OP_GET));
+	n = make_resp(b, WEFT_OP_GET, WEFT_F_RESPONSE | 0x08, 5, 6, 10, 0, 10);
+	assert_false(weft_resp_matches(b, n, 5, 6, WEFT_OP_GET));
 	n = make_resp(b, WEFT_OP_GET, WEFT_F_RESPONSE, 5, 6, 100, 95, 10);
 	assert_false(weft_resp_matches(b, n, 5, 6, WEFT_OP_GET));   /* past msg_len */
 	n = make_resp(b, WEFT_OP_GET, WEFT_F_RESPONSE, 5, 6, 2000, 0, 1433);
@@ -243,6 +254,9 @@ static void test_status_strings(void **state)
 		assert_string_not_equal(weft_status_name(-s), "UNKNOWN");
 	assert_string_equal(weft_status_name(-WEFT_ST_NOT_FOUND), "NOT_FOUND");
 	assert_string_equal(weft_status_name(-WEFT_ST_TIMEOUT), "TIMEOUT");
+	assert_string_equal(weft_status_name(-WEFT_ST_NOT_OWNER), "NOT_OWNER");
+	assert_string_equal(weft_status_name(WEFT_ST_NO_QUORUM), "NO_QUORUM");
+	assert_string_not_equal(weft_strerror(-WEFT_ST_NO_QUORUM), "unknown status");
 	assert_string_equal(weft_status_name(50), "UNKNOWN");
 	assert_string_equal(weft_status_name(-104), "UNKNOWN");
 	assert_string_equal(weft_status_name(-2147483647 - 1), "UNKNOWN");

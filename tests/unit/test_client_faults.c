@@ -33,6 +33,9 @@ static weft_client *client_for(const struct peer *p, uint32_t timeout_ms, uint32
 				      .deadline_ms = deadline_ms };
 	weft_client *c = weft_client_connect(p->addr, &o);
 	assert_non_null(c);
+	/* One node, whose every answer the test scripts: no TOPOLOGY fetch
+	 * (routing is test_client_route's subject). */
+	weft_client_set_routing(c, false);
 	return c;
 }
 

@@ -223,6 +223,11 @@ static void test_arp_and_control(void **state)
 	assert_int_equal(h.name_len, 4);
 	assert_int_equal(h.extras_len, sizeof(struct weft_x_cache_opts));
 	assert_int_equal(h.msg_len, 4 + sizeof(struct weft_x_cache_opts));
+	assert_int_equal(sizeof(struct weft_x_cache_opts), 40);
+	struct weft_x_cache_opts xo;
+	memcpy(&xo, f + WPD_HDRS + sizeof(h) + 4, sizeof(xo));
+	assert_int_equal(xo.mode, WEFT_MODE_DEFAULT);
+	assert_int_equal(xo.reserved, 0);
 	assert_int_equal(n, WPD_HDRS + sizeof(h) + h.msg_len);
 	assert_int_equal(h.request_id, 42);
 	n = wpd_frame_control(&c, CLIENT, WEFT_OP_PING, 43, f);
