@@ -2,7 +2,10 @@
  * control — the control thread of weftd: command line, node home, logging,
  * signals, the maintenance loop, and the node's cluster membership
  * (ctl_cluster.c drives control/membership/ over the dataplane's cluster
- * channel). (Later: rebalancing, sessions, singletons, app loader, admin.)
+ * channel; ctl_rebalance*.c move segments by state transfer when the view
+ * changes and hand them over before a graceful stop; ctl_quorum.c decides
+ * whether a partitioned side may write). (Later: sessions, singletons, app
+ * loader, admin.)
  *
  * Everything here runs on the main thread (EAL lcore 0), never on a worker
  * lcore. Return-code rule: constructors return NULL and set errno; int
@@ -36,6 +39,13 @@ void weft_ctl_log_set_level(enum weft_ctl_log_level lvl);
 #define WEFT_CTL_OWNERS_MAX 8u
 #define WEFT_CTL_OWNERS_DEFAULT 2u
 
+/* --partition-handling: what a side of a network partition does. */
+enum weft_ctl_partition {
+	WEFT_CTL_PARTITION_ALLOW,  /* every side keeps serving; merge by version */
+	WEFT_CTL_PARTITION_QUORUM, /* a side without a majority of the last stable
+				      view refuses writes (WEFT_ST_NO_QUORUM) */
+};
+
 /* weftd's parsed command line. */
 struct weft_ctl_args {
 	const char *port_spec;
@@ -54,6 +64,7 @@ struct weft_ctl_args {
 	char node_name[WEFT_CTL_NAME_MAX + 1]; /* --node-name or the default */
 	unsigned segments;     /* --segments: power of two, default 256 */
 	unsigned owners;       /* --owners: 1..WEFT_CTL_OWNERS_MAX, default 2 */
+	enum weft_ctl_partition partition; /* --partition-handling, default allow */
 	int n_eal_extra;       /* arguments after "--" */
 	char **eal_extra;
 };
@@ -81,30 +92,46 @@ int weft_ctl_uuid_parse(const char *text, uint8_t raw[16]);
  * Drives the membership state machine over the dataplane's cluster channel
  * (dp created with ctl_port, and group_ip for --clustered), logs member and
  * view events and publishes the topology snapshot (members + segment table,
- * a->segments segments of a->owners owners). Control thread only, a
+ * a->segments segments of a->owners owners; no_quorum with
+ * --partition-handling quorum). On every new view it moves segments by
+ * state transfer: the entries of DISTRIBUTED and REPLICATED caches of reg
+ * that other members now own go to them as REPLICATE messages from the
+ * cluster port (docs/weftd.md, "Rebalancing"). Control thread only, a
  * registered online QSBR reader. */
 struct weft_ctl_cluster;
 
 /* Creates the membership instance (node id from its UUID text, nonce = the
  * wall clock in us, seed from getrandom, name a->node_name, seeds a->peers
  * at ctl_port, multicast group a->mcast_group when a->clustered), publishes
- * this node alone as the first snapshot and starts joining. a must outlive
- * the cluster. NULL + errno (EINVAL, ENOMEM). */
+ * this node alone as the first snapshot and starts joining. a and reg (the
+ * caches dp serves) must outlive the cluster. NULL + errno (EINVAL,
+ * ENOMEM). */
 struct weft_ctl_cluster *weft_ctl_cluster_create(struct weft_dp *dp,
+						 struct weft_cache_registry *reg,
 						 const struct weft_ctl_args *a,
 						 const char *node_id, uint16_t ctl_port);
 void weft_ctl_cluster_destroy(struct weft_ctl_cluster *cl);
 
 /* Receives every waiting cluster datagram (bounded: 128 per call), ticks the
  * state machine when due, publishes the snapshot when the view or a member
- * state changed. Returns the state machine's next deadline (monotonic ms,
- * UINT64_MAX for none). */
+ * state changed, and runs a bounded step of any state transfer. Returns
+ * the next deadline of either (monotonic ms, UINT64_MAX for none; now_ms
+ * while a transfer has work ready). */
 uint64_t weft_ctl_cluster_poll(struct weft_ctl_cluster *cl, uint64_t now_ms);
 /* True once the cluster refused this node (duplicate node id; logged with
  * cause and fix): weftd then exits non-zero. */
 bool weft_ctl_cluster_refused(const struct weft_ctl_cluster *cl);
-/* Starts a graceful leave (LEFT gossiped ~1 s). 0 or -EALREADY (not a
- * member: nothing to leave). */
+/* Graceful stop, step 1: pushes every segment this node owns to the owners
+ * it would have without this node (the current view's table recomputed
+ * without it), on top of any transfer still due for the current view.
+ * Progress through weft_ctl_cluster_poll; done when
+ * weft_ctl_cluster_handoff_done. 0, -ENOTCONN (no view yet: nothing to
+ * hand over), -ENOMEM (logged). */
+int weft_ctl_cluster_handoff(struct weft_ctl_cluster *cl, uint64_t now_ms);
+/* True when no transfer is running or waiting for acks. */
+bool weft_ctl_cluster_handoff_done(const struct weft_ctl_cluster *cl);
+/* Step 2: starts a graceful leave (LEFT gossiped ~1 s). 0 or -EALREADY (not
+ * a member: nothing to leave). */
 int weft_ctl_cluster_leave(struct weft_ctl_cluster *cl, uint64_t now_ms);
 /* True once the leave has been gossiped. */
 bool weft_ctl_cluster_left(const struct weft_ctl_cluster *cl);
@@ -118,10 +145,11 @@ int weft_ctl_publish_self(struct weft_dp *dp, const struct weft_ctl_args *a, con
 
 /* Runs the control loop until SIGINT/SIGTERM: weft_dp_maintain every ~10 ms
  * (reassembly / response / dedup ageing and cache maintenance) and, with a
- * cluster (cl not NULL), the membership: it waits (QSBR offline) in
- * weft_dp_ctl_wait until a datagram, the next membership deadline or the
- * next maintenance. On SIGINT/SIGTERM a clustered node leaves gracefully
- * (bounded by 2 s) before returning. The caller must have registered the
+ * cluster (cl not NULL), the membership and state transfer: it waits (QSBR
+ * offline) in weft_dp_ctl_wait until a datagram, the next deadline or the
+ * next maintenance. On SIGINT/SIGTERM a clustered node hands its segments
+ * over (bounded by 30 s) and then leaves gracefully (bounded by 2 s)
+ * before returning. The caller must have registered the
  * thread as a QSBR reader (it is online on entry and on return).
  * Returns 0, or -EPERM when the cluster refused this node. */
 int weft_ctl_run(struct weft_dp *dp, struct weft_ctl_cluster *cl);

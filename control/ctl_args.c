@@ -3,7 +3,8 @@
  *   weftd --port SPEC --bind IP [--lcores N] [--home DIR] [--offset K]
  *         [--poll busy|adaptive] [--mem MB] [--verbose]
  *         [--clustered] [--mcast-group IP] [--peers IP[,IP...]]
- *         [--node-name NAME] [--segments N] [--owners N] [-- EAL args]
+ *         [--node-name NAME] [--segments N] [--owners N]
+ *         [--partition-handling allow|quorum] [-- EAL args]
  * Clustering is on when --clustered or --peers is given; multicast discovery
  * only with --clustered. The default node name is the host name (sanitised)
  * plus "-" and the pid.
@@ -40,6 +41,9 @@ static void usage(FILE *f)
 		"  --node-name NAME   1-%u of [A-Za-z0-9._-] (default: host name-pid)\n"
 		"  --segments N       key segments, a power of two %u..%u (default %u)\n"
 		"  --owners N         owners per segment, primary + backups, 1..%u (default %u)\n"
+		"  --partition-handling allow|quorum\n"
+		"                     allow (default): every side of a partition keeps serving;\n"
+		"                     quorum: a side without a majority refuses writes\n"
 		"  --help             this text\n",
 		WEFT_DEFAULT_PORT, WEFT_DEFAULT_PORT + 1, WEFT_CTL_MAX_PEERS, WEFT_CTL_NAME_MAX,
 		1u << WEFT_CTL_SEGMENTS_LOG2_MIN, 1u << WEFT_CTL_SEGMENTS_LOG2_MAX,
@@ -124,7 +128,8 @@ int weft_ctl_args_parse(int argc, char **argv, struct weft_ctl_args *a)
 		{"peers", required_argument, NULL, 'r'},
 		{"node-name", required_argument, NULL, 'n'},
 		{"segments", required_argument, NULL, 'S'},
-		{"owners", required_argument, NULL, 'O'}, {NULL, 0, NULL, 0},
+		{"owners", required_argument, NULL, 'O'},
+		{"partition-handling", required_argument, NULL, 'Q'}, {NULL, 0, NULL, 0},
 	};
 	memset(a, 0, sizeof(*a));
 	a->lcores = 1;
@@ -203,6 +208,14 @@ int weft_ctl_args_parse(int argc, char **argv, struct weft_ctl_args *a)
 		case 'O':
 			if (parse_uint(optarg, WEFT_CTL_OWNERS_MAX, &a->owners) || a->owners == 0)
 				bad = "--owners needs 1..8";
+			break;
+		case 'Q':
+			if (strcmp(optarg, "allow") == 0)
+				a->partition = WEFT_CTL_PARTITION_ALLOW;
+			else if (strcmp(optarg, "quorum") == 0)
+				a->partition = WEFT_CTL_PARTITION_QUORUM;
+			else
+				bad = "--partition-handling is allow or quorum";
 			break;
 		case 'h':
 			usage(stdout);

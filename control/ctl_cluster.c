@@ -9,31 +9,53 @@
  * receive side are single-threaded). Addresses cross one boundary here:
  * the dataplane speaks network-order IPs, the state machine host order.
  *
+ * It also owns what follows from each view: the rebalancer
+ * (ctl_rebalance.c: state transfer when the view changes, hand-off before
+ * a graceful leave) and, with --partition-handling quorum, the quorum rule
+ * (ctl_quorum.c), whose verdict travels in the snapshot (no_quorum).
+ *
  * Invariants:
  *  - every datagram returned by weft_dp_ctl_recv is handed to the state
- *    machine before the next weft_dp_ctl_recv (its payload dies then);
+ *    machine, or to the rebalancer when it is a weft response (magic
+ *    0x5746 little-endian and WEFT_F_RESPONSE: acks of our REPLICATE
+ *    messages), before the next weft_dp_ctl_recv (its payload dies then);
  *  - the sink callbacks only log and set flags; the view is read and the
  *    snapshot published after the state machine call returns;
  *  - the segment table published with a view is computed from exactly the
  *    members published with it (same order: indices agree), epoch = view
- *    counter;
+ *    counter; while handing off, it is that view's table without this node;
+ *  - a new view is published only once every member's record (address) is
+ *    known, or after CL_INFO_WAIT_MS: a member published without one would
+ *    look dead to the lcores, which would then skip it;
+ *  - the rebalancer hears of a view (and the quorum rule evaluates it) once,
+ *    only if it includes this node, and only after a grace period that
+ *    follows its publication (no lcore still writes under the old table);
  *  - a send the channel cannot do now (-EHOSTUNREACH: ARP pending,
  *    -ENOBUFS) is dropped and counted: the protocol retransmits.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
 
+#include <urcu-qsbr.h>
+
+#include <weft/wire.h>
+
 #include "control.h"
+#include "ctl_rebalance_internal.h"
 #include "membership.h"
 
 #define CL_RX_BURST 16u
 #define CL_RX_ROUNDS 8u /* at most 128 datagrams per poll */
+/* A view may arrive before the records (address, name) of its new members:
+ * its publication waits for them this long at most. */
+#define CL_INFO_WAIT_MS 1000u
 
 struct weft_ctl_cluster {
 	struct weft_dp *dp;
@@ -42,16 +64,31 @@ struct weft_ctl_cluster {
 	const char *home;
 	char id_text[37];
 	struct weft_swim_id id; /* this node's */
+	uint64_t nonce;         /* this life's */
 	uint32_t max_members;
 	uint32_t segments;     /* --segments */
 	uint32_t owners;       /* --owners */
 	uint16_t *seg;         /* scratch: segments * owners owner indices */
+	uint16_t *seg_pub;     /* hand-off: the table published (without us) */
+	struct weft_swim_view_member *pub_view; /* the published view's members */
+	uint32_t pub_n;
+	struct weft_swim_view_id pub_id;        /* and its id */
+	bool published;        /* a view was published (pub_* valid) */
+	uint64_t info_wait_from; /* publication waiting for member records since */
+	bool handing_off;      /* hand-off switched: publish tables without us */
 	bool dirty;        /* member states or the view changed: publish */
 	bool view_changed; /* a VIEW event since the last publish: log it */
 	bool refused;
 	bool leave_done;
 	uint64_t tx_dropped;
 	struct weft_dp_members *snap; /* scratch of max_members entries */
+	struct weft_swim_id *ids;     /* scratch: the view's ids, by index */
+	struct weft_ctl_rebalance *rb;
+	struct weft_swim_view_id rb_view; /* view last given to rb and quorum */
+	bool quorum_mode;             /* --partition-handling quorum */
+	struct weft_ctl_quorum quorum;
+	bool quorum_changed;          /* by a LEFT event: log at the publish */
+	uint64_t now;                 /* of the running poll */
 };
 
 static uint64_t unix_us(void)
@@ -118,6 +155,8 @@ static void on_event(void *ctx, const struct weft_swim_event *ev)
 	case WEFT_SWIM_EV_LEFT:
 		weft_ctl_log(WEFT_LOG_INFO, "member left: %s at %s (node %s)", name, addr, id);
 		cl->dirty = true;
+		if (cl->quorum_mode && weft_ctl_quorum_left(&cl->quorum, &ev->id) == 1)
+			cl->quorum_changed = true;
 		break;
 	case WEFT_SWIM_EV_VIEW:
 		cl->dirty = true;
@@ -186,6 +225,45 @@ int weft_ctl_publish_self(struct weft_dp *dp, const struct weft_ctl_args *a, con
 	return rc;
 }
 
+/* The table of the published view without this node (index self), in the
+ * view's indices, into cl->seg_pub; points snap at it. What a node handing
+ * its segments over publishes: its lcores then forward every write to the
+ * owners the segments get once it is gone. 0 or a negative errno. */
+static int seg_table_without_self(struct weft_ctl_cluster *cl, uint32_t self,
+				  struct weft_dp_members *snap)
+{
+	uint32_t n = cl->pub_n;
+	struct weft_swim_view_member *w = malloc((n - 1) * sizeof(*w));
+	if (w == NULL)
+		return -ENOMEM;
+	for (uint32_t i = 0, j = 0; i < n; i++)
+		if (i != self)
+			w[j++] = cl->pub_view[i];
+	struct weft_swim_seg_table t = {.owner = cl->seg_pub};
+	int rc = weft_swim_seg_compute(w, n - 1, cl->segments, cl->owners, &t);
+	free(w);
+	if (rc < 0)
+		return rc;
+	for (uint32_t k = 0; k < cl->segments * t.owners; k++)
+		if (cl->seg_pub[k] >= self)
+			cl->seg_pub[k]++; /* skip self: indices of the full view */
+	snap->owners = (uint16_t)t.owners;
+	snap->seg_owner = cl->seg_pub;
+	return 0;
+}
+
+/* True when this node holds the record (address) of every member of v. */
+static bool members_known(const struct weft_ctl_cluster *cl, const struct weft_swim_view_member *v,
+			  uint32_t n)
+{
+	struct weft_swim_member_info info;
+
+	for (uint32_t i = 0; i < n; i++)
+		if (weft_swim_member_info(cl->swim, &v[i].id, &info) != 0 || info.addr.ip == 0)
+			return false;
+	return true;
+}
+
 /* Logs the view (after a VIEW event) and publishes the snapshot. */
 static void publish(struct weft_ctl_cluster *cl)
 {
@@ -201,6 +279,19 @@ static void publish(struct weft_ctl_cluster *cl)
 		return;
 	if (n > cl->max_members)
 		n = cl->max_members;
+	if ((!cl->published || weft_swim_view_id_cmp(&vid, &cl->pub_id) != 0) &&
+	    !members_known(cl, v, n)) {
+		/* Published now, a member without a record would show dead with
+		 * no address: the lcores would neither replicate nor forward to
+		 * it, and writes would miss their new owner. Wait (bounded). */
+		if (cl->info_wait_from == 0)
+			cl->info_wait_from = cl->now ? cl->now : 1;
+		if (cl->now - cl->info_wait_from < CL_INFO_WAIT_MS) {
+			cl->dirty = true;
+			return;
+		}
+	}
+	cl->info_wait_from = 0;
 	struct weft_dp_members *s = cl->snap;
 	s->view = vid.counter;
 	s->coordinator = 0;
@@ -233,15 +324,107 @@ static void publish(struct weft_ctl_cluster *cl)
 			     vid.counter, c->name[0] ? c->name : c->id, n, list,
 			     used >= sizeof(list) ? "..." : "");
 	}
+	for (uint32_t i = 0; i < n; i++)
+		cl->ids[i] = v[i].id;
+	/* A view without this node (heard while joining or after leaving) is
+	 * someone else's: neither quorum nor state transfer follow it. */
+	bool new_view = weft_swim_view_id_cmp(&vid, &cl->rb_view) != 0 &&
+			s->self != WEFT_DP_SELF_NONE;
+	if (cl->quorum_mode && new_view && weft_ctl_quorum_view(&cl->quorum, cl->ids, n) == 1)
+		cl->quorum_changed = true;
+	s->no_quorum = cl->quorum_mode && cl->quorum.no_quorum;
+	if (cl->quorum_changed) {
+		cl->quorum_changed = false;
+		const struct weft_ctl_quorum *q = &cl->quorum;
+		if (q->no_quorum)
+			weft_ctl_log(WEFT_LOG_WARN,
+				     "lost quorum: %u of %u members of the last stable view present; "
+				     "writes refused until the partition heals "
+				     "(--partition-handling quorum)", q->last_present, q->last_stable);
+		else
+			weft_ctl_log(WEFT_LOG_INFO,
+				     "quorum regained: %u of %u members of the last stable view "
+				     "present; writes accepted", q->last_present, q->last_stable);
+	}
+	memcpy(cl->pub_view, v, n * sizeof(*v));
+	cl->pub_n = n;
+	cl->pub_id = vid;
+	cl->published = true;
 	int rc = seg_table(v, n, cl->segments, cl->owners, cl->seg, s);
+	uint16_t owners = s->owners; /* of the view's own table (cl->seg) */
+	if (rc == 0 && cl->handing_off && s->self != WEFT_DP_SELF_NONE && n > 1)
+		rc = seg_table_without_self(cl, s->self, s);
 	if (rc == 0)
 		rc = weft_dp_publish_members(cl->dp, s);
-	if (rc < 0)
+	if (rc < 0) {
 		weft_ctl_log(WEFT_LOG_WARN, "cannot publish the topology snapshot: %s",
 			     strerror(-rc));
+		return;
+	}
+	if (!new_view) {
+		if (weft_swim_view_id_cmp(&vid, &cl->rb_view) == 0)
+			weft_ctl_rebalance_addresses(cl->rb, s);
+		return;
+	}
+	cl->rb_view = vid;
+	/* Every write an lcore applies under the previous snapshot is done
+	 * once a grace period has passed: the state transfer's scans start
+	 * after it, so they see them all. */
+	urcu_qsbr_synchronize_rcu();
+	struct weft_ctl_topo t = {.view = vid.counter, .n = n, .members = v,
+				  .n_segments = cl->segments, .owners = owners,
+				  .seg_owner = cl->seg};
+	rc = weft_ctl_rebalance_view(cl->rb, &t, s, cl->now);
+	if (rc < 0)
+		weft_ctl_log(WEFT_LOG_WARN, "rebalance for view %" PRIu64 " not started: %s",
+			     vid.counter, strerror(-rc));
+}
+
+/* Gives the rebalancer the first snapshot: this node alone (view 0), so
+ * that what clients wrote before the first view moves with it. */
+static int rebalance_first(struct weft_ctl_cluster *cl, const struct weft_ctl_args *a,
+			   uint16_t data_port)
+{
+	struct weft_dp_members *s = cl->snap;
+
+	memset(s, 0, sizeof(*s));
+	s->n = 1;
+	s->self = 0;
+	fill_member(&s->m[0], a->node_name, cl->id_text, ntohl(a->bind_ip), data_port,
+		    WEFT_DP_MEMBER_ALIVE, 0);
+	struct weft_swim_view_member self = {.id = cl->id, .nonce = cl->nonce};
+	memset(cl->seg, 0, cl->segments * sizeof(*cl->seg));
+	struct weft_ctl_topo t = {.view = 0, .n = 1, .members = &self, .n_segments = cl->segments,
+				  .owners = 1, .seg_owner = cl->seg};
+	return weft_ctl_rebalance_view(cl->rb, &t, s, cl->now);
+}
+
+/* The sender's hand-off hook (ctl_rebalance_internal.h): republish the
+ * current snapshot with the table without this node, then wait for a grace
+ * period so that no lcore still applies a write as an owner. */
+static void handoff_switch(void *arg)
+{
+	struct weft_ctl_cluster *cl = arg;
+	struct weft_dp_members *s = cl->snap;
+
+	cl->handing_off = true;
+	if (!cl->published || s->self == WEFT_DP_SELF_NONE || cl->pub_n < 2)
+		return;
+	int rc = seg_table_without_self(cl, s->self, s);
+	if (rc == 0)
+		rc = weft_dp_publish_members(cl->dp, s);
+	if (rc < 0) {
+		weft_ctl_log(WEFT_LOG_WARN, "hand-off: cannot publish the table without this "
+			     "node: %s", strerror(-rc));
+		return;
+	}
+	weft_ctl_log(WEFT_LOG_INFO, "hand-off: this node owns no segment now; new writes go "
+		     "to their next owners");
+	urcu_qsbr_synchronize_rcu();
 }
 
 struct weft_ctl_cluster *weft_ctl_cluster_create(struct weft_dp *dp,
+						 struct weft_cache_registry *reg,
 						 const struct weft_ctl_args *a,
 						 const char *node_id, uint16_t ctl_port)
 {
@@ -261,6 +444,7 @@ struct weft_ctl_cluster *weft_ctl_cluster_create(struct weft_dp *dp,
 	snprintf(cl->id_text, sizeof(cl->id_text), "%s", node_id);
 	cl->max_members = cfg.max_members;
 	cfg.nonce = unix_us();
+	cl->nonce = cfg.nonce;
 	cfg.addr = (struct weft_swim_addr){ntohl(a->bind_ip), ctl_port};
 	if (a->clustered)
 		cfg.group = (struct weft_swim_addr){ntohl(a->mcast_group), ctl_port};
@@ -271,18 +455,26 @@ struct weft_ctl_cluster *weft_ctl_cluster_create(struct weft_dp *dp,
 	cl->owners = a->owners;
 	cl->snap = malloc(sizeof(*cl->snap) + cfg.max_members * sizeof(struct weft_dp_member));
 	cl->seg = malloc((size_t)a->segments * a->owners * sizeof(*cl->seg));
-	cl->swim = cl->snap && cl->seg ? weft_swim_create(&cfg, weft_dp_now_ms(dp)) : NULL;
+	cl->ids = malloc(cfg.max_members * sizeof(*cl->ids));
+	cl->seg_pub = malloc((size_t)a->segments * a->owners * sizeof(*cl->seg_pub));
+	cl->pub_view = malloc(cfg.max_members * sizeof(*cl->pub_view));
+	cl->rb = weft_ctl_rebalance_create(dp, reg, handoff_switch, cl);
+	cl->quorum_mode = a->partition == WEFT_CTL_PARTITION_QUORUM;
+	cl->now = weft_dp_now_ms(dp);
+	bool ok = cl->snap && cl->seg && cl->seg_pub && cl->pub_view && cl->ids && cl->rb &&
+		  weft_ctl_quorum_init(&cl->quorum, cfg.max_members) == 0;
+	cl->swim = ok ? weft_swim_create(&cfg, weft_dp_now_ms(dp)) : NULL;
 	if (cl->swim == NULL) {
-		int e = cl->snap && cl->seg ? errno : ENOMEM;
-		free(cl->seg);
-		free(cl->snap);
-		free(cl);
+		int e = ok ? errno : ENOMEM;
+		weft_ctl_cluster_destroy(cl);
 		errno = e;
 		return NULL;
 	}
 	cl->sink = (struct weft_swim_sink){cl, on_send, on_event};
 	int rc = weft_ctl_publish_self(dp, a, node_id, (uint16_t)(ctl_port - 1),
 				       cfg.nonce / 1000u);
+	if (rc == 0)
+		rc = rebalance_first(cl, a, (uint16_t)(ctl_port - 1));
 	struct weft_swim_addr seeds[WEFT_CTL_MAX_PEERS];
 	for (unsigned i = 0; i < a->n_peers; i++)
 		seeds[i] = (struct weft_swim_addr){ntohl(a->peers[i]), ctl_port};
@@ -301,18 +493,38 @@ void weft_ctl_cluster_destroy(struct weft_ctl_cluster *cl)
 	if (cl == NULL)
 		return;
 	weft_swim_destroy(cl->swim);
+	weft_ctl_rebalance_destroy(cl->rb);
+	weft_ctl_quorum_fini(&cl->quorum);
+	free(cl->ids);
+	free(cl->pub_view);
+	free(cl->seg_pub);
 	free(cl->seg);
 	free(cl->snap);
 	free(cl);
+}
+
+/* A weft response (magic "FW" little-endian, WEFT_F_RESPONSE): the ack of a
+ * REPLICATE message this node sent. SWIM datagrams start with "WM". */
+static bool is_weft_response(const struct weft_dp_datagram *dg)
+{
+	return dg->len >= sizeof(struct weft_wire_hdr) &&
+	       dg->payload[0] == (WEFT_WIRE_MAGIC & 0xffu) &&
+	       dg->payload[1] == (WEFT_WIRE_MAGIC >> 8) &&
+	       (dg->payload[offsetof(struct weft_wire_hdr, flags)] & WEFT_F_RESPONSE);
 }
 
 uint64_t weft_ctl_cluster_poll(struct weft_ctl_cluster *cl, uint64_t now_ms)
 {
 	struct weft_dp_datagram dg[CL_RX_BURST];
 
+	cl->now = now_ms;
 	for (unsigned r = 0; r < CL_RX_ROUNDS; r++) {
 		unsigned n = weft_dp_ctl_recv(cl->dp, now_ms, dg, CL_RX_BURST);
 		for (unsigned i = 0; i < n; i++) {
+			if (is_weft_response(&dg[i])) {
+				weft_ctl_rebalance_on_response(cl->rb, &dg[i], now_ms);
+				continue;
+			}
 			struct weft_swim_addr from = {ntohl(dg[i].src_ip), dg[i].src_port};
 			weft_swim_recv(cl->swim, now_ms, &from, dg[i].payload, dg[i].len,
 				       &cl->sink);
@@ -322,9 +534,24 @@ uint64_t weft_ctl_cluster_poll(struct weft_ctl_cluster *cl, uint64_t now_ms)
 	}
 	if (now_ms >= weft_swim_next_deadline(cl->swim))
 		weft_swim_tick(cl->swim, now_ms, &cl->sink);
-	if (cl->dirty && !cl->refused)
+	if ((cl->dirty || cl->quorum_changed) && !cl->refused)
 		publish(cl);
-	return weft_swim_next_deadline(cl->swim);
+	uint64_t next = weft_swim_next_deadline(cl->swim);
+	uint64_t rb_next = weft_ctl_rebalance_poll(cl->rb, now_ms);
+	return rb_next < next ? rb_next : next;
+}
+
+int weft_ctl_cluster_handoff(struct weft_ctl_cluster *cl, uint64_t now_ms)
+{
+	int rc = weft_ctl_rebalance_handoff(cl->rb, now_ms);
+	if (rc < 0 && rc != -ENOTCONN)
+		weft_ctl_log(WEFT_LOG_WARN, "cannot hand segments over: %s", strerror(-rc));
+	return rc;
+}
+
+bool weft_ctl_cluster_handoff_done(const struct weft_ctl_cluster *cl)
+{
+	return weft_ctl_rebalance_idle(cl->rb);
 }
 
 bool weft_ctl_cluster_refused(const struct weft_ctl_cluster *cl)

@@ -3,9 +3,12 @@
  *
  * SIGINT/SIGTERM only set a flag (async-signal-safe); the loop notices it
  * within one tick (~10 ms). A single node then returns at once; a clustered
- * node first leaves the cluster gracefully (LEFT gossiped until the state
- * machine says LEAVE_DONE, at most CTL_LEAVE_MAX_MS) and keeps serving and
- * maintaining meanwhile. weftd then stops the lcores and frees everything.
+ * node first hands its segments over to the owners they get without it
+ * (weft_ctl_cluster_handoff: state transfer until every message is acked,
+ * at most CTL_HANDOFF_MAX_MS), then leaves the cluster gracefully (LEFT
+ * gossiped until the state machine says LEAVE_DONE, at most
+ * CTL_LEAVE_MAX_MS), and keeps serving and maintaining all along. weftd
+ * then stops the lcores and frees everything.
  *
  * Each iteration runs weft_dp_maintain when due (every CTL_TICK_MS), the
  * membership when clustered, reports a QSBR quiescent state, and waits
@@ -24,6 +27,13 @@
 
 #define CTL_TICK_MS 10u
 #define CTL_LEAVE_MAX_MS 2000u
+#define CTL_HANDOFF_MAX_MS 30000u
+
+/* Where a clustered node is in its graceful stop. */
+struct stop_state {
+	uint64_t handoff_start, handoff_by; /* 0: hand-off not started */
+	uint64_t leave_by;                  /* 0: leave not started */
+};
 
 static volatile sig_atomic_t stop_requested;
 
@@ -44,22 +54,49 @@ int weft_ctl_signals_install(void)
 	return 0;
 }
 
+/* The hand-off phase of a graceful stop: true once it is over (done, timed
+ * out, or nothing to hand over). */
+static bool handoff_over(struct weft_ctl_cluster *cl, uint64_t now, struct stop_state *st)
+{
+	if (st->handoff_by == 0) {
+		st->handoff_start = now;
+		st->handoff_by = now + CTL_HANDOFF_MAX_MS;
+		if (weft_ctl_cluster_handoff(cl, now) != 0)
+			return true;
+		weft_ctl_log(WEFT_LOG_INFO, "handing segments over before leaving (at most %u s)",
+			     CTL_HANDOFF_MAX_MS / 1000u);
+		return false;
+	}
+	if (weft_ctl_cluster_handoff_done(cl)) {
+		weft_ctl_log(WEFT_LOG_INFO, "hand-off complete in %llu ms",
+			     (unsigned long long)(now - st->handoff_start));
+		return true;
+	}
+	if (now >= st->handoff_by) {
+		weft_ctl_log(WEFT_LOG_WARN,
+			     "hand-off not acknowledged within %u s: leaving anyway (segments "
+			     "not handed over rely on their other owners)", CTL_HANDOFF_MAX_MS / 1000u);
+		return true;
+	}
+	return false;
+}
+
 /* One membership step; true when the loop should return (*rc set). */
 static bool cluster_step(struct weft_ctl_cluster *cl, uint64_t now, uint64_t *next,
-			 uint64_t *leave_by, int *rc)
+			 struct stop_state *st, int *rc)
 {
 	uint64_t d = weft_ctl_cluster_poll(cl, now);
 	if (weft_ctl_cluster_refused(cl)) {
 		*rc = -EPERM;
 		return true;
 	}
-	if (stop_requested && *leave_by == 0) {
+	if (stop_requested && st->leave_by == 0 && handoff_over(cl, now, st)) {
 		if (weft_ctl_cluster_leave(cl, now) != 0)
 			return true; /* not a member: nothing to leave */
-		*leave_by = now + CTL_LEAVE_MAX_MS;
+		st->leave_by = now + CTL_LEAVE_MAX_MS;
 		d = weft_ctl_cluster_poll(cl, now);
 	}
-	if (*leave_by != 0 && (weft_ctl_cluster_left(cl) || now >= *leave_by))
+	if (st->leave_by != 0 && (weft_ctl_cluster_left(cl) || now >= st->leave_by))
 		return true;
 	if (d < *next)
 		*next = d;
@@ -68,7 +105,8 @@ static bool cluster_step(struct weft_ctl_cluster *cl, uint64_t now, uint64_t *ne
 
 int weft_ctl_run(struct weft_dp *dp, struct weft_ctl_cluster *cl)
 {
-	uint64_t next_maint = 0, leave_by = 0;
+	uint64_t next_maint = 0;
+	struct stop_state st = {0};
 	int rc = 0;
 
 	for (;;) {
@@ -79,7 +117,7 @@ int weft_ctl_run(struct weft_dp *dp, struct weft_ctl_cluster *cl)
 		}
 		uint64_t next = next_maint;
 		if (cl != NULL) {
-			if (cluster_step(cl, now, &next, &leave_by, &rc))
+			if (cluster_step(cl, now, &next, &st, &rc))
 				return rc;
 		} else if (stop_requested) {
 			return 0;

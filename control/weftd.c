@@ -107,7 +107,7 @@ int main(int argc, char **argv)
 		     a.bind, WEFT_DEFAULT_PORT + a.offset, a.port_spec, weft_dp_n_workers(dp),
 		     a.poll == WEFT_DP_POLL_BUSY ? "busy" : "adaptive");
 	if (clustered) {
-		cl = weft_ctl_cluster_create(dp, &a, id, cfg.ctl_port);
+		cl = weft_ctl_cluster_create(dp, reg, &a, id, cfg.ctl_port);
 		if (cl == NULL) {
 			weft_ctl_log(WEFT_LOG_ERROR, "cannot start the membership: %s",
 				     strerror(errno));

@@ -138,6 +138,20 @@ static void test_bad_cluster_options(void **state)
 	assert_int_equal(parse(&a, "--offset", "57835", "--clustered", NULL), -EINVAL);
 }
 
+static void test_partition_handling(void **state)
+{
+	(void)state;
+	struct weft_ctl_args a;
+	assert_int_equal(parse(&a, "--peers", "10.0.0.1", NULL), 0);
+	assert_int_equal(a.partition, WEFT_CTL_PARTITION_ALLOW); /* the default */
+	assert_int_equal(parse(&a, "--partition-handling", "quorum", NULL), 0);
+	assert_int_equal(a.partition, WEFT_CTL_PARTITION_QUORUM);
+	assert_int_equal(parse(&a, "--partition-handling", "allow", NULL), 0);
+	assert_int_equal(a.partition, WEFT_CTL_PARTITION_ALLOW);
+	assert_int_equal(parse(&a, "--partition-handling", "majority", NULL), -EINVAL);
+	assert_int_equal(parse(&a, "--partition-handling", NULL), -EINVAL);
+}
+
 static void test_uuid_parse(void **state)
 {
 	(void)state;
@@ -168,6 +182,7 @@ int main(void)
 		cmocka_unit_test(test_single_node_defaults),
 		cmocka_unit_test(test_cluster_options),
 		cmocka_unit_test(test_bad_cluster_options),
+		cmocka_unit_test(test_partition_handling),
 		cmocka_unit_test(test_uuid_parse),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
