@@ -217,6 +217,14 @@ int weft_cache_apply_put(struct weft_cache *c, const struct weft_cache_key *key,
 int weft_cache_apply_delete(struct weft_cache *c, const struct weft_cache_key *key,
 			    uint64_t version, uint64_t now_ms);
 
+/* Raises the cache's version counter to at least floor (never lowers it):
+ * every later write gets a version above floor. weftd raises it to the
+ * wall clock in ms << 20 every maintenance tick, so versions drawn on
+ * different nodes order writes made more than a tick (plus the clocks'
+ * skew) apart, whichever node made them (a hybrid logical clock). Any
+ * thread. */
+void weft_cache_version_floor(struct weft_cache *c, uint64_t floor);
+
 /* Visits live entries in bounded steps: at most max_buckets bucket
  * positions per call (0 acts as 1; a position whose bucket a concurrent
  * growth split covers both halves), calling fn for each live entry (key

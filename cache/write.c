@@ -357,3 +357,8 @@ int weft_cache_apply_delete(struct weft_cache *c, const struct weft_cache_key *k
 		weft_cache_count(&weft_cache_my_stats(c)->deletes, 1);
 	return rc;
 }
+
+void weft_cache_version_floor(struct weft_cache *c, uint64_t floor)
+{
+	weft_cache_version_raise(c, floor);
+}

@@ -115,7 +115,9 @@ void weft_dp_destroy(struct weft_dp *dp);
 unsigned weft_dp_poll_once(struct weft_dp *dp, unsigned worker);
 
 /* Ages the slow-path tables (reassembly timeouts, response memory expiry,
- * dedup expiry) and runs weft_cache_maintain on every cache. Control thread,
+ * dedup expiry), runs weft_cache_maintain on every cache and raises its
+ * version floor to the wall clock in ms << 20 (so versions drawn on
+ * different nodes order writes a tick apart: docs/cluster.md). Control thread,
  * a registered online QSBR reader, every ~10 ms. */
 void weft_dp_maintain(struct weft_dp *dp, uint64_t now_ms);
 

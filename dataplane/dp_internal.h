@@ -260,6 +260,8 @@ char *dp_members_text(struct weft_dp *dp, uint64_t now_unix_ms, size_t *len);
 bool dp_members_owns(const struct dp_members *m, uint64_t key_hash);
 /* Wall-clock milliseconds. */
 uint64_t dp_unix_ms(void);
+/* Cache versions are raised to dp_unix_ms() << this every maintenance. */
+#define DP_VERSION_CLOCK_SHIFT 20u
 /* The published view inside a snapshot. */
 const struct weft_dp_members *dp_members_snapshot(const struct dp_members *m);
 

@@ -207,11 +207,14 @@ void weft_dp_destroy(struct weft_dp *dp)
 
 struct maint_arg {
 	uint64_t now_ms;
+	uint64_t version_floor;
 };
 
 static void maintain_cache(struct weft_cache *c, void *arg)
 {
-	weft_cache_maintain(c, ((struct maint_arg *)arg)->now_ms, 1024);
+	const struct maint_arg *a = arg;
+	weft_cache_maintain(c, a->now_ms, 1024);
+	weft_cache_version_floor(c, a->version_floor);
 }
 
 void weft_dp_maintain(struct weft_dp *dp, uint64_t now_ms)
@@ -219,6 +222,9 @@ void weft_dp_maintain(struct weft_dp *dp, uint64_t now_ms)
 	dp_reasm_expire(dp->reasm, now_ms);
 	dp_resp_expire(dp->resp, now_ms);
 	dp_dedup_expire(dp->dedup, now_ms);
-	struct maint_arg a = {now_ms};
+	/* Versions follow the wall clock (ms << 20, ~1M writes per ms of
+	 * room) so that a new primary after a failover or a join writes newer
+	 * versions than the entries it inherits. */
+	struct maint_arg a = {now_ms, dp_unix_ms() << DP_VERSION_CLOCK_SHIFT};
 	weft_cache_foreach(dp->reg, maintain_cache, &a);
 }

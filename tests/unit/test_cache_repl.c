@@ -279,6 +279,30 @@ static void test_apply_put_versions(void **state)
 	assert_int_equal(st.puts, 8); /* 4 applied images, 4 local writes (incr included) */
 }
 
+/* The version floor (weftd: the wall clock << 20) makes later writes newer
+ * than anything before it, never lowers the counter. */
+static void test_version_floor(void **state)
+{
+	struct weft_cache *c = *state;
+	struct kbuf ka;
+	const struct weft_cache_key *a = mk(&ka, "f%u", 1);
+	uint64_t v1 = 0, v2 = 0, v3 = 0;
+	assert_int_equal(put_s(c, a, "one", NULL, 0, &v1), 0);
+	weft_cache_version_floor(c, 1ull << 50);
+	assert_int_equal(put_s(c, a, "two", NULL, 0, &v2), 0);
+	assert_true(v2 > 1ull << 50);
+	weft_cache_version_floor(c, 5); /* lower: no effect */
+	assert_int_equal(put_s(c, a, "three", NULL, 0, &v3), 0);
+	assert_true(v3 > v2);
+	/* An inherited entry older than the floor loses to a local write. */
+	struct weft_cache_image in = img_s("inherited", (1ull << 50) - 1, WEFT_CACHE_NO_EXPIRY, 0);
+	struct kbuf kb;
+	const struct weft_cache_key *b = mk(&kb, "f%u", 2);
+	uint64_t vb = 0;
+	assert_int_equal(put_s(c, b, "new", NULL, 0, &vb), 0);
+	assert_int_equal(weft_cache_apply_put(c, b, &in, 0), -ESTALE);
+}
+
 static void test_apply_put_expiry(void **state)
 {
 	struct weft_cache *c = *state;
@@ -405,6 +429,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_peek, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_apply_put_versions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_apply_put_expiry, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_version_floor, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_apply_delete, setup, teardown),
 		cmocka_unit_test(test_apply_put_bounds_and_bad_input),
 	};
