@@ -25,7 +25,7 @@
 
 #include <weft/weft.h>
 
-#include "weftctl_topo.h"
+#include "weftctl_print.h"
 
 #ifndef WEFT_VERSION
 #define WEFT_VERSION "unknown"
@@ -56,6 +56,8 @@ static void usage(FILE *f)
 		"  stats                                print the node's statistics\n"
 		"  members                              the node's cluster view: view id, coordinator,\n"
 		"                                       every member's name, address, state, uptime\n"
+		"  status                               the view, rebalancing progress, caches\n"
+		"                                       (mode, entries) and cluster counters\n"
 		"  topology [CACHE]                     the segment table: epoch, members with their\n"
 		"                                       primary/backup counts, segment -> owners\n"
 		"                                       (one table serves every cache)\n"
@@ -335,62 +337,6 @@ static int cmd_mget(const struct cli *o, weft_client *c)
 	return fflush(stdout) == 0 ? 0 : 2;
 }
 
-/* One member line of the MEMBERS text, split in place. */
-struct member_row {
-	char *f[5]; /* name, address, state, uptime_s, node id */
-};
-
-static void fmt_uptime(const char *secs, char *out, size_t len)
-{
-	unsigned long long s = strtoull(secs, NULL, 10);
-	if (s >= 86400)
-		snprintf(out, len, "%llud%02lluh", s / 86400, s % 86400 / 3600);
-	else if (s >= 3600)
-		snprintf(out, len, "%lluh%02llum", s / 3600, s % 3600 / 60);
-	else if (s >= 60)
-		snprintf(out, len, "%llum%02llus", s / 60, s % 60);
-	else
-		snprintf(out, len, "%llus", s);
-}
-
-/* Prints the MEMBERS text as "view N, coordinator NAME" and an aligned
- * table. Returns 0, or 2 when the text is not what wire.h specifies. */
-static int print_members(char *text)
-{
-	char *save = NULL;
-	char *line = strtok_r(text, "\n", &save);
-	char view[32], coord[80];
-	if (line == NULL || sscanf(line, "view %31s coordinator %79s", view, coord) != 2) {
-		fprintf(stderr, "weftctl: unexpected MEMBERS answer\n");
-		return 2;
-	}
-	struct member_row rows[1024];
-	size_t n = 0, w[5] = {4, 7, 5, 6, 7};
-	while ((line = strtok_r(NULL, "\n", &save)) != NULL && n < 1024) {
-		char *fs = NULL;
-		struct member_row *r = &rows[n];
-		size_t k = 0;
-		for (char *t = strtok_r(line, " ", &fs); t && k < 5; t = strtok_r(NULL, " ", &fs))
-			r->f[k++] = t;
-		if (k != 5)
-			continue;
-		for (k = 0; k < 5; k++)
-			if (k != 3 && strlen(r->f[k]) > w[k])
-				w[k] = strlen(r->f[k]);
-		n++;
-	}
-	printf("view %s, coordinator %s, %zu member%s\n", view, coord, n, n == 1 ? "" : "s");
-	printf("%-*s  %-*s  %-*s  %*s  %s\n", (int)w[0], "NAME", (int)w[1], "ADDRESS", (int)w[2],
-	       "STATE", (int)w[3], "UPTIME", "NODE ID");
-	for (size_t i = 0; i < n; i++) {
-		char up[32];
-		fmt_uptime(rows[i].f[3], up, sizeof(up));
-		printf("%-*s  %-*s  %-*s  %*s  %s\n", (int)w[0], rows[i].f[0], (int)w[1], rows[i].f[1],
-		       (int)w[2], rows[i].f[2], (int)w[3], up, rows[i].f[4]);
-	}
-	return fflush(stdout) == 0 ? 0 : 2;
-}
-
 static int cmd_other(const struct cli *o, weft_client *c)
 {
 	const char *cmd = o->cmd;
@@ -420,10 +366,13 @@ static int cmd_other(const struct cli *o, weft_client *c)
 		char *text;
 		rc = weft_members(c, &text, NULL);
 		if (rc == 0) {
-			int prc = print_members(text);
+			int prc = weftctl_print_members(text);
 			free(text);
 			return prc;
 		}
+	} else if (strcmp(cmd, "status") == 0) {
+		need_args(o, 0, 0);
+		return weftctl_print_status(c);
 	} else if (strcmp(cmd, "topology") == 0) {
 		need_args(o, 0, 1);
 		struct weft_topology *t;

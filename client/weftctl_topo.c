@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "weftctl_topo.h"
+#include "weftctl_print.h"
 
 static void id_text(const uint8_t id[16], char out[37])
 {
