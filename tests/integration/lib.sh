@@ -122,6 +122,17 @@ weft_wait_ready() {
   return 1
 }
 
+# wait_for SECONDS COMMAND...: polls COMMAND every 0.1 s until it succeeds
+# (returns 0) or SECONDS have passed (returns 1). The bounded way to wait for
+# a condition; never a sleep standing in for one.
+wait_for() {
+  local deadline=$((SECONDS + $1)); shift
+  until "$@"; do
+    [ $SECONDS -lt $deadline ] || return 1
+    sleep 0.1
+  done
+}
+
 # check DESCRIPTION COMMAND...: runs COMMAND, counts a pass or a failure.
 check() {
   local what=$1; shift
