@@ -20,55 +20,11 @@
 # Uses only 10.231.20.0/24 and 10.231.21.0/24. Removes every namespace, veth,
 # bridge and process it made on any exit.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/cluster_lib.sh"
 weft_require_root
 
 now_ms() { date +%s%3N; }
 
-# view_of ADDR: "VIEW NAME:STATE,..." (members sorted by name) as ADDR reports
-# them, or "none" when it does not answer.
-view_of() {
-  local out
-  out=$("$WEFTCTL" -s "$1" --timeout 300 members 2>/dev/null) || { echo none; return; }
-  local v names
-  v=$(echo "$out" | awk 'NR == 1 { sub(",", "", $2); print $2 }')
-  names=$(echo "$out" | awk 'NR > 2 { print $1 ":" $3 }' | sort | paste -sd, -)
-  echo "$v $names"
-}
-
-# wait_view SECONDS WANT ADDR...: waits (bounded) until every ADDR reports the
-# same view id with exactly the members WANT ("n1:alive,n2:alive", sorted).
-# Prints the common view line on success.
-wait_view() {
-  local limit=$1 want=$2; shift 2
-  local deadline=$((SECONDS + limit)) first line ok
-  while [ $SECONDS -lt $deadline ]; do
-    ok=yes; first=
-    for a in "$@"; do
-      line=$(view_of "$a")
-      [ -z "$first" ] && first=$line
-      if [ "$line" != "$first" ] || [ "${line#* }" != "$want" ]; then ok=no; break; fi
-    done
-    if [ $ok = yes ]; then echo "$first"; return 0; fi
-    sleep 0.1
-  done
-  echo "no common view '$want' after ${limit}s:" >&2
-  for a in "$@"; do echo "  $a: $(view_of "$a")" >&2; done
-  return 1
-}
-
-# wait_exit PID SECONDS: waits (bounded) for PID (a child of this shell) to
-# exit; sets EXIT_ST to its exit status, or "running". Not in a subshell.
-wait_exit() {
-  local pid=$1 deadline=$((SECONDS + $2))
-  while [ $SECONDS -lt $deadline ] && kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
-  if kill -0 "$pid" 2>/dev/null; then EXIT_ST=running; return; fi
-  EXIT_ST=0
-  wait "$pid" 2>/dev/null || EXIT_ST=$?
-}
-
-# topo_of ADDR: `weftctl topology` of ADDR, or "none".
-topo_of() { "$WEFTCTL" -s "$1" --timeout 300 topology 2>/dev/null || echo none; }
-# topo_epoch TEXT: the epoch of a topology printout.
 topo_epoch() { echo "$1" | awk 'NR == 1 { sub(",", "", $2); print $2 }'; }
 # topo_primaries TEXT: "NAME:PRIMARY" per member, sorted.
 topo_primaries() {

@@ -1,5 +1,5 @@
-# tests/integration/cluster_lib.sh — helpers of the cluster tests under load
-# (cluster_failover.sh, cluster_join.sh, cluster_graceful.sh,
+# tests/integration/cluster_lib.sh — helpers of the cluster tests (cluster.sh
+# and, under load, cluster_failover.sh, cluster_join.sh, cluster_graceful.sh,
 # cluster_modes.sh), sourced after lib.sh. Owns: naming and starting nodes
 # on one bridge, reading a node's view, segment table and rebalance
 # progress, and running weft_load's write load in the background.
@@ -54,14 +54,15 @@ same_view() {
   done
 }
 
-# wait_view SECONDS WANT ADDR...: waits (bounded) for same_view; prints
-# every node's view when it does not come.
+# wait_view SECONDS WANT ADDR...: waits (bounded) for same_view and prints
+# the common view line ("VIEW NAME:STATE,..."); prints every node's view to
+# stderr when it does not come.
 wait_view() {
   local limit=$1; shift
-  wait_for "$limit" same_view "$@" && return 0
-  echo "     no common view '$1' after ${limit}s:"
+  if wait_for "$limit" same_view "$@"; then view_of "$2"; return 0; fi
+  echo "     no common view '$1' after ${limit}s:" >&2
   shift
-  for a in "$@"; do echo "       $a: $(view_of "$a")"; done
+  for a in "$@"; do echo "       $a: $(view_of "$a")" >&2; done
   return 1
 }
 
