@@ -89,7 +89,19 @@ struct weft_ctl_cluster {
 	struct weft_ctl_quorum quorum;
 	bool quorum_changed;          /* by a LEFT event: log at the publish */
 	uint64_t now;                 /* of the running poll */
+	/* read-through (ctl_readthrough.c): the topology of the last view
+	 * given to the rebalancer, and the table published from it */
+	struct weft_swim_view_member *prev_view;
+	uint32_t prev_n;              /* 0: none yet */
+	uint32_t prev_owners;
+	uint16_t *prev_seg;           /* segments * owners */
+	uint16_t *seg_prev;           /* segments: published as snap->seg_prev */
 };
+
+/* How long after a view change a new owner reads misses through to the
+ * segment's old owner: longer than a state transfer of a large data set
+ * takes (perf/RESULTS.md), short enough that misses soon cost one hop. */
+#define CL_READ_THROUGH_MS 60000u
 
 static uint64_t unix_us(void)
 {
@@ -264,6 +276,37 @@ static bool members_known(const struct weft_ctl_cluster *cl, const struct weft_s
 	return true;
 }
 
+/* Fills cl->seg_prev for the new view v (n members, table cl->seg with
+ * `owners`, this node at self) from the previous one; a node's first view
+ * (it just joined) compares with the same view without itself. Then keeps
+ * v as the previous view. 0 or -ENOMEM. */
+static int read_through(struct weft_ctl_cluster *cl, const struct weft_swim_view_member *v,
+			uint32_t n, uint32_t self, uint32_t owners)
+{
+	struct weft_ctl_topo nt = {.n = n, .members = v, .n_segments = cl->segments,
+				   .owners = owners, .seg_owner = cl->seg};
+	struct weft_ctl_topo ot = {.n = cl->prev_n, .members = cl->prev_view,
+				   .n_segments = cl->segments, .owners = cl->prev_owners,
+				   .seg_owner = cl->prev_seg};
+	if (cl->prev_n == 0 && n > 1) { /* joined: the others' view was v without us */
+		for (uint32_t i = 0, j = 0; i < n; i++)
+			if (i != self)
+				cl->prev_view[j++] = v[i];
+		struct weft_swim_seg_table t = {.owner = cl->prev_seg};
+		int rc = weft_swim_seg_compute(cl->prev_view, n - 1, cl->segments, cl->owners, &t);
+		if (rc < 0)
+			return rc;
+		ot.n = n - 1;
+		ot.owners = t.owners;
+	}
+	weft_ctl_read_through(ot.n > 0 ? &ot : NULL, &nt, self, cl->seg_prev);
+	memcpy(cl->prev_view, v, n * sizeof(*v));
+	memcpy(cl->prev_seg, cl->seg, (size_t)cl->segments * owners * sizeof(*cl->seg));
+	cl->prev_n = n;
+	cl->prev_owners = owners;
+	return 0;
+}
+
 /* Logs the view (after a VIEW event) and publishes the snapshot. */
 static void publish(struct weft_ctl_cluster *cl)
 {
@@ -352,6 +395,11 @@ static void publish(struct weft_ctl_cluster *cl)
 	cl->published = true;
 	int rc = seg_table(v, n, cl->segments, cl->owners, cl->seg, s);
 	uint16_t owners = s->owners; /* of the view's own table (cl->seg) */
+	if (rc == 0 && new_view) {
+		rc = read_through(cl, v, n, s->self, owners);
+		s->seg_prev = cl->seg_prev;
+		s->seg_prev_until_ms = weft_dp_now_ms(cl->dp) + CL_READ_THROUGH_MS;
+	}
 	if (rc == 0 && cl->handing_off && s->self != WEFT_DP_SELF_NONE && n > 1)
 		rc = seg_table_without_self(cl, s->self, s);
 	if (rc == 0)
@@ -453,15 +501,19 @@ struct weft_ctl_cluster *weft_ctl_cluster_create(struct weft_dp *dp,
 	snprintf(cfg.name, sizeof(cfg.name), "%s", a->node_name);
 	cl->segments = a->segments;
 	cl->owners = a->owners;
-	cl->snap = malloc(sizeof(*cl->snap) + cfg.max_members * sizeof(struct weft_dp_member));
+	cl->snap = calloc(1, sizeof(*cl->snap) + cfg.max_members * sizeof(struct weft_dp_member));
 	cl->seg = malloc((size_t)a->segments * a->owners * sizeof(*cl->seg));
 	cl->ids = malloc(cfg.max_members * sizeof(*cl->ids));
 	cl->seg_pub = malloc((size_t)a->segments * a->owners * sizeof(*cl->seg_pub));
 	cl->pub_view = malloc(cfg.max_members * sizeof(*cl->pub_view));
+	cl->prev_view = malloc(cfg.max_members * sizeof(*cl->prev_view));
+	cl->prev_seg = malloc((size_t)a->segments * a->owners * sizeof(*cl->prev_seg));
+	cl->seg_prev = malloc((size_t)a->segments * sizeof(*cl->seg_prev));
 	cl->rb = weft_ctl_rebalance_create(dp, reg, handoff_switch, cl);
 	cl->quorum_mode = a->partition == WEFT_CTL_PARTITION_QUORUM;
 	cl->now = weft_dp_now_ms(dp);
 	bool ok = cl->snap && cl->seg && cl->seg_pub && cl->pub_view && cl->ids && cl->rb &&
+		  cl->prev_view && cl->prev_seg && cl->seg_prev &&
 		  weft_ctl_quorum_init(&cl->quorum, cfg.max_members) == 0;
 	cl->swim = ok ? weft_swim_create(&cfg, weft_dp_now_ms(dp)) : NULL;
 	if (cl->swim == NULL) {
@@ -497,6 +549,9 @@ void weft_ctl_cluster_destroy(struct weft_ctl_cluster *cl)
 	weft_ctl_quorum_fini(&cl->quorum);
 	free(cl->ids);
 	free(cl->pub_view);
+	free(cl->prev_view);
+	free(cl->prev_seg);
+	free(cl->seg_prev);
 	free(cl->seg_pub);
 	free(cl->seg);
 	free(cl->snap);

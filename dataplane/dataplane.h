@@ -233,6 +233,7 @@ struct weft_dp_member {
 #define WEFT_DP_SEG_LOG2_MAX 16u
 #define WEFT_DP_OWNERS_MAX 8u
 #define WEFT_DP_SELF_NONE UINT32_MAX
+#define WEFT_DP_READ_THROUGH_NONE UINT16_MAX
 
 struct weft_dp_members {
 	uint64_t view;          /* view counter = the topology epoch (0: none) */
@@ -247,6 +248,12 @@ struct weft_dp_members {
 	const uint16_t *seg_owner; /* [2^seg_log2 * owners] indices into m[],
 	                              primary first; NULL iff owners == 0.
 	                              Copied by the publish: the caller keeps it. */
+	/* Read-through while segments move in (NULL: none): per segment, the
+	 * index in m[] of the old owner a miss is asked of until
+	 * seg_prev_until_ms (the dataplane's clock), or
+	 * WEFT_DP_READ_THROUGH_NONE. Copied by the publish. */
+	const uint16_t *seg_prev;
+	uint64_t seg_prev_until_ms;
 	struct weft_dp_member m[];
 };
 

@@ -84,6 +84,7 @@ struct dp_counters {
 	uint64_t no_quorum;       /* writes refused with NO_QUORUM */
 	uint64_t repl_applied;    /* REPLICATE entries applied here */
 	uint64_t repl_stale;      /* REPLICATE entries older than ours: ignored */
+	uint64_t read_through;    /* GET misses asked of a segment's old owner */
 	uint64_t idle_sleeps;
 	/* cluster channel (dp_ctl.c) */
 	uint64_t ctl_rx;          /* datagrams handed to the control thread */
@@ -438,6 +439,11 @@ enum dp_route { DP_ROUTE_LOCAL, DP_ROUTE_FORWARDED, DP_ROUTE_ANSWERED };
  * when not LOCAL. */
 enum dp_route dp_route_request(struct dp_lcore *lc, const struct weft_dp_members *topo,
 			       const struct dp_req *req, struct weft_cache *c);
+/* A GET that missed here: when this node just became an owner of the
+ * key's segment (snapshot seg_prev, not expired), forwards it to the old
+ * owner and returns true; false: answer the miss. */
+bool dp_route_read_through(struct dp_lcore *lc, const struct weft_dp_members *topo,
+			   const struct dp_req *req, struct weft_cache *c);
 /* The mode a cache is treated with (its stored mode; LOCAL without a
  * cluster channel). */
 uint8_t dp_cache_mode(const struct weft_dp *dp, const struct weft_cache *c);

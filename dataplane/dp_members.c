@@ -74,8 +74,9 @@ int weft_dp_publish_members(struct weft_dp *dp, const struct weft_dp_members *sn
 	    (snap->self >= snap->n && snap->self != WEFT_DP_SELF_NONE) || !table_valid(snap))
 		return -EINVAL;
 	size_t table = snap->owners ? ((size_t)snap->owners << snap->seg_log2) : 0;
+	size_t prev = snap->seg_prev != NULL ? (size_t)1 << snap->seg_log2 : 0;
 	size_t bytes = sizeof(struct dp_members) + snap->n * sizeof(struct weft_dp_member) +
-		       table * sizeof(uint16_t);
+		       (table + prev) * sizeof(uint16_t);
 	struct dp_members *m = malloc(bytes);
 	if (m == NULL)
 		return -ENOMEM;
@@ -87,10 +88,19 @@ int weft_dp_publish_members(struct weft_dp *dp, const struct weft_dp_members *sn
 	m->s.owners = snap->owners;
 	m->s.no_quorum = snap->no_quorum;
 	m->s.seg_owner = NULL;
+	m->s.seg_prev = NULL;
+	m->s.seg_prev_until_ms = snap->seg_prev_until_ms;
+	uint16_t *t = (uint16_t *)(void *)&m->s.m[snap->n];
 	if (table) {
-		uint16_t *t = (uint16_t *)(void *)&m->s.m[snap->n];
 		memcpy(t, snap->seg_owner, table * sizeof(uint16_t));
 		m->s.seg_owner = t;
+	}
+	if (prev) {
+		memcpy(t + table, snap->seg_prev, prev * sizeof(uint16_t));
+		for (size_t i = 0; i < prev; i++)
+			if (t[table + i] >= snap->n)
+				t[table + i] = WEFT_DP_READ_THROUGH_NONE;
+		m->s.seg_prev = t + table;
 	}
 	memcpy(m->s.m, snap->m, snap->n * sizeof(struct weft_dp_member));
 	for (uint32_t i = 0; i < snap->n; i++) {

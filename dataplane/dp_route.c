@@ -13,6 +13,11 @@
  *   INVALIDATED  here                          here, then INVALIDATE on every
  *                                              other member
  *
+ * Read-through: for a while after a view change, a GET that misses on a
+ * node that just became an owner of the key's segment is asked of the
+ * segment's old owner (seg_prev in the snapshot) before NOT_FOUND: the
+ * state transfer may not have brought the key yet.
+ *
  * A request from a node (WEFT_F_NODE) is never forwarded again: when two
  * nodes briefly disagree on the view, the receiver serves it rather than
  * bounce it. In a quorum-less minority (snapshot no_quorum) every write to
@@ -141,6 +146,24 @@ enum dp_route dp_route_request(struct dp_lcore *lc, const struct weft_dp_members
 		lc->c.not_owner++;
 	dp_rpc_forward(lc, topo, req, p);
 	return DP_ROUTE_FORWARDED;
+}
+
+bool dp_route_read_through(struct dp_lcore *lc, const struct weft_dp_members *topo,
+			   const struct dp_req *req, struct weft_cache *c)
+{
+	if (lc->rpc == NULL || topo == NULL || topo->seg_prev == NULL ||
+	    lc->now_ms >= topo->seg_prev_until_ms || (req->hdr.flags & WEFT_F_NODE) ||
+	    !has_table(topo))
+		return false;
+	uint8_t mode = dp_cache_mode(lc->dp, c);
+	if (mode != WEFT_MODE_DISTRIBUTED && mode != WEFT_MODE_REPLICATED)
+		return false;
+	uint16_t p = topo->seg_prev[weft_wire_segment(req->key_hash, topo->seg_log2)];
+	if (p == WEFT_DP_READ_THROUGH_NONE || p == topo->self || !live(&topo->m[p]))
+		return false;
+	lc->c.read_through++;
+	dp_rpc_forward(lc, topo, req, p);
+	return true;
 }
 
 /* The REPLICATE extras for cache c. */

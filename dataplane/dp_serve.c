@@ -339,9 +339,10 @@ static void serve_write(struct dp_lcore *lc, const struct dp_req *req, struct we
 	dp_route_after_write(lc, topo, req, c, amo, &r, delete_version);
 }
 
-/* GETs of one cache, in one weft_cache_get_burst call. */
+/* GETs of one cache, in one weft_cache_get_burst call. A miss may be read
+ * through to the segment's old owner (dp_route_read_through). */
 static void serve_gets(struct dp_lcore *lc, struct dp_req *reqs, struct weft_cache *c,
-		       const unsigned *idx, unsigned n)
+		       const unsigned *idx, unsigned n, const struct weft_dp_members *topo)
 {
 	struct weft_cache_key keys[DP_BURST];
 	struct weft_cache_value vals[DP_BURST];
@@ -357,7 +358,8 @@ static void serve_gets(struct dp_lcore *lc, struct dp_req *reqs, struct weft_cac
 	for (unsigned i = 0; i < n; i++) {
 		const struct dp_req *r = &reqs[idx[i]];
 		if (!found[i]) {
-			answer(lc, r, WEFT_ST_NOT_FOUND, NULL, 0, NULL, 0);
+			if (!dp_route_read_through(lc, topo, r, c))
+				answer(lc, r, WEFT_ST_NOT_FOUND, NULL, 0, NULL, 0);
 			continue;
 		}
 		struct weft_x_version xv = {vals[i].version};
@@ -414,7 +416,7 @@ void dp_serve_burst(struct dp_lcore *lc, struct dp_req *reqs, unsigned n)
 			get[i] = false;
 			idx[m++] = i;
 		}
-		serve_gets(lc, reqs, c, idx, m);
+		serve_gets(lc, reqs, c, idx, m, topo);
 		n_get -= m;
 	}
 

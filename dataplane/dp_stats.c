@@ -129,6 +129,7 @@ static void put_counters(struct dp_text *o, const char *prefix, const struct dp_
 	dp_text_put(o, "%s.no_quorum %" PRIu64 "\n", prefix, c->no_quorum);
 	dp_text_put(o, "%s.repl_applied %" PRIu64 "\n", prefix, c->repl_applied);
 	dp_text_put(o, "%s.repl_stale %" PRIu64 "\n", prefix, c->repl_stale);
+	dp_text_put(o, "%s.read_through %" PRIu64 "\n", prefix, c->read_through);
 }
 
 static void put_named(void *arg, const char *name, uint64_t v)

@@ -35,6 +35,11 @@ weft_wait_ready "${addr[n4]}" "${pid[n4]}"
 all4=("${addr[n1]}" "${addr[n2]}" "${addr[n3]}" "${addr[n4]}")
 check "n4 joins: one view of 4 everywhere" \
   wait_view 30 "n1:alive,n2:alive,n3:alive,n4:alive" "${all4[@]}"
+# At once, while segments may still be moving to n4: its misses are read
+# through to the segments' old owners (docs/cluster.md), never NOT_FOUND.
+head -n "$before" "$WEFT_TMP/jn.acked" >"$WEFT_TMP/jnearly.acked"
+check "reads while n4 takes its segments: the writes acked before the join read back through n4 alone" \
+  verify_from jnearly "${addr[n4]}" "$cache" --direct
 check "all 4 nodes finish rebalancing the 4-node view" wait_rebalanced 40 "${all4[@]}"
 check "the load goes on after the join (500 more acked writes)" wait_acked 30 jn 500
 load_stop jn "$LOAD_PID"

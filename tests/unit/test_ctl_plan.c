@@ -334,6 +334,52 @@ static void test_bad_args(void **state)
 	weft_ctl_plan_fini(&p);
 }
 
+/* Read-through (ctl_readthrough.c): a node that becomes an owner of a
+ * segment asks the segment's first old owner still present; one that owned
+ * it already, none. */
+static void test_read_through(void **state)
+{
+	(void)state;
+	static struct topo a, b;
+	static const uint32_t three[] = {1, 2, 3}, four[] = {1, 2, 3, 4};
+	topo_make(&a, three, 3, 2);
+	topo_make(&b, four, 4, 2);
+	uint16_t out[SEGS];
+	unsigned asked = 0;
+	for (uint32_t self = 0; self < 4; self++) {
+		weft_ctl_read_through(&a.t, &b.t, self, out);
+		for (uint32_t s = 0; s < SEGS; s++) {
+			bool had = false, owns = false;
+			for (uint32_t i = 0; i < a.t.owners; i++)
+				had |= a.seg[s * a.t.owners + i] == self; /* same indices 0..2 */
+			for (uint32_t i = 0; i < b.t.owners; i++)
+				owns |= b.seg[s * b.t.owners + i] == self;
+			if (had) {
+				assert_int_equal(out[s], WEFT_DP_READ_THROUGH_NONE);
+			} else {
+				/* the old primary, in the new view's indices (same order) */
+				assert_int_equal(out[s], a.seg[s * a.t.owners]);
+				asked += owns;
+			}
+		}
+	}
+	assert_true(asked > 0); /* the newcomer (3) owns some segments */
+	/* The old primary gone (node 1 left): the old backup is asked. */
+	static struct topo c;
+	static const uint32_t without1[] = {2, 3, 4};
+	topo_make(&c, without1, 3, 2);
+	weft_ctl_read_through(&a.t, &c.t, 2 /* node 4 */, out);
+	for (uint32_t s = 0; s < SEGS; s++) {
+		uint16_t p = a.seg[s * a.t.owners], bk = a.seg[s * a.t.owners + 1];
+		uint16_t want = p == 0 ? (uint16_t)(bk - 1) : (uint16_t)(p - 1); /* 2->0, 3->1 */
+		assert_int_equal(out[s], want);
+	}
+	/* No previous topology: nothing to read through. */
+	weft_ctl_read_through(NULL, &b.t, 3, out);
+	for (uint32_t s = 0; s < SEGS; s++)
+		assert_int_equal(out[s], WEFT_DP_READ_THROUGH_NONE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -344,6 +390,7 @@ int main(void)
 		cmocka_unit_test(test_restart_same_id),
 		cmocka_unit_test(test_handoff),
 		cmocka_unit_test(test_bad_args),
+		cmocka_unit_test(test_read_through),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

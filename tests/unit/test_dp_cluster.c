@@ -543,6 +543,78 @@ static void test_multi_get_marks_foreign_keys(void **state)
 	free_all(m, n);
 }
 
+/* --- read-through while a segment moves in --------------------------------- */
+
+static void expect_get(const char *cache, const char *key, uint16_t status, uint64_t version,
+		       const char *value);
+
+static void test_miss_reads_through_to_old_owner(void **state)
+{
+	(void)state;
+	struct rte_mbuf *m[MAXF];
+	struct sent s[MAXF];
+	unsigned n;
+	struct {
+		struct weft_dp_members h;
+		struct weft_dp_member mm[2];
+	} v;
+	memset(&v, 0, sizeof(v));
+	const uint8_t *ips[2] = {NODE_IP, PEER_IP};
+	for (int i = 0; i < 2; i++) {
+		v.mm[i].ip = ip4(ips[i]);
+		v.mm[i].port = NODE_PORT;
+		v.mm[i].state = WEFT_DP_MEMBER_ALIVE;
+	}
+	static const uint16_t own[] = {0, 1};
+	static const uint16_t prev[] = {1}; /* the peer held the segment before */
+	v.h.view = ++T.view;
+	v.h.n = 2;
+	v.h.self = 0;
+	v.h.owners = 2;
+	v.h.seg_owner = own;
+	v.h.seg_prev = prev;
+	v.h.seg_prev_until_ms = T.now + 1000;
+	assert_int_equal(weft_dp_publish_members(T.dp, &v.h), 0);
+
+	/* A miss here is asked of the old owner, whose answer is relayed. */
+	uint64_t rt0 = lc0()->read_through;
+	uint64_t rid = client_get("rt", "moving");
+	expect_one(m, s, &n, PEER_IP, NODE_PORT);
+	struct sent f = s[0];
+	assert_int_equal(f.h.opcode, WEFT_OP_GET);
+	assert_int_equal(f.h.flags, WEFT_F_NODE);
+	free_all(m, n);
+	assert_int_equal(lc0()->read_through - rt0, 1);
+	struct weft_x_version xv = {31};
+	peer_answer(PEER_MAC, PEER_IP, &f, WEFT_ST_OK, &xv, sizeof(xv), "old", 3, 0);
+	expect_one(m, s, &n, CLIENT_IP, CLIENT_PORT);
+	assert_int_equal(s[0].h.request_id, rid);
+	assert_int_equal(s[0].h.status, WEFT_ST_OK);
+	assert_memory_equal(s[0].payload + sizeof(xv), "old", 3);
+	free_all(m, n);
+
+	/* A hit is served here; a node's own GET is never read through. */
+	client_put("rt", "here", "v");
+	n = poll_node(m, s); /* replication to the peer */
+	struct sent r = s[0];
+	free_all(m, n);
+	struct weft_x_repl_ack ack = {1, 0};
+	peer_answer(PEER_MAC, PEER_IP, &r, WEFT_ST_OK, &ack, sizeof(ack), NULL, 0, 0);
+	free_all(m, poll_node(m, s));
+	expect_get("rt", "here", WEFT_ST_OK, 0, NULL);
+	send_msg(PEER_MAC, PEER_IP, NODE_PORT, WEFT_OP_GET, WEFT_F_NODE, "rt", "moving", NULL, 0,
+		 NULL, 0);
+	expect_one(m, s, &n, PEER_IP, NODE_PORT);
+	assert_int_equal(s[0].h.flags, WEFT_F_RESPONSE);
+	assert_int_equal(s[0].h.status, WEFT_ST_NOT_FOUND);
+	free_all(m, n);
+
+	/* Once the window is over, a miss is a miss. */
+	T.now += 1001;
+	expect_get("rt", "moving", WEFT_ST_NOT_FOUND, 0, NULL);
+	assert_int_equal(lc0()->read_through - rt0, 1);
+}
+
 /* --- quorum ------------------------------------------------------------------ */
 
 static void test_minority_refuses_writes(void **state)
@@ -614,7 +686,7 @@ static void expect_get(const char *cache, const char *key, uint16_t status, uint
 	client_get(cache, key);
 	expect_one(m, s, &n, CLIENT_IP, CLIENT_PORT);
 	assert_int_equal(s[0].h.status, status);
-	if (status == WEFT_ST_OK) {
+	if (status == WEFT_ST_OK && value != NULL) {
 		struct weft_x_version xv;
 		memcpy(&xv, s[0].payload, sizeof(xv));
 		assert_int_equal(xv.version, version);
@@ -826,6 +898,7 @@ int main(void)
 		cmocka_unit_test_setup(test_non_owner_forwards_reads, per_test),
 		cmocka_unit_test_setup(test_multi_get_marks_foreign_keys, per_test),
 		cmocka_unit_test_setup(test_minority_refuses_writes, per_test),
+		cmocka_unit_test_setup(test_miss_reads_through_to_old_owner, per_test),
 		cmocka_unit_test_setup(test_replicate_applies_in_version_order, per_test),
 		cmocka_unit_test_setup(test_bad_replicate_is_refused, per_test),
 		cmocka_unit_test_setup(test_cache_open_modes, per_test),
