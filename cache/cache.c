@@ -135,6 +135,7 @@ void weft_cache_get_stats(const struct weft_cache *c, struct weft_cache_stats *o
 		out->expirations += atomic_load_explicit(&s->expirations, memory_order_relaxed);
 	}
 	out->entries = atomic_load_explicit(&c->entries, memory_order_relaxed);
+	out->tombstones = atomic_load_explicit(&c->tombstones, memory_order_relaxed);
 	out->bytes = atomic_load_explicit(&c->bytes, memory_order_relaxed);
 	out->max_bytes = c->opts.max_bytes;
 	out->resizes = atomic_load_explicit(&c->resizes, memory_order_relaxed);

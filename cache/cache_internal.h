@@ -26,6 +26,11 @@
  *    after a grace period (index.c).
  *  - bytes / entries never exceed max_bytes / max_entries: every growth is
  *    charged with a bounded compare-and-swap before its slot is published.
+ *  - A tombstone (WEFT_ENTRY_TOMBSTONE) is an entry like the others (a
+ *    slot, key, version, expire_at = delete + WEFT_CACHE_TOMBSTONE_MS, no
+ *    value) charged in bytes but counted in tombstones, not entries. Its
+ *    flag is read only after the key compare matched, so readers of other
+ *    keys and misses pay nothing for it.
  */
 #ifndef WEFT_CACHE_INTERNAL_H
 #define WEFT_CACHE_INTERNAL_H
@@ -90,9 +95,11 @@ struct weft_cache_entry {
 	_Atomic uint64_t atime;   /* last access, ms (relaxed; readers update it) */
 	uint32_t vlen;
 	uint16_t klen;
-	uint16_t _pad;
+	uint16_t flags;           /* WEFT_ENTRY_* */
 	uint8_t data[];           /* key[klen] value[vlen] */
 };
+
+#define WEFT_ENTRY_TOMBSTONE 1u /* a deleted key: vlen 0, never read as live */
 
 /* 48 bytes of header: a key of up to 16 bytes shares the entry's first line.
  * The accounted size ("charge") is malloc_usable_size() of the allocation. */
@@ -131,6 +138,7 @@ struct weft_cache {
 	                                                       writes raise it to theirs */
 	_Alignas(WEFT_CACHE_LINE) _Atomic uint64_t bytes;
 	_Atomic uint64_t entries;
+	_Atomic uint64_t tombstones;                  /* not bounded: bytes bounds them */
 
 	_Atomic bool may_expire;                      /* set once an entry with TTL/idle is written */
 
@@ -168,6 +176,11 @@ static inline const uint8_t *weft_cache_entry_key(const struct weft_cache_entry 
 static inline const uint8_t *weft_cache_entry_value(const struct weft_cache_entry *e)
 {
 	return e->data + e->klen;
+}
+
+static inline bool weft_cache_entry_is_tomb(const struct weft_cache_entry *e)
+{
+	return (e->flags & WEFT_ENTRY_TOMBSTONE) != 0;
 }
 
 static inline bool weft_cache_entry_expired(const struct weft_cache_entry *e, uint64_t now)
@@ -214,12 +227,14 @@ static inline int weft_cache_check_key(const struct weft_cache_key *k)
 	return 0;
 }
 
-/* The image of a live entry at now (peek, scan): remaining TTL from its
- * absolute expiry, max-idle as stored (0 = none), value in place. */
+/* The image of an entry at now (peek, scan): remaining TTL from its
+ * absolute expiry, max-idle as stored (0 = none), value in place; for a
+ * tombstone deleted and no value. */
 static inline void weft_cache_entry_image(const struct weft_cache_entry *e, uint64_t now,
 					  struct weft_cache_image *out)
 {
-	out->value = weft_cache_entry_value(e);
+	out->deleted = weft_cache_entry_is_tomb(e);
+	out->value = out->deleted ? NULL : weft_cache_entry_value(e);
 	out->value_len = e->vlen;
 	out->version = e->version;
 	out->ttl_ms = e->expire_at == UINT64_MAX ? WEFT_CACHE_NO_EXPIRY
@@ -327,10 +342,15 @@ unsigned weft_cache_resize_step(struct weft_cache *c, uint64_t now, unsigned *bu
 
 /* --- entries (entry.c) ------------------------------------------------ */
 
-/* Allocates an unpublished entry (atime = now). NULL if out of memory. */
+/* Allocates an unpublished entry (atime = now, flags 0). NULL if out of
+ * memory. */
 struct weft_cache_entry *weft_cache_entry_new(const struct weft_cache_key *k, const void *value,
 					      uint32_t vlen, uint64_t expire_at, uint64_t max_idle,
 					      uint64_t now);
+/* Allocates an unpublished tombstone of key with version, expiring
+ * WEFT_CACHE_TOMBSTONE_MS after now. NULL if out of memory. */
+struct weft_cache_entry *weft_cache_tomb_new(const struct weft_cache_key *k, uint64_t version,
+					     uint64_t now);
 /* Accounted size of an entry. */
 uint64_t weft_cache_entry_charge(const struct weft_cache_entry *e);
 /* Frees an entry no reader can see any more (never published, or teardown). */
@@ -342,9 +362,19 @@ void weft_cache_entry_retire(struct weft_cache_entry *e);
  * charged) if it would pass max_bytes or max_entries. Shrinks always pass. */
 bool weft_cache_charge(struct weft_cache *c, int64_t dbytes, int64_t dentries);
 
-/* Unlinks the entry in *slot of a locked chain: clears the slot, uncharges
- * and retires it, counting it as an expiration or an eviction (or neither). */
+/* Charges the swap of old (or NULL) for ne in one slot: bytes, live entries
+ * and tombstones. false (nothing charged) if a bound would be passed. */
+bool weft_cache_charge_swap(struct weft_cache *c, const struct weft_cache_entry *old,
+			    const struct weft_cache_entry *ne);
+
+/* Uncharges and retires an entry just taken out of the index, counting it
+ * as an expiration or an eviction (or neither; tombstones never count). */
 enum weft_cache_unlink_why { WEFT_UNLINK_DELETE, WEFT_UNLINK_EXPIRE, WEFT_UNLINK_EVICT };
+void weft_cache_drop(struct weft_cache *c, struct weft_cache_entry *e,
+		     enum weft_cache_unlink_why why);
+
+/* Unlinks the entry in *slot of a locked chain: clears the slot, then
+ * weft_cache_drop. */
 void weft_cache_unlink(struct weft_cache *c, _Atomic uint64_t *slot, struct weft_cache_entry *e,
 		       enum weft_cache_unlink_why why);
 
@@ -354,8 +384,8 @@ unsigned weft_cache_chain_reclaim_expired(struct weft_cache *c, struct weft_cach
 
 /* --- evict.c ---------------------------------------------------------- */
 
-/* Evicts one entry by sampled LRU (an expired one if met). True if one went.
- * Caller holds no bucket lock. */
+/* Evicts one entry by sampled LRU (a tombstone or an expired entry if met).
+ * True if one went. Caller holds no bucket lock. */
 bool weft_cache_evict_one(struct weft_cache *c, uint64_t now);
 
 #endif /* WEFT_CACHE_INTERNAL_H */

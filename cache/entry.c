@@ -6,8 +6,10 @@
  *    after publication it is never written again except its atime.
  *  - An entry's charge is malloc_usable_size() of its allocation (what the
  *    allocator really holds); c->bytes is the sum of the charges of the
- *    entries linked in the index, c->entries their count. Both change only
- *    through weft_cache_charge, whose growths are bounded compare-and-swaps.
+ *    entries and tombstones linked in the index, c->entries the count of
+ *    live entries, c->tombstones that of tombstones. bytes and entries
+ *    change only through weft_cache_charge, whose growths are bounded
+ *    compare-and-swaps; tombstones is a plain counter (bytes bounds them).
  *  - An unlinked entry is freed only through urcu_qsbr_call_rcu (a grace
  *    period after it left its slot); call_rcu never waits, so lcores may
  *    retire entries.
@@ -40,12 +42,25 @@ struct weft_cache_entry *weft_cache_entry_new(const struct weft_cache_key *k, co
 	atomic_init(&e->atime, now);
 	e->vlen = vlen;
 	e->klen = k->len;
-	e->_pad = 0;
+	e->flags = 0;
 	memcpy(e->data, k->data, k->len);
 	if (vlen > 0)
 		memcpy(e->data + k->len, value, vlen);
 	struct weft_cache_entry_tail *tail = (struct weft_cache_entry_tail *)((char *)e + off);
 	tail->e = e;
+	return e;
+}
+
+struct weft_cache_entry *weft_cache_tomb_new(const struct weft_cache_key *k, uint64_t version,
+					     uint64_t now)
+{
+	uint64_t exp = now > UINT64_MAX - WEFT_CACHE_TOMBSTONE_MS ? UINT64_MAX
+								    : now + WEFT_CACHE_TOMBSTONE_MS;
+	struct weft_cache_entry *e = weft_cache_entry_new(k, NULL, 0, exp, UINT64_MAX, now);
+	if (e != NULL) {
+		e->version = version;
+		e->flags = WEFT_ENTRY_TOMBSTONE;
+	}
 	return e;
 }
 
@@ -98,17 +113,44 @@ bool weft_cache_charge(struct weft_cache *c, int64_t dbytes, int64_t dentries)
 	return true;
 }
 
+bool weft_cache_charge_swap(struct weft_cache *c, const struct weft_cache_entry *old,
+			    const struct weft_cache_entry *ne)
+{
+	int64_t dbytes = (int64_t)weft_cache_entry_charge(ne) -
+			 (old != NULL ? (int64_t)weft_cache_entry_charge(old) : 0);
+	int64_t dlive = (int64_t)!weft_cache_entry_is_tomb(ne) -
+			(int64_t)(old != NULL && !weft_cache_entry_is_tomb(old));
+	int64_t dtomb = (int64_t)weft_cache_entry_is_tomb(ne) -
+			(int64_t)(old != NULL && weft_cache_entry_is_tomb(old));
+	if (!weft_cache_charge(c, dbytes, dlive))
+		return false;
+	if (dtomb != 0)
+		atomic_fetch_add_explicit(&c->tombstones, (uint64_t)dtomb, memory_order_relaxed);
+	return true;
+}
+
+void weft_cache_drop(struct weft_cache *c, struct weft_cache_entry *e,
+		     enum weft_cache_unlink_why why)
+{
+	if (weft_cache_entry_is_tomb(e)) {
+		weft_cache_charge(c, -(int64_t)weft_cache_entry_charge(e), 0);
+		atomic_fetch_sub_explicit(&c->tombstones, 1, memory_order_relaxed);
+	} else {
+		weft_cache_charge(c, -(int64_t)weft_cache_entry_charge(e), -1);
+		struct weft_cache_tstats *st = weft_cache_my_stats(c);
+		if (why == WEFT_UNLINK_EXPIRE)
+			weft_cache_count(&st->expirations, 1);
+		else if (why == WEFT_UNLINK_EVICT)
+			weft_cache_count(&st->evictions, 1);
+	}
+	weft_cache_entry_retire(e);
+}
+
 void weft_cache_unlink(struct weft_cache *c, _Atomic uint64_t *slot, struct weft_cache_entry *e,
 		       enum weft_cache_unlink_why why)
 {
 	atomic_store_explicit(slot, 0, memory_order_release);
-	weft_cache_charge(c, -(int64_t)weft_cache_entry_charge(e), -1);
-	struct weft_cache_tstats *st = weft_cache_my_stats(c);
-	if (why == WEFT_UNLINK_EXPIRE)
-		weft_cache_count(&st->expirations, 1);
-	else if (why == WEFT_UNLINK_EVICT)
-		weft_cache_count(&st->evictions, 1);
-	weft_cache_entry_retire(e);
+	weft_cache_drop(c, e, why);
 }
 
 unsigned weft_cache_chain_reclaim_expired(struct weft_cache *c, struct weft_cache_bucket *head,

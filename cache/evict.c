@@ -4,12 +4,17 @@
  *
  * Eviction (Redis-style sampling): visit random buckets (at most
  * WEFT_CACHE_EVICT_BUCKETS) until WEFT_CACHE_EVICT_SAMPLE entries are seen,
- * pick the one with the oldest atime (an expired one first), then lock its
- * bucket and unlink it if the slot still holds it. No index of recency is
- * kept: readers only refresh the entry's atime, coarsely.
+ * pick the one with the oldest atime (a tombstone or an expired one first),
+ * then lock its bucket and unlink it if the slot still holds it. No index
+ * of recency is kept: readers only refresh the entry's atime, coarsely.
+ * Tombstones go first because they are cheap to lose: one only guards its
+ * key against a replicated write older than its delete arriving late,
+ * which synchronous replication makes rare, while evicting a live entry
+ * always costs a miss.
  *
  * Maintenance (one thread): a resize step, then an expiry sweep that
- * resumes at a per-cache cursor; both share the max_buckets budget. The
+ * resumes at a per-cache cursor (it reclaims tombstones past their
+ * WEFT_CACHE_TOMBSTONE_MS too); both share the max_buckets budget. The
  * sweep looks at a bucket's entries without its lock and locks it only if
  * one has expired; it is skipped while no entry with a TTL or max-idle was
  * ever written to the cache.
@@ -39,7 +44,7 @@ uint64_t weft_cache_rand(void)
 struct victim {
 	struct weft_cache_bucket *head;
 	struct weft_cache_entry *e;
-	uint64_t at;     /* 0 for an expired entry (they go first) */
+	uint64_t at;     /* 0 for a tombstone or an expired entry (they go first) */
 	bool expired;
 };
 
@@ -54,7 +59,8 @@ static unsigned sample_chain(struct weft_cache_bucket *head, uint64_t now, struc
 				continue;
 			struct weft_cache_entry *e = weft_cache_slot_entry(v);
 			bool expired = weft_cache_entry_expired(e, now);
-			uint64_t at = expired ? 0
+			uint64_t at = expired || weft_cache_entry_is_tomb(e)
+					      ? 0
 					      : atomic_load_explicit(&e->atime, memory_order_relaxed);
 			if (best->e == NULL || at < best->at)
 				*best = (struct victim){head, e, at, expired};

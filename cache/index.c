@@ -3,11 +3,13 @@
  * incremental resize.
  *
  * Resize (linear split by doubling, never blocking readers):
- *  1. The maintenance thread sees entries > WEFT_CACHE_GROW_LOAD * buckets,
- *     allocates a table of twice the buckets (left uninitialised: a new
- *     bucket is written only when its source is moved) and publishes it as
- *     old->next. c->table still points to the old table.
- *  2. Old bucket i is moved under its LOCK: its live entries go to new
+ *  1. The maintenance thread sees entries + tombstones (both take slots) >
+ *     WEFT_CACHE_GROW_LOAD * buckets, allocates a table of twice the
+ *     buckets (left uninitialised: a new bucket is written only when its
+ *     source is moved) and publishes it as old->next. c->table still
+ *     points to the old table.
+ *  2. Old bucket i is moved under its LOCK: its unexpired entries and
+ *     tombstones go to new
  *     buckets i and i + n (by hash bit n; tags do not change), which the
  *     mover initialises, then MOVED is set on old bucket i (release) and the
  *     LOCK dropped. Writers that lock an unmoved bucket of a growing table
@@ -273,9 +275,7 @@ int weft_cache_bucket_move(struct weft_cache *c, struct weft_cache_table *t, uin
 			if (weft_cache_entry_expired(e, now)) {
 				/* The old slot is frozen after MOVED: leave it, readers
 				 * that still see it find the entry expired. */
-				weft_cache_charge(c, -(int64_t)weft_cache_entry_charge(e), -1);
-				weft_cache_count(&weft_cache_my_stats(c)->expirations, 1);
-				weft_cache_entry_retire(e);
+				weft_cache_drop(c, e, WEFT_UNLINK_EXPIRE);
 				reclaimed++;
 				continue;
 			}
@@ -294,7 +294,9 @@ unsigned weft_cache_resize_step(struct weft_cache *c, uint64_t now, unsigned *bu
 	unsigned reclaimed = 0;
 
 	if (nt == NULL) {
-		uint64_t entries = atomic_load_explicit(&c->entries, memory_order_relaxed);
+		/* tombstones take slots too */
+		uint64_t entries = atomic_load_explicit(&c->entries, memory_order_relaxed) +
+				   atomic_load_explicit(&c->tombstones, memory_order_relaxed);
 		if (entries <= WEFT_CACHE_GROW_LOAD * n || 2 * n > WEFT_CACHE_MAX_BUCKETS)
 			return 0;
 		nt = weft_cache_table_new(2 * n, false);

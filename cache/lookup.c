@@ -14,7 +14,9 @@
  *      rate with entries in cache, while a repeated prefetch of one line is
  *      nearly free);
  *   3. full key compare in the entry (a tag collision falls back to a full
- *      scan of the chain), expiry check, atime refresh, fill the output.
+ *      scan of the chain), expiry and tombstone check (the flag shares the
+ *      line of the header just compared: misses and other keys never read
+ *      it), atime refresh, fill the output.
  * A single key (n = 1) takes the same steps in one short function without
  * the stage arrays and prefetches (get_one).
  *
@@ -139,7 +141,7 @@ read_entry(const struct weft_cache_bucket *head, struct weft_cache_entry *e,
 {
 	if (e != NULL && weft_unlikely(!weft_cache_entry_matches(e, k)))
 		e = k->len <= WEFT_CACHE_MAX_KEY ? full_scan(head, k) : NULL;
-	if (e == NULL || weft_cache_entry_expired(e, now)) {
+	if (e == NULL || weft_cache_entry_expired(e, now) || weft_cache_entry_is_tomb(e)) {
 		*found = false;
 		return 0;
 	}
@@ -225,7 +227,7 @@ int weft_cache_peek(struct weft_cache *c, const struct weft_cache_key *key, uint
 	struct weft_cache_entry *e = tag_scan(head, weft_cache_tag(key->hash));
 	if (e != NULL && !weft_cache_entry_matches(e, key))
 		e = full_scan(head, key);
-	if (e == NULL || weft_cache_entry_expired(e, now_ms))
+	if (e == NULL || weft_cache_entry_expired(e, now_ms) || weft_cache_entry_is_tomb(e))
 		return -ENOENT;
 	weft_cache_entry_image(e, now_ms, out);
 	return 0;

@@ -1,7 +1,9 @@
 /*
- * cache/scan.c — weft_cache_scan: a resumable walk over the live entries in
- * bounded steps (state transfer and rebalancing read a cache with it while
- * lcores keep writing and the index keeps growing).
+ * cache/scan.c — weft_cache_scan: a resumable walk over the live entries and
+ * tombstones in bounded steps (state transfer and rebalancing read a cache
+ * with it while lcores keep writing and the index keeps growing; a
+ * tombstone is handed to fn with img->deleted set, so that the transfer
+ * carries deletes as well as values).
  *
  * The cursor is a bucket index of the table the step sees, advanced in
  * reversed-bit order (increment the bit-reversed index, as Redis's SCAN
@@ -18,7 +20,8 @@
  * Why every entry live for the whole scan is visited:
  *  - its key's hash class is visited once, at some moment of the scan;
  *  - a key that stays live stays in its slot of its chain (a replacement
- *    stores into the same slot; only a delete or expiry frees it), and a
+ *    stores into the same slot, and so does the tombstone of a delete;
+ *    only a delete without tombstone, or expiry, frees it), and a
  *    move leaves the old chain frozen with every entry it held, so the
  *    chain read (without lock, acquire loads, like a reader) sees some
  *    entry of the key whether or not a move or a write runs meanwhile.
@@ -56,7 +59,8 @@ static const struct weft_cache_bucket *chain_next(const struct weft_cache_bucket
 		atomic_load_explicit(&((struct weft_cache_bucket *)b)->hdr, memory_order_acquire));
 }
 
-/* Reads the chain at head in batches of live entries and calls fn for each. */
+/* Reads the chain at head in batches of unexpired entries (tombstones
+ * included) and calls fn for each. */
 static void visit_chain(const struct weft_cache_bucket *head, const struct scan_ctx *x)
 {
 	const struct weft_cache_bucket *b = head;

@@ -1,15 +1,24 @@
 /*
- * cache/write.c — put (all modes), delete, incr, touch and the replicated
- * writes (apply_put, apply_delete): one write path.
+ * cache/write.c — put (all modes), delete, incr, touch, the replicated
+ * writes (apply_put, apply_delete) and discard: one write path.
  *
- * A write locks the key's bucket (weft_cache_lock_key), finds the live entry
- * of the key (reclaiming it if it has expired; a new key that finds its
- * chain full first reclaims the chain's expired entries), decides the outcome, builds
- * the replacement entry, charges the size change against the bounds and
- * swaps the slot, all under that one lock; the replaced entry is retired
- * after the unlock. If the charge does not fit, the write unlocks, evicts
- * one entry by sampled LRU and starts again, at most WEFT_CACHE_WRITE_TRIES
- * times, then fails with -ENOMEM.
+ * A write locks the key's bucket (weft_cache_lock_key), finds the entry of
+ * the key (reclaiming it if it has expired; a new key that finds its chain
+ * full first reclaims the chain's expired entries), decides the outcome,
+ * builds the replacement entry, charges the size change against the bounds
+ * and swaps the slot, all under that one lock; the replaced entry is
+ * retired after the unlock. If the charge does not fit, the write unlocks,
+ * evicts one entry by sampled LRU and starts again, at most
+ * WEFT_CACHE_WRITE_TRIES times, then fails with -ENOMEM.
+ *
+ * Tombstones: the key's entry may be a tombstone (a remembered delete).
+ * Local writes see only the live entry (a tombstone is "absent" to them
+ * and their entry replaces it in its slot); replicated writes compare
+ * their version with either. A delete that must be ordered against older
+ * replicated writes (apply_delete; delete in DISTRIBUTED / REPLICATED
+ * caches) stores a tombstone in place of the entry. A tombstone that
+ * cannot be allocated or charged is given up, never the delete: the key is
+ * then removed as before tombstones existed.
  *
  * Invariants:
  *  - No write holds more than one bucket lock, and eviction runs with none
@@ -17,11 +26,12 @@
  *  - Versions come from one per-cache counter incremented under the key's
  *    bucket lock: unique per cache and increasing per key in write order.
  *    TOUCH keeps the version (the value did not change). A DELETE draws one
- *    too (returned, for replication) though it stores none.
+ *    too (returned, for replication), kept by its tombstone if it leaves one.
  *  - A replicated write (APPLY_PUT / APPLY_DELETE) carries its version: it
- *    changes the key only if the live entry is older, keeps that version,
- *    and first raises the counter to it (under the same lock), so every
- *    later local write of any key is newer.
+ *    changes the key only if the live entry or tombstone is older, keeps
+ *    that version, and first raises the counter to it (under the same
+ *    lock), so every later local write of any key is newer (and replaces a
+ *    tombstone legitimately).
  *  - Nothing is published before it is charged: bytes <= max_bytes and
  *    entries <= max_entries at all times.
  */
@@ -32,7 +42,7 @@
 
 #include "cache_internal.h"
 
-enum write_op { OP_PUT, OP_DELETE, OP_INCR, OP_TOUCH, OP_APPLY_PUT, OP_APPLY_DELETE };
+enum write_op { OP_PUT, OP_DELETE, OP_INCR, OP_TOUCH, OP_APPLY_PUT, OP_APPLY_DELETE, OP_DISCARD };
 
 struct write_req {
 	enum write_op op;
@@ -43,11 +53,20 @@ struct write_req {
 	int64_t delta;
 	const struct weft_cache_write *w;
 	const struct weft_cache_image *img; /* OP_APPLY_PUT */
-	uint64_t apply_version;             /* OP_APPLY_PUT / OP_APPLY_DELETE */
+	uint64_t apply_version;             /* OP_APPLY_PUT / OP_APPLY_DELETE / OP_DISCARD */
 	/* results */
 	int64_t incr_value;
 	uint64_t version;
+	bool live_removed;                  /* a removal took a live entry (not a tombstone) */
 };
+
+/* Whether a local DELETE of c must leave a tombstone: in the modes whose
+ * deletes travel to other nodes with a version. */
+static bool keeps_tombstones(const struct weft_cache *c)
+{
+	return c->opts.mode == WEFT_CACHE_MODE_DISTRIBUTED ||
+	       c->opts.mode == WEFT_CACHE_MODE_REPLICATED;
+}
 
 static void resolve_expiry(const struct weft_cache *c, const struct weft_cache_write *w,
 			   uint64_t now, uint64_t *expire_at, uint64_t *max_idle)
@@ -114,11 +133,15 @@ static _Atomic uint64_t *chain_find(struct weft_cache_bucket *head, const struct
 	return NULL;
 }
 
-/* Decides the outcome given the live entry (or NULL) and builds the new
- * entry (*ne; NULL for a delete). 0 or a negative errno. */
+/* Decides the outcome given the key's unexpired entry or tombstone (or
+ * NULL) and builds the new entry (*ne: a tombstone for a delete that keeps
+ * one; NULL for a removal without). 0 or a negative errno; a removal that
+ * returns 0 with *ne NULL unlinks old. */
 static int decide(struct weft_cache *c, const struct weft_cache_key *k, struct write_req *r,
-		  const struct weft_cache_entry *old, uint64_t now, struct weft_cache_entry **ne)
+		  const struct weft_cache_entry *any, uint64_t now, struct weft_cache_entry **ne)
 {
+	const struct weft_cache_entry *old =
+		any != NULL && !weft_cache_entry_is_tomb(any) ? any : NULL; /* live */
 	uint64_t exp, idle;
 	*ne = NULL;
 	switch (r->op) {
@@ -137,16 +160,33 @@ static int decide(struct weft_cache *c, const struct weft_cache_key *k, struct w
 		*ne = weft_cache_entry_new(k, r->value, r->vlen, exp, idle, now);
 		break;
 	case OP_DELETE:
-		return old != NULL ? 0 : -ENOENT;
+		if (old == NULL)
+			return -ENOENT;
+		r->live_removed = true;
+		if (keeps_tombstones(c))
+			*ne = weft_cache_tomb_new(k, 0, now); /* version drawn at publication */
+		return 0;
+	case OP_DISCARD:
+		if (any == NULL)
+			return -ENOENT;
+		if (any->version > r->apply_version) {
+			r->version = any->version;
+			return -ESTALE;
+		}
+		r->live_removed = old != NULL;
+		return 0;
 	case OP_APPLY_DELETE:
 	case OP_APPLY_PUT:
 		weft_cache_version_raise(c, r->apply_version);
-		if (old != NULL && old->version >= r->apply_version) {
-			r->version = old->version;
+		if (any != NULL && any->version >= r->apply_version) {
+			r->version = any->version;
 			return -ESTALE;
 		}
-		if (r->op == OP_APPLY_DELETE)
+		if (r->op == OP_APPLY_DELETE) {
+			r->live_removed = old != NULL;
+			*ne = weft_cache_tomb_new(k, r->apply_version, now);
 			return old != NULL ? 0 : -ENOENT;
+		}
 		image_expiry(r->img, now, &exp, &idle);
 		*ne = weft_cache_entry_new(k, r->img->value, r->img->value_len, exp, idle, now);
 		if (*ne != NULL)
@@ -185,6 +225,15 @@ static int decide(struct weft_cache *c, const struct weft_cache_key *k, struct w
 	return *ne != NULL ? 0 : -ENOMEM;
 }
 
+/* Undoes the charge of an entry that was not published after all. */
+static void uncharge_new(struct weft_cache *c, const struct weft_cache_entry *ne)
+{
+	bool tomb = weft_cache_entry_is_tomb(ne);
+	weft_cache_charge(c, -(int64_t)weft_cache_entry_charge(ne), tomb ? 0 : -1);
+	if (tomb)
+		atomic_fetch_sub_explicit(&c->tombstones, 1, memory_order_relaxed);
+}
+
 static int do_write(struct weft_cache *c, const struct weft_cache_key *k, struct write_req *r,
 		    uint64_t now)
 {
@@ -201,8 +250,8 @@ static int do_write(struct weft_cache *c, const struct weft_cache_key *k, struct
 		}
 		struct weft_cache_entry *ne;
 		int rc = decide(c, k, r, old, now, &ne);
-		if (rc < 0 || ne == NULL) {
-			if (rc == 0) { /* delete */
+		if (ne == NULL) {
+			if (rc == 0) { /* a removal that leaves no tombstone */
 				weft_cache_unlink(c, slot, old, WEFT_UNLINK_DELETE);
 				if (r->op == OP_DELETE)
 					r->version = atomic_fetch_add_explicit(
@@ -211,17 +260,20 @@ static int do_write(struct weft_cache *c, const struct weft_cache_key *k, struct
 			weft_cache_bucket_unlock(head);
 			return rc;
 		}
-		uint64_t nsz = weft_cache_entry_charge(ne);
-		int64_t dbytes = (int64_t)nsz - (old ? (int64_t)weft_cache_entry_charge(old) : 0);
-		if (!weft_cache_charge(c, dbytes, old ? 0 : 1)) {
+		/* A tombstone never makes its delete fail: if it does not fit
+		 * (only possible with no entry to replace: a swap for a live
+		 * entry shrinks), the delete goes on without it (rc as is). */
+		bool tomb = weft_cache_entry_is_tomb(ne);
+		if (!weft_cache_charge_swap(c, old, ne)) {
+			uint64_t nsz = weft_cache_entry_charge(ne);
 			weft_cache_bucket_unlock(head);
 			weft_cache_entry_free(ne);
 			if (nsz > c->opts.max_bytes || tries + 1 >= WEFT_CACHE_WRITE_TRIES)
-				return -ENOMEM;
+				return tomb ? rc : -ENOMEM;
 			weft_cache_evict_one(c, now);
 			continue;
 		}
-		if (r->op != OP_TOUCH && r->op != OP_APPLY_PUT)
+		if (r->op != OP_TOUCH && r->op != OP_APPLY_PUT && r->op != OP_APPLY_DELETE)
 			ne->version = atomic_fetch_add_explicit(&c->version, 1,
 								memory_order_relaxed) + 1;
 		if ((ne->expire_at != UINT64_MAX || ne->max_idle != UINT64_MAX) &&
@@ -234,16 +286,16 @@ static int do_write(struct weft_cache *c, const struct weft_cache_key *k, struct
 		if (old != NULL) {
 			atomic_store_explicit(slot, v, memory_order_release);
 		} else if (weft_cache_chain_insert(head, v) < 0) {
-			weft_cache_charge(c, -dbytes, -1);
+			uncharge_new(c, ne);
 			weft_cache_bucket_unlock(head);
 			weft_cache_entry_free(ne);
-			return -ENOMEM;
+			return tomb ? rc : -ENOMEM;
 		}
 		weft_cache_bucket_unlock(head);
 		if (old != NULL)
 			weft_cache_entry_retire(old);
 		r->version = ne->version;
-		return 0;
+		return rc;
 	}
 }
 
@@ -354,6 +406,21 @@ int weft_cache_apply_delete(struct weft_cache *c, const struct weft_cache_key *k
 	rc = do_write(c, key, &r, now_ms);
 	weft_cache_leave(on);
 	if (rc == 0)
+		weft_cache_count(&weft_cache_my_stats(c)->deletes, 1);
+	return rc;
+}
+
+int weft_cache_discard(struct weft_cache *c, const struct weft_cache_key *key,
+		       uint64_t version, uint64_t now_ms)
+{
+	int rc = weft_cache_check_key(key);
+	if (rc < 0)
+		return rc;
+	struct write_req r = {.op = OP_DISCARD, .apply_version = version};
+	bool on = weft_cache_enter();
+	rc = do_write(c, key, &r, now_ms);
+	weft_cache_leave(on);
+	if (rc == 0 && r.live_removed)
 		weft_cache_count(&weft_cache_my_stats(c)->deletes, 1);
 	return rc;
 }

@@ -168,8 +168,9 @@ int weft_ctl_repl_begin(struct weft_ctl_repl_batch *b, const char *name, size_t 
  * within WEFT_MAX_REPL_VALUE_LEN (so one entry of any size a cache holds
  * fits an empty batch). */
 bool weft_ctl_repl_fits(const struct weft_ctl_repl_batch *b, size_t key_len, size_t value_len);
-/* Appends a PUT entry (img: version, remaining TTL, max idle) and updates
- * the count in the extras. 0, -EINVAL (key_len 0 or > WEFT_MAX_KEY_LEN),
+/* Appends a PUT entry (img: version, remaining TTL, max idle), or a DELETE
+ * entry with img's version if img->deleted (a tombstone: value_len 0), and
+ * updates the count in the extras. 0, -EINVAL (key_len 0 or > WEFT_MAX_KEY_LEN),
  * -E2BIG (the entry list would exceed WEFT_MAX_REPL_VALUE_LEN), -ENOMEM. */
 int weft_ctl_repl_add(struct weft_ctl_repl_batch *b, const void *key, size_t key_len,
 		      const struct weft_cache_image *img);

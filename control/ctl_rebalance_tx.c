@@ -254,9 +254,11 @@ static void on_entry(void *arg, const struct weft_cache_key *key,
 	uint32_t seg = weft_wire_segment(key->hash, rb->seg_log2);
 
 	if (rb->dropping) {
-		/* Deletes it unless a newer write replaced it meanwhile. */
-		if (rb->drop[seg])
-			weft_cache_apply_delete(rb->cache, key, img->version + 1, rb->now);
+		/* Removes it unless a newer write replaced it meanwhile, with no
+		 * tombstone (one would refuse the entry should the segment come
+		 * back soon); tombstones are left to expire. */
+		if (rb->drop[seg] && !img->deleted)
+			weft_cache_discard(rb->cache, key, img->version, rb->now);
 		return;
 	}
 	bool wanted = false;

@@ -87,7 +87,7 @@ int weft_ctl_repl_add(struct weft_ctl_repl_batch *b, const void *key, size_t key
 	if (reserve(b, entry) != 0)
 		return -ENOMEM;
 	memset(&e, 0, sizeof(e));
-	e.kind = WEFT_REPL_PUT;
+	e.kind = img->deleted ? WEFT_REPL_DELETE : WEFT_REPL_PUT; /* a tombstone: no value */
 	e.key_len = (uint16_t)key_len;
 	e.value_len = img->value_len;
 	e.version = img->version;

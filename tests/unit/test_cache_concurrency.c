@@ -14,6 +14,8 @@
  *    follow their writer's own put / put-if-absent / CAS / delete exactly;
  *  - the final state is each key's last write; under a memory bound, bytes
  *    never pass it and evictions happen;
+ *  - the same in a REPLICATED cache, where each delete leaves a tombstone
+ *    (a later put-if-absent must replace it; tombstones are no entries);
  *  - under ASan, no entry or bucket is read after it is freed (grace
  *    periods are honoured).
  * Failures inside threads are counted (cmocka is not thread-safe) and
@@ -248,12 +250,13 @@ static void run_all(struct run *r)
 	urcu_qsbr_thread_online();
 }
 
+/* *state: NULL (a LOCAL cache) or the cache mode to run in. */
 static void test_readers_writers_resize(void **state)
 {
-	(void)state;
+	struct weft_cache_opts o = {.mode = *state != NULL ? *(const uint32_t *)*state : 0};
 	struct run *r = calloc(1, sizeof(*r));
 	assert_non_null(r);
-	r->c = weft_cache_create("conc", 4, NULL, 4); /* grows during the run */
+	r->c = weft_cache_create("conc", 4, &o, 4); /* grows during the run */
 	assert_non_null(r->c);
 	r->key_space = SHARED_KEYS;
 	run_all(r);
@@ -300,11 +303,24 @@ static void test_readers_writers_resize(void **state)
 		}
 	weft_cache_get_stats(r->c, &st);
 	assert_int_equal(st.entries, SHARED_KEYS + 1 + present);
-	print_message("%" PRIu64 " reads, %" PRIu64 " resizes, %" PRIu64 " entries\n",
-		      atomic_load(&r->reads), st.resizes, st.entries);
+	if (o.mode == WEFT_CACHE_MODE_LOCAL || o.mode == 0)
+		assert_int_equal(st.tombstones, 0);
+	else /* at most one per private key not present (some may have expired) */
+		assert_true(st.tombstones <= WRITERS * PRIV_KEYS - present);
+	print_message("%" PRIu64 " reads, %" PRIu64 " resizes, %" PRIu64 " entries, %" PRIu64
+		      " tombstones\n",
+		      atomic_load(&r->reads), st.resizes, st.entries, st.tombstones);
 	weft_cache_destroy(r->c);
 	free(r);
 	urcu_qsbr_quiescent_state();
+}
+
+static void test_readers_writers_resize_replicated(void **state)
+{
+	(void)state;
+	uint32_t mode = WEFT_CACHE_MODE_REPLICATED;
+	void *p = &mode;
+	test_readers_writers_resize(&p);
 }
 
 static void test_concurrent_eviction(void **state)
@@ -337,6 +353,7 @@ int main(void)
 	urcu_qsbr_register_thread();
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_readers_writers_resize),
+		cmocka_unit_test(test_readers_writers_resize_replicated),
 		cmocka_unit_test(test_concurrent_eviction),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);

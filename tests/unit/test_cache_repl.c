@@ -45,7 +45,7 @@ static struct weft_cache_image img_s(const char *val, uint64_t version, uint64_t
 				     uint64_t idle)
 {
 	return (struct weft_cache_image){(const uint8_t *)val, (uint32_t)strlen(val), version, ttl,
-					 idle};
+					 idle, false};
 }
 
 static void assert_value(const struct weft_cache_image *img, const char *want)
@@ -269,7 +269,7 @@ static void test_apply_put_versions(void **state)
 
 	/* an empty value is a value */
 	struct kbuf ke;
-	in = (struct weft_cache_image){NULL, 0, 5, WEFT_CACHE_NO_EXPIRY, 0};
+	in = (struct weft_cache_image){NULL, 0, 5, WEFT_CACHE_NO_EXPIRY, 0, false};
 	assert_int_equal(weft_cache_apply_put(c, mk(&ke, "empty%u", 0), &in, 0), 0);
 	assert_int_equal(weft_cache_peek(c, &ke.k, 0, &out), 0);
 	assert_int_equal(out.value_len, 0);
@@ -406,11 +406,11 @@ static void test_apply_put_bounds_and_bad_input(void **state)
 	c = weft_cache_create("small", 5, &ob, 0);
 	assert_non_null(c);
 	static uint8_t big[8192];
-	struct weft_cache_image in = {big, sizeof(big), 1, WEFT_CACHE_NO_EXPIRY, 0};
+	struct weft_cache_image in = {big, sizeof(big), 1, WEFT_CACHE_NO_EXPIRY, 0, false};
 	assert_int_equal(weft_cache_apply_put(c, mk(&kb, "big%u", 0), &in, 0), -ENOMEM);
 	in.value_len = WEFT_CACHE_MAX_VALUE + 1;
 	assert_int_equal(weft_cache_apply_put(c, &kb.k, &in, 0), -E2BIG);
-	in = (struct weft_cache_image){NULL, 3, 1, WEFT_CACHE_NO_EXPIRY, 0};
+	in = (struct weft_cache_image){NULL, 3, 1, WEFT_CACHE_NO_EXPIRY, 0, false};
 	assert_int_equal(weft_cache_apply_put(c, &kb.k, &in, 0), -EINVAL);
 	assert_int_equal(weft_cache_apply_put(c, &kb.k, NULL, 0), -EINVAL);
 	weft_cache_get_stats(c, &st);
