@@ -225,6 +225,12 @@ struct weft_cache_image {
 int weft_cache_peek(struct weft_cache *c, const struct weft_cache_key *key, uint64_t now_ms,
 		    struct weft_cache_image *out);
 
+/* Whether key holds a tombstone (deleted less than WEFT_CACHE_TOMBSTONE_MS
+ * ago). The dataplane does not read such a key through to the segment's
+ * old owner, which may still hold the value deleted here. */
+bool weft_cache_is_deleted(struct weft_cache *c, const struct weft_cache_key *key,
+			   uint64_t now_ms);
+
 /* Stores img under key iff there is no live entry or tombstone, or its
  * version is older than img->version; the entry keeps img->version (not a
  * new one), and replaces the tombstone if there was one. img->deleted is

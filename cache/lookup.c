@@ -232,3 +232,16 @@ int weft_cache_peek(struct weft_cache *c, const struct weft_cache_key *key, uint
 	weft_cache_entry_image(e, now_ms, out);
 	return 0;
 }
+
+bool weft_cache_is_deleted(struct weft_cache *c, const struct weft_cache_key *key,
+			   uint64_t now_ms)
+{
+	if (weft_cache_check_key(key) < 0)
+		return false;
+	const struct weft_cache_table *t = atomic_load_explicit(&c->table, memory_order_acquire);
+	const struct weft_cache_bucket *head = bucket_head(t, key->hash);
+	struct weft_cache_entry *e = tag_scan(head, weft_cache_tag(key->hash));
+	if (e != NULL && !weft_cache_entry_matches(e, key))
+		e = full_scan(head, key);
+	return e != NULL && weft_cache_entry_is_tomb(e) && !weft_cache_entry_expired(e, now_ms);
+}

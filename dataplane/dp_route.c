@@ -161,6 +161,10 @@ bool dp_route_read_through(struct dp_lcore *lc, const struct weft_dp_members *to
 	uint16_t p = topo->seg_prev[weft_wire_segment(req->key_hash, topo->seg_log2)];
 	if (p == WEFT_DP_READ_THROUGH_NONE || p == topo->self || !live(&topo->m[p]))
 		return false;
+	/* Deleted here: the old owner may still hold the deleted value. */
+	struct weft_cache_key k = {req->key, req->hdr.key_len, req->key_hash};
+	if (weft_cache_is_deleted(c, &k, lc->now_ms))
+		return false;
 	lc->c.read_through++;
 	dp_rpc_forward(lc, topo, req, p);
 	return true;

@@ -63,6 +63,7 @@ struct dp_rpc_state {
 	unsigned n_holds;
 	unsigned free_hint;
 	uint64_t view;          /* the view the pending slots were last checked against */
+	uint64_t next_due_ms;   /* no slot's retransmission is due before this */
 	struct rte_ring *inbox; /* other lcores -> this one: response mbufs */
 	struct dp_slot slot[DP_RPC_SLOTS];
 	struct dp_hold hold[DP_HOLD_SLOTS];
@@ -208,6 +209,8 @@ static struct dp_slot *slot_new(struct dp_lcore *lc, uint16_t hold, uint32_t ip,
 	/* ~20 ms per MiB on top: a big message takes time to cross. */
 	s->rto = DP_RPC_RTO_MS + msg->hdr.msg_len / 50000u;
 	s->next_ms = lc->now_ms + s->rto;
+	if (r->n_slots == 0 || s->next_ms < r->next_due_ms)
+		r->next_due_ms = s->next_ms;
 	s->msg = msg;
 	msg->refs++;
 	r->n_slots++;
@@ -535,6 +538,11 @@ void dp_rpc_tick(struct dp_lcore *lc)
 	bool view_changed = t != NULL && t->view != r->view;
 	if (view_changed)
 		r->view = t->view;
+	/* The slot scan runs only when a timer is due or the view moved, not
+	 * on every poll of a loaded lcore. */
+	if (!view_changed && lc->now_ms < r->next_due_ms)
+		return;
+	uint64_t next_due = UINT64_MAX;
 	for (unsigned i = 0; i < DP_RPC_SLOTS && r->n_slots > 0; i++) {
 		struct dp_slot *s = &r->slot[i];
 		if (!s->used)
@@ -543,8 +551,11 @@ void dp_rpc_tick(struct dp_lcore *lc)
 			peer_gone(lc, t, s);
 			continue;
 		}
-		if (lc->now_ms < s->next_ms)
+		if (lc->now_ms < s->next_ms) {
+			if (s->next_ms < next_due)
+				next_due = s->next_ms;
 			continue;
+		}
 		if (lc->now_ms - s->first_ms >= DP_RPC_GIVE_UP_MS) {
 			uint16_t hi = s->hold;
 			lc->c.rpc_gave_up++;
@@ -554,7 +565,13 @@ void dp_rpc_tick(struct dp_lcore *lc)
 		}
 		s->rto = s->rto * 2 > DP_RPC_RTO_MAX_MS ? DP_RPC_RTO_MAX_MS : s->rto * 2;
 		s->next_ms = lc->now_ms + s->rto;
+		if (s->next_ms < next_due)
+			next_due = s->next_ms;
 		lc->c.rpc_retransmits++;
 		slot_send(lc, s);
 	}
+	/* Slots made during the scan (re-targeted replications) set an
+	 * earlier due time themselves. */
+	if (next_due < r->next_due_ms || r->next_due_ms <= lc->now_ms)
+		r->next_due_ms = next_due;
 }

@@ -148,6 +148,7 @@ static void put_cache(struct weft_cache *c, void *arg)
 	dp_text_put(o, "cache.%s.mode %s\n", n,
 		    opts.mode < WEFT_MODE__COUNT ? mode_names[opts.mode] : "unknown");
 	dp_text_put(o, "cache.%s.entries %" PRIu64 "\n", n, s.entries);
+	dp_text_put(o, "cache.%s.tombstones %" PRIu64 "\n", n, s.tombstones);
 	dp_text_put(o, "cache.%s.bytes %" PRIu64 "\n", n, s.bytes);
 	dp_text_put(o, "cache.%s.max_bytes %" PRIu64 "\n", n, s.max_bytes);
 	dp_text_put(o, "cache.%s.hits %" PRIu64 "\n", n, s.hits);

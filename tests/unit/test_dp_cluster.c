@@ -609,6 +609,25 @@ static void test_miss_reads_through_to_old_owner(void **state)
 	assert_int_equal(s[0].h.status, WEFT_ST_NOT_FOUND);
 	free_all(m, n);
 
+	/* A key deleted here is not asked of the old owner (which may still
+	 * hold the deleted value): its tombstone answers NOT_FOUND. */
+	send_msg(CLIENT_MAC, CLIENT_IP, CLIENT_PORT, WEFT_OP_DELETE, 0, "rt", "here", NULL, 0,
+		 NULL, 0);
+	n = poll_node(m, s); /* the DELETE replicated to the peer */
+	assert_int_equal(n, 1);
+	r = s[0];
+	struct weft_repl_entry e;
+	const uint8_t *k, *val;
+	repl_entry(&r, "rt", &e, &k, &val);
+	assert_int_equal(e.kind, WEFT_REPL_DELETE);
+	free_all(m, n);
+	peer_answer(PEER_MAC, PEER_IP, &r, WEFT_ST_OK, &ack, sizeof(ack), NULL, 0, 0);
+	expect_one(m, s, &n, CLIENT_IP, CLIENT_PORT);
+	assert_int_equal(s[0].h.status, WEFT_ST_OK);
+	free_all(m, n);
+	expect_get("rt", "here", WEFT_ST_NOT_FOUND, 0, NULL);
+	assert_int_equal(lc0()->read_through - rt0, 1);
+
 	/* Once the window is over, a miss is a miss. */
 	T.now += 1001;
 	expect_get("rt", "moving", WEFT_ST_NOT_FOUND, 0, NULL);
