@@ -10,7 +10,14 @@
  * --requests); every request and response fits one datagram (checked here
  * before any thread starts); the preload phase (--preload) is measured apart
  * and finishes on every thread before the measured phase starts.
+ *
+ * --cluster (weft only): the segment table is fetched from --server first
+ * and each request goes straight to an owner of its key; while the workers
+ * run, the main thread fetches the table again whenever an answer carried a
+ * newer epoch (weft_perf_cluster.c). Without it every request goes to
+ * --server, as before.
  */
+#define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
@@ -18,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <weft/weft.h>
 
@@ -44,6 +52,10 @@ static void usage(FILE *f)
 		"  --requests N             stop after N requests in total\n"
 		"  --preload                put every key once before measuring\n"
 		"  --cache NAME             weft cache to use (default perf; opened first)\n"
+		"  --sequential             keys in order (each thread over its share) instead of\n"
+		"                           drawn: with --requests = --keys, every key once\n"
+		"  --cluster                fetch the segment table from --server and send each key\n"
+		"                           to its primary (puts) or one of its owners (gets)\n"
 		"  --timeout-ms MS          a request unanswered this long is lost (default 100)\n"
 		"  --seed N                 random seed (default 1)\n"
 		"  --json                   also print one JSON line\n");
@@ -53,7 +65,7 @@ static void parse(int argc, char **argv, struct wp_config *c)
 {
 	enum { O_PROTO = 256, O_SERVER, O_THREADS, O_DEPTH, O_RATIO, O_KEYS, O_KSIZE, O_VSIZE,
 	       O_DIST, O_THETA, O_DURATION, O_REQUESTS, O_PRELOAD, O_CACHE, O_TIMEOUT, O_SEED,
-	       O_JSON };
+	       O_JSON, O_CLUSTER, O_SEQUENTIAL };
 	static const struct option longopts[] = {
 		{ "proto", 1, NULL, O_PROTO }, { "server", 1, NULL, O_SERVER },
 		{ "threads", 1, NULL, O_THREADS }, { "depth", 1, NULL, O_DEPTH },
@@ -63,7 +75,9 @@ static void parse(int argc, char **argv, struct wp_config *c)
 		{ "duration", 1, NULL, O_DURATION }, { "requests", 1, NULL, O_REQUESTS },
 		{ "preload", 0, NULL, O_PRELOAD }, { "cache", 1, NULL, O_CACHE },
 		{ "timeout-ms", 1, NULL, O_TIMEOUT }, { "seed", 1, NULL, O_SEED },
-		{ "json", 0, NULL, O_JSON }, { "help", 0, NULL, 'h' }, { NULL, 0, NULL, 0 },
+		{ "json", 0, NULL, O_JSON }, { "cluster", 0, NULL, O_CLUSTER },
+		{ "sequential", 0, NULL, O_SEQUENTIAL },
+		{ "help", 0, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
 	const char *server = NULL;
 	bool duration_set = false;
@@ -107,6 +121,8 @@ static void parse(int argc, char **argv, struct wp_config *c)
 		case O_TIMEOUT: c->timeout_ms = (uint32_t)wp_num(optarg, "bad --timeout-ms"); break;
 		case O_SEED: c->seed = wp_num(optarg, "bad --seed"); break;
 		case O_JSON: c->json = true; break;
+		case O_CLUSTER: c->cluster = true; break;
+		case O_SEQUENTIAL: c->sequential = true; break;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); exit(2);
 		}
@@ -158,6 +174,10 @@ static void validate(const struct wp_config *c)
 		wp_die("--requests must be at least --threads", NULL);
 	if (c->timeout_ms == 0)
 		wp_die("--timeout-ms must be > 0", NULL);
+	if (c->cluster && c->proto != WP_PROTO_WEFT)
+		wp_die("--cluster needs --proto weft", NULL);
+	if (c->sequential && c->zipf)
+		wp_die("--sequential and --dist zipf exclude each other", NULL);
 	size_t nl = strlen(c->cache);
 	if (c->proto == WP_PROTO_WEFT && (nl == 0 || nl > WEFT_MAX_NAME_LEN))
 		wp_die("--cache must be 1..64 bytes", NULL);
@@ -183,9 +203,10 @@ static void add_stats(struct wp_stats *d, const struct wp_stats *s)
 }
 
 static void report(const struct wp_config *c, const struct wp_stats *pre, const struct wp_stats *t,
-		   double secs)
+		   double secs, const struct wp_cluster *cl)
 {
 	const char *proto = c->proto == WP_PROTO_WEFT ? "weft" : "memcached";
+	const char *dist = c->zipf ? "zipf" : c->sequential ? "sequential" : "uniform";
 	double us = 1e-3;
 	double p50 = (double)wp_hist_quantile(&t->hist, 0.50) * us;
 	double p99 = (double)wp_hist_quantile(&t->hist, 0.99) * us;
@@ -194,7 +215,7 @@ static void report(const struct wp_config *c, const struct wp_stats *pre, const 
 	double ops = secs > 0 ? (double)t->completed / secs : 0;
 
 	printf("weft-perf %s %s: %u threads x depth %u, %s keys=%" PRIu64 " key=%uB value=%uB get-ratio=%.2f\n",
-	       proto, c->server_str, c->threads, c->depth, c->zipf ? "zipf" : "uniform", c->keys,
+	       proto, c->server_str, c->threads, c->depth, dist, c->keys,
 	       c->key_size, c->value_size, c->get_ratio);
 	if (c->preload)
 		printf("  preload: %" PRIu64 " puts sent, %" PRIu64 " stored, %" PRIu64 " lost, %" PRIu64 " errors\n",
@@ -205,17 +226,30 @@ static void report(const struct wp_config *c, const struct wp_stats *pre, const 
 	printf("  hits %" PRIu64 ", misses %" PRIu64 ", lost %" PRIu64 " (timeout %u ms), errors %" PRIu64 ", stale %" PRIu64 ", send failures %" PRIu64 "\n",
 	       t->hits, t->misses, t->lost, c->timeout_ms, t->errors, t->stale, t->send_fail);
 	printf("  latency us: p50 %.1f  p99 %.1f  p999 %.1f  max %.1f\n", p50, p99, p999, pmax);
+	const struct wp_route *r = cl ? atomic_load(&cl->cur) : NULL;
+	if (r)
+		printf("  cluster: %u members, %u owners, %u segments, epoch %u, %s; %" PRIu64
+		       " table fetches (%" PRIu64 " failed), %u tables used\n",
+		       r->topo->n_members, r->topo->owners, r->topo->n_segments, r->epoch,
+		       r->direct ? "direct to owners" : "all to --server", cl->fetches,
+		       cl->fetch_failures, cl->n_all);
 	if (c->json)
 		printf("{\"proto\":\"%s\",\"server\":\"%s\",\"threads\":%u,\"depth\":%u,"
 		       "\"dist\":\"%s\",\"keys\":%" PRIu64 ",\"key_size\":%u,\"value_size\":%u,"
 		       "\"get_ratio\":%.3f,\"seconds\":%.3f,\"sent\":%" PRIu64 ",\"completed\":%" PRIu64 ","
 		       "\"ops_per_s\":%.1f,\"gets_per_s\":%.1f,\"puts_per_s\":%.1f,"
 		       "\"hits\":%" PRIu64 ",\"misses\":%" PRIu64 ",\"lost\":%" PRIu64 ",\"errors\":%" PRIu64 ","
-		       "\"stale\":%" PRIu64 ",\"p50_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,\"max_us\":%.1f}\n",
-		       proto, c->server_str, c->threads, c->depth, c->zipf ? "zipf" : "uniform", c->keys,
+		       "\"stale\":%" PRIu64 ",\"p50_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,\"max_us\":%.1f",
+		       proto, c->server_str, c->threads, c->depth, dist, c->keys,
 		       c->key_size, c->value_size, c->get_ratio, secs, t->sent, t->completed, ops,
 		       secs > 0 ? (double)t->gets / secs : 0, secs > 0 ? (double)t->puts / secs : 0,
 		       t->hits, t->misses, t->lost, t->errors, t->stale, p50, p99, p999, pmax);
+	if (c->json && r)
+		printf(",\"cluster_members\":%u,\"owners\":%u,\"epoch\":%u,\"direct\":%s,"
+		       "\"table_fetches\":%" PRIu64, r->topo->n_members, r->topo->owners, r->epoch,
+		       r->direct ? "true" : "false", cl->fetches);
+	if (c->json)
+		printf("}\n");
 }
 
 /* weft caches are looked up or created by name before use. */
@@ -233,6 +267,33 @@ static void open_cache(const struct wp_config *c)
 			c->server_str, weft_status_name(rc), weft_strerror(rc));
 		exit(2);
 	}
+}
+
+/* Joins the workers; with --cluster, keeps the table fresh meanwhile,
+ * looking every 2 ms (the workers' runs bound this loop). */
+static void wait_workers(pthread_t *tid, unsigned n, struct wp_cluster *cl)
+{
+	unsigned joined = 0;
+	if (cl == NULL) {
+		for (unsigned i = 0; i < n; i++)
+			pthread_join(tid[i], NULL);
+		return;
+	}
+	bool *done = calloc(n, sizeof(*done));
+	if (done == NULL)
+		wp_die("out of memory", NULL);
+	while (joined < n) {
+		for (unsigned i = 0; i < n; i++)
+			if (!done[i] && pthread_tryjoin_np(tid[i], NULL) == 0) {
+				done[i] = true;
+				joined++;
+			}
+		if (joined == n)
+			break;
+		wp_cluster_refresh(cl);
+		nanosleep(&(struct timespec){ .tv_nsec = 2000000 }, NULL);
+	}
+	free(done);
 }
 
 /* True when the command line asks for the DPDK mode (--dpdk SPEC). */
@@ -258,6 +319,14 @@ int main(int argc, char **argv)
 		wp_die("cannot build the Zipf table (keys <= 2^27)", NULL);
 	if (cfg.proto == WP_PROTO_WEFT)
 		open_cache(&cfg);
+	struct wp_cluster *cl = NULL;
+	if (cfg.cluster) {
+		cl = malloc(sizeof(*cl));
+		if (cl == NULL)
+			wp_die("out of memory", NULL);
+		if (wp_cluster_init(cl, &cfg) < 0)
+			exit(2);
+	}
 
 	struct wp_worker *w = calloc(cfg.threads, sizeof(*w));
 	pthread_t *tid = calloc(cfg.threads, sizeof(*tid));
@@ -265,7 +334,7 @@ int main(int argc, char **argv)
 		wp_die("out of memory", NULL);
 	for (unsigned i = 0; i < cfg.threads; i++) {
 		w[i] = (struct wp_worker){ .cfg = &cfg, .zipf = cfg.zipf ? &zipf : NULL,
-					   .barrier = &barrier, .index = i };
+					   .cluster = cl, .barrier = &barrier, .index = i };
 		if (cfg.requests)
 			w[i].quota = cfg.requests * (i + 1) / cfg.threads - cfg.requests * i / cfg.threads;
 		if (pthread_create(&tid[i], NULL, wp_worker_main, &w[i]) != 0)
@@ -276,8 +345,8 @@ int main(int argc, char **argv)
 		wp_die("out of memory", NULL);
 	uint64_t start = UINT64_MAX, finish = 0;
 	int failed = 0;
+	wait_workers(tid, cfg.threads, cl);
 	for (unsigned i = 0; i < cfg.threads; i++) {
-		pthread_join(tid[i], NULL);
 		if (w[i].error) {
 			fprintf(stderr, "weft-perf: thread %u: %s\n", i, strerror(w[i].error));
 			failed = 1;
@@ -291,7 +360,11 @@ int main(int argc, char **argv)
 			finish = w[i].finish_ns;
 	}
 	double secs = finish > start ? (double)(finish - start) / 1e9 : 0;
-	report(&cfg, pre, tot, secs);
+	report(&cfg, pre, tot, secs, cl);
+	if (cl) {
+		wp_cluster_fini(cl);
+		free(cl);
+	}
 	pthread_barrier_destroy(&barrier);
 	wp_zipf_free(&zipf);
 	free(w);

@@ -2,18 +2,22 @@
  * weft-perf internals: configuration, the latency histogram
  * (weft_perf_hist.c), key choice and the Zipf sampler (weft_perf_keys.c),
  * request encoding / response decoding for weft and memcached
- * (weft_perf_proto.c) and the per-thread load loop (weft_perf_worker.c).
+ * (weft_perf_proto.c), the per-thread load loop (weft_perf_worker.c) and
+ * the --cluster routing tables (weft_perf_cluster.c).
  *
  * Invariants: every request and response fits one datagram (main() checks
  * sizes before starting); a request id names a pipeline slot in its low
  * bits and the slot's generation above them, so a late answer to a timed-out
- * request never completes the slot's next request.
+ * request never completes the slot's next request. With --cluster a
+ * published route is never changed or freed while workers run: a newer
+ * table replaces the pointer, the old one stays until the end.
  */
 #ifndef WEFT_PERF_INTERNAL_H
 #define WEFT_PERF_INTERNAL_H
 
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -37,6 +41,8 @@ struct wp_config {
 	uint32_t timeout_ms;
 	bool json;
 	uint64_t seed;
+	bool cluster;       /* --cluster: each key straight to an owner (kernel UDP, weft) */
+	bool sequential;    /* --sequential: each thread's keys in order over its share */
 };
 
 /* --- weft_perf_hist.c --- */
@@ -101,6 +107,69 @@ size_t wp_encode(const struct wp_config *cfg, uint32_t client_id, uint64_t req_i
  * else its request id and result. */
 bool wp_decode(const struct wp_config *cfg, uint32_t client_id, const uint8_t *d, size_t len,
 	       uint64_t *req_id, enum wp_result *res);
+/* The topology epoch in a weft datagram's header (0 if too short). */
+uint32_t wp_weft_epoch(const uint8_t *d, size_t len);
+
+/* --- weft_perf_cluster.c --- */
+
+struct weft_topology;
+struct weft_client;
+
+/* One segment table with its members' addresses. Immutable once published:
+ * workers read it without locks; it is freed only after they stopped. */
+struct wp_route {
+	struct weft_topology *topo;
+	struct sockaddr_in *addr; /* [topo->n_members]; sin_family 0: unusable */
+	uint32_t epoch;
+	bool direct;              /* false (one member, no owners yet): all to the seed */
+};
+
+/* The shared routing state of a --cluster run. `cur` and `seen` are the only
+ * fields workers touch (atomics); the rest belongs to the main thread. */
+struct wp_cluster {
+	_Atomic(const struct wp_route *) cur;
+	_Atomic uint32_t seen;      /* newest epoch a response carried */
+	struct weft_client *cl;     /* TOPOLOGY from the seed */
+	struct wp_route **all;      /* every table published, freed at the end */
+	unsigned n_all, cap_all;
+	uint64_t fetches, fetch_failures;
+	uint64_t last_try_ns;
+};
+
+/* Serial-number order of 32-bit epochs: a is newer than b. */
+static inline bool wp_epoch_newer(uint32_t a, uint32_t b)
+{
+	return (int32_t)(a - b) > 0;
+}
+
+/* Builds the route of a table (taking ownership of t): NULL with errno
+ * ENOMEM. Pure apart from the allocation. */
+struct wp_route *wp_route_build(struct weft_topology *t);
+void wp_route_free(struct wp_route *r);
+/* Where a request for key goes: the primary for a put, owner number
+ * pick % owners for a get; NULL: the seed (--server). Pure, any thread. */
+const struct sockaddr_in *wp_route_dest(const struct wp_route *r, const void *key, size_t len,
+					bool is_get, uint64_t pick);
+
+/* Main thread: connects to the seed and publishes its first table. 0 or
+ * -errno (a message was printed). */
+int wp_cluster_init(struct wp_cluster *c, const struct wp_config *cfg);
+/* Main thread, between waits for the workers: fetches the table again when
+ * a response carried a newer epoch (at most every 20 ms; each fetch bounded
+ * by 1 s) or while the node has no table yet. */
+void wp_cluster_refresh(struct wp_cluster *c);
+void wp_cluster_fini(struct wp_cluster *c);
+/* Worker: notes the epoch of a response answered under route epoch `have`. */
+static inline void wp_cluster_saw(struct wp_cluster *c, uint32_t have, uint32_t epoch)
+{
+	if (!wp_epoch_newer(epoch, have))
+		return;
+	uint32_t s = atomic_load_explicit(&c->seen, memory_order_relaxed);
+	while (wp_epoch_newer(epoch, s) &&
+	       !atomic_compare_exchange_weak_explicit(&c->seen, &s, epoch, memory_order_relaxed,
+						      memory_order_relaxed))
+		;
+}
 
 /* --- weft_perf_worker.c --- */
 
@@ -112,6 +181,7 @@ struct wp_stats {
 struct wp_worker {
 	const struct wp_config *cfg;
 	const struct wp_zipf *zipf; /* NULL: uniform */
+	struct wp_cluster *cluster; /* --cluster: routing; NULL: all to --server */
 	pthread_barrier_t *barrier; /* after preload, before measuring */
 	unsigned index;
 	uint64_t quota;             /* requests to issue while measuring; 0: no bound */

@@ -111,6 +111,15 @@ size_t wp_encode(const struct wp_config *cfg, uint32_t client_id, uint64_t req_i
 	return encode_memcached(cfg, req_id, is_get, key_idx, value, out);
 }
 
+uint32_t wp_weft_epoch(const uint8_t *d, size_t len)
+{
+	struct weft_wire_hdr h;
+	if (len < sizeof(h))
+		return 0;
+	memcpy(&h, d, sizeof(h));
+	return h.epoch;
+}
+
 static bool starts(const uint8_t *d, size_t len, const char *s)
 {
 	size_t n = strlen(s);

@@ -3,7 +3,13 @@
  * non-blocking UDP socket: keep up to --depth requests outstanding, send new
  * ones in batches with sendmmsg, take answers in batches with recvmmsg, and
  * give up on a request after --timeout-ms (counted as lost, never retried,
- * so a slow server is not flattered by retransmissions).
+ * so a slow server is not flattered by retransmissions). With --cluster the
+ * socket is not connected: each request names its node (weft_perf_cluster.c:
+ * puts to the key's primary, gets to one of its owners), the table being
+ * the one published when its batch was built, and each answer's epoch is
+ * reported so the main thread fetches a newer table. --sequential: each
+ * thread walks its share of the keys (the preload's) in order instead of
+ * drawing them, so --requests equal to --keys touches every key once.
  *
  * Invariants: a slot is either free (on the free stack) or busy with one
  * request whose id is (generation << slot_bits) | slot; an answer completes
@@ -21,6 +27,8 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <weft/wire.h>
 
 #include "weft_perf_internal.h"
 
@@ -50,6 +58,8 @@ struct loop {
 	struct mmsghdr txm[BATCH], rxm[BATCH];
 	struct iovec txv[BATCH], rxv[BATCH];
 	uint32_t pending[BATCH];
+	const struct wp_route *route; /* --cluster: the table of the last batch */
+	uint64_t share_lo, share_n;   /* this thread's share of the keys */
 };
 
 uint64_t wp_now_ns(void)
@@ -112,17 +122,29 @@ static void expire(struct loop *l, struct wp_stats *st, uint64_t now)
 }
 
 /* Sends up to a batch of new requests; returns how many went out. A
- * preload puts sequential keys from preload_base + *issued. */
+ * preload puts sequential keys from preload_base + *issued; --sequential
+ * takes the thread's share of the keys in order, wrapping. Keys follow
+ * *issued, which counts only what was sent, so none is skipped. */
 static unsigned issue(struct loop *l, struct wp_stats *st, uint64_t *issued, uint64_t quota,
 		      bool preload, uint64_t preload_base, uint64_t now)
 {
 	unsigned n = 0;
 	size_t slot_size = WP_MAX_DGRAM;
+	struct wp_cluster *cl = l->w->cluster;
+	char key_bytes[WEFT_MAX_KEY_LEN];
+	if (cl)
+		l->route = atomic_load_explicit(&cl->cur, memory_order_acquire);
 	while (n < BATCH && n < l->nfree && (quota == 0 || *issued + n < quota)) {
 		uint32_t k = l->free_stack[l->nfree - 1 - n];
 		struct slot *s = &l->slots[k];
 		bool is_get = !preload && wp_rng_unit(&l->rng) < l->cfg->get_ratio;
-		uint64_t key = preload ? preload_base + *issued + n : pick_key(l);
+		uint64_t key;
+		if (preload)
+			key = preload_base + *issued + n;
+		else if (l->cfg->sequential)
+			key = l->share_lo + (*issued + n) % l->share_n;
+		else
+			key = pick_key(l);
 		s->gen++;
 		s->id = ((uint64_t)s->gen << l->slot_bits) | k;
 		s->is_get = is_get;
@@ -132,6 +154,13 @@ static unsigned issue(struct loop *l, struct wp_stats *st, uint64_t *issued, uin
 		memset(&l->txm[n].msg_hdr, 0, sizeof(l->txm[n].msg_hdr));
 		l->txm[n].msg_hdr.msg_iov = &l->txv[n];
 		l->txm[n].msg_hdr.msg_iovlen = 1;
+		if (cl) {
+			wp_key(key_bytes, l->cfg->key_size, key);
+			const struct sockaddr_in *to = wp_route_dest(
+				l->route, key_bytes, l->cfg->key_size, is_get, wp_rng_next(&l->rng));
+			l->txm[n].msg_hdr.msg_name = (void *)(to ? to : &l->cfg->server);
+			l->txm[n].msg_hdr.msg_namelen = sizeof(struct sockaddr_in);
+		}
 		l->pending[n] = k;
 		n++;
 	}
@@ -172,9 +201,12 @@ static void receive(struct loop *l, struct wp_stats *st, unsigned *got)
 	for (int i = 0; i < r; i++) {
 		uint64_t id;
 		enum wp_result res;
-		if (wp_decode(l->cfg, l->client_id, l->rxv[i].iov_base, l->rxm[i].msg_len, &id, &res))
+		if (wp_decode(l->cfg, l->client_id, l->rxv[i].iov_base, l->rxm[i].msg_len, &id, &res)) {
 			complete(l, st, id, res, now);
-		else
+			if (l->w->cluster && l->route)
+				wp_cluster_saw(l->w->cluster, l->route->epoch,
+					       wp_weft_epoch(l->rxv[i].iov_base, l->rxm[i].msg_len));
+		} else
 			st->stale++;
 	}
 }
@@ -232,7 +264,8 @@ static int loop_init(struct loop *l, struct wp_worker *w)
 	l->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (l->fd < 0)
 		return -errno;
-	if (connect(l->fd, (const struct sockaddr *)&cfg->server, sizeof(cfg->server)) < 0)
+	if (w->cluster == NULL &&
+	    connect(l->fd, (const struct sockaddr *)&cfg->server, sizeof(cfg->server)) < 0)
 		return -errno;
 	return 0;
 }
@@ -255,12 +288,14 @@ void *wp_worker_main(void *arg)
 	struct loop *l = malloc(sizeof(*l));
 	int rc = l ? loop_init(l, w) : -ENOMEM;
 
-	if (rc == 0 && cfg->preload) {
-		uint64_t lo = cfg->keys * w->index / cfg->threads;
-		uint64_t hi = cfg->keys * (w->index + 1) / cfg->threads;
-		if (hi > lo)
-			run_phase(l, &w->preload, hi - lo, 0, true, lo);
+	uint64_t lo = cfg->keys * w->index / cfg->threads;
+	uint64_t hi = cfg->keys * (w->index + 1) / cfg->threads;
+	if (rc == 0) {
+		l->share_lo = lo;
+		l->share_n = hi > lo ? hi - lo : 1; /* more threads than keys: repeats */
 	}
+	if (rc == 0 && cfg->preload && hi > lo)
+		run_phase(l, &w->preload, hi - lo, 0, true, lo);
 	w->error = -rc;
 	pthread_barrier_wait(w->barrier); /* everyone, even on failure */
 	if (rc == 0) {
