@@ -256,7 +256,7 @@ static void hold_answer(struct dp_lcore *lc, uint16_t hi, uint16_t status, const
 	struct dp_hold *h = &r->hold[hi];
 	struct dp_req q = hold_req(h);
 	struct dp_dedup_resp d = {.status = status, .extras_len = 0};
-	if (extras_len <= DP_DEDUP_EXTRAS_MAX) {
+	if (extras_len > 0 && extras_len <= DP_DEDUP_EXTRAS_MAX) {
 		d.extras_len = (uint8_t)extras_len;
 		memcpy(d.extras, extras, extras_len);
 	}

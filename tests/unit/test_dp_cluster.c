@@ -110,10 +110,14 @@ static uint64_t send_msg(const uint8_t mac[6], const uint8_t ip[4], uint16_t spo
 	assert_true(sizeof(h) + h.msg_len <= sizeof(d));
 	uint8_t *w = d + sizeof(h);
 	memcpy(d, &h, sizeof(h));
-	memcpy(w, name, nl);
-	memcpy(w + nl, key, kl);
-	memcpy(w + nl + kl, extras, xl);
-	memcpy(w + nl + kl + xl, value, vl);
+	if (nl)
+		memcpy(w, name, nl);
+	if (kl)
+		memcpy(w + nl, key, kl);
+	if (xl)
+		memcpy(w + nl + kl, extras, xl);
+	if (vl)
+		memcpy(w + nl + kl + xl, value, vl);
 	push_frame(mac, ip, sport, d, (uint32_t)sizeof(h) + h.msg_len);
 	return h.request_id;
 }
@@ -186,8 +190,10 @@ static void peer_answer(const uint8_t mac[6], const uint8_t ip[4], const struct 
 	h.request_id = r->h.request_id;
 	h.msg_len = claimed_len ? claimed_len : xl + vl;
 	memcpy(d, &h, sizeof(h));
-	memcpy(d + sizeof(h), extras, xl);
-	memcpy(d + sizeof(h) + xl, value, vl);
+	if (xl)
+		memcpy(d + sizeof(h), extras, xl);
+	if (vl)
+		memcpy(d + sizeof(h) + xl, value, vl);
 	push_frame(mac, ip, NODE_PORT, d, (uint32_t)sizeof(h) + xl + vl);
 }
 
