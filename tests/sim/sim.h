@@ -11,7 +11,11 @@
  * Files: sim_core.c (rng, heap, network, driving nodes), sim_check.c
  * (invariants, view registry, trace ring), sim_faults.c (fault schedule),
  * sim_detect.c (failure-detection measurements), sim_scale.c (--scale
- * figures), sim_main.c (CLI).
+ * figures), sim_main.c (CLI); with --data the data layer: sim_data.c
+ * (workload, replication, quorum, the acknowledged-write model),
+ * sim_dcheck.c (its invariants), sim_xfer.c (state transfer driven by the
+ * real planner),
+ * sim_data_scale.c (--data-scale: rebalancing traffic per node).
  */
 #ifndef WEFT_TESTS_SIM_H
 #define WEFT_TESTS_SIM_H
@@ -43,6 +47,8 @@ enum sim_ev_kind {
 	SIM_EV_TIMER,
 	SIM_EV_FAULT,
 	SIM_EV_CHECK,
+	SIM_EV_DDELIVER,           /* a data-layer datagram (sim_data.c) */
+	SIM_EV_DTICK,              /* the data layer's 10 ms tick */
 };
 
 struct sim_msg {
@@ -99,6 +105,15 @@ struct sim_opts {
 	unsigned faults;          /* SIM_F_* */
 	bool trace;
 	bool discovery;           /* join by multicast instead of seeds */
+	bool data;                /* --data: the data layer (sim_data.c) */
+	bool quorum;              /* --quorum: partition handling quorum */
+	bool strict_copies;       /* --strict-copies: see sim_data.c (a) */
+	uint32_t write_ms;        /* --write-ms: one client write per W ms */
+	uint32_t write_start_ms;  /* --write-start-ms: first write (1000) */
+	uint32_t write_end_ms;    /* --write-end-ms: none after (0: T - 15 s) */
+	bool write_converged;     /* --write-converged: and not before every
+	                             live node holds every other ALIVE */
+	uint32_t partition_max_ms; /* --partition-max-ms (default 8000) */
 };
 
 enum {
@@ -123,11 +138,12 @@ struct sim_trace_rec {
 enum sim_trace_what {
 	SIM_T_SEND, SIM_T_DELIVER, SIM_T_DROP, SIM_T_TIMER, SIM_T_CRASH,
 	SIM_T_RESTART, SIM_T_PAUSE, SIM_T_RESUME, SIM_T_PARTITION, SIM_T_HEAL,
-	SIM_T_EVENT, SIM_T_LEAVE,
+	SIM_T_EVENT, SIM_T_LEAVE, SIM_T_DATA,
 };
 
 struct sim_view_reg;
 struct sim;
+struct sim_data;
 
 /* One crash of a node life, and which observers have declared it DOWN. */
 struct sim_crash {
@@ -184,6 +200,9 @@ struct sim {
 	struct sim_sink_ctx *sink_ctx;
 	uint32_t n_seeds;
 	struct sim_detect det;
+	struct sim_data *data;             /* NULL unless --data */
+	uint64_t part_since;               /* partition in force since (0: none) */
+	uint64_t life_epoch;               /* +1 at every crash, start, exit */
 };
 
 /* sim_core.c */
@@ -232,6 +251,28 @@ enum sim_fault_kind {
 };
 void sim_schedule_faults(struct sim *s);
 void sim_apply_fault(struct sim *s, uint32_t kind, uint32_t arg);
+
+/* sim_data.c: the data layer (--data). sim_core.c calls these; all are
+ * no-ops when s->data is NULL. */
+int sim_data_create(struct sim *s);
+void sim_data_destroy(struct sim *s);
+void sim_data_start(struct sim *s, uint32_t node);
+void sim_data_crash(struct sim *s, uint32_t node);   /* memory lost */
+void sim_data_event(struct sim *s, uint32_t node,
+		    const struct weft_swim_event *ev);
+void sim_data_deliver(struct sim *s, struct sim_msg *m);
+void sim_data_tick(struct sim *s);
+void sim_data_check(struct sim *s);                  /* every check event */
+void sim_data_end(struct sim *s);                    /* at the end of a run */
+void sim_data_summary(const struct sim *s, char *buf, size_t n);
+uint64_t sim_data_acked(const struct sim *s);        /* 0 without --data */
+void sim_data_print(FILE *f, const struct sim_trace_rec *t);  /* SIM_T_DATA */
+/* sim_core.c: sends a data datagram (network model applied). */
+void sim_net_data(struct sim *s, uint32_t src, uint32_t dst,
+		  const void *buf, size_t len);
+
+/* sim_data_scale.c */
+int sim_data_scale(uint64_t seed, const uint32_t *sizes, unsigned n_sizes);
 
 /* sim_scale.c */
 int sim_scale(uint64_t seed, const uint32_t *sizes, unsigned n_sizes);

@@ -86,6 +86,12 @@ static const char *msg_name(uint16_t t)
 		"REJECT", "SYNC", "SYNC_ACK", "VIEW_REQ", "VIEW", "GOSSIP",
 		"ANNOUNCE",
 	};
+	static const char *data_names[] = {   /* sim_data.c, SIM_DM_* */
+		"WRITE", "REPL", "REPL_ACK", "XFER", "XFER_ACK",
+	};
+
+	if (t >= 0x40 && t < 0x40 + sizeof(data_names) / sizeof(data_names[0]))
+		return data_names[t - 0x40];
 	return t < sizeof(names) / sizeof(names[0]) ? names[t] : "?";
 }
 
@@ -146,6 +152,9 @@ void sim_print_rec(FILE *f, const struct sim_trace_rec *t)
 		break;
 	case SIM_T_LEAVE:
 		fprintf(f, "LEAVE\n");
+		break;
+	case SIM_T_DATA:
+		sim_data_print(f, t);
 		break;
 	default:
 		fprintf(f, "timer\n");

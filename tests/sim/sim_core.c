@@ -16,7 +16,11 @@
  *
  * Invariants: the heap is ordered by (t, seq) and seq is unique, so runs are
  * deterministic; an event never runs before s->now; every state-machine call
- * is followed by rescheduling that node's timer.
+ * is followed by rescheduling that node's timer. With --data, data-layer
+ * datagrams (sim_data.c) cross the same network model as membership ones,
+ * and every crash, start and exit of a node is told to the data layer
+ * (memory lost); without --data no random number is drawn for it, so
+ * membership-only runs replay as before.
  */
 #include <errno.h>
 #include <math.h>
@@ -139,6 +143,8 @@ static void schedule_timer(struct sim *s, uint32_t i)
 	uint64_t d, t;
 
 	if (n->exit_pending) {
+		s->life_epoch++;
+		sim_data_crash(s, i);       /* the process exits: memory lost */
 		weft_swim_destroy(n->sm);
 		n->sm = NULL;
 		n->up = false;
@@ -176,7 +182,7 @@ static void schedule_timer(struct sim *s, uint32_t i)
 /* ---- network ---- */
 
 static void net_send(struct sim *s, uint32_t src, uint32_t dst,
-		     const void *buf, size_t len)
+		     const void *buf, size_t len, uint32_t kind)
 {
 	struct sim_node *a = &s->node[src], *b = &s->node[dst];
 	uint32_t copies = 1;
@@ -206,7 +212,7 @@ static void net_send(struct sim *s, uint32_t src, uint32_t dst,
 		m->from = a->addr;
 		m->len = (uint32_t)len;
 		memcpy(m->data, buf, len);
-		sim_push(s, s->now + delay, SIM_EV_DELIVER, dst, 0, 0, m);
+		sim_push(s, s->now + delay, kind, dst, 0, 0, m);
 	}
 }
 
@@ -234,7 +240,8 @@ static void on_send(void *ctx, const struct weft_swim_addr *to,
 	if (to->ip == SIM_GROUP_IP) {
 		for (uint32_t j = 0; j < s->n_nodes; j++)
 			if (j != c->node)
-				net_send(s, c->node, j, buf, len);
+				net_send(s, c->node, j, buf, len,
+					 SIM_EV_DELIVER);
 		return;
 	}
 	dst = addr_node(s, to);
@@ -242,7 +249,15 @@ static void on_send(void *ctx, const struct weft_swim_addr *to,
 		s->msgs_dropped++;
 		return;
 	}
-	net_send(s, c->node, (uint32_t)dst, buf, len);
+	net_send(s, c->node, (uint32_t)dst, buf, len, SIM_EV_DELIVER);
+}
+
+void sim_net_data(struct sim *s, uint32_t src, uint32_t dst,
+		  const void *buf, size_t len)
+{
+	sim_trace(s, SIM_T_SEND, src, s->node[dst].addr.ip,
+		  ((const uint8_t *)buf)[3], (uint32_t)len, 0);
+	net_send(s, src, dst, buf, len, SIM_EV_DDELIVER);
 }
 
 static void on_event(void *ctx, const struct weft_swim_event *ev)
@@ -275,6 +290,7 @@ static void on_event(void *ctx, const struct weft_swim_event *ev)
 	default:
 		break;
 	}
+	sim_data_event(s, c->node, ev);
 	if (s->hooks.event)
 		s->hooks.event(s->hooks.ctx, c->node, ev);
 }
@@ -306,6 +322,8 @@ void sim_node_start(struct sim *s, uint32_t i, bool first)
 	n->paused = false;
 	n->refused = false;
 	n->started_at = s->now;
+	s->life_epoch++;
+	sim_data_start(s, i);
 	n->has_view = false;
 	n->timer_at = UINT64_MAX;
 	if (!first && !s->o.discovery)
@@ -326,6 +344,8 @@ void sim_node_crash(struct sim *s, uint32_t i)
 		return;
 	sim_trace(s, SIM_T_CRASH, i, 0, 0, 0, n->nonce);
 	sim_detect_crash(s, i);
+	s->life_epoch++;
+	sim_data_crash(s, i);
 	weft_swim_destroy(n->sm);
 	n->sm = NULL;
 	n->up = false;
@@ -381,6 +401,7 @@ void sim_heal(struct sim *s)
 	if (memcmp(s->cut, none, sizeof(s->cut)))
 		sim_detect_partition(s, false);
 	memset(s->cut, 0, sizeof(s->cut));
+	s->part_since = 0;
 	for (uint32_t i = 0; i < s->n_nodes; i++)
 		s->node[i].group = 0;
 	sim_trace(s, SIM_T_HEAL, 0, 0, 0, 0, 0);
@@ -435,11 +456,30 @@ bool sim_step(struct sim *s)
 				 "tick (busy loop)", ev.node);
 		schedule_timer(s, ev.node);
 		break;
+	case SIM_EV_DDELIVER:
+		if (!n->up) {
+			free(ev.msg);
+			break;
+		}
+		if (n->paused) {
+			sim_push(s, n->pause_until, SIM_EV_DDELIVER, ev.node, 0,
+				 0, ev.msg);
+			break;
+		}
+		sim_trace(s, SIM_T_DELIVER, ev.node, ev.msg->src,
+			  ev.msg->data[3], ev.msg->len, 0);
+		sim_data_deliver(s, ev.msg);
+		free(ev.msg);
+		break;
+	case SIM_EV_DTICK:
+		sim_data_tick(s);
+		break;
 	case SIM_EV_FAULT:
 		sim_apply_fault(s, ev.node, ev.arg);
 		break;
 	case SIM_EV_CHECK:
 		sim_check_bounds(s);
+		sim_data_check(s);
 		if (s->now >= s->faults_end_us && !s->converged_at &&
 		    sim_converged(s)) {
 			s->converged_at = s->now;
@@ -503,6 +543,10 @@ struct sim *sim_create(const struct sim_opts *o)
 						       on_event };
 	}
 	sim_push(s, 100000, SIM_EV_CHECK, 0, 0, 0, NULL);
+	if (o->data && sim_data_create(s) != 0) {
+		sim_destroy(s);
+		return NULL;
+	}
 	return s;
 }
 
@@ -514,6 +558,7 @@ void sim_destroy(struct sim *s)
 		free(s->heap[i].msg);
 	for (uint32_t i = 0; s->node && i < s->n_nodes; i++)
 		weft_swim_destroy(s->node[i].sm);
+	sim_data_destroy(s);
 	free(s->heap);
 	free(s->node);
 	free(s->sinks);

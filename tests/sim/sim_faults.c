@@ -7,7 +7,8 @@
  *
  * Kinds: crash (restart 0.5-5 s later), pause (0.2-4 s: a stopped process
  * whose datagrams and timers run late), symmetric partition into two random
- * halves (1-8 s), one-way partition (1-8 s), graceful leave, a node started
+ * halves (1-8 s; --partition-max-ms raises the 8), one-way partition
+ * (1-8 s), graceful leave, a node started
  * from a copy of another's home (duplicate id: started 1 s after the
  * cluster has converged in the quiet tail, when the original is live in
  * every table, so it must be refused; if the original were down somewhere
@@ -70,9 +71,13 @@ static void split(struct sim *s, bool oneway)
 	}
 	s->cut[0][1] = 1;
 	s->cut[1][0] = !oneway;
+	s->part_since = s->now;
 	sim_detect_partition(s, true);
 	sim_trace(s, SIM_T_PARTITION, 0, 0, oneway, 0, mask);
-	sim_push(s, s->now + 1000000 + sim_below(&s->rng, 7000000),
+	sim_push(s, s->now + 1000000 +
+		 sim_below(&s->rng, s->o.partition_max_ms > 1000
+				    ? (s->o.partition_max_ms - 1000) * 1000
+				    : 7000000),
 		 SIM_EV_FAULT, FK_HEAL, 0, 0, NULL);
 }
 

@@ -5,7 +5,15 @@
  *            [--loss P] [--dup P] [--reorder P] [--latency-us U]
  *            [--jitter-us J] [--faults LIST] [--discovery] [--trace]
  *            [--runs K] [--nodes-max M]
+ *            [--data [--quorum] [--strict-copies] [--write-ms W]
+ *             [--write-start-ms S] [--write-end-ms E] [--write-converged]]
+ *            [--partition-max-ms P]
  *   weft-sim --scale [--seed S] [--sizes 10,100,1000]
+ *   weft-sim --data-scale [--seed S] [--sizes 10,100,1000]
+ *
+ * --data adds the data layer (sim_data.c: client writes, replication,
+ * state transfer by the real planner, acknowledged-write invariants);
+ * --quorum runs it with --partition-handling quorum (the real quorum rule).
  *
  * LIST is a comma list of crash,pause,partition,oneway,drift,leave,dupid,
  * all, none. --runs K runs seeds S..S+K-1; with --nodes-max M each run draws
@@ -14,6 +22,7 @@
  * The last line sums the runs for tests/sim/run:
  *   stats runs=K failed=F events=E nodes_max=M detections=D false_downs=X
  *         excused_downs=Y detect_ms=MS:COUNT,...   (or detect_ms=-)
+ *         acked=A                                  (acknowledged writes)
  * detect_ms is the histogram of detection samples in whole ms (sim_detect.c;
  * samples of 65535 ms or more fall in the last bucket).
  */
@@ -34,7 +43,10 @@ static void usage(void)
 		"leave,dupid|all|none]\n"
 		"                [--discovery] [--trace] [--runs K] "
 		"[--nodes-max M]\n"
-		"       weft-sim --scale [--seed S] [--sizes 10,100,1000]\n");
+		"                [--data [--quorum] [--write-ms W]] "
+		"[--partition-max-ms P]\n"
+		"       weft-sim --scale [--seed S] [--sizes 10,100,1000]\n"
+		"       weft-sim --data-scale [--seed S] [--sizes 10,100,1000]\n");
 	exit(2);
 }
 
@@ -88,7 +100,7 @@ static const char *prog = "weft-sim";
 
 /* Sums over the runs of one invocation. */
 struct totals {
-	uint64_t events, detections, false_downs, excused_downs;
+	uint64_t events, detections, false_downs, excused_downs, acked;
 	uint32_t nodes_max;
 	uint64_t hist[HIST_MS];     /* detection samples per whole ms */
 };
@@ -96,6 +108,7 @@ struct totals {
 static void add_totals(struct totals *t, const struct sim *s)
 {
 	t->events += s->events_run;
+	t->acked += sim_data_acked(s);
 	t->false_downs += s->det.false_downs;
 	t->excused_downs += s->det.excused_downs;
 	t->detections += s->det.n_sample;
@@ -121,22 +134,38 @@ static void print_totals(const struct totals *t, uint32_t runs, int failed)
 			       (unsigned long long)t->hist[ms]);
 			any = true;
 		}
-	printf("%s\n", any ? "" : "-");
+	printf("%s acked=%llu\n", any ? "" : "-", (unsigned long long)t->acked);
 }
 
 static void replay_cmd(const struct sim_opts *o, char *buf, size_t n)
 {
-	char f[128];
+	char f[128], extra[160] = "";
 
 	faults_str(o->faults, f, sizeof(f));
+	if (o->data && o->write_ms != 10)
+		snprintf(extra, sizeof(extra), " --write-ms %u", o->write_ms);
+	if (o->data && o->write_start_ms != 1000)
+		snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra),
+			 " --write-start-ms %u", o->write_start_ms);
+	if (o->data && o->write_end_ms)
+		snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra),
+			 " --write-end-ms %u", o->write_end_ms);
+	if (o->partition_max_ms != 8000)
+		snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra),
+			 " --partition-max-ms %u", o->partition_max_ms);
 	snprintf(buf, n,
 		 "%s --nodes %u --seed %llu --duration-ms %llu "
 		 "--quiet-ms %llu --loss %g --dup %g --reorder %g "
-		 "--latency-us %u --jitter-us %u --faults %s%s",
+		 "--latency-us %u --jitter-us %u --faults %s%s%s%s%s",
 		 prog, o->nodes, (unsigned long long)o->seed,
 		 (unsigned long long)o->duration_ms,
 		 (unsigned long long)o->quiet_ms, o->loss, o->dup, o->reorder,
-		 o->lat_us, o->jitter_us, f, o->discovery ? " --discovery" : "");
+		 o->lat_us, o->jitter_us, f, o->discovery ? " --discovery" : "",
+		 o->data ? " --data" : "", o->quorum ? " --quorum" : "", extra);
+	if (o->strict_copies)
+		snprintf(buf + strlen(buf), n - strlen(buf), " --strict-copies");
+	if (o->write_converged)
+		snprintf(buf + strlen(buf), n - strlen(buf), " --write-converged");
 }
 
 /* One run, its measurements added to t; 0 if every invariant held. */
@@ -165,17 +194,21 @@ static int run_one(const struct sim_opts *o, struct totals *t)
 	for (uint32_t d = o->nodes; d < s->n_nodes && !s->failed; d++)
 		if (!s->node[d].refused)
 			sim_fail(s, "duplicate-id node %u was not refused", d);
+	sim_data_end(s);
 	if (s->failed) {
 		sim_dump(s, stdout, replay);
 		rc = 1;
 	} else {
+		char data[512];
+
+		sim_data_summary(s, data, sizeof(data));
 		printf("ok seed=%llu nodes=%u: converged %.2fs after faults "
-		       "stopped; %llu datagrams (%llu dropped), %llu events\n",
+		       "stopped; %llu datagrams (%llu dropped), %llu events%s\n",
 		       (unsigned long long)o->seed, o->nodes,
 		       (double)(s->converged_at - s->faults_end_us) / 1e6,
 		       (unsigned long long)s->msgs_sent,
 		       (unsigned long long)s->msgs_dropped,
-		       (unsigned long long)s->events_run);
+		       (unsigned long long)s->events_run, data);
 	}
 	add_totals(t, s);
 	sim_destroy(s);
@@ -199,11 +232,13 @@ int main(int argc, char **argv)
 	struct sim_opts o = {
 		.nodes = 10, .seed = 1, .duration_ms = 60000, .quiet_ms = 35000,
 		.loss = 0.01, .dup = 0.01, .reorder = 0.02, .lat_us = 200,
-		.jitter_us = 300, .faults = SIM_F_ALL,
+		.jitter_us = 300, .faults = SIM_F_ALL, .write_ms = 10,
+		.write_start_ms = 1000,
+		.partition_max_ms = 8000,
 	};
 	uint32_t runs = 1, nodes_max = 0, sizes[8] = { 10, 100, 1000 };
 	unsigned n_sizes = 3;
-	bool scale = false;
+	bool scale = false, data_scale = false;
 	int failed = 0;
 	struct totals *tot;
 
@@ -214,6 +249,11 @@ int main(int argc, char **argv)
 		if (!strcmp(a, "--trace")) { o.trace = true; continue; }
 		if (!strcmp(a, "--discovery")) { o.discovery = true; continue; }
 		if (!strcmp(a, "--scale")) { scale = true; continue; }
+		if (!strcmp(a, "--data-scale")) { data_scale = true; continue; }
+		if (!strcmp(a, "--data")) { o.data = true; continue; }
+		if (!strcmp(a, "--quorum")) { o.quorum = true; continue; }
+		if (!strcmp(a, "--strict-copies")) { o.strict_copies = true; continue; }
+		if (!strcmp(a, "--write-converged")) { o.write_converged = true; continue; }
 		if (!v)
 			usage();
 		i++;
@@ -230,13 +270,21 @@ int main(int argc, char **argv)
 		else if (!strcmp(a, "--jitter-us")) o.jitter_us = (uint32_t)strtoul(v, NULL, 10);
 		else if (!strcmp(a, "--faults")) o.faults = parse_faults(v);
 		else if (!strcmp(a, "--sizes")) n_sizes = parse_sizes(v, sizes, 8);
+		else if (!strcmp(a, "--write-ms")) o.write_ms = (uint32_t)strtoul(v, NULL, 10);
+		else if (!strcmp(a, "--write-start-ms")) o.write_start_ms = (uint32_t)strtoul(v, NULL, 10);
+		else if (!strcmp(a, "--write-end-ms")) o.write_end_ms = (uint32_t)strtoul(v, NULL, 10);
+		else if (!strcmp(a, "--partition-max-ms")) o.partition_max_ms = (uint32_t)strtoul(v, NULL, 10);
 		else usage();
 	}
 	if (scale)
 		return sim_scale(o.seed, sizes, n_sizes) ? 1 : 0;
+	if (data_scale)
+		return sim_data_scale(o.seed, sizes, n_sizes) ? 1 : 0;
 	if (o.nodes < 1 || o.nodes > SIM_MAX_NODES || o.loss < 0 || o.loss >= 1 ||
 	    o.dup < 0 || o.dup >= 1 || o.reorder < 0 || o.reorder > 1 ||
 	    runs < 1 || (nodes_max && nodes_max < o.nodes) ||
+	    o.write_ms < 1 || o.partition_max_ms < 1000 ||
+	    ((o.quorum || o.strict_copies || o.write_converged) && !o.data) ||
 	    nodes_max > SIM_MAX_NODES)
 		usage();
 	tot = calloc(1, sizeof(*tot));

@@ -1,0 +1,312 @@
+/*
+ * sim_xfer.c — state transfer in the simulator's data layer: each node's
+ * sender, a replica of control/ctl_rebalance.c's job lifecycle driven by
+ * the REAL planner (weft_ctl_plan_init / weft_ctl_plan_segment,
+ * control/ctl_plan.c) over the node's own published topologies.
+ *
+ * On every new view with this node (cur): abort the running job (late acks
+ * match nothing), then plan the moves this node sends: plan(base -> cur)
+ * and, when prev differs from base, plan(prev -> cur), where base is the
+ * last view whose transfer this node completed with no destination failed
+ * and prev the view before cur. Segments this node owned in base or prev
+ * and does not own in cur are marked to drop. Each destination's entries
+ * (held keys of its moved segments, scanned in key order from a cursor) go
+ * out in batches of SIM_XFER_BATCH, at most SIM_XFER_WINDOW messages in
+ * flight per node, retransmitted every 200 ms; a destination silent for
+ * 20 s fails. When every destination is done or failed: base = cur (if
+ * none failed), then the marked segments are dropped (except those of a
+ * failed move). The receiver applies each entry iff newer and acks.
+ *
+ * Every move the planner returns is checked against its contract (the
+ * receiver owns the segment in cur and did not in the old view; the
+ * sender owned it and is in cur): a break fails the run as a planner bug.
+ *
+ * Invariants: at most one job per node; n_inflight <= SIM_XFER_WINDOW;
+ * dest[] is sized by cur.t.n of the view the job was planned for.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim_data.h"
+
+#define ENTRY_BYTES (sizeof(struct weft_repl_entry) + SIM_DKEY_LEN + SIM_DVAL_LEN)
+#define MSG_OVERHEAD (sizeof(struct weft_wire_hdr) + 8u + sizeof(struct weft_x_replicate))
+
+static bool topo_same(const struct sim_dtopo *a, const struct sim_dtopo *b)
+{
+	return a->t.view == b->t.view && a->t.n == b->t.n &&
+	       memcmp(a->m, b->m, a->t.n * sizeof(*a->m)) == 0;
+}
+
+void sim_xfer_clear(struct sim *s, uint32_t node)
+{
+	struct sim_dnode *d = &s->data->n[node];
+
+	free(d->dest);
+	d->dest = NULL;
+	d->n_inflight = 0;
+	d->job = false;
+}
+
+static void check_move(struct sim *s, uint32_t node, const struct weft_ctl_plan *p,
+		       uint32_t seg, const struct weft_ctl_move *mv)
+{
+	uint32_t old_to = mv->to < p->new_t->n ? p->new_to_old[mv->to]
+					       : WEFT_CTL_PLAN_NONE;
+
+	if (mv->seg != seg || mv->to >= p->new_t->n || mv->from >= p->old_t->n ||
+	    !weft_ctl_topo_owns(p->new_t, WEFT_CTL_PLAN_DISTRIBUTED, seg, mv->to) ||
+	    (old_to != WEFT_CTL_PLAN_NONE &&
+	     weft_ctl_topo_owns(p->old_t, WEFT_CTL_PLAN_DISTRIBUTED, seg, old_to)) ||
+	    !weft_ctl_topo_owns(p->old_t, WEFT_CTL_PLAN_DISTRIBUTED, seg, mv->from) ||
+	    p->old_to_new[mv->from] == WEFT_CTL_PLAN_NONE)
+		sim_fail(s, "planner bug at n%u: move of seg %u to %u from %u "
+			 "(views %llu -> %llu) breaks weft_ctl_plan_segment's "
+			 "contract", node, seg, mv->to, mv->from,
+			 (unsigned long long)p->old_t->view,
+			 (unsigned long long)p->new_t->view);
+}
+
+/* Adds this node's moves of plan(from -> cur). */
+static void plan_add(struct sim *s, uint32_t node, const struct sim_dtopo *from,
+		     struct weft_ctl_move *mv)
+{
+	struct sim_dnode *d = &s->data->n[node];
+	struct weft_ctl_plan p;
+	int rc = weft_ctl_plan_init(&p, &from->t, &d->cur.t);
+
+	if (rc < 0) {
+		sim_fail(s, "weft_ctl_plan_init at n%u: %d", node, rc);
+		return;
+	}
+	for (uint32_t seg = 0; from->self != WEFT_CTL_PLAN_NONE && seg < SIM_DSEGS; seg++) {
+		rc = weft_ctl_plan_segment(&p, WEFT_CTL_PLAN_DISTRIBUTED, seg, mv,
+					   d->cur.t.n);
+		if (rc < 0) {
+			sim_fail(s, "weft_ctl_plan_segment at n%u: %d", node, rc);
+			break;
+		}
+		for (int k = 0; k < rc; k++) {
+			struct sim_xdest *x;
+
+			check_move(s, node, &p, seg, &mv[k]);
+			if (mv[k].from != from->self || mv[k].to == d->cur.self ||
+			    mv[k].to >= d->cur.t.n)
+				continue;
+			x = &d->dest[mv[k].to];
+			if (x->bits[seg / 8] & (1u << (seg % 8)))
+				continue;   /* planned by the other plan too */
+			x->bits[seg / 8] |= (uint8_t)(1u << (seg % 8));
+			if (x->moves++ == 0) {
+				x->active = true;
+				x->heard_us = s->now;
+			}
+			d->moves_total++;
+		}
+	}
+	weft_ctl_plan_fini(&p);
+}
+
+static void mark_drops(struct sim_dnode *d, const struct sim_dtopo *t)
+{
+	if (t->self == WEFT_CTL_PLAN_NONE || d->cur.self == WEFT_CTL_PLAN_NONE)
+		return;
+	for (uint32_t seg = 0; seg < SIM_DSEGS; seg++)
+		if (weft_ctl_topo_owns(&t->t, WEFT_CTL_PLAN_DISTRIBUTED, seg, t->self) &&
+		    !weft_ctl_topo_owns(&d->cur.t, WEFT_CTL_PLAN_DISTRIBUTED, seg,
+					d->cur.self))
+			d->drop[seg] = 1;
+}
+
+static void job_done(struct sim *s, uint32_t node)
+{
+	struct sim_dnode *d = &s->data->n[node];
+	uint8_t keep[SIM_DSEGS / 8] = { 0 };
+	uint64_t dropped = 0;
+
+	if (d->failures == 0 && sim_dtopo_copy(&d->base, &d->cur) != 0)
+		sim_fail(s, "out of memory keeping n%u's base view", node);
+	for (uint32_t j = 0; j < d->cur.t.n; j++)
+		if (d->dest[j].failed)
+			for (uint32_t b = 0; b < SIM_DSEGS / 8; b++)
+				keep[b] |= d->dest[j].bits[b];
+	for (uint32_t key = 0; key < s->data->n_keys && !s->failed; key++) {
+		uint32_t seg;
+
+		if (!d->ver[key])
+			continue;
+		seg = sim_dkey_seg(key);
+		if (d->drop[seg] && !(keep[seg / 8] & (1u << (seg % 8)))) {
+			sim_dunstore(s, node, key);
+			dropped++;
+		}
+	}
+	sim_dtrace(s, SIM_DT_JOB_DONE, node, d->failures, dropped);
+	sim_xfer_clear(s, node);
+}
+
+void sim_xfer_view(struct sim *s, uint32_t node)
+{
+	struct sim_dnode *d = &s->data->n[node];
+	struct weft_ctl_move *mv = calloc(d->cur.t.n, sizeof(*mv));
+
+	sim_xfer_clear(s, node);
+	d->dest = calloc(d->cur.t.n, sizeof(*d->dest));
+	if (!mv || !d->dest) {
+		free(mv);
+		sim_fail(s, "out of memory planning n%u's transfer", node);
+		return;
+	}
+	for (uint32_t j = 0; j < d->cur.t.n; j++)
+		d->dest[j].node = sim_dmember_node(s, &d->cur.m[j]);
+	memset(d->drop, 0, sizeof(d->drop));
+	d->failures = d->moves_total = 0;
+	d->rr = 0;
+	if (!topo_same(&d->base, &d->cur)) {
+		plan_add(s, node, &d->base, mv);
+		if (d->prev.t.n && !topo_same(&d->prev, &d->base))
+			plan_add(s, node, &d->prev, mv);
+	}
+	mark_drops(d, &d->base);
+	if (d->prev.t.n)
+		mark_drops(d, &d->prev);
+	free(mv);
+	d->job = true;
+	sim_dtrace(s, SIM_DT_VIEW, node, d->moves_total, d->cur.t.view);
+}
+
+static void dest_fail(struct sim_dnode *d, uint32_t j)
+{
+	d->dest[j].failed = true;
+	d->failures++;
+	for (uint32_t i = 0; i < d->n_inflight;)
+		if (d->inflight[i].dest == j)
+			d->inflight[i] = d->inflight[--d->n_inflight];
+		else
+			i++;
+	d->dest[j].outstanding = 0;
+}
+
+static void msg_send(struct sim *s, uint32_t node, const struct sim_xmsg *x)
+{
+	struct sim_dnode *d = &s->data->n[node];
+	uint8_t buf[sizeof(struct sim_dmsg) + sizeof(x->e)];
+	struct sim_dmsg h = { .magic = { 'S', 'D', 'M' }, .type = SIM_DM_XFER,
+			      .count = x->n, .rid = x->rid };
+
+	memcpy(buf, &h, sizeof(h));
+	memcpy(buf + sizeof(h), x->e, x->n * sizeof(x->e[0]));
+	sim_net_data(s, node, d->dest[x->dest].node, buf,
+		     sizeof(h) + x->n * sizeof(x->e[0]));
+	d->xfer_entries += x->n;
+	d->xfer_bytes += x->n * ENTRY_BYTES + MSG_OVERHEAD;
+	d->xfer_msgs++;
+}
+
+/* The next batch for a destination with scanning left, into a free window
+ * slot; false when no destination has anything left to scan. */
+static bool fill_one(struct sim *s, uint32_t node)
+{
+	struct sim_dnode *d = &s->data->n[node];
+	uint32_t n = d->cur.t.n;
+
+	for (uint32_t k = 0; k < n; k++) {
+		uint32_t j = (d->rr + k) % n;
+		struct sim_xdest *x = &d->dest[j];
+		struct sim_xmsg *m = &d->inflight[d->n_inflight];
+
+		if (!x->active || x->failed || x->scan_done)
+			continue;
+		m->n = 0;
+		while (m->n < SIM_XFER_BATCH && x->cursor < s->data->n_keys) {
+			uint32_t key = x->cursor++, seg;
+
+			if (!d->ver[key])
+				continue;
+			seg = sim_dkey_seg(key);
+			if (x->bits[seg / 8] & (1u << (seg % 8)))
+				m->e[m->n++] = (struct sim_dentry){ .key = key,
+								    .ver = d->ver[key] };
+		}
+		x->scan_done = x->cursor >= s->data->n_keys;
+		d->rr = j + 1;
+		if (m->n == 0)
+			return true;
+		m->rid = ++d->next_rid;
+		m->dest = j;
+		m->sent_us = s->now;
+		d->n_inflight++;
+		x->outstanding++;
+		msg_send(s, node, m);
+		return true;
+	}
+	return false;
+}
+
+void sim_xfer_tick(struct sim *s, uint32_t node)
+{
+	struct sim_dnode *d = &s->data->n[node];
+	bool all = true;
+
+	if (!d->job)
+		return;
+	for (uint32_t j = 0; j < d->cur.t.n; j++) {
+		struct sim_xdest *x = &d->dest[j];
+
+		if (x->active && !x->failed && (x->outstanding || !x->scan_done) &&
+		    s->now - x->heard_us >= SIM_XFER_GIVE_UP_US)
+			dest_fail(d, j);
+	}
+	for (uint32_t i = 0; i < d->n_inflight; i++)
+		if (s->now - d->inflight[i].sent_us >= SIM_XFER_RTO_US) {
+			d->inflight[i].sent_us = s->now;
+			msg_send(s, node, &d->inflight[i]);
+		}
+	while (d->n_inflight < SIM_XFER_WINDOW && fill_one(s, node))
+		;
+	for (uint32_t j = 0; j < d->cur.t.n && all; j++) {
+		const struct sim_xdest *x = &d->dest[j];
+
+		all = !x->active || x->failed || (x->scan_done && !x->outstanding);
+	}
+	if (all)
+		job_done(s, node);
+}
+
+void sim_xfer_recv(struct sim *s, uint32_t node, const struct sim_msg *m)
+{
+	struct sim_dmsg h;
+	struct sim_dentry e;
+
+	memcpy(&h, m->data, sizeof(h));
+	if (m->len < sizeof(h) + (size_t)h.count * sizeof(e))
+		return;
+	for (uint32_t i = 0; i < h.count; i++) {
+		memcpy(&e, m->data + sizeof(h) + i * sizeof(e), sizeof(e));
+		if (e.key < s->data->n_keys)
+			sim_dstore(s, node, e.key, e.ver);
+	}
+	h.type = SIM_DM_XFER_ACK;
+	h.count = 0;
+	sim_net_data(s, node, m->src, &h, sizeof(h));
+}
+
+void sim_xfer_ack(struct sim *s, uint32_t node, const struct sim_msg *m)
+{
+	struct sim_dnode *d = &s->data->n[node];
+	struct sim_dmsg h;
+
+	if (!d->job)
+		return;
+	memcpy(&h, m->data, sizeof(h));
+	for (uint32_t i = 0; i < d->n_inflight; i++) {
+		struct sim_xdest *x = &d->dest[d->inflight[i].dest];
+
+		if (d->inflight[i].rid != h.rid || x->node != m->src)
+			continue;
+		x->outstanding--;
+		x->heard_us = s->now;
+		d->inflight[i] = d->inflight[--d->n_inflight];
+		return;
+	}
+}
