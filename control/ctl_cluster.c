@@ -354,7 +354,9 @@ static void publish(struct weft_ctl_cluster *cl)
 			    v[i].nonce / 1000u);
 		if (!memcmp(&v[i].id, &vid.coord.id, sizeof(vid.coord.id)))
 			s->coordinator = i;
-		if (!memcmp(&v[i].id, &cl->id, sizeof(cl->id)))
+		/* This life, not a previous one under the same id that the
+		 * view still lists: that member's data died with it. */
+		if (!memcmp(&v[i].id, &cl->id, sizeof(cl->id)) && v[i].nonce == cl->nonce)
 			s->self = i;
 		if (used < sizeof(list))
 			used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s",

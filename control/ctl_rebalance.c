@@ -8,8 +8,10 @@
  *
  * Which moves this node sends for a new view cur:
  *  - those of plan(prev -> cur), where prev is the view published before
- *    cur: the one plan every node of a stable cluster computes alike, so
- *    every move has exactly one sender;
+ *    cur: the one plan every node of a stable cluster computes alike —
+ *    the moves it names this node's, plus, for distributed caches, every
+ *    move of a segment this node owned in prev (every surviving old owner
+ *    sends: see plan_add);
  *  - those of plan(base -> cur), where base is the last view whose
  *    transfer this node completed: a view that arrives while a job runs
  *    restarts planning from there, so moves cut short are made again (to a
@@ -217,8 +219,15 @@ static int plan_add(struct weft_ctl_rebalance *rb, const struct rb_topo *from,
 		for (uint32_t s = 0; rc >= 0 && s < to->t.n_segments; s++) {
 			rc = handoff ? weft_ctl_plan_handoff(&p, kind, s, from->self, mv, to->t.n)
 				     : weft_ctl_plan_segment(&p, kind, s, mv, to->t.n);
+			/* Every surviving old owner of a distributed segment sends
+			 * it, not only the planner's designated sender: a node
+			 * that gives a segment away drops it once its own moves
+			 * are acked, and nodes that saw different views plan
+			 * differently; versions make the copies harmless. */
+			bool held = !handoff && kind == WEFT_CTL_PLAN_DISTRIBUTED &&
+				    weft_ctl_topo_owns(&from->t, kind, s, from->self);
 			for (int k = 0; k < rc; k++) {
-				if (mv[k].from != from->self)
+				if (mv[k].from != from->self && !held)
 					continue;
 				uint32_t t = mv[k].to;
 				if (handoff && t >= rb->cur.self)

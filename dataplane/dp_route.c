@@ -72,6 +72,16 @@ static bool has_table(const struct weft_dp_members *t)
 	return t != NULL && t->owners > 0 && t->self != WEFT_DP_SELF_NONE && t->n > 1;
 }
 
+/* A replication target: every member of the view but one that left
+ * gracefully (it handed its segments over). A member declared dead is
+ * still a target while the view lists it: if it is alive after all (a
+ * false DOWN that it refutes), it gets the copy; if not, the next view
+ * drops it and the copy goes to the segment's new owners (dp_rpc.c). */
+static bool target(const struct weft_dp_member *m)
+{
+	return m->state != WEFT_DP_MEMBER_LEFT;
+}
+
 unsigned dp_route_targets(const struct weft_dp_members *t, uint8_t mode, uint32_t seg,
 			  uint32_t *to, unsigned max)
 {
@@ -81,15 +91,30 @@ unsigned dp_route_targets(const struct weft_dp_members *t, uint8_t mode, uint32_
 	if (mode == WEFT_MODE_DISTRIBUTED) {
 		const uint16_t *o = t->seg_owner + (size_t)seg * t->owners;
 		for (unsigned i = 0; i < t->owners && n < max; i++)
-			if (o[i] != t->self && live(&t->m[o[i]]))
+			if (o[i] != t->self && target(&t->m[o[i]]))
 				to[n++] = o[i];
 		return n;
 	}
 	if (mode == WEFT_MODE_REPLICATED || mode == WEFT_MODE_INVALIDATED)
 		for (uint32_t i = 0; i < t->n && n < max; i++)
-			if (i != t->self && live(&t->m[i]))
+			if (i != t->self && target(&t->m[i]))
 				to[n++] = i;
 	return n;
+}
+
+/* Whether a write of segment seg must be refused for now: one of its
+ * targets is in the view but this node has no address for it yet (its
+ * record has not arrived: the snapshot shows it dead at 0.0.0.0). Acked
+ * without it, the write would miss an owner that no state transfer will
+ * fill (the planner takes view owners to hold their segments). */
+static bool target_unknown(const struct weft_dp_members *t, uint8_t mode, uint32_t seg)
+{
+	uint32_t to[WEFT_DP_MEMBERS_MAX];
+	unsigned n = dp_route_targets(t, mode, seg, to, WEFT_DP_MEMBERS_MAX);
+	for (unsigned i = 0; i < n; i++)
+		if (t->m[to[i]].ip == 0)
+			return true;
+	return false;
 }
 
 bool dp_route_owns(const struct weft_dp_members *topo, uint8_t mode, uint64_t h)
@@ -114,6 +139,19 @@ static uint32_t acting_primary(const struct weft_dp_members *t, uint32_t seg)
 	return WEFT_DP_SELF_NONE;
 }
 
+/* A write this node applies: refused BUSY (nothing applied) while one of
+ * its replication targets has no address yet. */
+static enum dp_route local_write(struct dp_lcore *lc, const struct weft_dp_members *topo,
+				 const struct dp_req *req, uint8_t mode, uint32_t seg)
+{
+	if (!target_unknown(topo, mode, seg))
+		return DP_ROUTE_LOCAL;
+	lc->c.errors++;
+	lc->c.rpc_no_slot++;
+	dp_answer(lc, req, WEFT_ST_BUSY, NULL, 0, NULL, 0);
+	return DP_ROUTE_ANSWERED;
+}
+
 enum dp_route dp_route_request(struct dp_lcore *lc, const struct weft_dp_members *topo,
 			       const struct dp_req *req, struct weft_cache *c)
 {
@@ -130,18 +168,18 @@ enum dp_route dp_route_request(struct dp_lcore *lc, const struct weft_dp_members
 		dp_answer(lc, req, WEFT_ST_NO_QUORUM, NULL, 0, NULL, 0);
 		return DP_ROUTE_ANSWERED;
 	}
-	if ((req->hdr.flags & WEFT_F_NODE) || mode == WEFT_MODE_INVALIDATED || !has_table(topo))
-		return DP_ROUTE_LOCAL;
-	if (op != WEFT_OP_GET && !write)
+	if (!has_table(topo) || (op != WEFT_OP_GET && !write))
 		return DP_ROUTE_LOCAL;
 	uint32_t seg = weft_wire_segment(req->key_hash, topo->seg_log2);
+	if ((req->hdr.flags & WEFT_F_NODE) || mode == WEFT_MODE_INVALIDATED)
+		return write ? local_write(lc, topo, req, mode, seg) : DP_ROUTE_LOCAL;
 	if (!write) {
 		if (mode == WEFT_MODE_REPLICATED || dp_route_owns(topo, mode, req->key_hash))
 			return DP_ROUTE_LOCAL;
 	}
 	uint32_t p = acting_primary(topo, seg);
 	if (p == topo->self || p == WEFT_DP_SELF_NONE)
-		return DP_ROUTE_LOCAL;
+		return write ? local_write(lc, topo, req, mode, seg) : DP_ROUTE_LOCAL;
 	if (!dp_route_owns(topo, mode, req->key_hash))
 		lc->c.not_owner++;
 	dp_rpc_forward(lc, topo, req, p);

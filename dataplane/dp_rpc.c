@@ -472,8 +472,7 @@ static bool peer_in_view(const struct weft_dp_members *t, uint32_t ip, uint16_t 
 {
 	for (uint32_t i = 0; t != NULL && i < t->n; i++)
 		if (t->m[i].ip == ip && rte_cpu_to_be_16(t->m[i].port) == port)
-			return t->m[i].state == WEFT_DP_MEMBER_ALIVE ||
-			       t->m[i].state == WEFT_DP_MEMBER_SUSPECT;
+			return t->m[i].state != WEFT_DP_MEMBER_LEFT; /* as dp_route's targets */
 	return false;
 }
 

@@ -147,6 +147,23 @@ static uint32_t acting_primary(const struct sim *s, uint32_t node, uint32_t seg)
 	return SIM_NONE;
 }
 
+/* An owner of seg in node's table (not itself) whose record node has not
+ * heard yet (the snapshot would show it at 0.0.0.0). */
+static bool owner_unknown(const struct sim *s, uint32_t node, uint32_t seg)
+{
+	const struct sim_dtopo *t = &s->data->n[node].cur;
+	enum weft_swim_state st;
+	uint64_t nonce;
+
+	for (uint32_t k = 0; k < t->t.owners; k++) {
+		uint32_t j = t->seg[seg * t->t.owners + k];
+
+		if (j != t->self && weft_swim_member_state(s->node[node].sm, &t->m[j].id, &st, &nonce))
+			return true;
+	}
+	return false;
+}
+
 /* ---- lives ---- */
 
 void sim_data_start(struct sim *s, uint32_t i)
@@ -245,7 +262,9 @@ static void slot_add(struct sim *s, uint32_t node, struct sim_dhold *h,
 	slot_send(s, node, h, sl);
 }
 
-/* Adds slots for the live owners of seg in node's table other than itself. */
+/* Adds slots for the owners of seg in node's table other than itself,
+ * whatever their state (dp_route_targets: a member declared dead is a
+ * target while the view lists it). */
 static void target_owners(struct sim *s, uint32_t node, struct sim_dhold *h,
 			  bool retarget)
 {
@@ -254,7 +273,7 @@ static void target_owners(struct sim *s, uint32_t node, struct sim_dhold *h,
 	for (uint32_t k = 0; k < t->t.owners; k++) {
 		uint32_t j = t->seg[h->seg * t->t.owners + k], to;
 
-		if (j == t->self || !member_live(s, node, t, j))
+		if (j == t->self)
 			continue;
 		to = sim_dmember_node(s, &t->m[j]);
 		if (to == SIM_NONE || hold_targets(h, to))
@@ -313,6 +332,11 @@ static void on_write(struct sim *s, uint32_t node, uint32_t key)
 	}
 	if (acting_primary(s, node, seg) != d->cur.self) {
 		D->not_owner++;
+		sim_dtrace(s, SIM_DT_NOT_OWNER, node, seg, key);
+		return;
+	}
+	if (owner_unknown(s, node, seg)) { /* dp_route's local_write: BUSY */
+		D->refused_busy++;
 		sim_dtrace(s, SIM_DT_NOT_OWNER, node, seg, key);
 		return;
 	}
@@ -392,7 +416,7 @@ static void repl_tick(struct sim *s, uint32_t node)
 	}
 }
 
-/* dp_rpc_tick on a view change: targets no longer live members of the view
+/* dp_rpc_tick on a view change: targets no longer members of the view
  * are dropped and the copy goes to the segment's owners in the new view. */
 static void repl_view_change(struct sim *s, uint32_t node)
 {
@@ -405,9 +429,8 @@ static void repl_view_change(struct sim *s, uint32_t node)
 		for (uint32_t k = 0; k < h->n_slot;) {
 			uint32_t j, to = h->slot[k].node;
 
-			for (j = 0; j < d->cur.t.n; j++)
-				if (sim_dmember_node(s, &d->cur.m[j]) == to &&
-				    member_live(s, node, &d->cur, j))
+			for (j = 0; j < d->cur.t.n; j++) /* still in the view, any state */
+				if (sim_dmember_node(s, &d->cur.m[j]) == to)
 					break;
 			if (j < d->cur.t.n) {
 				k++;
@@ -435,8 +458,9 @@ static void on_view(struct sim *s, uint32_t node, const struct weft_swim_event *
 	uint32_t self = WEFT_CTL_PLAN_NONE;
 	int rc;
 
-	for (uint32_t j = 0; j < ev->n_view; j++)
-		if (!memcmp(&ev->view[j].id, &s->node[node].id, sizeof(ev->view[j].id)))
+	for (uint32_t j = 0; j < ev->n_view; j++) /* this life: id and nonce */
+		if (!memcmp(&ev->view[j].id, &s->node[node].id, sizeof(ev->view[j].id)) &&
+		    ev->view[j].nonce == s->node[node].nonce)
 			self = j;
 	/* A view without this node is someone else's: not followed. */
 	if (self == WEFT_CTL_PLAN_NONE ||

@@ -159,7 +159,7 @@ struct sim_data {
 	uint8_t side_acked;        /* bit per group: acked in this episode */
 	uint32_t side_key[2];
 	/* results */
-	uint64_t writes, acked, refused_nq, not_owner, gave_up, lost_excused;
+	uint64_t writes, acked, refused_nq, not_owner, refused_busy, gave_up, lost_excused;
 	uint64_t degraded;         /* accepted with fewer targets than up owners */
 	uint64_t data_converged_at;
 	struct weft_swim_seg_table scratch;

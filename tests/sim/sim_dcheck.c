@@ -244,7 +244,7 @@ void sim_data_summary(const struct sim *s, char *buf, size_t n)
 		rm += D->n[i].repl_msgs;
 	}
 	snprintf(buf, n, "; data: %llu writes, %llu acked, %llu refused "
-		 "NO_QUORUM, %llu NOT_OWNER, %llu gave up, %llu fewer copies "
+		 "NO_QUORUM, %llu NOT_OWNER, %llu BUSY (co-owner unknown), %llu gave up, %llu fewer copies "
 		 "than up owners, %llu lost (excused), "
 		 "REPL %.1f and transfer %.1f messages, %.1f entries, %.0f B per "
 		 "node, every copy in place "
@@ -252,6 +252,7 @@ void sim_data_summary(const struct sim *s, char *buf, size_t n)
 		 (unsigned long long)D->writes, (unsigned long long)D->acked,
 		 (unsigned long long)D->refused_nq,
 		 (unsigned long long)D->not_owner,
+		 (unsigned long long)D->refused_busy,
 		 (unsigned long long)D->gave_up,
 		 (unsigned long long)D->degraded,
 		 (unsigned long long)D->lost_excused,

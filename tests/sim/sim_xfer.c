@@ -90,7 +90,11 @@ static void plan_add(struct sim *s, uint32_t node, const struct sim_dtopo *from,
 			struct sim_xdest *x;
 
 			check_move(s, node, &p, seg, &mv[k]);
-			if (mv[k].from != from->self || mv[k].to == d->cur.self ||
+			/* ctl_rebalance.c: every surviving old owner sends. */
+			if ((mv[k].from != from->self &&
+			     !weft_ctl_topo_owns(&from->t, WEFT_CTL_PLAN_DISTRIBUTED, seg,
+						 from->self)) ||
+			    mv[k].to == d->cur.self ||
 			    mv[k].to >= d->cur.t.n)
 				continue;
 			x = &d->dest[mv[k].to];
