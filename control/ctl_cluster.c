@@ -27,9 +27,11 @@
  *  - a new view is published only once every member's record (address) is
  *    known, or after CL_INFO_WAIT_MS: a member published without one would
  *    look dead to the lcores, which would then skip it;
- *  - the rebalancer hears of a view (and the quorum rule evaluates it) once,
- *    only if it includes this node, and only after a grace period that
- *    follows its publication (no lcore still writes under the old table);
+ *  - the rebalancer hears of a view once, only if it includes this node,
+ *    and only after a grace period that follows its publication (no lcore
+ *    still writes under the old table);
+ *  - the quorum rule judges every publication of a view that includes this
+ *    node (a new view or a member state change) on the members live here;
  *  - a send the channel cannot do now (-EHOSTUNREACH: ARP pending,
  *    -ENOBUFS) is dropped and counted: the protocol retransmits.
  */
@@ -83,8 +85,9 @@ struct weft_ctl_cluster {
 	uint64_t tx_dropped;
 	struct weft_dp_members *snap; /* scratch of max_members entries */
 	struct weft_swim_id *ids;     /* scratch: the view's ids, by index */
+	bool *live;                   /* scratch: ALIVE here (self always) */
 	struct weft_ctl_rebalance *rb;
-	struct weft_swim_view_id rb_view; /* view last given to rb and quorum */
+	struct weft_swim_view_id rb_view; /* view last given to rb */
 	bool quorum_mode;             /* --partition-handling quorum */
 	struct weft_ctl_quorum quorum;
 	bool quorum_changed;          /* by a LEFT event: log at the publish */
@@ -369,13 +372,16 @@ static void publish(struct weft_ctl_cluster *cl)
 			     vid.counter, c->name[0] ? c->name : c->id, n, list,
 			     used >= sizeof(list) ? "..." : "");
 	}
-	for (uint32_t i = 0; i < n; i++)
+	for (uint32_t i = 0; i < n; i++) {
 		cl->ids[i] = v[i].id;
+		cl->live[i] = i == s->self || s->m[i].state == WEFT_SWIM_ALIVE;
+	}
 	/* A view without this node (heard while joining or after leaving) is
 	 * someone else's: neither quorum nor state transfer follow it. */
 	bool new_view = weft_swim_view_id_cmp(&vid, &cl->rb_view) != 0 &&
 			s->self != WEFT_DP_SELF_NONE;
-	if (cl->quorum_mode && new_view && weft_ctl_quorum_view(&cl->quorum, cl->ids, n) == 1)
+	if (cl->quorum_mode && s->self != WEFT_DP_SELF_NONE &&
+	    weft_ctl_quorum_view(&cl->quorum, cl->ids, cl->live, n) == 1)
 		cl->quorum_changed = true;
 	s->no_quorum = cl->quorum_mode && cl->quorum.no_quorum;
 	if (cl->quorum_changed) {
@@ -506,6 +512,7 @@ struct weft_ctl_cluster *weft_ctl_cluster_create(struct weft_dp *dp,
 	cl->snap = calloc(1, sizeof(*cl->snap) + cfg.max_members * sizeof(struct weft_dp_member));
 	cl->seg = malloc((size_t)a->segments * a->owners * sizeof(*cl->seg));
 	cl->ids = malloc(cfg.max_members * sizeof(*cl->ids));
+	cl->live = malloc(cfg.max_members * sizeof(*cl->live));
 	cl->seg_pub = malloc((size_t)a->segments * a->owners * sizeof(*cl->seg_pub));
 	cl->pub_view = malloc(cfg.max_members * sizeof(*cl->pub_view));
 	cl->prev_view = malloc(cfg.max_members * sizeof(*cl->prev_view));
@@ -514,7 +521,7 @@ struct weft_ctl_cluster *weft_ctl_cluster_create(struct weft_dp *dp,
 	cl->rb = weft_ctl_rebalance_create(dp, reg, handoff_switch, cl);
 	cl->quorum_mode = a->partition == WEFT_CTL_PARTITION_QUORUM;
 	cl->now = weft_dp_now_ms(dp);
-	bool ok = cl->snap && cl->seg && cl->seg_pub && cl->pub_view && cl->ids && cl->rb &&
+	bool ok = cl->snap && cl->seg && cl->seg_pub && cl->pub_view && cl->ids && cl->live && cl->rb &&
 		  cl->prev_view && cl->prev_seg && cl->seg_prev &&
 		  weft_ctl_quorum_init(&cl->quorum, cfg.max_members) == 0;
 	cl->swim = ok ? weft_swim_create(&cfg, weft_dp_now_ms(dp)) : NULL;
@@ -550,6 +557,7 @@ void weft_ctl_cluster_destroy(struct weft_ctl_cluster *cl)
 	weft_ctl_rebalance_destroy(cl->rb);
 	weft_ctl_quorum_fini(&cl->quorum);
 	free(cl->ids);
+	free(cl->live);
 	free(cl->pub_view);
 	free(cl->prev_view);
 	free(cl->prev_seg);

@@ -113,34 +113,43 @@ int weft_ctl_plan_handoff(const struct weft_ctl_plan *p, enum weft_ctl_plan_kind
 
 /* ---- The quorum rule (ctl_quorum.c, pure) -------------------------------
  *
- * --partition-handling quorum: the last stable view is the last view in
- * which this side held a majority (more than half) of the stable view
- * before it; a member that LEFT gracefully is removed from the stable view
- * (so a graceful scale-down never loses quorum). The node has no quorum
- * while its current view holds no majority of the stable view. The first
- * view is stable. Membership is compared by node id. */
+ * --partition-handling quorum: the node has quorum while the LIVE members
+ * of its current view (those it sees ALIVE: not suspect, dead or left)
+ * are more than half of the stable set. The first view's members are the
+ * first stable set; it grows by the live members of any view that holds
+ * such a majority (joiners), and shrinks only when a member LEFT
+ * gracefully — never by failures: a crashed member counts (absent) until
+ * it is live again or leaves. An N-member stable set tolerates
+ * floor((N-1)/2) crashes; an even split has quorum on neither side.
+ * Membership is compared by node id. Calling context: any one thread. */
 struct weft_ctl_quorum {
 	uint32_t cap;                /* most members of a view */
-	struct weft_swim_id *stable; /* [cap] */
+	struct weft_swim_id *stable; /* [2 * cap] the stable set, sorted */
 	uint32_t n_stable;
-	struct weft_swim_id *cur;    /* [cap] the current view */
+	struct weft_swim_id *cur;    /* [cap] live members of the current
+	                                view, sorted, no repeats */
 	uint32_t n_cur;
 	bool have_view;
 	bool no_quorum;
 	uint32_t last_present;       /* of the last evaluation (for logs): */
-	uint32_t last_stable;        /* present of stable members, before the
-	                                stable view was replaced */
+	uint32_t last_stable;        /* stable members present, of the stable
+	                                set's size before it grew */
 };
 
-/* 0, -EINVAL (cap 0), -ENOMEM. */
+/* 0, -EINVAL (cap 0 or > UINT32_MAX / 2), -ENOMEM. */
 int weft_ctl_quorum_init(struct weft_ctl_quorum *q, uint32_t cap);
 void weft_ctl_quorum_fini(struct weft_ctl_quorum *q);
-/* A view was installed (n ids, n <= cap). Returns 1 when no_quorum changed,
- * 0 when not, -EINVAL (n 0 or > cap). */
-int weft_ctl_quorum_view(struct weft_ctl_quorum *q, const struct weft_swim_id *ids, uint32_t n);
-/* Member id left gracefully. Returns 1 when no_quorum changed, else 0. */
+/* The current view (n ids, n <= cap, in any order; an id may repeat, e.g.
+ * two lives) and live[i]: member i is ALIVE as this node sees it (the
+ * caller counts itself live). Call on every publication of the view: a new
+ * view and every member state change. Returns 1 when no_quorum changed,
+ * 0 when not, -EINVAL (n 0 or > cap, ids or live NULL). */
+int weft_ctl_quorum_view(struct weft_ctl_quorum *q, const struct weft_swim_id *ids,
+			 const bool *live, uint32_t n);
+/* Member id left gracefully (it is not live any more either). Returns 1
+ * when no_quorum changed, else 0. */
 int weft_ctl_quorum_left(struct weft_ctl_quorum *q, const struct weft_swim_id *id);
-/* Members of the stable view present in the current one. */
+/* Members of the stable set live in the current view. */
 uint32_t weft_ctl_quorum_present(const struct weft_ctl_quorum *q);
 
 /* ---- REPLICATE messages (ctl_repl_msg.c, pure) --------------------------

@@ -451,10 +451,47 @@ static void repl_view_change(struct sim *s, uint32_t node)
 
 /* ---- views and quorum (ctl_cluster.c's publish) ---- */
 
+/* The quorum rule on node's current view and its members' states now, as
+ * ctl_cluster.c's publish feeds it: on every new view and every member
+ * state change. A member is live when node's record of its id says ALIVE;
+ * node itself always is. */
+static void quorum_publish(struct sim *s, uint32_t node)
+{
+	struct sim_dnode *d = &s->data->n[node];
+	uint32_t n = d->cur.t.n;
+	struct weft_swim_id *ids;
+	struct weft_swim_member_info info;
+	bool *live;
+	int rc;
+
+	if (!s->o.quorum || !d->in_view)
+		return;
+	ids = malloc(n * sizeof(*ids));
+	live = malloc(n * sizeof(*live));
+	if (!ids || !live) {
+		free(ids);
+		free(live);
+		sim_fail(s, "out of memory for n%u's quorum", node);
+		return;
+	}
+	for (uint32_t j = 0; j < n; j++) {
+		ids[j] = d->cur.m[j].id;
+		live[j] = j == d->cur.self ||
+			  (weft_swim_member_info(s->node[node].sm, &ids[j], &info) == 0 &&
+			   info.state == WEFT_SWIM_ALIVE);
+	}
+	rc = weft_ctl_quorum_view(&d->q, ids, live, n);
+	free(ids);
+	free(live);
+	if (rc < 0)
+		sim_fail(s, "weft_ctl_quorum_view: %d", rc);
+	if (rc == 1)
+		sim_dtrace(s, SIM_DT_QUORUM, node, 0, d->q.no_quorum);
+}
+
 static void on_view(struct sim *s, uint32_t node, const struct weft_swim_event *ev)
 {
 	struct sim_dnode *d = &s->data->n[node];
-	struct weft_swim_id *ids;
 	uint32_t self = WEFT_CTL_PLAN_NONE;
 	int rc;
 
@@ -467,23 +504,11 @@ static void on_view(struct sim *s, uint32_t node, const struct weft_swim_event *
 	    weft_swim_view_id_cmp(&ev->view_id, &d->view_id) == 0)
 		return;
 	d->view_id = ev->view_id;
-	ids = malloc(ev->n_view * sizeof(*ids));
-	if (!ids || sim_dtopo_copy(&d->prev, &d->cur) != 0 ||
+	if (sim_dtopo_copy(&d->prev, &d->cur) != 0 ||
 	    dtopo_reserve(&d->cur, ev->n_view) != 0) {
-		free(ids);
 		sim_fail(s, "out of memory for n%u's view", node);
 		return;
 	}
-	for (uint32_t j = 0; j < ev->n_view; j++)
-		ids[j] = ev->view[j].id;
-	if (s->o.quorum) {
-		rc = weft_ctl_quorum_view(&d->q, ids, ev->n_view);
-		if (rc < 0)
-			sim_fail(s, "weft_ctl_quorum_view: %d", rc);
-		if (rc == 1)
-			sim_dtrace(s, SIM_DT_QUORUM, node, 0, d->q.no_quorum);
-	}
-	free(ids);
 	memcpy(d->cur.m, ev->view, ev->n_view * sizeof(*ev->view));
 	s->data->scratch.owner = d->cur.seg;
 	rc = weft_swim_seg_compute(ev->view, ev->n_view, SIM_DSEGS, SIM_DOWNERS,
@@ -499,6 +524,7 @@ static void on_view(struct sim *s, uint32_t node, const struct weft_swim_event *
 					   .owners = s->data->scratch.owners,
 					   .seg_owner = d->cur.seg };
 	d->in_view = true;
+	quorum_publish(s, node);
 	repl_view_change(s, node);
 	sim_xfer_view(s, node);
 }
@@ -507,12 +533,24 @@ void sim_data_event(struct sim *s, uint32_t node, const struct weft_swim_event *
 {
 	if (!data_node(s, node) || !s->node[node].up)
 		return;
-	if (ev->kind == WEFT_SWIM_EV_VIEW) {
+	switch (ev->kind) {
+	case WEFT_SWIM_EV_VIEW:
 		on_view(s, node, ev);
-	} else if (ev->kind == WEFT_SWIM_EV_LEFT && s->o.quorum) {
-		if (weft_ctl_quorum_left(&s->data->n[node].q, &ev->id) == 1)
+		break;
+	case WEFT_SWIM_EV_LEFT:
+		if (s->o.quorum &&
+		    weft_ctl_quorum_left(&s->data->n[node].q, &ev->id) == 1)
 			sim_dtrace(s, SIM_DT_QUORUM, node, 0,
 				   s->data->n[node].q.no_quorum);
+		quorum_publish(s, node);
+		break;
+	case WEFT_SWIM_EV_MEMBER_UP:
+	case WEFT_SWIM_EV_SUSPECT:
+	case WEFT_SWIM_EV_DOWN:
+		quorum_publish(s, node);
+		break;
+	default:
+		break;
 	}
 }
 
