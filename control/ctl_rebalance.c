@@ -243,23 +243,29 @@ static int plan_add(struct weft_ctl_rebalance *rb, const struct rb_topo *from,
 	return rc < 0 ? rc : 0;
 }
 
-/* Segments given away (DISTRIBUTED): owned in t, not in cur. */
-static void mark_drops(struct weft_ctl_rebalance *rb, const struct rb_topo *t)
+/* Segments given away (DISTRIBUTED): owned in t, not in cur. Each goes to
+ * every owner it has in cur first, not only to its newcomers: an owner the
+ * view still lists may have crashed unnoticed (or be a new life that never
+ * held it), and the segment is dropped here only once every one of them
+ * acked it (a destination given up keeps it here: ctl_rebalance_tx.c). */
+static int mark_drops(struct weft_ctl_rebalance *rb, const struct rb_topo *t)
 {
-	struct weft_ctl_plan p;
-
 	if (t->self == WEFT_CTL_PLAN_NONE || rb->cur.self == WEFT_CTL_PLAN_NONE ||
-	    !rb->has_kind[WEFT_CTL_PLAN_DISTRIBUTED] ||
-	    weft_ctl_plan_init(&p, &t->t, &rb->cur.t) < 0)
-		return;
-	for (uint32_t s = 0; s < rb->cur.t.n_segments; s++) {
-		if (weft_ctl_topo_owns(&t->t, WEFT_CTL_PLAN_DISTRIBUTED, s, t->self) &&
-		    !weft_ctl_topo_owns(&rb->cur.t, WEFT_CTL_PLAN_DISTRIBUTED, s, rb->cur.self)) {
-			rb->drop[s] = 1;
-			rb->any_drop = true;
-		}
+	    !rb->has_kind[WEFT_CTL_PLAN_DISTRIBUTED])
+		return 0;
+	const struct weft_ctl_topo *c = &rb->cur.t;
+	for (uint32_t s = 0; s < c->n_segments; s++) {
+		if (!weft_ctl_topo_owns(&t->t, WEFT_CTL_PLAN_DISTRIBUTED, s, t->self) ||
+		    weft_ctl_topo_owns(c, WEFT_CTL_PLAN_DISTRIBUTED, s, rb->cur.self))
+			continue;
+		rb->drop[s] = 1;
+		rb->any_drop = true;
+		for (uint32_t k = 0; k < c->owners; k++)
+			if (add_move(rb, WEFT_CTL_PLAN_DISTRIBUTED, s,
+				     c->seg_owner[(size_t)s * c->owners + k]) < 0)
+				return -ENOMEM;
 	}
-	weft_ctl_plan_fini(&p);
+	return 0;
 }
 
 static void publish_progress(struct weft_ctl_rebalance *rb)
@@ -307,9 +313,9 @@ static int job_start(struct weft_ctl_rebalance *rb, uint64_t now)
 			rc = plan_add(rb, &rb->cur, &rb->next, true, mv);
 	}
 	if (rc == 0 && !rb->leaving) {
-		mark_drops(rb, &rb->base);
-		if (rb->prev.t.n)
-			mark_drops(rb, &rb->prev);
+		rc = mark_drops(rb, &rb->base);
+		if (rc == 0 && rb->prev.t.n)
+			rc = mark_drops(rb, &rb->prev);
 	}
 	if (rc < 0)
 		goto out;

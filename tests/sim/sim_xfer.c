@@ -67,6 +67,24 @@ static void check_move(struct sim *s, uint32_t node, const struct weft_ctl_plan 
 			 (unsigned long long)p->new_t->view);
 }
 
+/* Adds move (seg -> cur member to) unless planned already. */
+static void add_move(struct sim *s, struct sim_dnode *d, uint32_t seg, uint32_t to)
+{
+	struct sim_xdest *x;
+
+	if (to == d->cur.self || to >= d->cur.t.n)
+		return;
+	x = &d->dest[to];
+	if (x->bits[seg / 8] & (1u << (seg % 8)))
+		return;
+	x->bits[seg / 8] |= (uint8_t)(1u << (seg % 8));
+	if (x->moves++ == 0) {
+		x->active = true;
+		x->heard_us = s->now;
+	}
+	d->moves_total++;
+}
+
 /* Adds this node's moves of plan(from -> cur). */
 static void plan_add(struct sim *s, uint32_t node, const struct sim_dtopo *from,
 		     struct weft_ctl_move *mv)
@@ -87,8 +105,6 @@ static void plan_add(struct sim *s, uint32_t node, const struct sim_dtopo *from,
 			break;
 		}
 		for (int k = 0; k < rc; k++) {
-			struct sim_xdest *x;
-
 			check_move(s, node, &p, seg, &mv[k]);
 			/* ctl_rebalance.c: every surviving old owner sends. */
 			if ((mv[k].from != from->self &&
@@ -97,29 +113,28 @@ static void plan_add(struct sim *s, uint32_t node, const struct sim_dtopo *from,
 			    mv[k].to == d->cur.self ||
 			    mv[k].to >= d->cur.t.n)
 				continue;
-			x = &d->dest[mv[k].to];
-			if (x->bits[seg / 8] & (1u << (seg % 8)))
-				continue;   /* planned by the other plan too */
-			x->bits[seg / 8] |= (uint8_t)(1u << (seg % 8));
-			if (x->moves++ == 0) {
-				x->active = true;
-				x->heard_us = s->now;
-			}
-			d->moves_total++;
+			add_move(s, d, seg, mv[k].to);
 		}
 	}
 	weft_ctl_plan_fini(&p);
 }
 
-static void mark_drops(struct sim_dnode *d, const struct sim_dtopo *t)
+/* ctl_rebalance.c's mark_drops: a segment given away goes to every owner
+ * it has in cur before it is dropped. */
+static void mark_drops(struct sim *s, struct sim_dnode *d, const struct sim_dtopo *t)
 {
+	const struct weft_ctl_topo *c = &d->cur.t;
+
 	if (t->self == WEFT_CTL_PLAN_NONE || d->cur.self == WEFT_CTL_PLAN_NONE)
 		return;
-	for (uint32_t seg = 0; seg < SIM_DSEGS; seg++)
-		if (weft_ctl_topo_owns(&t->t, WEFT_CTL_PLAN_DISTRIBUTED, seg, t->self) &&
-		    !weft_ctl_topo_owns(&d->cur.t, WEFT_CTL_PLAN_DISTRIBUTED, seg,
-					d->cur.self))
-			d->drop[seg] = 1;
+	for (uint32_t seg = 0; seg < SIM_DSEGS; seg++) {
+		if (!weft_ctl_topo_owns(&t->t, WEFT_CTL_PLAN_DISTRIBUTED, seg, t->self) ||
+		    weft_ctl_topo_owns(c, WEFT_CTL_PLAN_DISTRIBUTED, seg, d->cur.self))
+			continue;
+		d->drop[seg] = 1;
+		for (uint32_t k = 0; k < c->owners; k++)
+			add_move(s, d, seg, c->seg_owner[(size_t)seg * c->owners + k]);
+	}
 }
 
 static void job_done(struct sim *s, uint32_t node)
@@ -171,9 +186,9 @@ void sim_xfer_view(struct sim *s, uint32_t node)
 		if (d->prev.t.n && !topo_same(&d->prev, &d->base))
 			plan_add(s, node, &d->prev, mv);
 	}
-	mark_drops(d, &d->base);
+	mark_drops(s, d, &d->base);
 	if (d->prev.t.n)
-		mark_drops(d, &d->prev);
+		mark_drops(s, d, &d->prev);
 	free(mv);
 	d->job = true;
 	sim_dtrace(s, SIM_DT_VIEW, node, d->moves_total, d->cur.t.view);
