@@ -204,23 +204,6 @@ int weft_route_prepare(struct weft_client *c, uint64_t deadline)
 	return 0;
 }
 
-static bool is_keyed(uint8_t opcode)
-{
-	switch (opcode) {
-	case WEFT_OP_GET:
-	case WEFT_OP_PUT:
-	case WEFT_OP_PUT_IF_ABSENT:
-	case WEFT_OP_REPLACE:
-	case WEFT_OP_CAS:
-	case WEFT_OP_DELETE:
-	case WEFT_OP_INCR:
-	case WEFT_OP_TOUCH:
-		return true;
-	default:
-		return false;
-	}
-}
-
 /* A non-keyed op: to home; when home times out and other members are
  * known, once more to another member, which becomes home. */
 static int call_home(struct weft_client *c, const struct weft_msg *m, uint64_t deadline,
@@ -279,7 +262,7 @@ int weft_call(struct weft_client *c, const struct weft_msg *m, struct weft_resp 
 {
 	uint64_t deadline = weft_call_deadline(c);
 
-	if (!c->routing || !is_keyed(m->opcode))
+	if (!c->routing || !weft_wire_op_has_key(m->opcode))
 		return call_home(c, m, deadline, r);
 	int rc = weft_route_prepare(c, deadline);
 	if (rc < 0)

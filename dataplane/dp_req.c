@@ -80,23 +80,6 @@ static bool op_has_name(uint8_t op)
 	       op != WEFT_OP_MEMBERS && op != WEFT_OP_TOPOLOGY;
 }
 
-static bool op_has_key(uint8_t op)
-{
-	switch (op) {
-	case WEFT_OP_GET:
-	case WEFT_OP_PUT:
-	case WEFT_OP_PUT_IF_ABSENT:
-	case WEFT_OP_REPLACE:
-	case WEFT_OP_CAS:
-	case WEFT_OP_DELETE:
-	case WEFT_OP_INCR:
-	case WEFT_OP_TOUCH:
-		return true;
-	default:
-		return false;
-	}
-}
-
 static bool op_has_value(uint8_t op)
 {
 	switch (op) {
@@ -198,9 +181,9 @@ enum weft_status dp_req_validate(const struct weft_wire_hdr *hdr, const uint8_t 
 		return WEFT_ST_BAD_REQUEST;
 	if (op_has_name(op) ? (hdr->name_len == 0) : (hdr->name_len != 0))
 		return WEFT_ST_BAD_REQUEST;
-	if (op_has_key(op) && hdr->key_len == 0)
+	if (weft_wire_op_has_key(op) && hdr->key_len == 0)
 		return WEFT_ST_BAD_REQUEST;
-	if (!op_has_key(op) && hdr->key_len != 0)
+	if (!weft_wire_op_has_key(op) && hdr->key_len != 0)
 		return WEFT_ST_BAD_REQUEST;
 	uint32_t vlen = weft_wire_value_len(hdr);
 	if (!op_has_value(op) && vlen != 0)

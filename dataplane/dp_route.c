@@ -46,20 +46,10 @@ uint8_t dp_cache_mode(const struct weft_dp *dp, const struct weft_cache *c)
 	return o.mode == 0 ? WEFT_MODE_LOCAL : (uint8_t)o.mode;
 }
 
+/* The keyed ops that change an entry. */
 static bool is_write(uint8_t op)
 {
-	switch (op) {
-	case WEFT_OP_PUT:
-	case WEFT_OP_PUT_IF_ABSENT:
-	case WEFT_OP_REPLACE:
-	case WEFT_OP_CAS:
-	case WEFT_OP_DELETE:
-	case WEFT_OP_INCR:
-	case WEFT_OP_TOUCH:
-		return true;
-	default:
-		return false;
-	}
+	return op != WEFT_OP_GET && weft_wire_op_has_key(op);
 }
 
 static bool live(const struct weft_dp_member *m)

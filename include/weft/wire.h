@@ -368,6 +368,24 @@ static inline uint16_t weft_wire_request_extras_len(uint8_t opcode)
 	}
 }
 
+/* Whether the op addresses one key (and so one segment's owners). */
+static inline bool weft_wire_op_has_key(uint8_t opcode)
+{
+	switch (opcode) {
+	case WEFT_OP_GET:
+	case WEFT_OP_PUT:
+	case WEFT_OP_PUT_IF_ABSENT:
+	case WEFT_OP_REPLACE:
+	case WEFT_OP_CAS:
+	case WEFT_OP_DELETE:
+	case WEFT_OP_INCR:
+	case WEFT_OP_TOUCH:
+		return true;
+	default:
+		return false;
+	}
+}
+
 /* Whether replaying the op twice could differ from applying it once: the
  * node remembers the responses of these per (client_id, request_id). */
 static inline bool weft_wire_op_is_idempotent(uint8_t opcode)
