@@ -185,6 +185,19 @@ static unsigned get_chunk(const struct weft_cache_table *t, const struct weft_ca
 	return hits;
 }
 
+/* The entry of key (live, expired or a tombstone), or NULL: the slow-path
+ * single-key lookup of peek and is_deleted (key already checked). */
+static const struct weft_cache_entry *find_entry(const struct weft_cache *c,
+						 const struct weft_cache_key *key)
+{
+	const struct weft_cache_table *t = atomic_load_explicit(&c->table, memory_order_acquire);
+	const struct weft_cache_bucket *head = bucket_head(t, key->hash);
+	struct weft_cache_entry *e = tag_scan(head, weft_cache_tag(key->hash));
+	if (e != NULL && !weft_cache_entry_matches(e, key))
+		e = full_scan(head, key);
+	return e;
+}
+
 /* One key: the same steps without the stage arrays and prefetches. They
  * only pay when other keys' misses can overlap; for a single key the staged
  * path was a third slower (perf/bench_cache, cache_get_single at 1M keys:
@@ -222,11 +235,7 @@ int weft_cache_peek(struct weft_cache *c, const struct weft_cache_key *key, uint
 	int rc = weft_cache_check_key(key);
 	if (rc < 0)
 		return rc;
-	const struct weft_cache_table *t = atomic_load_explicit(&c->table, memory_order_acquire);
-	const struct weft_cache_bucket *head = bucket_head(t, key->hash);
-	struct weft_cache_entry *e = tag_scan(head, weft_cache_tag(key->hash));
-	if (e != NULL && !weft_cache_entry_matches(e, key))
-		e = full_scan(head, key);
+	const struct weft_cache_entry *e = find_entry(c, key);
 	if (e == NULL || weft_cache_entry_expired(e, now_ms) || weft_cache_entry_is_tomb(e))
 		return -ENOENT;
 	weft_cache_entry_image(e, now_ms, out);
@@ -238,10 +247,6 @@ bool weft_cache_is_deleted(struct weft_cache *c, const struct weft_cache_key *ke
 {
 	if (weft_cache_check_key(key) < 0)
 		return false;
-	const struct weft_cache_table *t = atomic_load_explicit(&c->table, memory_order_acquire);
-	const struct weft_cache_bucket *head = bucket_head(t, key->hash);
-	struct weft_cache_entry *e = tag_scan(head, weft_cache_tag(key->hash));
-	if (e != NULL && !weft_cache_entry_matches(e, key))
-		e = full_scan(head, key);
+	const struct weft_cache_entry *e = find_entry(c, key);
 	return e != NULL && weft_cache_entry_is_tomb(e) && !weft_cache_entry_expired(e, now_ms);
 }
