@@ -183,6 +183,16 @@ struct dp_req {
 	struct dp_flow flow;
 };
 
+/* The at-most-once identity of req: (client address, client_id,
+ * request_id), as reassembly, response memory and dedup key it. */
+static inline struct dp_msg_id dp_req_msg_id(const struct dp_req *req)
+{
+	struct dp_msg_id id = {.ip = req->flow.src_ip, .port = req->flow.src_port,
+			       .client_id = req->hdr.client_id,
+			       .request_id = req->hdr.request_id};
+	return id;
+}
+
 /* What to do with a weft datagram after its header is read. */
 enum dp_rx_verdict {
 	DP_RX_DROP,    /* *drop says why: no reply */
@@ -356,6 +366,18 @@ void dp_answer_owned(struct dp_lcore *lc, const struct dp_req *req, uint16_t sta
 
 /* dp_serve.c: serves n validated requests (GETs batched per cache). */
 void dp_serve_burst(struct dp_lcore *lc, struct dp_req *reqs, unsigned n);
+/* At-most-once for a non-idempotent req about to be applied or forwarded
+ * (dp_serve.c): true when it is new (the caller goes on and ends with
+ * dp_answer_final). A retransmission of an applied op is answered with the
+ * remembered response (dedup_replays); one still being applied is dropped
+ * (counted). */
+bool dp_dedup_claim(struct dp_lcore *lc, const struct dp_req *req);
+/* The final answer to req: remembered for at-most-once when amo (status
+ * and extras of at most DP_DEDUP_EXTRAS_MAX bytes), counted in errors when
+ * its status is one, then sent (dp_answer). */
+void dp_answer_final(struct dp_lcore *lc, const struct dp_req *req, bool amo, uint16_t status,
+		     const void *extras, uint16_t extras_len, const void *value,
+		     uint32_t value_len);
 /* Maps a cache errno to the wire status of an op (dp_serve.c). */
 uint16_t dp_status_of(int rc, uint8_t opcode, uint16_t key_len);
 /* True for statuses counted as errors (not OK, NOT_FOUND, EXISTS,

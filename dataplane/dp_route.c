@@ -288,19 +288,7 @@ void dp_route_after_write(struct dp_lcore *lc, const struct weft_dp_members *top
 			}
 		}
 	}
-	if (lc->rpc == NULL) { /* no cluster: answer as a single node does */
-		if (amo) {
-			struct dp_msg_id id = {.ip = req->flow.src_ip, .port = req->flow.src_port,
-					       .client_id = req->hdr.client_id,
-					       .request_id = req->hdr.request_id};
-			dp_dedup_finish(lc->dp->dedup, &id, &h.resp);
-		}
-		if (dp_is_error_status(h.resp.status))
-			lc->c.errors++;
-		dp_answer(lc, req, h.resp.status, h.resp.extras, h.resp.extras_len, NULL, 0);
-		return;
-	}
-	dp_rpc_replicate(lc, topo, &h, msg, to, n);
+	dp_rpc_replicate(lc, topo, &h, msg, to, n); /* n == 0 (no cluster too): answers now */
 	dp_rpc_msg_put(msg);
 }
 
@@ -310,12 +298,9 @@ void dp_route_after_open(struct dp_lcore *lc, const struct weft_dp_members *topo
 	struct dp_hold_init h = {.req = req, .amo = false, .resp = {.status = WEFT_ST_OK}};
 	uint32_t to[WEFT_DP_MEMBERS_MAX];
 	uint8_t mode = dp_cache_mode(lc->dp, c);
-	unsigned n = 0;
-	if (lc->rpc == NULL) {
-		dp_answer(lc, req, WEFT_ST_OK, NULL, 0, NULL, 0);
-		return;
-	}
-	n = dp_route_targets(topo, WEFT_MODE_REPLICATED, 0, to, WEFT_DP_MEMBERS_MAX);
+	unsigned n = lc->rpc != NULL
+			     ? dp_route_targets(topo, WEFT_MODE_REPLICATED, 0, to, WEFT_DP_MEMBERS_MAX)
+			     : 0;
 	struct dp_rpc_msg *msg = n > 0 ? repl_msg(c, mode, NULL, NULL, NULL) : NULL;
 	if (n > 0 && msg == NULL) {
 		h.resp.status = WEFT_ST_NO_MEMORY;

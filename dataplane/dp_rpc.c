@@ -239,31 +239,13 @@ static struct dp_req hold_req(const struct dp_hold *h)
 	return q;
 }
 
-static void hold_finish_amo(struct dp_lcore *lc, const struct dp_hold *h,
-			    const struct dp_dedup_resp *resp)
-{
-	if (!h->amo)
-		return;
-	struct dp_msg_id id = {.ip = h->flow.src_ip, .port = h->flow.src_port,
-			       .client_id = h->hdr.client_id, .request_id = h->hdr.request_id};
-	dp_dedup_finish(lc->dp->dedup, &id, resp);
-}
-
 static void hold_answer(struct dp_lcore *lc, uint16_t hi, uint16_t status, const void *extras,
 			uint16_t extras_len, const void *value, uint32_t value_len)
 {
 	struct dp_rpc_state *r = lc->rpc;
 	struct dp_hold *h = &r->hold[hi];
 	struct dp_req q = hold_req(h);
-	struct dp_dedup_resp d = {.status = status, .extras_len = 0};
-	if (extras_len > 0 && extras_len <= DP_DEDUP_EXTRAS_MAX) {
-		d.extras_len = (uint8_t)extras_len;
-		memcpy(d.extras, extras, extras_len);
-	}
-	hold_finish_amo(lc, h, &d);
-	if (dp_is_error_status(status))
-		lc->c.errors++;
-	dp_answer(lc, &q, status, extras, extras_len, value, value_len);
+	dp_answer_final(lc, &q, h->amo, status, extras, extras_len, value, value_len);
 	h->kind = HOLD_FREE;
 	r->n_holds--;
 }
@@ -295,16 +277,8 @@ static void hold_slot_done(struct dp_lcore *lc, uint16_t hi)
 
 static void busy_answer(struct dp_lcore *lc, const struct dp_req *req, bool amo)
 {
-	struct dp_dedup_resp d = {.status = WEFT_ST_BUSY, .extras_len = 0};
-	if (amo) {
-		struct dp_msg_id id = {.ip = req->flow.src_ip, .port = req->flow.src_port,
-				       .client_id = req->hdr.client_id,
-				       .request_id = req->hdr.request_id};
-		dp_dedup_finish(lc->dp->dedup, &id, &d);
-	}
-	lc->c.errors++;
 	lc->c.rpc_no_slot++;
-	dp_answer(lc, req, WEFT_ST_BUSY, NULL, 0, NULL, 0);
+	dp_answer_final(lc, req, amo, WEFT_ST_BUSY, NULL, 0, NULL, 0);
 }
 
 /* --- starting requests ----------------------------------------------------- */
@@ -314,22 +288,8 @@ void dp_rpc_forward(struct dp_lcore *lc, const struct weft_dp_members *topo,
 {
 	struct dp_rpc_state *r = lc->rpc;
 	bool amo = !weft_wire_op_is_idempotent(req->hdr.opcode);
-	struct dp_msg_id id = {.ip = req->flow.src_ip, .port = req->flow.src_port,
-			       .client_id = req->hdr.client_id, .request_id = req->hdr.request_id};
-	if (amo) {
-		struct dp_dedup_resp d;
-		switch (dp_dedup_begin(lc->dp->dedup, &id, lc->now_ms, &d)) {
-		case DP_DEDUP_DONE:
-			lc->c.dedup_replays++;
-			dp_answer(lc, req, d.status, d.extras, d.extras_len, NULL, 0);
-			return;
-		case DP_DEDUP_INFLIGHT:
-			lc->c.drops[DP_DROP_DEDUP_INFLIGHT]++;
-			return;
-		case DP_DEDUP_NEW:
-			break;
-		}
-	}
+	if (amo && !dp_dedup_claim(lc, req))
+		return;
 	uint32_t head = (uint32_t)req->hdr.name_len + req->hdr.key_len + req->hdr.extras_len;
 	struct dp_rpc_msg *m = dp_rpc_msg_new(req->hdr.opcode, req->hdr.name_len,
 					      req->hdr.key_len, req->hdr.extras_len,
@@ -374,18 +334,11 @@ void dp_rpc_replicate(struct dp_lcore *lc, const struct weft_dp_members *topo,
 	struct dp_rpc_state *r = lc->rpc;
 	uint16_t hi = n > 0 ? hold_new(r) : HOLD_NONE;
 	if (hi == HOLD_NONE) {
-		if (n > 0) { /* applied here, not replicated: the client must retry */
+		if (n > 0) /* applied here, not replicated: the client must retry */
 			busy_answer(lc, req, hi_init->amo);
-			return;
-		}
-		struct dp_msg_id id = {.ip = req->flow.src_ip, .port = req->flow.src_port,
-				       .client_id = req->hdr.client_id,
-				       .request_id = req->hdr.request_id};
-		if (hi_init->amo)
-			dp_dedup_finish(lc->dp->dedup, &id, resp);
-		if (dp_is_error_status(resp->status))
-			lc->c.errors++;
-		dp_answer(lc, req, resp->status, resp->extras, resp->extras_len, NULL, 0);
+		else
+			dp_answer_final(lc, req, hi_init->amo, resp->status, resp->extras,
+					resp->extras_len, NULL, 0);
 		return;
 	}
 	struct dp_hold *h = &r->hold[hi];

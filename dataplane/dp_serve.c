@@ -161,19 +161,45 @@ static void serve_topology(struct dp_lcore *lc, const struct dp_req *req)
 	dp_answer_owned(lc, req, WEFT_ST_OK, 0, buf, (uint32_t)len);
 }
 
-static struct dp_msg_id msg_id(const struct dp_req *req)
+bool dp_dedup_claim(struct dp_lcore *lc, const struct dp_req *req)
 {
-	struct dp_msg_id id = {.ip = req->flow.src_ip, .port = req->flow.src_port,
-			       .client_id = req->hdr.client_id,
-			       .request_id = req->hdr.request_id};
-	return id;
+	struct dp_msg_id id = dp_req_msg_id(req);
+	struct dp_dedup_resp r;
+	switch (dp_dedup_begin(lc->dp->dedup, &id, lc->now_ms, &r)) {
+	case DP_DEDUP_DONE:
+		lc->c.dedup_replays++;
+		answer(lc, req, r.status, r.extras, r.extras_len, NULL, 0);
+		return false;
+	case DP_DEDUP_INFLIGHT:
+		lc->c.drops[DP_DROP_DEDUP_INFLIGHT]++;
+		return false;
+	case DP_DEDUP_NEW:
+		break;
+	}
+	return true;
+}
+
+void dp_answer_final(struct dp_lcore *lc, const struct dp_req *req, bool amo, uint16_t status,
+		     const void *extras, uint16_t extras_len, const void *value,
+		     uint32_t value_len)
+{
+	if (amo) {
+		struct dp_msg_id id = dp_req_msg_id(req);
+		struct dp_dedup_resp d = {.status = status, .extras_len = 0};
+		if (extras_len > 0 && extras_len <= DP_DEDUP_EXTRAS_MAX) {
+			d.extras_len = (uint8_t)extras_len;
+			memcpy(d.extras, extras, extras_len);
+		}
+		dp_dedup_finish(lc->dp->dedup, &id, &d);
+	}
+	answer(lc, req, status, extras, extras_len, value, value_len);
 }
 
 static void serve_fetch(struct dp_lcore *lc, const struct dp_req *req)
 {
 	struct weft_x_fetch f;
 	memcpy(&f, req->extras, sizeof(f));
-	struct dp_msg_id id = msg_id(req);
+	struct dp_msg_id id = dp_req_msg_id(req);
 	struct dp_emit_ctx x = {lc, &req->flow};
 	int rc = dp_resp_fetch(lc->dp->resp, &id, f.offset, f.count, lc->now_ms, dp_emit_cb, &x);
 	if (rc == -ENOENT)
@@ -319,21 +345,9 @@ static void serve_write(struct dp_lcore *lc, const struct dp_req *req, struct we
 			const struct weft_dp_members *topo)
 {
 	bool amo = !weft_wire_op_is_idempotent(req->hdr.opcode);
-	struct dp_msg_id id = msg_id(req);
+	if (amo && !dp_dedup_claim(lc, req))
+		return;
 	struct dp_dedup_resp r;
-	if (amo) {
-		switch (dp_dedup_begin(lc->dp->dedup, &id, lc->now_ms, &r)) {
-		case DP_DEDUP_DONE:
-			lc->c.dedup_replays++;
-			answer(lc, req, r.status, r.extras, r.extras_len, NULL, 0);
-			return;
-		case DP_DEDUP_INFLIGHT:
-			lc->c.drops[DP_DROP_DEDUP_INFLIGHT]++;
-			return;
-		case DP_DEDUP_NEW:
-			break;
-		}
-	}
 	uint64_t delete_version = 0;
 	apply_write(lc, req, c, &r, &delete_version);
 	dp_route_after_write(lc, topo, req, c, amo, &r, delete_version);

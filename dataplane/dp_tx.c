@@ -129,9 +129,7 @@ void dp_answer_owned(struct dp_lcore *lc, const struct dp_req *req, uint16_t sta
 		free(payload);
 		return;
 	}
-	struct dp_msg_id id = {.ip = req->flow.src_ip, .port = req->flow.src_port,
-			       .client_id = req->hdr.client_id,
-			       .request_id = req->hdr.request_id};
+	struct dp_msg_id id = dp_req_msg_id(req);
 	struct dp_emit_ctx x = {lc, &req->flow};
 	int rc = dp_resp_keep(lc->dp->resp, &id, &h, payload, lc->now_ms);
 	if (rc == 0)
