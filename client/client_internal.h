@@ -161,12 +161,16 @@ size_t weft_mget_encode(const struct weft_mget_item *items, size_t n, uint8_t **
  * 0 or -WEFT_ST_PROTOCOL. */
 int weft_mget_decode(const uint8_t *body, size_t len, struct weft_mget_item *items, size_t n);
 
-/* --- topo.c (pure) --- */
+/* --- topo.c (decode is pure) --- */
 
 /* Parses a TOPOLOGY response value (wire.h) into a malloc'd table (free
  * with weft_topology_free). 0, -WEFT_ST_PROTOCOL (malformed: truncated,
  * trailing bytes, log2 > 16, owners > n_members, an index out of range or
  * repeated in a segment, no members), -WEFT_ST_IO with errno ENOMEM. */
 int weft_topology_decode(const uint8_t *body, size_t len, struct weft_topology **out);
+/* The table a TOPOLOGY response r carries (weft_topology_decode of its
+ * value), or the negated status it answered; frees r->payload either way. */
+int weft_topology_from_resp(struct weft_client *c, struct weft_resp *r,
+			    struct weft_topology **out);
 
 #endif /* WEFT_CLIENT_INTERNAL_H */

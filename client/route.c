@@ -136,16 +136,7 @@ static int fetch_from(struct weft_client *c, const struct sockaddr_in *to, uint3
 	struct weft_msg m = { .opcode = WEFT_OP_TOPOLOGY };
 	struct weft_resp r;
 	int rc = weft_call_at(c, to, &m, attempts, deadline, &r);
-	if (rc < 0)
-		return rc;
-	rc = -(int)r.status;
-	if (r.status == WEFT_ST_OK) {
-		rc = weft_topology_decode(r.payload + r.head_len, r.msg_len - r.head_len, out);
-		if (rc == -WEFT_ST_IO)
-			c->last_errno = ENOMEM;
-	}
-	free(r.payload);
-	return rc;
+	return rc < 0 ? rc : weft_topology_from_resp(c, &r, out);
 }
 
 static void install(struct weft_client *c, struct weft_topology *t, const struct sockaddr_in *from)

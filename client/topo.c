@@ -108,15 +108,19 @@ int weft_topology(weft_client *c, struct weft_topology **out)
 	struct weft_msg m = {.opcode = WEFT_OP_TOPOLOGY};
 	struct weft_resp r;
 	int rc = weft_call(c, &m, &r);
-	if (rc < 0)
-		return rc;
-	rc = -(int)r.status;
-	if (r.status == WEFT_ST_OK) {
-		rc = weft_topology_decode(r.payload + r.head_len, r.msg_len - r.head_len, out);
+	return rc < 0 ? rc : weft_topology_from_resp(c, &r, out);
+}
+
+int weft_topology_from_resp(struct weft_client *c, struct weft_resp *r,
+			    struct weft_topology **out)
+{
+	int rc = -(int)r->status;
+	if (r->status == WEFT_ST_OK) {
+		rc = weft_topology_decode(r->payload + r->head_len, r->msg_len - r->head_len, out);
 		if (rc == -WEFT_ST_IO)
 			c->last_errno = ENOMEM;
 	}
-	free(r.payload);
+	free(r->payload);
 	return rc;
 }
 
