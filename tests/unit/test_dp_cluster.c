@@ -27,6 +27,7 @@
 #include <rte_ring.h>
 #include <urcu-qsbr.h>
 
+#include "dp_fakeport.h"
 #include "dp_frames.h"
 #include "dp_internal.h"
 
@@ -43,11 +44,7 @@ static const uint8_t NODE_IP[4] = {10, 214, 0, 2};
 #define MAXF 256
 
 static struct {
-	struct rte_ring *rx, *tx;
-	struct rte_mempool *pool;
-	struct weft_cache_registry *reg;
-	struct weft_dp *dp;
-	uint8_t node_mac[6];
+	struct dp_fakeport fp;
 	uint64_t now;
 	uint64_t view;
 	uint64_t rid;
@@ -80,12 +77,12 @@ static void push_frame(const uint8_t src_mac[6], const uint8_t src_ip[4], uint16
 {
 	uint8_t f[1600];
 	assert_true(plen <= 1472);
-	uint32_t len = frame_udp(f, T.node_mac, src_mac, src_ip, NODE_IP, sport, NODE_PORT, 0,
+	uint32_t len = frame_udp(f, T.fp.node_mac, src_mac, src_ip, NODE_IP, sport, NODE_PORT, 0,
 				 payload, plen);
-	struct rte_mbuf *m = rte_pktmbuf_alloc(T.pool);
+	struct rte_mbuf *m = rte_pktmbuf_alloc(T.fp.pool);
 	assert_non_null(m);
 	memcpy(rte_pktmbuf_append(m, (uint16_t)len), f, len);
-	assert_int_equal(rte_ring_enqueue(T.rx, m), 0);
+	assert_int_equal(rte_ring_enqueue(T.fp.rx, m), 0);
 }
 
 /* Sends one request (one datagram) from src; returns its request id. */
@@ -138,8 +135,8 @@ static uint64_t client_get(const char *cache, const char *key)
 /* One worker iteration; decodes what it sent into s[] (mbufs in m[]). */
 static unsigned poll_node(struct rte_mbuf **m, struct sent *s)
 {
-	weft_dp_poll_once(T.dp, 0);
-	unsigned n = rte_ring_dequeue_burst(T.tx, (void **)m, MAXF, NULL);
+	weft_dp_poll_once(T.fp.dp, 0);
+	unsigned n = rte_ring_dequeue_burst(T.fp.tx, (void **)m, MAXF, NULL);
 	for (unsigned i = 0; i < n; i++) {
 		const uint8_t *f = rte_pktmbuf_mtod(m[i], const uint8_t *);
 		memset(&s[i], 0, sizeof(s[i]));
@@ -197,35 +194,59 @@ static void peer_answer(const uint8_t mac[6], const uint8_t ip[4], const struct 
 	push_frame(mac, ip, NODE_PORT, d, (uint32_t)sizeof(h) + xl + vl);
 }
 
-/* Publishes a view of n members (self first, then PEER, PEER2) with one
- * segment owned by owner[0..n_owners). */
-static void publish(uint32_t n, const uint16_t *owner, uint16_t n_owners, bool no_quorum)
+/* One member of a published view: its address (NULL: its record has not
+ * reached this node, the snapshot shows 0.0.0.0:0) and its state. */
+struct member_spec {
+	const uint8_t *ip;
+	uint8_t state;
+};
+
+/* Publishes view `view` of n members (index 0 is this node) with one
+ * segment owned by owner[0..n_owners), and the read-through table prev
+ * (NULL: none) until prev_until_ms. */
+static void publish_view(uint64_t view, const struct member_spec *mm, uint32_t n,
+			 const uint16_t *owner, uint16_t n_owners, bool no_quorum,
+			 const uint16_t *prev, uint64_t prev_until_ms)
 {
 	struct {
 		struct weft_dp_members h;
 		struct weft_dp_member m[3];
 	} v;
+	assert_true(n <= 3);
 	memset(&v, 0, sizeof(v));
-	const uint8_t *ips[3] = {NODE_IP, PEER_IP, PEER2_IP};
 	for (uint32_t i = 0; i < n; i++) {
 		snprintf(v.m[i].name, sizeof(v.m[i].name), "n%u", i);
-		v.m[i].ip = ip4(ips[i]);
-		v.m[i].port = NODE_PORT;
-		v.m[i].state = WEFT_DP_MEMBER_ALIVE;
+		if (mm[i].ip != NULL) {
+			v.m[i].ip = ip4(mm[i].ip);
+			v.m[i].port = NODE_PORT;
+		}
+		v.m[i].state = mm[i].state;
 	}
-	v.h.view = ++T.view;
+	v.h.view = view;
 	v.h.n = n;
 	v.h.self = 0;
 	v.h.seg_log2 = 0;
 	v.h.owners = n_owners;
 	v.h.no_quorum = no_quorum;
 	v.h.seg_owner = owner;
-	assert_int_equal(weft_dp_publish_members(T.dp, &v.h), 0);
+	v.h.seg_prev = prev;
+	v.h.seg_prev_until_ms = prev_until_ms;
+	assert_int_equal(weft_dp_publish_members(T.fp.dp, &v.h), 0);
+}
+
+/* Publishes a new view of n live members (self first, then PEER, PEER2)
+ * with one segment owned by owner[0..n_owners). */
+static void publish(uint32_t n, const uint16_t *owner, uint16_t n_owners, bool no_quorum)
+{
+	static const struct member_spec all[3] = {{NODE_IP, WEFT_DP_MEMBER_ALIVE},
+						  {PEER_IP, WEFT_DP_MEMBER_ALIVE},
+						  {PEER2_IP, WEFT_DP_MEMBER_ALIVE}};
+	publish_view(++T.view, all, n, owner, n_owners, no_quorum, NULL, 0);
 }
 
 static const struct dp_counters *lc0(void)
 {
-	return &T.dp->lc[0].c;
+	return &T.fp.dp->lc[0].c;
 }
 
 /* The REPLICATE message r carries: its one entry. */
@@ -261,9 +282,9 @@ static void learn(const uint8_t mac[6], const uint8_t ip[4])
 	memcpy(a + 8, mac, 6);
 	memcpy(a + 14, ip, 4);
 	memcpy(a + 24, NODE_IP, 4);
-	struct rte_mbuf *m = rte_pktmbuf_alloc(T.pool);
+	struct rte_mbuf *m = rte_pktmbuf_alloc(T.fp.pool);
 	memcpy(rte_pktmbuf_append(m, 60), f, 60);
-	rte_ring_enqueue(T.rx, m);
+	rte_ring_enqueue(T.fp.rx, m);
 	struct rte_mbuf *out[MAXF];
 	struct sent s[MAXF];
 	free_all(out, poll_node(out, s)); /* the ARP reply */
@@ -360,33 +381,18 @@ static void test_backup_replaced_gets_the_write(void **state)
 	free_all(m, n);
 	/* PEER is declared dead but still in the view: it stays a target
 	 * (were it alive after all, its ack would count). */
-	struct {
-		struct weft_dp_members h;
-		struct weft_dp_member mm[3];
-	} v;
-	memset(&v, 0, sizeof(v));
-	const uint8_t *ips[3] = {NODE_IP, PEER_IP, PEER2_IP};
-	for (int i = 0; i < 3; i++) {
-		v.mm[i].ip = ip4(ips[i]);
-		v.mm[i].port = NODE_PORT;
-		v.mm[i].state = i == 1 ? WEFT_DP_MEMBER_DEAD : WEFT_DP_MEMBER_ALIVE;
-	}
-	v.h.view = ++T.view;
-	v.h.n = 3;
-	v.h.self = 0;
-	v.h.owners = 2;
-	v.h.seg_owner = own;
-	assert_int_equal(weft_dp_publish_members(T.dp, &v.h), 0);
+	const struct member_spec peer_dead[3] = {{NODE_IP, WEFT_DP_MEMBER_ALIVE},
+						 {PEER_IP, WEFT_DP_MEMBER_DEAD},
+						 {PEER2_IP, WEFT_DP_MEMBER_ALIVE}};
+	publish_view(++T.view, peer_dead, 3, own, 2, false, NULL, 0);
 	assert_int_equal(poll_node(m, s), 0);
-	assert_true(dp_rpc_busy(T.dp->lc[0].rpc));
+	assert_true(dp_rpc_busy(T.fp.dp->lc[0].rpc));
 	/* The next view drops PEER; PEER2 is the new backup: the write goes
 	 * to PEER2 before OK. */
-	v.mm[1] = v.mm[2];
+	const struct member_spec without_peer[2] = {{NODE_IP, WEFT_DP_MEMBER_ALIVE},
+						    {PEER2_IP, WEFT_DP_MEMBER_ALIVE}};
 	static const uint16_t own2[] = {0, 1};
-	v.h.view = ++T.view;
-	v.h.n = 2;
-	v.h.seg_owner = own2;
-	assert_int_equal(weft_dp_publish_members(T.dp, &v.h), 0);
+	publish_view(++T.view, without_peer, 2, own2, 2, false, NULL, 0);
 	/* PEER2 is not in the ARP table yet: it is asked (ARP request), and
 	 * the replication goes out at the next retransmission once known. */
 	uint64_t re0 = lc0()->rpc_retargeted;
@@ -420,32 +426,18 @@ static void test_unknown_co_owner_refuses_writes(void **state)
 	struct rte_mbuf *m[MAXF];
 	struct sent s[MAXF];
 	unsigned n;
-	struct {
-		struct weft_dp_members h;
-		struct weft_dp_member mm[2];
-	} v;
-	memset(&v, 0, sizeof(v));
-	v.mm[0].ip = ip4(NODE_IP);
-	v.mm[0].port = NODE_PORT;
-	v.mm[0].state = WEFT_DP_MEMBER_ALIVE;
-	v.mm[1].state = WEFT_DP_MEMBER_DEAD; /* no record: 0.0.0.0 */
+	struct member_spec mm[2] = {{NODE_IP, WEFT_DP_MEMBER_ALIVE},
+				    {NULL, WEFT_DP_MEMBER_DEAD}}; /* no record: 0.0.0.0 */
 	static const uint16_t own[] = {0, 1};
-	v.h.view = ++T.view;
-	v.h.n = 2;
-	v.h.self = 0;
-	v.h.owners = 2;
-	v.h.seg_owner = own;
-	assert_int_equal(weft_dp_publish_members(T.dp, &v.h), 0);
+	publish_view(++T.view, mm, 2, own, 2, false, NULL, 0);
 	client_put("sync", "unk", "v");
 	expect_one(m, s, &n, CLIENT_IP, CLIENT_PORT);
 	assert_int_equal(s[0].h.status, WEFT_ST_BUSY);
 	free_all(m, n);
 	expect_get("sync", "unk", WEFT_ST_NOT_FOUND, 0, NULL); /* nothing applied */
 	/* Its record arrives: writes go through again. */
-	v.mm[1].ip = ip4(PEER_IP);
-	v.mm[1].port = NODE_PORT;
-	v.mm[1].state = WEFT_DP_MEMBER_ALIVE;
-	assert_int_equal(weft_dp_publish_members(T.dp, &v.h), 0);
+	mm[1] = (struct member_spec){PEER_IP, WEFT_DP_MEMBER_ALIVE};
+	publish_view(T.view, mm, 2, own, 2, false, NULL, 0); /* same view */
 	client_put("sync", "unk", "v");
 	expect_one(m, s, &n, PEER_IP, NODE_PORT);
 	struct sent r = s[0];
@@ -484,7 +476,7 @@ static void test_silent_backup_gives_busy(void **state)
 	assert_true(answered);
 	assert_int_equal(lc0()->rpc_gave_up - gave0, 1);
 	assert_true(lc0()->rpc_retransmits - rt0 >= 5);
-	assert_false(dp_rpc_busy(T.dp->lc[0].rpc));
+	assert_false(dp_rpc_busy(T.fp.dp->lc[0].rpc));
 }
 
 /* --- forwarding ------------------------------------------------------------- */
@@ -615,27 +607,11 @@ static void test_miss_reads_through_to_old_owner(void **state)
 	struct rte_mbuf *m[MAXF];
 	struct sent s[MAXF];
 	unsigned n;
-	struct {
-		struct weft_dp_members h;
-		struct weft_dp_member mm[2];
-	} v;
-	memset(&v, 0, sizeof(v));
-	const uint8_t *ips[2] = {NODE_IP, PEER_IP};
-	for (int i = 0; i < 2; i++) {
-		v.mm[i].ip = ip4(ips[i]);
-		v.mm[i].port = NODE_PORT;
-		v.mm[i].state = WEFT_DP_MEMBER_ALIVE;
-	}
+	const struct member_spec both[2] = {{NODE_IP, WEFT_DP_MEMBER_ALIVE},
+					    {PEER_IP, WEFT_DP_MEMBER_ALIVE}};
 	static const uint16_t own[] = {0, 1};
 	static const uint16_t prev[] = {1}; /* the peer held the segment before */
-	v.h.view = ++T.view;
-	v.h.n = 2;
-	v.h.self = 0;
-	v.h.owners = 2;
-	v.h.seg_owner = own;
-	v.h.seg_prev = prev;
-	v.h.seg_prev_until_ms = T.now + 1000;
-	assert_int_equal(weft_dp_publish_members(T.dp, &v.h), 0);
+	publish_view(++T.view, both, 2, own, 2, false, prev, T.now + 1000);
 
 	/* A miss here is asked of the old owner, whose answer is relayed. */
 	uint64_t rt0 = lc0()->read_through;
@@ -806,7 +782,7 @@ static void test_replicate_applies_in_version_order(void **state)
 	expect_get("rc", "r2", WEFT_ST_NOT_FOUND, 0, NULL);
 
 	/* The receiver made the cache with the sender's mode. */
-	struct weft_cache *c = weft_cache_find(T.reg, "rc", 2);
+	struct weft_cache *c = weft_cache_find(T.fp.reg, "rc", 2);
 	assert_non_null(c);
 	struct weft_cache_opts o;
 	weft_cache_get_opts(c, &o);
@@ -849,7 +825,7 @@ static void test_bad_replicate_is_refused(void **state)
 	b[4] = 1; /* a DELETE with a value length */
 	send_repl(WEFT_F_NODE, WEFT_MODE_DISTRIBUTED, 1, b, l);
 	expect_ack(WEFT_ST_BAD_REQUEST, 0, 0);
-	assert_null(weft_cache_find(T.reg, "rc-none", 7));
+	assert_null(weft_cache_find(T.fp.reg, "rc-none", 7));
 }
 
 /* --- CACHE_OPEN ------------------------------------------------------------------ */
@@ -902,7 +878,7 @@ static void test_cache_open_modes(void **state)
 	n = poll_node(m, s);
 	free_all(m, n);
 	struct weft_cache_opts o;
-	weft_cache_get_opts(weft_cache_find(T.reg, "implicit", 8), &o);
+	weft_cache_get_opts(weft_cache_find(T.fp.reg, "implicit", 8), &o);
 	assert_int_equal(o.mode, WEFT_CACHE_MODE_DISTRIBUTED);
 }
 
@@ -911,31 +887,12 @@ static void test_cache_open_modes(void **state)
 static int setup(void **state)
 {
 	(void)state;
-	char prefix[64];
-	snprintf(prefix, sizeof(prefix), "weft-test-cluster-%d", (int)getpid());
-	char *argv[] = {"test_dp_cluster", "--no-huge", "-m", "128", "--no-pci", "--no-shconf",
-			"--file-prefix", prefix, "--log-level=warning", "--no-telemetry", "-l", "0",
-			NULL};
-	if (rte_eal_init(12, argv) < 0)
-		return -1;
-	T.rx = rte_ring_create("t_rx", 4096, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
-	T.tx = rte_ring_create("t_tx", 4096, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
-	T.pool = rte_pktmbuf_pool_create("t_pool", 8191, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
-	if (!T.rx || !T.tx || !T.pool)
-		return -1;
-	int port = rte_eth_from_rings("net_ring_k", &T.rx, 1, &T.tx, 1, 0);
-	if (port < 0)
-		return -1;
-	urcu_qsbr_register_thread();
-	T.reg = weft_cache_registry_create();
 	T.now = 1000000;
 	struct weft_dp_config cfg = {.bind_ip = ip4(NODE_IP), .udp_port = NODE_PORT,
 				     .n_workers = 1, .poll = WEFT_DP_POLL_BUSY, .clock = vclock,
 				     .ctl_port = CTL_PORT};
-	T.dp = weft_dp_create(&cfg, (uint16_t)port, T.reg);
-	if (T.dp == NULL)
+	if (dp_fakeport_open(&T.fp, "test_dp_cluster", 4096, 4096, 8191, &cfg) != 0)
 		return -1;
-	memcpy(T.node_mac, T.dp->mac, 6);
 	learn(PEER_MAC, PEER_IP);
 	learn(CLIENT_MAC, CLIENT_IP);
 	return 0;
@@ -946,25 +903,14 @@ static int setup(void **state)
 static int per_test(void **state)
 {
 	(void)state;
-	assert_false(dp_rpc_busy(T.dp->lc[0].rpc));
+	assert_false(dp_rpc_busy(T.fp.dp->lc[0].rpc));
 	return 0;
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	weft_dp_destroy(T.dp);
-	weft_cache_registry_destroy(T.reg);
-	urcu_qsbr_unregister_thread();
-	struct rte_mbuf *m;
-	while (rte_ring_dequeue(T.rx, (void **)&m) == 0)
-		rte_pktmbuf_free(m);
-	while (rte_ring_dequeue(T.tx, (void **)&m) == 0)
-		rte_pktmbuf_free(m);
-	rte_mempool_free(T.pool);
-	rte_ring_free(T.rx);
-	rte_ring_free(T.tx);
-	rte_eal_cleanup();
+	dp_fakeport_close(&T.fp);
 	return 0;
 }
 

@@ -24,6 +24,7 @@
 #include <rte_ring.h>
 #include <urcu-qsbr.h>
 
+#include "dp_fakeport.h"
 #include "dp_frames.h"
 #include "dp_internal.h"
 
@@ -39,11 +40,7 @@ static const uint8_t GROUP_IP[4] = {239, 77, 0, 1};
 #define MAXF 128
 
 static struct {
-	struct rte_ring *rx, *tx;
-	struct rte_mempool *pool;
-	struct weft_cache_registry *reg;
-	struct weft_dp *dp;
-	uint8_t node_mac[6];
+	struct dp_fakeport fp;
 	uint64_t now;
 } T;
 
@@ -62,12 +59,12 @@ static uint32_t ip4(const uint8_t b[4])
 
 static void push(const uint8_t *f, uint32_t len)
 {
-	struct rte_mbuf *m = rte_pktmbuf_alloc(T.pool);
+	struct rte_mbuf *m = rte_pktmbuf_alloc(T.fp.pool);
 	assert_non_null(m);
 	uint8_t *d = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)len);
 	assert_non_null(d);
 	memcpy(d, f, len);
-	assert_int_equal(rte_ring_enqueue(T.rx, m), 0);
+	assert_int_equal(rte_ring_enqueue(T.fp.rx, m), 0);
 }
 
 /* A UDP datagram src_ip:PEER_PORT -> dst_ip:dport from src_mac. */
@@ -76,7 +73,7 @@ static void push_udp_from(const uint8_t src_mac[6], const uint8_t src_ip[4],
 {
 	uint8_t f[1600];
 	assert_true(plen <= 1472);
-	push(f, frame_udp(f, T.node_mac, src_mac, src_ip, dst_ip, PEER_PORT, dport, 0, payload,
+	push(f, frame_udp(f, T.fp.node_mac, src_mac, src_ip, dst_ip, PEER_PORT, dport, 0, payload,
 			  plen));
 }
 
@@ -97,7 +94,7 @@ static void push_arp(uint16_t oper, const uint8_t smac[6], const uint8_t sip[4],
 	memcpy(a + 8, smac, 6);
 	memcpy(a + 14, sip, 4);
 	if (oper == 2)
-		memcpy(a + 18, T.node_mac, 6);
+		memcpy(a + 18, T.fp.node_mac, 6);
 	memcpy(a + 24, tip, 4);
 	push(f, 60);
 }
@@ -105,8 +102,8 @@ static void push_arp(uint16_t oper, const uint8_t smac[6], const uint8_t sip[4],
 /* One worker iteration; returns the frames it sent (caller frees). */
 static unsigned poll_node(struct rte_mbuf **out)
 {
-	weft_dp_poll_once(T.dp, 0);
-	return rte_ring_dequeue_burst(T.tx, (void **)out, MAXF, NULL);
+	weft_dp_poll_once(T.fp.dp, 0);
+	return rte_ring_dequeue_burst(T.fp.tx, (void **)out, MAXF, NULL);
 }
 
 static void free_all(struct rte_mbuf **m, unsigned n)
@@ -117,7 +114,7 @@ static void free_all(struct rte_mbuf **m, unsigned n)
 
 static const struct dp_counters *lc0(void)
 {
-	return &T.dp->lc[0].c;
+	return &T.fp.dp->lc[0].c;
 }
 
 /* --- receiving ------------------------------------------------------------ */
@@ -126,21 +123,21 @@ static void test_unicast_reaches_control(void **state)
 {
 	(void)state;
 	struct weft_dp_datagram d[8];
-	assert_false(weft_dp_ctl_wait(T.dp, 0));
+	assert_false(weft_dp_ctl_wait(T.fp.dp, 0));
 	uint64_t rx0 = lc0()->ctl_rx;
 	push_udp_from(PEER_MAC, PEER_IP, NODE_IP, CTL_PORT, "hello, node", 11);
 	struct rte_mbuf *out[MAXF];
 	assert_int_equal(poll_node(out), 0);
 	assert_int_equal(lc0()->ctl_rx - rx0, 1);
-	assert_true(weft_dp_ctl_wait(T.dp, 0));
-	assert_int_equal(weft_dp_ctl_recv(T.dp, T.now, d, 8), 1);
+	assert_true(weft_dp_ctl_wait(T.fp.dp, 0));
+	assert_int_equal(weft_dp_ctl_recv(T.fp.dp, T.now, d, 8), 1);
 	assert_int_equal(d[0].src_ip, ip4(PEER_IP));
 	assert_int_equal(d[0].src_port, PEER_PORT);
 	assert_int_equal(d[0].dst_ip, ip4(NODE_IP));
 	assert_int_equal(d[0].len, 11);
 	assert_memory_equal(d[0].payload, "hello, node", 11);
-	assert_int_equal(weft_dp_ctl_recv(T.dp, T.now, d, 8), 0);
-	assert_false(weft_dp_ctl_wait(T.dp, 2)); /* bounded: ~2 ms of nanosleep */
+	assert_int_equal(weft_dp_ctl_recv(T.fp.dp, T.now, d, 8), 0);
+	assert_false(weft_dp_ctl_wait(T.fp.dp, 2)); /* bounded: ~2 ms of nanosleep */
 }
 
 static void test_group_reaches_control(void **state)
@@ -155,17 +152,17 @@ static void test_group_reaches_control(void **state)
 	push_udp_from(PEER_MAC, PEER_IP, other_group, CTL_PORT, "nor here", 8);
 	assert_int_equal(poll_node(out), 0);
 	assert_int_equal(lc0()->drops[DP_DROP_WRONG_IP] - wrong0, 2);
-	assert_int_equal(weft_dp_ctl_recv(T.dp, T.now, d, 8), 1);
+	assert_int_equal(weft_dp_ctl_recv(T.fp.dp, T.now, d, 8), 1);
 	assert_int_equal(d[0].src_ip, ip4(PEER_IP));
 	assert_int_equal(d[0].dst_ip, ip4(GROUP_IP));
 	assert_memory_equal(d[0].payload, "announce", 8);
 
 	/* Our own multicast, echoed back by the medium: counted, not delivered. */
 	uint64_t self0 = lc0()->ctl_drop_self;
-	push_udp_from(T.node_mac, NODE_IP, GROUP_IP, CTL_PORT, "echo", 4);
+	push_udp_from(T.fp.node_mac, NODE_IP, GROUP_IP, CTL_PORT, "echo", 4);
 	assert_int_equal(poll_node(out), 0);
 	assert_int_equal(lc0()->ctl_drop_self - self0, 1);
-	assert_int_equal(weft_dp_ctl_recv(T.dp, T.now, d, 8), 0);
+	assert_int_equal(weft_dp_ctl_recv(T.fp.dp, T.now, d, 8), 0);
 }
 
 static void test_data_port_unchanged(void **state)
@@ -192,7 +189,7 @@ static void test_data_port_unchanged(void **state)
 	assert_int_equal(lc0()->drops[DP_DROP_UDP_PORT] - port0, 1);
 	assert_int_equal(lc0()->ctl_rx, rx0);
 	struct weft_dp_datagram d[4];
-	assert_int_equal(weft_dp_ctl_recv(T.dp, T.now, d, 4), 0);
+	assert_int_equal(weft_dp_ctl_recv(T.fp.dp, T.now, d, 4), 0);
 }
 
 /* --- sending -------------------------------------------------------------- */
@@ -204,7 +201,7 @@ static const uint8_t *check_frame(struct rte_mbuf *m, const uint8_t dst_mac[6],
 	const uint8_t *f = rte_pktmbuf_mtod(m, const uint8_t *);
 	assert_true(m->data_len >= 34 && m->data_len <= 1514);
 	assert_memory_equal(f, dst_mac, 6);
-	assert_memory_equal(f + 6, T.node_mac, 6);
+	assert_memory_equal(f + 6, T.fp.node_mac, 6);
 	assert_int_equal(rd16(f + 12), 0x0800);
 	const uint8_t *ip = f + 14;
 	assert_int_equal(ip[0], 0x45);
@@ -222,7 +219,7 @@ static void test_send_to_learned_peer(void **state)
 	(void)state;
 	/* PEER was learned from its datagram in the first test. */
 	struct rte_mbuf *out[MAXF];
-	assert_int_equal(weft_dp_ctl_send(T.dp, ip4(PEER_IP), PEER_PORT, "ping!", 5), 0);
+	assert_int_equal(weft_dp_ctl_send(T.fp.dp, ip4(PEER_IP), PEER_PORT, "ping!", 5), 0);
 	assert_int_equal(poll_node(out), 1);
 	const uint8_t *ip = check_frame(out[0], PEER_MAC, PEER_IP, 64);
 	assert_int_equal(out[0]->data_len, 42 + 5);
@@ -235,15 +232,15 @@ static void test_send_to_learned_peer(void **state)
 
 	/* To the group: the 01:00:5e mapping, TTL 1, no ARP. */
 	static const uint8_t gmac[6] = {0x01, 0x00, 0x5e, 0x4d, 0x00, 0x01};
-	assert_int_equal(weft_dp_ctl_send(T.dp, ip4(GROUP_IP), CTL_PORT, "all", 3), 0);
+	assert_int_equal(weft_dp_ctl_send(T.fp.dp, ip4(GROUP_IP), CTL_PORT, "all", 3), 0);
 	assert_int_equal(poll_node(out), 1);
 	check_frame(out[0], gmac, GROUP_IP, 1);
 	rte_pktmbuf_free(out[0]);
 
-	assert_int_equal(weft_dp_ctl_send(T.dp, ip4(NODE_IP), CTL_PORT, "me", 2), -EINVAL);
-	assert_int_equal(weft_dp_ctl_send(T.dp, ip4(PEER_IP), 0, "x", 1), -EINVAL);
+	assert_int_equal(weft_dp_ctl_send(T.fp.dp, ip4(NODE_IP), CTL_PORT, "me", 2), -EINVAL);
+	assert_int_equal(weft_dp_ctl_send(T.fp.dp, ip4(PEER_IP), 0, "x", 1), -EINVAL);
 	static uint8_t big[WEFT_DP_CTL_MAX_PAYLOAD + 1];
-	assert_int_equal(weft_dp_ctl_send(T.dp, ip4(PEER_IP), PEER_PORT, big, sizeof(big)),
+	assert_int_equal(weft_dp_ctl_send(T.fp.dp, ip4(PEER_IP), PEER_PORT, big, sizeof(big)),
 			 -EINVAL);
 }
 
@@ -251,39 +248,39 @@ static void test_unknown_peer_is_resolved(void **state)
 {
 	(void)state;
 	struct rte_mbuf *out[MAXF];
-	uint64_t req0 = T.dp->ctl->c.arp_requests, unr0 = T.dp->ctl->c.unresolved;
-	assert_int_equal(weft_dp_ctl_send(T.dp, ip4(PEER2_IP), PEER_PORT, "hi", 2), -EHOSTUNREACH);
+	uint64_t req0 = T.fp.dp->ctl->c.arp_requests, unr0 = T.fp.dp->ctl->c.unresolved;
+	assert_int_equal(weft_dp_ctl_send(T.fp.dp, ip4(PEER2_IP), PEER_PORT, "hi", 2), -EHOSTUNREACH);
 	assert_int_equal(poll_node(out), 1);
 	const uint8_t *f = rte_pktmbuf_mtod(out[0], const uint8_t *);
 	static const uint8_t bcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 	assert_int_equal(out[0]->data_len, 60);
 	assert_memory_equal(f, bcast, 6);
-	assert_memory_equal(f + 6, T.node_mac, 6);
+	assert_memory_equal(f + 6, T.fp.node_mac, 6);
 	assert_int_equal(rd16(f + 12), 0x0806);
 	assert_int_equal(rd16(f + 14 + 6), 1); /* request */
-	assert_memory_equal(f + 14 + 8, T.node_mac, 6);
+	assert_memory_equal(f + 14 + 8, T.fp.node_mac, 6);
 	assert_memory_equal(f + 14 + 14, NODE_IP, 4);
 	assert_memory_equal(f + 14 + 24, PEER2_IP, 4);
 	rte_pktmbuf_free(out[0]);
 
 	/* Retries within the second send no second request. */
 	T.now += 500;
-	assert_int_equal(weft_dp_ctl_send(T.dp, ip4(PEER2_IP), PEER_PORT, "hi", 2), -EHOSTUNREACH);
+	assert_int_equal(weft_dp_ctl_send(T.fp.dp, ip4(PEER2_IP), PEER_PORT, "hi", 2), -EHOSTUNREACH);
 	assert_int_equal(poll_node(out), 0);
-	assert_int_equal(T.dp->ctl->c.arp_requests - req0, 1);
-	assert_int_equal(T.dp->ctl->c.unresolved - unr0, 2);
+	assert_int_equal(T.fp.dp->ctl->c.arp_requests - req0, 1);
+	assert_int_equal(T.fp.dp->ctl->c.unresolved - unr0, 2);
 
 	/* A gratuitous ARP from a stranger teaches nothing (arp_other). */
 	uint64_t other0 = lc0()->drops[DP_DROP_ARP_OTHER];
 	push_arp(1, PEER2_MAC, PEER2_IP, PEER2_IP);
 	assert_int_equal(poll_node(out), 0);
 	assert_int_equal(lc0()->drops[DP_DROP_ARP_OTHER] - other0, 1);
-	assert_int_equal(weft_dp_ctl_send(T.dp, ip4(PEER2_IP), PEER_PORT, "hi", 2), -EHOSTUNREACH);
+	assert_int_equal(weft_dp_ctl_send(T.fp.dp, ip4(PEER2_IP), PEER_PORT, "hi", 2), -EHOSTUNREACH);
 
 	/* The reply arrives: the next send goes out. */
 	push_arp(2, PEER2_MAC, PEER2_IP, NODE_IP);
 	assert_int_equal(poll_node(out), 0);
-	assert_int_equal(weft_dp_ctl_send(T.dp, ip4(PEER2_IP), PEER_PORT, "hi", 2), 0);
+	assert_int_equal(weft_dp_ctl_send(T.fp.dp, ip4(PEER2_IP), PEER_PORT, "hi", 2), 0);
 	assert_int_equal(poll_node(out), 1);
 	check_frame(out[0], PEER2_MAC, PEER2_IP, 64);
 	rte_pktmbuf_free(out[0]);
@@ -292,14 +289,14 @@ static void test_unknown_peer_is_resolved(void **state)
 	static const uint8_t moved[6] = {0x02, 0, 0, 0, 0, 0x23};
 	push_arp(1, moved, PEER2_IP, PEER2_IP);
 	assert_int_equal(poll_node(out), 0);
-	assert_int_equal(weft_dp_ctl_send(T.dp, ip4(PEER2_IP), PEER_PORT, "hi", 2), 0);
+	assert_int_equal(weft_dp_ctl_send(T.fp.dp, ip4(PEER2_IP), PEER_PORT, "hi", 2), 0);
 	assert_int_equal(poll_node(out), 1);
 	check_frame(out[0], moved, PEER2_IP, 64);
 	rte_pktmbuf_free(out[0]);
 
 	/* Entries expire after 5 minutes: ask again. */
 	T.now += DP_CTL_ARP_TTL_MS + 1;
-	assert_int_equal(weft_dp_ctl_send(T.dp, ip4(PEER2_IP), PEER_PORT, "hi", 2), -EHOSTUNREACH);
+	assert_int_equal(weft_dp_ctl_send(T.fp.dp, ip4(PEER2_IP), PEER_PORT, "hi", 2), -EHOSTUNREACH);
 	assert_int_equal(poll_node(out), 1);
 	assert_int_equal(rd16(rte_pktmbuf_mtod(out[0], uint8_t *) + 12), 0x0806);
 	rte_pktmbuf_free(out[0]);
@@ -310,7 +307,7 @@ static void test_unknown_peer_is_resolved(void **state)
 	push_arp(1, PEER_MAC, PEER_IP, NODE_IP); /* PEER expired as well */
 	assert_int_equal(poll_node(out), 1);
 	free_all(out, 1);
-	assert_int_equal(weft_dp_ctl_send(T.dp, ip4(PEER2_IP), PEER_PORT, "hi", 2), 0);
+	assert_int_equal(weft_dp_ctl_send(T.fp.dp, ip4(PEER2_IP), PEER_PORT, "hi", 2), 0);
 	assert_int_equal(poll_node(out), 1);
 	check_frame(out[0], PEER2_MAC, PEER2_IP, 64);
 	rte_pktmbuf_free(out[0]);
@@ -330,7 +327,7 @@ static uint32_t rnd(void)
 /* Sends len bytes to PEER:CTL_PORT and collects its frames (checked). */
 static unsigned send_collect(const uint8_t *buf, uint32_t len, struct rte_mbuf **frames)
 {
-	assert_int_equal(weft_dp_ctl_send(T.dp, ip4(PEER_IP), CTL_PORT, buf, len), 0);
+	assert_int_equal(weft_dp_ctl_send(T.fp.dp, ip4(PEER_IP), CTL_PORT, buf, len), 0);
 	unsigned n = 0;
 	for (int i = 0; i < 4; i++)
 		n += poll_node(frames + n);
@@ -354,7 +351,7 @@ static unsigned send_collect(const uint8_t *buf, uint32_t len, struct rte_mbuf *
 static void mirror(struct rte_mbuf *m)
 {
 	uint8_t *f = rte_pktmbuf_mtod(m, uint8_t *);
-	memcpy(f, T.node_mac, 6);
+	memcpy(f, T.fp.node_mac, 6);
 	memcpy(f + 6, PEER_MAC, 6);
 	memcpy(f + 14 + 12, PEER_IP, 4);
 	memcpy(f + 14 + 16, NODE_IP, 4);
@@ -371,7 +368,7 @@ static void shuffle_push(struct rte_mbuf **frames, unsigned n)
 	}
 	for (unsigned i = 0; i < n; i++) {
 		mirror(frames[i]);
-		assert_int_equal(rte_ring_enqueue(T.rx, frames[i]), 0);
+		assert_int_equal(rte_ring_enqueue(T.fp.rx, frames[i]), 0);
 	}
 }
 
@@ -382,15 +379,15 @@ static void roundtrip(uint32_t len)
 	for (uint32_t i = 0; i < len; i++)
 		buf[i] = (uint8_t)(rnd() >> 7);
 	struct rte_mbuf *frames[MAXF], *out[MAXF];
-	uint64_t f0 = lc0()->frag_to_ctl, frag0 = T.dp->ctl->c.tx_fragments;
+	uint64_t f0 = lc0()->frag_to_ctl, frag0 = T.fp.dp->ctl->c.tx_fragments;
 	unsigned n = send_collect(buf, len, frames);
-	assert_int_equal(T.dp->ctl->c.tx_fragments - frag0, n);
+	assert_int_equal(T.fp.dp->ctl->c.tx_fragments - frag0, n);
 	shuffle_push(frames, n);
 	for (unsigned i = 0; i < n; i += 32)
 		assert_int_equal(poll_node(out), 0);
 	assert_int_equal(lc0()->frag_to_ctl - f0, n);
 	struct weft_dp_datagram d[4];
-	assert_int_equal(weft_dp_ctl_recv(T.dp, T.now, d, 4), 1);
+	assert_int_equal(weft_dp_ctl_recv(T.fp.dp, T.now, d, 4), 1);
 	assert_int_equal(d[0].src_ip, ip4(PEER_IP));
 	assert_int_equal(d[0].src_port, CTL_PORT);
 	assert_int_equal(d[0].dst_ip, ip4(NODE_IP));
@@ -402,11 +399,11 @@ static void roundtrip(uint32_t len)
 static void test_fragmented_roundtrip(void **state)
 {
 	(void)state;
-	uint64_t re0 = T.dp->ctl->c.rx_reassembled;
+	uint64_t re0 = T.fp.dp->ctl->c.rx_reassembled;
 	roundtrip(20000);
 	roundtrip(1473); /* just over one frame: 2 fragments */
 	roundtrip(WEFT_DP_CTL_MAX_PAYLOAD);
-	assert_int_equal(T.dp->ctl->c.rx_reassembled - re0, 3);
+	assert_int_equal(T.fp.dp->ctl->c.rx_reassembled - re0, 3);
 }
 
 static void test_reassembly_survives_garbage(void **state)
@@ -415,7 +412,7 @@ static void test_reassembly_survives_garbage(void **state)
 	struct rte_mbuf *frames[MAXF], *out[MAXF];
 	struct weft_dp_datagram d[8];
 	struct dp_frag_stats s0, s1;
-	dp_frag_get_stats(T.dp->ctl->frag, &s0);
+	dp_frag_get_stats(T.fp.dp->ctl->frag, &s0);
 	uint8_t *buf = malloc(6000);
 	assert_non_null(buf);
 	memset(buf, 0x5a, 6000);
@@ -432,7 +429,7 @@ static void test_reassembly_survives_garbage(void **state)
 	free_all(frames + 2, 3);
 	rte_pktmbuf_free(frames[0]);
 	assert_int_equal(poll_node(out), 0);
-	assert_int_equal(weft_dp_ctl_recv(T.dp, T.now, d, 8), 0);
+	assert_int_equal(weft_dp_ctl_recv(T.fp.dp, T.now, d, 8), 0);
 
 	/* Overlapping fragments: the datagram is dropped, nothing delivered. */
 	n = send_collect(buf, 6000, frames);
@@ -440,24 +437,24 @@ static void test_reassembly_survives_garbage(void **state)
 	wr16(ip + 6, (uint16_t)(0x2000 | ((rd16(ip + 6) & 0x1fff) - 1)));
 	shuffle_push(frames, n);
 	assert_int_equal(poll_node(out), 0);
-	assert_int_equal(weft_dp_ctl_recv(T.dp, T.now, d, 8), 0);
+	assert_int_equal(weft_dp_ctl_recv(T.fp.dp, T.now, d, 8), 0);
 
 	/* Exact duplicates are ignored: the datagram still completes. */
 	n = send_collect(buf, 6000, frames);
 	struct rte_mbuf *copies[MAXF];
 	for (unsigned i = 0; i + 1 < n; i++) {
-		copies[i] = rte_pktmbuf_copy(frames[i], T.pool, 0, UINT32_MAX);
+		copies[i] = rte_pktmbuf_copy(frames[i], T.fp.pool, 0, UINT32_MAX);
 		assert_non_null(copies[i]);
 	}
 	shuffle_push(frames, n - 1);
 	shuffle_push(copies, n - 1);
 	shuffle_push(frames + n - 1, 1); /* the last piece completes it */
 	assert_int_equal(poll_node(out), 0);
-	assert_int_equal(weft_dp_ctl_recv(T.dp, T.now, d, 8), 1);
+	assert_int_equal(weft_dp_ctl_recv(T.fp.dp, T.now, d, 8), 1);
 	assert_int_equal(d[0].len, 6000);
 	assert_memory_equal(d[0].payload, buf, 6000);
 	struct dp_frag_stats sd;
-	dp_frag_get_stats(T.dp->ctl->frag, &sd);
+	dp_frag_get_stats(T.fp.dp->ctl->frag, &sd);
 	assert_int_equal(sd.duplicates - s0.duplicates, n - 1);
 
 	/* An incomplete datagram times out. */
@@ -465,9 +462,9 @@ static void test_reassembly_survives_garbage(void **state)
 	shuffle_push(frames, n - 1);
 	rte_pktmbuf_free(frames[n - 1]);
 	assert_int_equal(poll_node(out), 0);
-	assert_int_equal(weft_dp_ctl_recv(T.dp, T.now, d, 8), 0);
+	assert_int_equal(weft_dp_ctl_recv(T.fp.dp, T.now, d, 8), 0);
 	T.now += DP_CTL_FRAG_TIMEOUT_MS + 1;
-	assert_int_equal(weft_dp_ctl_recv(T.dp, T.now, d, 8), 0);
+	assert_int_equal(weft_dp_ctl_recv(T.fp.dp, T.now, d, 8), 0);
 
 	/* More datagrams in progress than entries: the oldest are evicted. */
 	for (unsigned k = 0; k < DP_CTL_FRAG_ENTRIES + 3; k++) {
@@ -476,14 +473,14 @@ static void test_reassembly_survives_garbage(void **state)
 		free_all(frames + 1, n - 1);
 		assert_int_equal(poll_node(out), 0);
 		T.now++;
-		assert_int_equal(weft_dp_ctl_recv(T.dp, T.now, d, 8), 0);
+		assert_int_equal(weft_dp_ctl_recv(T.fp.dp, T.now, d, 8), 0);
 	}
 
 	/* Random bytes in fragments to us: never a crash, never a delivery of
 	 * a datagram that was not whole. */
 	for (int k = 0; k < 2000; k++) {
 		uint8_t f[200];
-		memcpy(f, T.node_mac, 6);
+		memcpy(f, T.fp.node_mac, 6);
 		memcpy(f + 6, PEER_MAC, 6);
 		wr16(f + 12, 0x0800);
 		uint8_t *h = f + 14;
@@ -501,13 +498,13 @@ static void test_reassembly_survives_garbage(void **state)
 		push(f, 14 + tot);
 		if (k % 32 == 31) {
 			assert_int_equal(poll_node(out), 0);
-			unsigned got = weft_dp_ctl_recv(T.dp, T.now, d, 8);
+			unsigned got = weft_dp_ctl_recv(T.fp.dp, T.now, d, 8);
 			assert_true(got <= 8);
 		}
 	}
 	assert_int_equal(poll_node(out), 0);
-	weft_dp_ctl_recv(T.dp, T.now, d, 8);
-	dp_frag_get_stats(T.dp->ctl->frag, &s1);
+	weft_dp_ctl_recv(T.fp.dp, T.now, d, 8);
+	dp_frag_get_stats(T.fp.dp->ctl->frag, &s1);
 	assert_true(s1.bad > s0.bad);
 	assert_true(s1.overlaps > s0.overlaps);
 	assert_true(s1.timeouts > s0.timeouts);
@@ -516,7 +513,7 @@ static void test_reassembly_survives_garbage(void **state)
 
 	/* And after all that, a whole datagram still comes through. */
 	T.now += DP_CTL_FRAG_TIMEOUT_MS + 1;
-	weft_dp_ctl_recv(T.dp, T.now, d, 8);
+	weft_dp_ctl_recv(T.fp.dp, T.now, d, 8);
 	roundtrip(9000);
 	free(buf);
 }
@@ -575,14 +572,14 @@ static void test_random_frames_are_harmless(void **state)
 		if (k % 32 == 31) {
 			unsigned n = poll_node(out); /* ARP requests for us are answered */
 			free_all(out, n);
-			assert_true(weft_dp_ctl_recv(T.dp, T.now, d, 16) <= 16);
+			assert_true(weft_dp_ctl_recv(T.fp.dp, T.now, d, 16) <= 16);
 		}
 	}
 	free_all(out, poll_node(out));
-	while (weft_dp_ctl_recv(T.dp, T.now, d, 16) > 0)
+	while (weft_dp_ctl_recv(T.fp.dp, T.now, d, 16) > 0)
 		;
 	T.now += DP_CTL_FRAG_TIMEOUT_MS + 1;
-	weft_dp_ctl_recv(T.dp, T.now, d, 16);
+	weft_dp_ctl_recv(T.fp.dp, T.now, d, 16);
 	roundtrip(3000); /* still works */
 }
 
@@ -593,7 +590,7 @@ static void test_full_ring_is_a_counted_drop(void **state)
 	(void)state;
 	struct rte_mbuf *out[MAXF];
 	uint64_t full0 = lc0()->ctl_drop_full;
-	unsigned cap = rte_ring_get_capacity(T.dp->ctl->rx);
+	unsigned cap = rte_ring_get_capacity(T.fp.dp->ctl->rx);
 	unsigned pushed = 0;
 	while (pushed < cap + 40) {
 		for (int i = 0; i < 32; i++, pushed++)
@@ -604,7 +601,7 @@ static void test_full_ring_is_a_counted_drop(void **state)
 	/* The first cap datagrams are all there, in order, 64 per call. */
 	struct weft_dp_datagram d[64];
 	unsigned got = 0, k;
-	while ((k = weft_dp_ctl_recv(T.dp, T.now, d, 64)) > 0) {
+	while ((k = weft_dp_ctl_recv(T.fp.dp, T.now, d, 64)) > 0) {
 		assert_true(k <= 64);
 		for (unsigned i = 0; i < k; i++) {
 			unsigned v;
@@ -620,7 +617,7 @@ static void test_stats_lines(void **state)
 {
 	(void)state;
 	static char text[1 << 16];
-	size_t len = weft_dp_stats_format(T.dp, text, sizeof(text));
+	size_t len = weft_dp_stats_format(T.fp.dp, text, sizeof(text));
 	assert_true(len < sizeof(text));
 	assert_non_null(strstr(text, "\nlcore.1.ctl_rx "));
 	assert_non_null(strstr(text, "\nlcore.1.frag_to_ctl "));
@@ -654,16 +651,16 @@ static void test_channel_off_and_bad_config(void **state)
 	struct weft_dp_config bad = cfg;
 	bad.ctl_port = NODE_PORT;
 	errno = 0;
-	assert_null(weft_dp_create(&bad, (uint16_t)port, T.reg));
+	assert_null(weft_dp_create(&bad, (uint16_t)port, T.fp.reg));
 	assert_int_equal(errno, EINVAL);
 	bad.ctl_port = 0;
 	bad.group_ip = ip4(GROUP_IP); /* a group needs the port */
-	assert_null(weft_dp_create(&bad, (uint16_t)port, T.reg));
+	assert_null(weft_dp_create(&bad, (uint16_t)port, T.fp.reg));
 	bad.ctl_port = CTL_PORT;
 	bad.group_ip = ip4(PEER_IP); /* not multicast */
-	assert_null(weft_dp_create(&bad, (uint16_t)port, T.reg));
+	assert_null(weft_dp_create(&bad, (uint16_t)port, T.fp.reg));
 
-	struct weft_dp *dp = weft_dp_create(&cfg, (uint16_t)port, T.reg);
+	struct weft_dp *dp = weft_dp_create(&cfg, (uint16_t)port, T.fp.reg);
 	assert_non_null(dp);
 	assert_null(dp->ctl);
 	struct weft_dp_datagram d[4];
@@ -680,48 +677,17 @@ static void test_channel_off_and_bad_config(void **state)
 static int setup(void **state)
 {
 	(void)state;
-	char prefix[64];
-	snprintf(prefix, sizeof(prefix), "weft-test-ctl-%d", (int)getpid());
-	char *argv[] = {"test_dp_ctl", "--no-huge", "-m", "128", "--no-pci", "--no-shconf",
-			"--file-prefix", prefix, "--log-level=warning", "--no-telemetry", "-l", "0", NULL};
-	if (rte_eal_init(12, argv) < 0)
-		return -1;
-	T.rx = rte_ring_create("t_rx", 4096, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
-	T.tx = rte_ring_create("t_tx", 1024, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
-	T.pool = rte_pktmbuf_pool_create("t_pool", 4095, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
-	if (!T.rx || !T.tx || !T.pool)
-		return -1;
-	int port = rte_eth_from_rings("net_ring_c", &T.rx, 1, &T.tx, 1, 0);
-	if (port < 0)
-		return -1;
-	urcu_qsbr_register_thread();
-	T.reg = weft_cache_registry_create();
 	T.now = 1000000;
 	struct weft_dp_config cfg = {.bind_ip = ip4(NODE_IP), .udp_port = NODE_PORT,
 				     .n_workers = 1, .poll = WEFT_DP_POLL_BUSY, .clock = vclock,
 				     .ctl_port = CTL_PORT, .group_ip = ip4(GROUP_IP)};
-	T.dp = weft_dp_create(&cfg, (uint16_t)port, T.reg);
-	if (T.dp == NULL)
-		return -1;
-	memcpy(T.node_mac, T.dp->mac, 6);
-	return 0;
+	return dp_fakeport_open(&T.fp, "test_dp_ctl", 4096, 1024, 4095, &cfg);
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	weft_dp_destroy(T.dp);
-	weft_cache_registry_destroy(T.reg);
-	urcu_qsbr_unregister_thread();
-	struct rte_mbuf *m;
-	while (rte_ring_dequeue(T.rx, (void **)&m) == 0)
-		rte_pktmbuf_free(m);
-	while (rte_ring_dequeue(T.tx, (void **)&m) == 0)
-		rte_pktmbuf_free(m);
-	rte_mempool_free(T.pool);
-	rte_ring_free(T.rx);
-	rte_ring_free(T.tx);
-	rte_eal_cleanup();
+	dp_fakeport_close(&T.fp);
 	return 0;
 }
 

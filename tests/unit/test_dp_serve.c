@@ -25,6 +25,7 @@
 #include <urcu-qsbr.h>
 #include <xxhash.h>
 
+#include "dp_fakeport.h"
 #include "dp_frames.h"
 #include "dp_internal.h"
 
@@ -36,11 +37,7 @@ static const uint8_t NODE_IP[4] = {10, 213, 0, 2};
 #define MAXF 64
 
 static struct {
-	struct rte_ring *rx, *tx;
-	struct rte_mempool *pool;
-	struct weft_cache_registry *reg;
-	struct weft_dp *dp;
-	uint8_t node_mac[6];
+	struct dp_fakeport fp;
 	uint64_t now;
 	uint64_t next_rid;
 } T;
@@ -53,12 +50,12 @@ static uint64_t vclock(void *arg)
 
 static void push(const uint8_t *f, uint32_t len)
 {
-	struct rte_mbuf *m = rte_pktmbuf_alloc(T.pool);
+	struct rte_mbuf *m = rte_pktmbuf_alloc(T.fp.pool);
 	assert_non_null(m);
 	uint8_t *d = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)len);
 	assert_non_null(d);
 	memcpy(d, f, len);
-	assert_int_equal(rte_ring_enqueue(T.rx, m), 0);
+	assert_int_equal(rte_ring_enqueue(T.fp.rx, m), 0);
 }
 
 /* One UDP datagram from the client to port dport. */
@@ -66,7 +63,7 @@ static void push_udp(const void *payload, uint32_t plen, uint16_t dport)
 {
 	uint8_t f[1600];
 	assert_true(plen <= 1500 - 28);
-	push(f, frame_udp(f, T.node_mac, CLIENT_MAC, CLIENT_IP, NODE_IP, CLIENT_PORT, dport,
+	push(f, frame_udp(f, T.fp.node_mac, CLIENT_MAC, CLIENT_IP, NODE_IP, CLIENT_PORT, dport,
 			  0xbeef /* not verified */, payload, plen));
 }
 
@@ -79,8 +76,8 @@ struct resp {
 /* Runs one worker iteration; returns the frames it sent (caller frees). */
 static unsigned poll_node(struct rte_mbuf **out)
 {
-	weft_dp_poll_once(T.dp, 0);
-	return rte_ring_dequeue_burst(T.tx, (void **)out, MAXF, NULL);
+	weft_dp_poll_once(T.fp.dp, 0);
+	return rte_ring_dequeue_burst(T.fp.tx, (void **)out, MAXF, NULL);
 }
 
 /* Checks one weft response frame's L2-L4 headers and decodes it. */
@@ -90,7 +87,7 @@ static void decode(struct rte_mbuf *m, struct resp *r)
 	uint32_t len = m->data_len;
 	assert_true(len >= 42 + sizeof(r->h) && len <= 1514);
 	assert_memory_equal(f, CLIENT_MAC, 6);
-	assert_memory_equal(f + 6, T.node_mac, 6);
+	assert_memory_equal(f + 6, T.fp.node_mac, 6);
 	const uint8_t *ip = f + 14;
 	assert_int_equal(ip[0], 0x45);
 	assert_int_equal(rd16(ip + 2), len - 14);
@@ -197,13 +194,13 @@ static void test_arp_and_ping(void **state)
 	const uint8_t *r = rte_pktmbuf_mtod(out[0], const uint8_t *);
 	assert_int_equal(out[0]->data_len, 60);
 	assert_int_equal(rd16(r + 14 + 6), 2);
-	assert_memory_equal(r + 14 + 8, T.node_mac, 6);
+	assert_memory_equal(r + 14 + 8, T.fp.node_mac, 6);
 	assert_memory_equal(r + 14 + 14, NODE_IP, 4);
 	assert_memory_equal(r + 14 + 24, CLIENT_IP, 4);
 	rte_pktmbuf_free(out[0]);
 
 	/* ICMP echo request */
-	memcpy(f, T.node_mac, 6);
+	memcpy(f, T.fp.node_mac, 6);
 	wr16(f + 12, 0x0800);
 	uint8_t *ip = f + 14;
 	memset(ip, 0, 20 + 16);
@@ -225,14 +222,14 @@ static void test_arp_and_ping(void **state)
 	assert_memory_equal(r + 26, NODE_IP, 4);
 	assert_memory_equal(r + 42, "pingpong", 8);
 	rte_pktmbuf_free(out[0]);
-	assert_int_equal(T.dp->lc[0].c.arp_replies, 1);
-	assert_int_equal(T.dp->lc[0].c.icmp_replies, 1);
+	assert_int_equal(T.fp.dp->lc[0].c.arp_replies, 1);
+	assert_int_equal(T.fp.dp->lc[0].c.icmp_replies, 1);
 }
 
 static void test_silent_drops(void **state)
 {
 	(void)state;
-	struct dp_counters before = T.dp->lc[0].c;
+	struct dp_counters before = T.fp.dp->lc[0].c;
 	uint8_t buf[256];
 	uint32_t len = build(buf, WEFT_OP_PING, "", NULL, 0, NULL, 0, NULL, 0, 1);
 	push_udp(buf, len, NODE_PORT + 1); /* other port */
@@ -244,7 +241,7 @@ static void test_silent_drops(void **state)
 	push_udp(buf, len, NODE_PORT); /* a response */
 	struct rte_mbuf *out[MAXF];
 	assert_int_equal(poll_node(out), 0);
-	const struct dp_counters *c = &T.dp->lc[0].c;
+	const struct dp_counters *c = &T.fp.dp->lc[0].c;
 	assert_int_equal(c->drops[DP_DROP_UDP_PORT] - before.drops[DP_DROP_UDP_PORT], 1);
 	assert_int_equal(c->drops[DP_DROP_WEFT_SHORT] - before.drops[DP_DROP_WEFT_SHORT], 1);
 	assert_int_equal(c->drops[DP_DROP_WEFT_MAGIC] - before.drops[DP_DROP_WEFT_MAGIC], 1);
@@ -349,13 +346,13 @@ static void test_incr_applies_once(void **state)
 	assert_int_equal(r.h.extras_len, sizeof(c));
 	memcpy(&c, r.payload, sizeof(c));
 	assert_int_equal(c.value, 5);
-	uint64_t replays = T.dp->lc[0].c.dedup_replays;
+	uint64_t replays = T.fp.dp->lc[0].c.dedup_replays;
 	/* The retransmission gets the same answer and is not applied again. */
 	call_rid(WEFT_OP_INCR, "counters", "hits", &inc, sizeof(inc), NULL, 0, rid, &r);
 	assert_int_equal(r.h.status, WEFT_ST_OK);
 	memcpy(&c, r.payload, sizeof(c));
 	assert_int_equal(c.value, 5);
-	assert_int_equal(T.dp->lc[0].c.dedup_replays, replays + 1);
+	assert_int_equal(T.fp.dp->lc[0].c.dedup_replays, replays + 1);
 	call(WEFT_OP_GET, "counters", "hits", NULL, 0, NULL, 0, &r);
 	assert_int_equal(r.h.msg_len, 8 + 1);
 	assert_memory_equal(r.payload + 8, "5", 1);
@@ -380,7 +377,7 @@ static void test_get_burst_is_batched(void **state)
 	struct weft_x_write w = {0, 0};
 	call(WEFT_OP_PUT, "batch", "k0", &w, sizeof(w), "x0", 2, &r);
 	call(WEFT_OP_PUT, "batch", "k1", &w, sizeof(w), "x1", 2, &r);
-	uint64_t bursts = T.dp->lc[0].c.get_bursts;
+	uint64_t bursts = T.fp.dp->lc[0].c.get_bursts;
 	uint8_t buf[256];
 	for (unsigned i = 0; i < 8; i++) {
 		char key[4];
@@ -390,7 +387,7 @@ static void test_get_burst_is_batched(void **state)
 	}
 	struct rte_mbuf *out[MAXF];
 	assert_int_equal(poll_node(out), 8);
-	assert_int_equal(T.dp->lc[0].c.get_bursts, bursts + 1); /* one call for one cache */
+	assert_int_equal(T.fp.dp->lc[0].c.get_bursts, bursts + 1); /* one call for one cache */
 	for (unsigned i = 0; i < 8; i++) {
 		decode(out[i], &r);
 		unsigned k = (unsigned)(r.h.request_id - 1000) % 3;
@@ -447,7 +444,7 @@ static void test_cache_open(void **state)
 	struct weft_x_cache_opts o = {1 << 20, 100, 0, 0, 0, 0};
 	call(WEFT_OP_CACHE_OPEN, "opened", "", &o, sizeof(o), NULL, 0, &r);
 	assert_int_equal(r.h.status, WEFT_ST_OK);
-	struct weft_cache *c = weft_cache_find(T.reg, "opened", 6);
+	struct weft_cache *c = weft_cache_find(T.fp.reg, "opened", 6);
 	assert_non_null(c);
 	struct weft_cache_opts got;
 	weft_cache_get_opts(c, &got);
@@ -547,7 +544,7 @@ static void test_big_value_reassembly_and_fetch(void **state)
 
 	/* Kept WEFT_RESP_KEEP_MS after its last use, then GONE. */
 	T.now += WEFT_RESP_KEEP_MS + 1;
-	weft_dp_maintain(T.dp, T.now);
+	weft_dp_maintain(T.fp.dp, T.now);
 	fetch(grid, 1, 1, out, &n);
 	assert_int_equal(n, 1);
 	decode(out[0], &r);
@@ -580,7 +577,7 @@ static void test_reassembly_timeout_and_stats(void **state)
 	struct rte_mbuf *out[MAXF];
 	assert_int_equal(poll_node(out), 0);
 	T.now += WEFT_REASM_TIMEOUT_MS + 1;
-	weft_dp_maintain(T.dp, T.now);
+	weft_dp_maintain(T.fp.dp, T.now);
 
 	/* STATS is longer than a datagram: window, then FETCH. */
 	uint64_t rid = ++T.next_rid;
@@ -683,7 +680,7 @@ static void test_members(void **state)
 	member(&s.m[0], 1, WEFT_DP_MEMBER_ALIVE);
 	member(&s.m[1], 2, WEFT_DP_MEMBER_ALIVE);
 	member(&s.m[2], 3, WEFT_DP_MEMBER_SUSPECT);
-	assert_int_equal(weft_dp_publish_members(T.dp, &s.h), 0);
+	assert_int_equal(weft_dp_publish_members(T.fp.dp, &s.h), 0);
 	members_text(text, sizeof(text));
 	assert_string_equal(text, "view 7 coordinator n2\n"
 				  "n1 10.213.1.1:7700 alive 0 00000000-0000-4000-8000-000000000001\n"
@@ -692,13 +689,13 @@ static void test_members(void **state)
 
 	/* Bad snapshots are refused; the published one stays. */
 	s.h.n = 0;
-	assert_int_equal(weft_dp_publish_members(T.dp, &s.h), -EINVAL);
+	assert_int_equal(weft_dp_publish_members(T.fp.dp, &s.h), -EINVAL);
 	s.h.n = WEFT_DP_MEMBERS_MAX + 1;
-	assert_int_equal(weft_dp_publish_members(T.dp, &s.h), -EINVAL);
+	assert_int_equal(weft_dp_publish_members(T.fp.dp, &s.h), -EINVAL);
 	s.h.n = 3;
 	s.h.coordinator = 3;
-	assert_int_equal(weft_dp_publish_members(T.dp, &s.h), -EINVAL);
-	assert_int_equal(weft_dp_members_format(T.dp, 0, NULL, 0), strlen(text));
+	assert_int_equal(weft_dp_publish_members(T.fp.dp, &s.h), -EINVAL);
+	assert_int_equal(weft_dp_members_format(T.fp.dp, 0, NULL, 0), strlen(text));
 
 	/* The largest view replaces it (the old one retired through
 	 * call_rcu) and comes back whole through FETCH. */
@@ -707,7 +704,7 @@ static void test_members(void **state)
 	s.h.n = WEFT_DP_MEMBERS_MAX;
 	for (unsigned i = 0; i < WEFT_DP_MEMBERS_MAX; i++)
 		member(&s.m[i], i + 1, WEFT_DP_MEMBER_LEFT);
-	assert_int_equal(weft_dp_publish_members(T.dp, &s.h), 0);
+	assert_int_equal(weft_dp_publish_members(T.fp.dp, &s.h), 0);
 	uint32_t len = members_text(text, sizeof(text));
 	assert_true(len > WEFT_MAX_DGRAM_PAYLOAD);
 	assert_memory_equal(text, "view 8 coordinator n1024\nn1 10.213.1.1:7700 left 0 ", 50);
@@ -783,7 +780,7 @@ static void test_topology(void **state)
 	s.h.seg_log2 = 2;
 	s.h.owners = 2;
 	s.h.seg_owner = tab;
-	assert_int_equal(weft_dp_publish_members(T.dp, &s.h), 0);
+	assert_int_equal(weft_dp_publish_members(T.fp.dp, &s.h), 0);
 	tab[0] = 2; /* the snapshot holds a copy */
 	uint32_t epoch = 0;
 	uint32_t len = long_answer(WEFT_OP_TOPOLOGY, v, sizeof(v), &epoch);
@@ -836,33 +833,33 @@ static void test_topology(void **state)
 			memcpy(k_own, k, sizeof(k));
 	}
 	assert_true(k_other[0] && k_own[0]);
-	uint64_t before = T.dp->lc[0].c.not_owner;
+	uint64_t before = T.fp.dp->lc[0].c.not_owner;
 	call(WEFT_OP_GET, "topo", k_own, NULL, 0, NULL, 0, &r);
 	assert_int_equal(r.h.status, WEFT_ST_NOT_FOUND);
 	assert_int_equal(r.h.epoch, 9);
-	assert_int_equal(T.dp->lc[0].c.not_owner, before);
+	assert_int_equal(T.fp.dp->lc[0].c.not_owner, before);
 	call(WEFT_OP_GET, "topo", k_other, NULL, 0, NULL, 0, &r);
 	assert_int_equal(r.h.status, WEFT_ST_NOT_FOUND);
-	assert_int_equal(T.dp->lc[0].c.not_owner, before);
+	assert_int_equal(T.fp.dp->lc[0].c.not_owner, before);
 	s.h.self = 3; /* neither a member nor WEFT_DP_SELF_NONE */
-	assert_int_equal(weft_dp_publish_members(T.dp, &s.h), -EINVAL);
+	assert_int_equal(weft_dp_publish_members(T.fp.dp, &s.h), -EINVAL);
 	s.h.self = 0;
 
 	/* Bad tables are refused; the published snapshot stays. */
 	memcpy(tab, t4, sizeof(t4));
 	tab[3] = 3; /* index out of range */
-	assert_int_equal(weft_dp_publish_members(T.dp, &s.h), -EINVAL);
+	assert_int_equal(weft_dp_publish_members(T.fp.dp, &s.h), -EINVAL);
 	tab[3] = 1; /* segment 1 owned twice by member 1 */
-	assert_int_equal(weft_dp_publish_members(T.dp, &s.h), -EINVAL);
+	assert_int_equal(weft_dp_publish_members(T.fp.dp, &s.h), -EINVAL);
 	tab[3] = 2;
 	s.h.owners = 4; /* more owners than members */
-	assert_int_equal(weft_dp_publish_members(T.dp, &s.h), -EINVAL);
+	assert_int_equal(weft_dp_publish_members(T.fp.dp, &s.h), -EINVAL);
 	s.h.owners = 2;
 	s.h.seg_log2 = 17;
-	assert_int_equal(weft_dp_publish_members(T.dp, &s.h), -EINVAL);
+	assert_int_equal(weft_dp_publish_members(T.fp.dp, &s.h), -EINVAL);
 	s.h.seg_log2 = 2;
 	s.h.seg_owner = NULL; /* owners without a table */
-	assert_int_equal(weft_dp_publish_members(T.dp, &s.h), -EINVAL);
+	assert_int_equal(weft_dp_publish_members(T.fp.dp, &s.h), -EINVAL);
 	call(WEFT_OP_PING, "", "", NULL, 0, NULL, 0, &r);
 	assert_int_equal(r.h.epoch, 9);
 
@@ -875,7 +872,7 @@ static void test_topology(void **state)
 		tab[2 * i] = (uint16_t)(i % 3);
 		tab[2 * i + 1] = (uint16_t)((i + 1) % 3);
 	}
-	assert_int_equal(weft_dp_publish_members(T.dp, &s.h), 0);
+	assert_int_equal(weft_dp_publish_members(T.fp.dp, &s.h), 0);
 	len = long_answer(WEFT_OP_TOPOLOGY, v, sizeof(v), &epoch);
 	assert_int_equal(epoch, 10);
 	assert_int_equal(len, 10 + 3 * 23 + 4 + (2u << 16) * 2);
@@ -888,44 +885,18 @@ static void test_topology(void **state)
 static int setup(void **state)
 {
 	(void)state;
-	char prefix[64];
-	snprintf(prefix, sizeof(prefix), "weft-test-dp-%d", (int)getpid());
-	char *argv[] = {"test_dp_serve", "--no-huge", "-m", "128", "--no-pci", "--no-shconf",
-			"--file-prefix", prefix, "--log-level=warning", "--no-telemetry", "-l", "0", NULL};
-	if (rte_eal_init(12, argv) < 0)
-		return -1;
-	T.rx = rte_ring_create("t_rx", 1024, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
-	T.tx = rte_ring_create("t_tx", 1024, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
-	T.pool = rte_pktmbuf_pool_create("t_pool", 2047, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
-	if (!T.rx || !T.tx || !T.pool)
-		return -1;
-	int port = rte_eth_from_rings("net_ring_t", &T.rx, 1, &T.tx, 1, 0);
-	if (port < 0)
-		return -1;
-	urcu_qsbr_register_thread();
-	T.reg = weft_cache_registry_create();
 	T.now = 1000000;
 	uint32_t ip;
 	memcpy(&ip, NODE_IP, 4);
 	struct weft_dp_config cfg = {.bind_ip = ip, .udp_port = NODE_PORT, .n_workers = 1,
 				     .poll = WEFT_DP_POLL_BUSY, .clock = vclock};
-	T.dp = weft_dp_create(&cfg, (uint16_t)port, T.reg);
-	if (T.dp == NULL)
-		return -1;
-	memcpy(T.node_mac, T.dp->mac, 6);
-	return 0;
+	return dp_fakeport_open(&T.fp, "test_dp_serve", 1024, 1024, 2047, &cfg);
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	weft_dp_destroy(T.dp);
-	weft_cache_registry_destroy(T.reg);
-	urcu_qsbr_unregister_thread();
-	rte_mempool_free(T.pool);
-	rte_ring_free(T.rx);
-	rte_ring_free(T.tx);
-	rte_eal_cleanup();
+	dp_fakeport_close(&T.fp);
 	return 0;
 }
 
