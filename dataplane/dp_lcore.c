@@ -104,16 +104,16 @@ unsigned weft_dp_poll_once(struct weft_dp *dp, unsigned worker)
 		dp_ctl_tx_drain(lc);
 	struct rte_mbuf *rx[DP_BURST];
 	uint16_t n = rte_eth_rx_burst(dp->port_id, lc->queue, rx, DP_BURST);
-	if (lc->rpc != NULL && dp_rpc_busy(lc->rpc)) {
-		lc->now_ms = weft_dp_now_ms(dp);
+	bool rpc_busy = lc->rpc != NULL && dp_rpc_busy(lc->rpc);
+	if (n > 0 || rpc_busy)
+		lc->now_ms = weft_dp_now_ms(dp); /* read once per burst */
+	if (rpc_busy)
 		dp_rpc_tick(lc);
-	}
 	if (n == 0) {
 		if (lc->n_tx)
 			dp_tx_flush(lc);
 		return 0;
 	}
-	lc->now_ms = weft_dp_now_ms(dp);
 	lc->c.rx_packets += n;
 
 	struct dp_req reqs[DP_BURST];
