@@ -38,18 +38,7 @@
 
 #include "cache.h"
 #include "cache_internal.h" /* weft_cache_create / destroy, tiny tables */
-
-struct kbuf {
-	char s[WEFT_CACHE_MAX_KEY + 8];
-	struct weft_cache_key k;
-};
-
-static const struct weft_cache_key *mk(struct kbuf *b, const char *fmt, unsigned i)
-{
-	int n = snprintf(b->s, sizeof(b->s), fmt, i);
-	b->k = (struct weft_cache_key){b->s, (uint16_t)n, weft_cache_hash(b->s, (size_t)n)};
-	return &b->k;
-}
+#include "cache_keys.h"
 
 static int put_s(struct weft_cache *c, const struct weft_cache_key *k, const char *val,
 		 uint64_t now, uint64_t *ver)
