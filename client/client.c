@@ -154,6 +154,7 @@ static const struct status_text server_status[WEFT_ST__SERVER_COUNT] = {
 	[WEFT_ST_GONE] = { "GONE", "the node no longer holds the long response" },
 	[WEFT_ST_NOT_OWNER] = { "NOT_OWNER", "the node does not own the key and cannot forward the request" },
 	[WEFT_ST_NO_QUORUM] = { "NO_QUORUM", "write refused: the node is in a minority partition" },
+	[WEFT_ST_FULL] = { "FULL", "the destination is full (max depth or bytes); retry later" },
 };
 
 static const struct status_text client_status[] = {

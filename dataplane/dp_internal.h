@@ -85,6 +85,14 @@ struct dp_counters {
 	uint64_t repl_applied;    /* REPLICATE entries applied here */
 	uint64_t repl_stale;      /* REPLICATE entries older than ours: ignored */
 	uint64_t read_through;    /* GET misses asked of a segment's old owner */
+	/* messaging (dp_msg*.c) */
+	uint64_t msg_parked;      /* RECEIVEs parked until a message or their wait */
+	uint64_t msg_repl_sent;   /* MSG_REPL requests sent (one per owner) */
+	uint64_t msg_repl_lost;   /* records not sent: out of memory or RPC slots */
+	uint64_t msg_repl_applied;/* MSG_REPL records applied here */
+	uint64_t topic_batches;   /* TOPIC_DELIVER batches sent */
+	uint64_t topic_joins;     /* TOPIC_JOIN requests sent */
+	uint64_t msg_transfer;    /* messages sent in state transfer */
 	uint64_t idle_sleeps;
 	/* cluster channel (dp_ctl.c) */
 	uint64_t ctl_rx;          /* datagrams handed to the control thread */
@@ -231,6 +239,7 @@ struct dp_lcore {
 	unsigned n_tx;
 	unsigned empty_polls;
 	uint32_t backoff_us;
+	unsigned msg_spins;       /* worker 0: empty polls since the last dp_msg_tick */
 	struct rte_mbuf *tx[DP_TX_CAP];
 	struct dp_counters c;
 } __attribute__((aligned(64)));
@@ -255,6 +264,8 @@ struct weft_dp {
 	uint64_t created_unix_ms;   /* for the "alone" answer's uptime */
 	uint32_t node_client_id;    /* client_id of this node's own requests */
 	struct dp_rebalance_box *rebalance; /* weft_dp_rebalance_publish's copy */
+	struct weft_msg_reg *msgs;          /* destinations (msg/) */
+	struct dp_msg_state *msg_state;     /* worker 0's messaging timers (dp_msg_tick.c) */
 	volatile bool stop;
 };
 
@@ -428,6 +439,22 @@ struct dp_hold_init {
 	uint8_t mode;                 /* REPL holds: the cache's mode */
 };
 
+/* What a NOTIFY request (a node request with no client behind it: topic
+ * delivery, joins, state transfer, replication of timer effects) hands its
+ * callback: the requester's own identification of it. */
+struct dp_rpc_cookie {
+	uint32_t ip;             /* the peer, network order */
+	uint16_t port;           /* its data port, network order */
+	uint8_t name_len;
+	char name[WEFT_MAX_NAME_LEN]; /* the destination */
+	uint64_t arg;
+};
+/* Called once when a NOTIFY request ends: status is the peer's (extras its
+ * response's, valid for the call), or BUSY (gave up after
+ * DP_RPC_GIVE_UP_MS) or NOT_OWNER (the peer left the view). */
+typedef void (*dp_rpc_done_fn)(struct dp_lcore *lc, const struct dp_rpc_cookie *cookie,
+			       uint16_t status, const void *extras, uint16_t extras_len);
+
 struct dp_rpc_state *dp_rpc_create(unsigned worker);
 void dp_rpc_destroy(struct dp_rpc_state *r);
 /* Whether requests are pending (the loop must keep ticking). */
@@ -442,6 +469,12 @@ void dp_rpc_forward(struct dp_lcore *lc, const struct weft_dp_members *topo,
 void dp_rpc_replicate(struct dp_lcore *lc, const struct weft_dp_members *topo,
 		      const struct dp_hold_init *h, struct dp_rpc_msg *msg, const uint32_t *to,
 		      unsigned n);
+/* Sends msg to ip:port (network order), reliably as the others, with no
+ * client held: done(cookie, ...) is called when it ends. 0, or -EBUSY (no
+ * hold or slot free: nothing was sent, done is not called). Takes its own
+ * reference to msg. */
+int dp_rpc_notify(struct dp_lcore *lc, uint32_t ip, uint16_t port, struct dp_rpc_msg *msg,
+		  dp_rpc_done_fn done, const struct dp_rpc_cookie *cookie);
 /* A datagram with WEFT_F_RESPONSE from a node (client_id ours): matched to
  * its request here or passed to the sending lcore. Returns true when it
  * took the mbuf (steered to another lcore), false when the caller frees it. */

@@ -37,11 +37,12 @@
 #include <rte_mbuf.h>
 #include <urcu-qsbr.h>
 
-#include "dp_internal.h"
+#include "dp_msg_internal.h"
 
 #define DP_IDLE_SPINS 256u
 #define DP_IDLE_MIN_US 4u
 #define DP_IDLE_MAX_US 1000u
+#define DP_MSG_SPINS 16u
 
 static void answer_hdr_error(struct dp_lcore *lc, const struct weft_wire_hdr *req,
 			     const struct dp_flow *flow, uint16_t status)
@@ -109,6 +110,12 @@ unsigned weft_dp_poll_once(struct weft_dp *dp, unsigned worker)
 		lc->now_ms = weft_dp_now_ms(dp); /* read once per burst */
 	if (rpc_busy)
 		dp_rpc_tick(lc);
+	/* Messaging timers: each burst, and every DP_MSG_SPINS empty polls
+	 * (the tick itself returns at once when nothing is due). */
+	if (worker == 0 && (n > 0 || ++lc->msg_spins >= DP_MSG_SPINS)) {
+		lc->msg_spins = 0;
+		dp_msg_tick(lc);
+	}
 	if (n == 0) {
 		if (lc->n_tx)
 			dp_tx_flush(lc);

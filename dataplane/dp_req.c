@@ -12,7 +12,12 @@
  *  - key ops carry a key of 1..WEFT_MAX_KEY_LEN bytes (a missing key is
  *    BAD_REQUEST, a longer one KEY_TOO_LONG); other ops carry none
  *    (BAD_REQUEST);
- *  - only PUT, PUT_IF_ABSENT, REPLACE, CAS and MULTI_GET carry a value;
+ *  - RECEIVE, ACK, UNSUBSCRIBE and MSG_REPL may carry a key (a durable
+ *    subscription's name); DESTINATIONS carries no name;
+ *  - only PUT, PUT_IF_ABSENT, REPLACE, CAS, MULTI_GET, PUBLISH, ACK and the
+ *    node ops REPLICATE, MSG_REPL and TOPIC_DELIVER carry a value;
+ *  - node ops (REPLICATE, MSG_REPL, TOPIC_JOIN, TOPIC_DELIVER) need
+ *    WEFT_F_NODE; messaging's own per-op checks are in dp_msg*.c;
  *  - a MULTI_GET list is u16 count <= WEFT_MAX_MULTI_GET, then exactly count
  *    [u16 len][key] items filling the value, each key 1..WEFT_MAX_KEY_LEN;
  *  - FETCH: offset a multiple of WEFT_MAX_DGRAM_PAYLOAD, count
@@ -77,7 +82,21 @@ enum dp_rx_verdict dp_rx_classify(const uint8_t *dgram, uint32_t len, struct wef
 static bool op_has_name(uint8_t op)
 {
 	return op != WEFT_OP_PING && op != WEFT_OP_STATS && op != WEFT_OP_FETCH &&
-	       op != WEFT_OP_MEMBERS && op != WEFT_OP_TOPOLOGY;
+	       op != WEFT_OP_MEMBERS && op != WEFT_OP_TOPOLOGY && op != WEFT_OP_DESTINATIONS;
+}
+
+/* Messaging ops that may name a durable subscription in the key field. */
+static bool op_may_have_sub(uint8_t op)
+{
+	return op == WEFT_OP_RECEIVE || op == WEFT_OP_ACK || op == WEFT_OP_UNSUBSCRIBE ||
+	       op == WEFT_OP_MSG_REPL;
+}
+
+/* Ops only nodes send (WEFT_F_NODE). */
+static bool op_node_only(uint8_t op)
+{
+	return op == WEFT_OP_REPLICATE || op == WEFT_OP_MSG_REPL || op == WEFT_OP_TOPIC_JOIN ||
+	       op == WEFT_OP_TOPIC_DELIVER;
 }
 
 static bool op_has_value(uint8_t op)
@@ -89,6 +108,10 @@ static bool op_has_value(uint8_t op)
 	case WEFT_OP_CAS:
 	case WEFT_OP_MULTI_GET:
 	case WEFT_OP_REPLICATE:
+	case WEFT_OP_PUBLISH:
+	case WEFT_OP_ACK:
+	case WEFT_OP_MSG_REPL:
+	case WEFT_OP_TOPIC_DELIVER:
 		return true;
 	default:
 		return false;
@@ -183,7 +206,9 @@ enum weft_status dp_req_validate(const struct weft_wire_hdr *hdr, const uint8_t 
 		return WEFT_ST_BAD_REQUEST;
 	if (weft_wire_op_has_key(op) && hdr->key_len == 0)
 		return WEFT_ST_BAD_REQUEST;
-	if (!weft_wire_op_has_key(op) && hdr->key_len != 0)
+	if (!weft_wire_op_has_key(op) && !op_may_have_sub(op) && hdr->key_len != 0)
+		return WEFT_ST_BAD_REQUEST;
+	if (op_node_only(op) && !(hdr->flags & WEFT_F_NODE))
 		return WEFT_ST_BAD_REQUEST;
 	uint32_t vlen = weft_wire_value_len(hdr);
 	if (!op_has_value(op) && vlen != 0)
@@ -197,8 +222,7 @@ enum weft_status dp_req_validate(const struct weft_wire_hdr *hdr, const uint8_t 
 	if (op == WEFT_OP_MULTI_GET)
 		return check_mget(req->value, vlen);
 	if (op == WEFT_OP_REPLICATE)
-		return (hdr->flags & WEFT_F_NODE) ? check_repl(req->extras, req->value, vlen)
-						  : WEFT_ST_BAD_REQUEST;
+		return check_repl(req->extras, req->value, vlen);
 	if (op == WEFT_OP_FETCH) {
 		struct weft_x_fetch f;
 		memcpy(&f, req->extras, sizeof(f));

@@ -19,6 +19,7 @@
  *
  * Caller: the worker lcore, an online QSBR reader (it reads the topology).
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,10 +32,12 @@
 #define RID_NODE (1ull << 63)
 #define HOLD_NONE UINT16_MAX
 
-enum hold_kind { HOLD_FREE, HOLD_REPL, HOLD_FWD };
+enum hold_kind { HOLD_FREE, HOLD_REPL, HOLD_FWD, HOLD_NOTIFY };
 
 struct dp_hold {
 	uint8_t kind;
+	dp_rpc_done_fn done;    /* NOTIFY: called once with the outcome */
+	struct dp_rpc_cookie cookie;
 	uint8_t mode;
 	bool amo;
 	bool failed;            /* a target answered an error: answer it */
@@ -44,6 +47,9 @@ struct dp_hold {
 	struct dp_flow flow;    /* the client's */
 	struct weft_wire_hdr hdr; /* the client's request header */
 };
+
+static void notify_end(struct dp_lcore *lc, uint16_t hi, uint16_t status, const void *extras,
+		       uint16_t extras_len);
 
 struct dp_slot {
 	bool used;
@@ -271,8 +277,24 @@ static void hold_slot_done(struct dp_lcore *lc, uint16_t hi)
 		return;
 	if (h->kind == HOLD_REPL)
 		hold_answer(lc, hi, h->resp.status, h->resp.extras, h->resp.extras_len, NULL, 0);
+	else if (h->kind == HOLD_NOTIFY) /* its peer left the view */
+		notify_end(lc, hi, WEFT_ST_NOT_OWNER, NULL, 0);
 	else /* a forward whose owner left the view: the client retries */
 		hold_answer(lc, hi, WEFT_ST_BUSY, NULL, 0, NULL, 0);
+}
+
+/* A NOTIFY request ended: frees the hold, then tells its owner (which may
+ * start new requests from the callback). */
+static void notify_end(struct dp_lcore *lc, uint16_t hi, uint16_t status, const void *extras,
+		       uint16_t extras_len)
+{
+	struct dp_rpc_state *r = lc->rpc;
+	struct dp_hold *h = &r->hold[hi];
+	dp_rpc_done_fn done = h->done;
+	struct dp_rpc_cookie cookie = h->cookie;
+	h->kind = HOLD_FREE;
+	r->n_holds--;
+	done(lc, &cookie, status, extras, extras_len);
 }
 
 static void busy_answer(struct dp_lcore *lc, const struct dp_req *req, bool amo)
@@ -364,6 +386,29 @@ void dp_rpc_replicate(struct dp_lcore *lc, const struct weft_dp_members *topo,
 	hold_slot_done(lc, hi);
 }
 
+int dp_rpc_notify(struct dp_lcore *lc, uint32_t ip, uint16_t port, struct dp_rpc_msg *msg,
+		  dp_rpc_done_fn done, const struct dp_rpc_cookie *cookie)
+{
+	struct dp_rpc_state *r = lc->rpc;
+	uint16_t hi = hold_new(r);
+	if (hi == HOLD_NONE) {
+		lc->c.rpc_no_slot++;
+		return -EBUSY;
+	}
+	struct dp_hold *h = &r->hold[hi];
+	memset(h, 0, sizeof(*h));
+	h->kind = HOLD_NOTIFY;
+	h->done = done;
+	h->cookie = *cookie;
+	if (slot_new(lc, hi, ip, port, msg) == NULL) {
+		h->kind = HOLD_FREE;
+		r->n_holds--;
+		lc->c.rpc_no_slot++;
+		return -EBUSY;
+	}
+	return 0;
+}
+
 /* --- responses ------------------------------------------------------------ */
 
 static void take_response(struct dp_lcore *lc, const struct dp_pkt *pkt,
@@ -381,6 +426,16 @@ static void take_response(struct dp_lcore *lc, const struct dp_pkt *pkt,
 	uint16_t hi = s->hold;
 	struct dp_hold *h = &r->hold[hi];
 	lc->c.rpc_acks++;
+	if (h->kind == HOLD_NOTIFY) {
+		slot_release(r, s);
+		h->waiting--;
+		uint16_t xl = hdr->frag_offset == 0 && hdr->extras_len <= slice &&
+					      hdr->extras_len <= hdr->msg_len
+				      ? hdr->extras_len
+				      : 0;
+		notify_end(lc, hi, hdr->status, pkt->payload + sizeof(*hdr), xl);
+		return;
+	}
 	if (h->kind == HOLD_FWD) {
 		/* Relay a whole one-datagram answer; a long one cannot be relayed
 		 * (the client would FETCH from us): send the client to the owner. */
@@ -512,7 +567,10 @@ void dp_rpc_tick(struct dp_lcore *lc)
 			uint16_t hi = s->hold;
 			lc->c.rpc_gave_up++;
 			hold_drop_slots(r, hi);
-			hold_answer(lc, hi, WEFT_ST_BUSY, NULL, 0, NULL, 0);
+			if (r->hold[hi].kind == HOLD_NOTIFY)
+				notify_end(lc, hi, WEFT_ST_BUSY, NULL, 0);
+			else
+				hold_answer(lc, hi, WEFT_ST_BUSY, NULL, 0, NULL, 0);
 			continue;
 		}
 		s->rto = s->rto * 2 > DP_RPC_RTO_MAX_MS ? DP_RPC_RTO_MAX_MS : s->rto * 2;

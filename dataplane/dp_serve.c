@@ -26,7 +26,7 @@
 #include <rte_mbuf.h>
 #include <urcu-qsbr.h>
 
-#include "dp_internal.h"
+#include "dp_msg_internal.h"
 
 bool dp_is_error_status(uint16_t st)
 {
@@ -398,8 +398,8 @@ void dp_serve_burst(struct dp_lcore *lc, struct dp_req *reqs, unsigned n)
 		get[i] = false;
 		if (op == WEFT_OP_PING || op == WEFT_OP_STATS || op == WEFT_OP_FETCH ||
 		    op == WEFT_OP_CACHE_OPEN || op == WEFT_OP_MEMBERS || op == WEFT_OP_TOPOLOGY ||
-		    op == WEFT_OP_REPLICATE)
-			continue;
+		    op == WEFT_OP_REPLICATE || op >= WEFT_OP_DEST_OPEN)
+			continue; /* no cache; messaging is served in stage 3 */
 		uint16_t st = WEFT_ST_INTERNAL;
 		cache[i] = cache_of(lc, r, &st);
 		if (cache[i] == NULL) {
@@ -460,6 +460,22 @@ void dp_serve_burst(struct dp_lcore *lc, struct dp_req *reqs, unsigned n)
 			break;
 		case WEFT_OP_REPLICATE:
 			dp_repl_serve(lc, r);
+			break;
+		case WEFT_OP_DEST_OPEN:
+		case WEFT_OP_DEST_STOP:
+		case WEFT_OP_PUBLISH:
+		case WEFT_OP_RECEIVE:
+		case WEFT_OP_ACK:
+		case WEFT_OP_UNSUBSCRIBE:
+			dp_msg_serve(lc, r, topo);
+			break;
+		case WEFT_OP_DESTINATIONS:
+			dp_msg_serve_destinations(lc, r);
+			break;
+		case WEFT_OP_MSG_REPL:
+		case WEFT_OP_TOPIC_JOIN:
+		case WEFT_OP_TOPIC_DELIVER:
+			dp_msg_serve_node(lc, r, topo);
 			break;
 		case WEFT_OP_MULTI_GET:
 			if (cache[i] != NULL)

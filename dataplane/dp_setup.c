@@ -19,7 +19,7 @@
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 
-#include "dp_internal.h"
+#include "dp_msg_internal.h"
 
 #define DP_RX_DESC 1024u
 #define DP_TX_DESC 1024u
@@ -136,8 +136,11 @@ struct weft_dp *weft_dp_create(const struct weft_dp_config *cfg, uint16_t port_i
 						      : DP_DEFAULT_TABLE_BYTES);
 	dp->dedup = dp_dedup_create(DP_DEDUP_CAPACITY);
 	dp->rebalance = dp_rebalance_box_create();
+	dp->msgs = weft_msg_reg_create();
+	dp->msg_state = dp_msg_state_create();
 	int rc = -ENOMEM;
-	if (dp->reasm == NULL || dp->resp == NULL || dp->dedup == NULL || dp->rebalance == NULL)
+	if (dp->reasm == NULL || dp->resp == NULL || dp->dedup == NULL || dp->rebalance == NULL ||
+	    dp->msgs == NULL || dp->msg_state == NULL)
 		goto fail;
 	if (getrandom(&dp->node_client_id, sizeof(dp->node_client_id), 0) !=
 	    (ssize_t)sizeof(dp->node_client_id))
@@ -201,6 +204,9 @@ void weft_dp_destroy(struct weft_dp *dp)
 	dp_resp_destroy(dp->resp);
 	dp_dedup_destroy(dp->dedup);
 	dp_rebalance_box_destroy(dp->rebalance);
+	dp_msg_state_destroy(dp->msg_state);
+	if (dp->msgs != NULL)
+		weft_msg_reg_destroy(dp->msgs);
 	free(dp->lc);
 	free(dp);
 }

@@ -37,6 +37,16 @@ static const char *const op_names[WEFT_OP__COUNT] = {
 	[WEFT_OP_MEMBERS] = "members",
 	[WEFT_OP_TOPOLOGY] = "topology",
 	[WEFT_OP_REPLICATE] = "replicate",
+	[WEFT_OP_DEST_OPEN] = "dest_open",
+	[WEFT_OP_DEST_STOP] = "dest_stop",
+	[WEFT_OP_PUBLISH] = "publish",
+	[WEFT_OP_RECEIVE] = "receive",
+	[WEFT_OP_ACK] = "ack",
+	[WEFT_OP_UNSUBSCRIBE] = "unsubscribe",
+	[WEFT_OP_DESTINATIONS] = "destinations",
+	[WEFT_OP_MSG_REPL] = "msg_repl",
+	[WEFT_OP_TOPIC_JOIN] = "topic_join",
+	[WEFT_OP_TOPIC_DELIVER] = "topic_deliver",
 };
 
 static const char *const mode_names[WEFT_MODE__COUNT] = {
@@ -130,6 +140,13 @@ static void put_counters(struct dp_text *o, const char *prefix, const struct dp_
 	dp_text_put(o, "%s.repl_applied %" PRIu64 "\n", prefix, c->repl_applied);
 	dp_text_put(o, "%s.repl_stale %" PRIu64 "\n", prefix, c->repl_stale);
 	dp_text_put(o, "%s.read_through %" PRIu64 "\n", prefix, c->read_through);
+	dp_text_put(o, "%s.msg_parked %" PRIu64 "\n", prefix, c->msg_parked);
+	dp_text_put(o, "%s.msg_repl_sent %" PRIu64 "\n", prefix, c->msg_repl_sent);
+	dp_text_put(o, "%s.msg_repl_lost %" PRIu64 "\n", prefix, c->msg_repl_lost);
+	dp_text_put(o, "%s.msg_repl_applied %" PRIu64 "\n", prefix, c->msg_repl_applied);
+	dp_text_put(o, "%s.topic_batches %" PRIu64 "\n", prefix, c->topic_batches);
+	dp_text_put(o, "%s.topic_joins %" PRIu64 "\n", prefix, c->topic_joins);
+	dp_text_put(o, "%s.msg_transfer %" PRIu64 "\n", prefix, c->msg_transfer);
 }
 
 static void put_named(void *arg, const char *name, uint64_t v)

@@ -102,6 +102,23 @@ enum weft_op {
 	WEFT_OP_TOPOLOGY = 0x0e,      /* no payload -> value = binary segment table (below) */
 	WEFT_OP_REPLICATE = 0x0f,     /* node to node: name, weft_x_replicate, value = entry
 	                                 list (below) -> weft_x_repl_ack */
+	/* Messaging (see "Destinations" below). */
+	WEFT_OP_DEST_OPEN = 0x10,     /* name, weft_x_dest_opts: lookup-or-create */
+	WEFT_OP_DEST_STOP = 0x11,     /* name -> (none); NOT_FOUND if none */
+	WEFT_OP_PUBLISH = 0x12,       /* name, weft_x_publish, value = props|body
+	                                 -> weft_x_published */
+	WEFT_OP_RECEIVE = 0x13,       /* name, [key = durable subscription], weft_x_receive
+	                                 -> weft_x_received, value = message list */
+	WEFT_OP_ACK = 0x14,           /* name, [key], weft_x_ack, value = u64 ids
+	                                 -> weft_x_acked */
+	WEFT_OP_UNSUBSCRIBE = 0x15,   /* name, [key], weft_x_unsubscribe -> (none) */
+	WEFT_OP_DESTINATIONS = 0x16,  /* no payload -> value = text (below) */
+	WEFT_OP_MSG_REPL = 0x17,      /* node to node: name, [key], weft_x_msg_repl,
+	                                 value = record list -> weft_x_repl_ack */
+	WEFT_OP_TOPIC_JOIN = 0x18,    /* node to node: name, weft_x_topic_join
+	                                 -> weft_x_topic_joined */
+	WEFT_OP_TOPIC_DELIVER = 0x19, /* node to node: name, weft_x_topic_deliver, value =
+	                                 message list -> weft_x_topic_delivered */
 	WEFT_OP__COUNT
 };
 
@@ -130,6 +147,8 @@ enum weft_status {
 	                                 TOPOLOGY and send it to an owner */
 	WEFT_ST_NO_QUORUM = 17,       /* write refused: the node is in a minority partition
 	                                 (--partition-handling quorum); retry after the merge */
+	WEFT_ST_FULL = 18,            /* PUBLISH refused: the destination holds max_depth
+	                                 messages or max_bytes (back-pressure); retry later */
 	WEFT_ST__SERVER_COUNT,
 
 	/* Statuses made by libweft itself, never on the wire. */
@@ -282,6 +301,205 @@ _Static_assert(sizeof(struct weft_x_cache_opts) == 40, "cache opts are 40 bytes"
 _Static_assert(sizeof(struct weft_x_replicate) == 48, "replicate extras are 48 bytes");
 _Static_assert(sizeof(struct weft_repl_entry) == 32, "replication entry is 32 bytes");
 
+/* --- Destinations (messaging) ---------------------------------------------
+ *
+ * A destination is named "/queue/NAME" (each message goes to one consumer)
+ * or "/topic/NAME" (each message goes to every subscriber); NAME is
+ * printable ASCII bytes without spaces, the whole name <= WEFT_MAX_NAME_LEN
+ * (a queue's: <= WEFT_MAX_NAME_LEN - 4, so that its "NAME.dlq" is valid).
+ * It is created by DEST_OPEN or by its first PUBLISH / RECEIVE (with the
+ * node's default options) and removed by DEST_STOP. A queue "/queue/N" has
+ * a dead-letter queue "/queue/N.dlq" (created with it), where a message
+ * goes after max_deliveries failed deliveries.
+ *
+ * Where a destination lives: on the owners of the segment of its routing
+ * name (weft_wire_dest_route_len: the name without a ".dlq" suffix, so a
+ * queue and its dead letters share owners) -- segment = XXH3-64(routing
+ * name) & (n_segments - 1), as for keys. The primary serves PUBLISH,
+ * RECEIVE and ACK of queues and of durable subscriptions and keeps the
+ * in-flight state; every accepted message (and every ack) is copied to the
+ * other owners (MSG_REPL) before the client hears OK, so killing the
+ * primary loses no acknowledged message: a backup takes over with every
+ * message not yet acked (in-flight ones become deliverable again: at least
+ * once).
+ *
+ * Queues: RECEIVE (consumer_id chosen by the consumer, random per consumer)
+ * returns up to `max` messages, waiting up to wait_ms for the first one;
+ * each message returned is in flight to that consumer until it is acked
+ * (ACK kind ACK), nacked (kind NACK: deliverable again at once), its
+ * visibility timeout passes, or the consumer is gone (no RECEIVE or ACK from
+ * it for WEFT_CONSUMER_LEASE_MS beyond its last wait). A message delivered
+ * max_deliveries times without an ack moves to the dead-letter queue.
+ * Waiting consumers are served least-loaded first (fewest messages in
+ * flight, then fewest delivered). Messages leave a queue in id order.
+ *
+ * Topics: a RECEIVE without key on "/topic/NAME" is served by the node it
+ * is sent to (the subscriber's node, never forwarded): its first RECEIVE
+ * subscribes consumer_id there from the next message on; the node
+ * registers itself with the topic's primary (TOPIC_JOIN, renewed every
+ * WEFT_TOPIC_JOIN_MS), which sends it each message once (TOPIC_DELIVER, in
+ * id order, one batch in flight per node); the node hands every message to
+ * each of its local subscribers. A subscription is dropped by UNSUBSCRIBE
+ * or after WEFT_CONSUMER_LEASE_MS without a RECEIVE. A subscriber that
+ * falls more than max_depth messages behind loses the oldest (counted in
+ * weft_x_received.dropped). A RECEIVE with key K on a topic names the
+ * durable subscription K (1..64 printable ASCII bytes without spaces; any
+ * other key is BAD_REQUEST), kept on the topic's owners like a queue (created
+ * by its first RECEIVE; removed by UNSUBSCRIBE with key K): it keeps every
+ * message published while its subscriber is away, up to max_depth, and is
+ * acked like a queue.
+ *
+ * Message properties (PUBLISH value, before the body; props_len bytes):
+ * a sequence of [u8 name_len][name][u16 value_len][value], names 1..64
+ * printable ASCII, values <= 1024 bytes, props_len <= WEFT_MAX_PROPS_LEN.
+ * The node checks and keeps them as given.
+ *
+ * DESTINATIONS text: one line per destination this node holds, as
+ * "<name> <role> key=value ..." with role primary, backup or subscriber
+ * (a node holding only local topic subscriptions), keys depth, bytes,
+ * inflight, consumers, waiting, published, delivered, redelivered, acked,
+ * dead, expired, full, subscriber_nodes, subscriptions, durable, dropped.
+ * A single node is the primary of every destination. Long answers come
+ * through FETCH.
+ */
+#define WEFT_MAX_BODY_LEN WEFT_MAX_VALUE_LEN /* 1 MiB */
+#define WEFT_MAX_PROPS_LEN 4096u
+#define WEFT_MAX_PROP_VALUE_LEN 1024u
+#define WEFT_MAX_RECEIVE 64u             /* messages per RECEIVE */
+#define WEFT_MAX_RECEIVE_WAIT_MS 20000u
+#define WEFT_MAX_ACK 128u                /* ids per ACK */
+#define WEFT_CONSUMER_LEASE_MS 5000u
+#define WEFT_TOPIC_JOIN_MS 1000u
+/* A message list (RECEIVE, TOPIC_DELIVER, MSG_REPL) holds messages up to
+ * this many bytes, or one message of any size. */
+#define WEFT_MSG_BATCH_BYTES (256u << 10)
+/* Value limit of PUBLISH, MSG_REPL and TOPIC_DELIVER requests: one largest
+ * message with its header. */
+#define WEFT_MAX_MSG_VALUE_LEN (WEFT_MAX_BODY_LEN + WEFT_MAX_PROPS_LEN + 64u)
+
+struct __attribute__((packed)) weft_x_dest_opts { /* DEST_OPEN; 0 = node default */
+	uint32_t max_depth;      /* messages held (default 100000) */
+	uint32_t max_deliveries; /* deliveries before dead-lettering (default 5) */
+	uint32_t visibility_ms;  /* in flight before redelivery (default 30000) */
+	uint32_t reserved;       /* 0 */
+	uint64_t max_bytes;      /* bytes held (default 256 MiB) */
+	uint64_t default_ttl_ms; /* message lifetime (default: never expires) */
+};
+
+struct __attribute__((packed)) weft_x_publish {   /* PUBLISH request */
+	uint64_t ttl_ms;         /* 0 = the destination's default; WEFT_TTL_NONE never */
+	uint32_t props_len;      /* properties at the start of the value */
+	uint32_t reserved;       /* 0 */
+};
+
+struct __attribute__((packed)) weft_x_published { /* PUBLISH response */
+	uint64_t id;             /* the message's id in its destination */
+	uint32_t fanout;         /* topic: subscriber nodes + durable subscriptions it
+	                            went to; queue: 0 */
+	uint32_t reserved;
+};
+
+struct __attribute__((packed)) weft_x_receive {   /* RECEIVE request */
+	uint64_t consumer_id;    /* != 0; the consumer's (or subscriber's) identity */
+	uint32_t wait_ms;        /* wait for a first message, <= WEFT_MAX_RECEIVE_WAIT_MS */
+	uint32_t visibility_ms;  /* 0 = the destination's */
+	uint16_t max;            /* 1..WEFT_MAX_RECEIVE */
+	uint16_t reserved;       /* 0 */
+	uint32_t reserved2;      /* 0 */
+};
+
+struct __attribute__((packed)) weft_x_received {  /* RECEIVE response */
+	uint32_t count;          /* messages in the value */
+	uint32_t dropped;        /* topic subscription: messages lost since the last
+	                            RECEIVE (it fell behind) */
+};
+
+/* One message in a message list: header, props_len bytes of properties,
+ * body_len bytes of body. */
+struct __attribute__((packed)) weft_msg_hdr {
+	uint64_t id;
+	uint64_t expires_ms;     /* unix ms; 0 = never */
+	uint32_t props_len;
+	uint32_t body_len;
+	uint16_t deliveries;     /* RECEIVE: 1 on the first delivery */
+	uint8_t kind;            /* MSG_REPL: enum weft_msg_rec_kind; else 0 */
+	uint8_t reserved;
+	uint32_t reserved2;
+};
+
+enum weft_ack_kind { WEFT_ACK_ACK = 1, WEFT_ACK_NACK = 2 };
+
+struct __attribute__((packed)) weft_x_ack {       /* ACK request */
+	uint64_t consumer_id;
+	uint32_t kind;           /* enum weft_ack_kind */
+	uint32_t count;          /* u64 ids in the value, 1..WEFT_MAX_ACK */
+};
+
+struct __attribute__((packed)) weft_x_acked {     /* ACK response */
+	uint32_t done;           /* ids acked / nacked */
+	uint32_t unknown;        /* ids not in flight to this consumer (already acked,
+	                            redelivered elsewhere, or unknown) */
+};
+
+struct __attribute__((packed)) weft_x_unsubscribe {
+	uint64_t consumer_id;    /* queue: its in-flight messages are released;
+	                            topic: its subscription on this node ends;
+	                            with a key: the durable subscription is removed */
+};
+
+/* MSG_REPL: node to node only (WEFT_F_NODE). Records of one destination
+ * (key: of its durable subscription named key), from the primary to the
+ * other owners and in state transfer; idempotent (by id; an id removed is
+ * remembered for a while so a late APPEND cannot bring it back). */
+enum weft_msg_rec_kind {
+	WEFT_MSGREC_APPEND = 1,  /* the message (props, body) */
+	WEFT_MSGREC_REMOVE = 2,  /* id acked (lengths 0) */
+	WEFT_MSGREC_DEAD = 3,    /* id moved to the dead-letter queue */
+	WEFT_MSGREC_SUB = 4,     /* durable subscription key created (id 0) */
+	WEFT_MSGREC_UNSUB = 5,   /* durable subscription key removed (id 0) */
+	WEFT_MSGREC_STOP = 6,    /* destination stopped (id 0) */
+};
+
+struct __attribute__((packed)) weft_x_msg_repl {
+	struct weft_x_dest_opts opts; /* of the destination (created if absent) */
+	uint32_t count;               /* records in the value */
+	uint32_t reserved;            /* 0 */
+};
+
+struct __attribute__((packed)) weft_x_topic_join {
+	uint64_t next_id;        /* first id the node still wants; 0 = from now on */
+	uint32_t subscriptions;  /* local subscriptions (0: the node leaves) */
+	uint32_t reserved;
+};
+
+struct __attribute__((packed)) weft_x_topic_joined {
+	uint64_t next_id;        /* where delivery to the node resumes */
+};
+
+struct __attribute__((packed)) weft_x_topic_deliver {
+	uint64_t next_id;        /* the id after this batch */
+	uint32_t count;          /* messages in the value */
+	uint32_t dropped;        /* messages the node missed (the log no longer held them) */
+};
+
+struct __attribute__((packed)) weft_x_topic_delivered {
+	uint64_t next_id;        /* the first id the node wants next */
+};
+
+_Static_assert(sizeof(struct weft_x_dest_opts) == 32, "dest opts are 32 bytes");
+_Static_assert(sizeof(struct weft_msg_hdr) == 32, "message header is 32 bytes");
+_Static_assert(sizeof(struct weft_x_receive) == 24, "receive extras are 24 bytes");
+
+/* The routing name of a destination: its first weft_wire_dest_route_len
+ * bytes ("/queue/N.dlq" routes as "/queue/N"). Pure. */
+static inline size_t weft_wire_dest_route_len(const char *name, size_t len)
+{
+	if (len > 11 && __builtin_memcmp(name, "/queue/", 7) == 0 &&
+	    __builtin_memcmp(name + len - 4, ".dlq", 4) == 0)
+		return len - 4;
+	return len;
+}
+
 /* MEMBERS. No name, key, extras or value. Response value: text lines, a
  * header "view <counter> coordinator <name>\n" (counter: the view id counter,
  * the topology epoch; 0 for a node not in a cluster), then one line per member
@@ -363,6 +581,22 @@ static inline uint16_t weft_wire_request_extras_len(uint8_t opcode)
 		return sizeof(struct weft_x_fetch);
 	case WEFT_OP_REPLICATE:
 		return sizeof(struct weft_x_replicate);
+	case WEFT_OP_DEST_OPEN:
+		return sizeof(struct weft_x_dest_opts);
+	case WEFT_OP_PUBLISH:
+		return sizeof(struct weft_x_publish);
+	case WEFT_OP_RECEIVE:
+		return sizeof(struct weft_x_receive);
+	case WEFT_OP_ACK:
+		return sizeof(struct weft_x_ack);
+	case WEFT_OP_UNSUBSCRIBE:
+		return sizeof(struct weft_x_unsubscribe);
+	case WEFT_OP_MSG_REPL:
+		return sizeof(struct weft_x_msg_repl);
+	case WEFT_OP_TOPIC_JOIN:
+		return sizeof(struct weft_x_topic_join);
+	case WEFT_OP_TOPIC_DELIVER:
+		return sizeof(struct weft_x_topic_deliver);
 	default:
 		return 0;
 	}
@@ -402,9 +636,37 @@ static inline bool weft_wire_op_is_idempotent(uint8_t opcode)
 	case WEFT_OP_MEMBERS:
 	case WEFT_OP_TOPOLOGY:
 	case WEFT_OP_REPLICATE:
+	case WEFT_OP_DEST_OPEN:
+	case WEFT_OP_UNSUBSCRIBE:
+	case WEFT_OP_DESTINATIONS:
+	case WEFT_OP_MSG_REPL:
+	case WEFT_OP_TOPIC_JOIN:
+	case WEFT_OP_TOPIC_DELIVER:
 		return true;
 	default:
 		return false;
+	}
+}
+
+/* Whether the op names a destination (and so its owners). */
+static inline bool weft_wire_op_is_dest(uint8_t opcode)
+{
+	return opcode >= WEFT_OP_DEST_OPEN && opcode <= WEFT_OP_TOPIC_DELIVER &&
+	       opcode != WEFT_OP_DESTINATIONS;
+}
+
+/* The largest value a request of opcode may carry. */
+static inline uint32_t weft_wire_max_request_value(uint8_t opcode)
+{
+	switch (opcode) {
+	case WEFT_OP_REPLICATE:
+		return WEFT_MAX_REPL_VALUE_LEN;
+	case WEFT_OP_PUBLISH:
+	case WEFT_OP_MSG_REPL:
+	case WEFT_OP_TOPIC_DELIVER:
+		return WEFT_MAX_MSG_VALUE_LEN;
+	default:
+		return WEFT_MAX_VALUE_LEN;
 	}
 }
 
@@ -434,8 +696,7 @@ static inline enum weft_status weft_wire_check(const struct weft_wire_hdr *h, si
 	uint64_t head = (uint64_t)h->name_len + h->key_len + h->extras_len;
 	if (head > h->msg_len)
 		return WEFT_ST_BAD_REQUEST;
-	if (h->msg_len - head >
-	    (h->opcode == WEFT_OP_REPLICATE ? WEFT_MAX_REPL_VALUE_LEN : WEFT_MAX_VALUE_LEN))
+	if (h->msg_len - head > weft_wire_max_request_value(h->opcode))
 		return WEFT_ST_VALUE_TOO_LARGE;
 	if ((uint64_t)h->frag_offset + slice > h->msg_len)
 		return WEFT_ST_BAD_REQUEST;

@@ -1,0 +1,508 @@
+/*
+ * dp_msg_tick.c — worker 0's messaging timers and view changes:
+ *
+ *  - every pass (at most DP_MSG_PASS_MS apart, sooner when a destination
+ *    has a timer due): weft_dest_tick of each destination (waits ending,
+ *    visibility timeouts, expiry, leases; dead-letter records sent to the
+ *    other owners), each destination's role reconciled with the view
+ *    (PRIMARY / BACKUP / SUBSCRIBER), topics pumped to their subscriber
+ *    nodes, and every WEFT_TOPIC_JOIN_MS a TOPIC_JOIN for each topic with
+ *    local subscriptions;
+ *  - on a view change, state transfer: every node that held a
+ *    destination's log (primary or backup) sends it (weft_dest_snapshot as
+ *    MSG_REPL batches, at most XFER_WINDOW in flight per target) to each
+ *    new owner that was not an owner before; a node that is no longer an
+ *    owner clears its copy once every target acked (kept when a send
+ *    failed: the next view change sends it again).
+ *
+ * Owners per destination before the change are remembered by routing hash
+ * (owners depend only on it). Transfers are idempotent on the receiver (by
+ * id; removed ids are remembered there), so two old owners sending the
+ * same log is harmless.
+ *
+ * Caller: worker 0, an online QSBR reader.
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_byteorder.h>
+#include <urcu-qsbr.h>
+
+#include "dp_msg_internal.h"
+
+#define DP_MSG_PASS_MS 50u
+#define OWNERS_MAX 8u
+#define OWNER_SLOTS 4096u /* >= 2 * WEFT_MSG_DESTS_MAX, a power of two */
+#define XFER_MAX 64u
+#define XFER_WINDOW 8u
+
+struct owners_ent {
+	bool used;
+	uint64_t route_hash;
+	uint8_t n;
+	uint32_t ip[OWNERS_MAX];
+	uint16_t port[OWNERS_MAX]; /* network order */
+};
+
+struct xfer {
+	bool used;
+	bool drop_after; /* this node is no longer an owner */
+	bool failed;
+	uint16_t gen;
+	uint8_t name_len;
+	char name[WEFT_MAX_NAME_LEN];
+	unsigned n_targets;
+	uint32_t ip[OWNERS_MAX];
+	uint16_t port[OWNERS_MAX];
+	unsigned next[OWNERS_MAX];     /* next message to send to each target */
+	unsigned inflight[OWNERS_MAX];
+	unsigned n_msgs, cap_msgs;
+	struct dp_rpc_msg **msgs;
+};
+
+struct dp_msg_state {
+	uint64_t view;
+	uint64_t next_pass_ms;
+	uint64_t next_join_ms;
+	uint16_t gen;
+	struct owners_ent *owners;     /* OWNER_SLOTS, by routing hash */
+	struct xfer xfer[XFER_MAX];
+};
+
+struct dp_msg_state *dp_msg_state_create(void)
+{
+	struct dp_msg_state *s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return NULL;
+	s->owners = calloc(OWNER_SLOTS, sizeof(*s->owners));
+	if (s->owners == NULL) {
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+static void xfer_free(struct xfer *x)
+{
+	for (unsigned i = 0; i < x->n_msgs; i++)
+		dp_rpc_msg_put(x->msgs[i]);
+	free(x->msgs);
+	memset(x, 0, sizeof(*x));
+}
+
+void dp_msg_state_destroy(struct dp_msg_state *s)
+{
+	if (s == NULL)
+		return;
+	for (unsigned i = 0; i < XFER_MAX; i++)
+		if (s->xfer[i].used)
+			xfer_free(&s->xfer[i]);
+	free(s->owners);
+	free(s);
+}
+
+static const struct weft_dp_members *current_topo(const struct weft_dp *dp)
+{
+	const struct dp_members *dm = rcu_dereference(dp->members);
+	return dm != NULL ? dp_members_snapshot(dm) : NULL;
+}
+
+/* --- owners ---------------------------------------------------------------- */
+
+static bool has_table(const struct weft_dp_members *t)
+{
+	return t != NULL && t->owners > 0 && t->self != WEFT_DP_SELF_NONE && t->n > 1;
+}
+
+static void owners_of(const struct weft_dp_members *t, uint64_t h, struct owners_ent *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->used = true;
+	o->route_hash = h;
+	if (!has_table(t))
+		return;
+	const uint16_t *s = t->seg_owner + (size_t)weft_wire_segment(h, t->seg_log2) * t->owners;
+	for (unsigned i = 0; i < t->owners && o->n < OWNERS_MAX; i++) {
+		o->ip[o->n] = t->m[s[i]].ip;
+		o->port[o->n] = rte_cpu_to_be_16(t->m[s[i]].port);
+		o->n++;
+	}
+}
+
+static bool owners_has(const struct owners_ent *o, uint32_t ip, uint16_t port)
+{
+	for (unsigned i = 0; o != NULL && i < o->n; i++)
+		if (o->ip[i] == ip && o->port[i] == port)
+			return true;
+	return false;
+}
+
+static struct owners_ent *owners_slot(struct owners_ent *tab, uint64_t h, bool insert)
+{
+	for (unsigned i = 0, p = (unsigned)h & (OWNER_SLOTS - 1); i < OWNER_SLOTS;
+	     i++, p = (p + 1) & (OWNER_SLOTS - 1)) {
+		if (tab[p].used && tab[p].route_hash == h)
+			return &tab[p];
+		if (!tab[p].used)
+			return insert ? &tab[p] : NULL;
+	}
+	return NULL;
+}
+
+enum weft_dest_role dp_msg_role(const struct weft_dp_members *t, const struct weft_dp *dp,
+			       uint64_t h)
+{
+	if (dp_msg_is_primary(t, h))
+		return WEFT_ROLE_PRIMARY;
+	struct owners_ent o;
+	owners_of(t, h, &o);
+	return owners_has(&o, dp->bind_ip, dp->udp_port) ? WEFT_ROLE_BACKUP : WEFT_ROLE_SUBSCRIBER;
+}
+
+void dp_msg_adopt(struct dp_lcore *lc, const struct weft_dp_members *topo, struct weft_dest *d)
+{
+	struct weft_dest *dlq = weft_dest_dlq(d); /* made with its queue */
+	if (dlq != NULL)
+		dp_msg_adopt(lc, topo, dlq);
+	enum weft_dest_role role = dp_msg_role(topo, lc->dp, weft_dest_route_hash(d));
+	weft_dest_lock(d);
+	bool differs = weft_dest_role(d) != role;
+	weft_dest_unlock(d);
+	if (!differs)
+		return;
+	struct dp_msg_ctx *c = malloc(sizeof(*c));
+	if (c == NULL)
+		return; /* the next pass sets it */
+	dp_msg_ctx_init(c, lc, topo, true);
+	weft_dest_lock(d);
+	weft_dest_set_role(d, dp_unix_ms(), role, &c->sink);
+	weft_dest_unlock(d);
+	dp_msg_replicate_async(c);
+	dp_msg_ctx_release(c);
+	free(c);
+}
+
+/* --- state transfer ---------------------------------------------------------- */
+
+static void xfer_pump(struct dp_lcore *lc, unsigned xi);
+
+static void xfer_finish(struct dp_lcore *lc, struct xfer *x)
+{
+	if (x->drop_after && !x->failed) {
+		struct weft_dest *d = weft_msg_find(lc->dp->msgs, x->name, x->name_len);
+		const struct weft_dp_members *t = current_topo(lc->dp);
+		if (d != NULL && dp_msg_role(t, lc->dp, weft_dest_route_hash(d)) == WEFT_ROLE_SUBSCRIBER) {
+			struct dp_msg_ctx *c = malloc(sizeof(*c));
+			if (c != NULL) {
+				dp_msg_ctx_init(c, lc, t, true);
+				weft_dest_lock(d);
+				weft_dest_clear(d, &c->sink);
+				weft_dest_unlock(d);
+				dp_msg_ctx_release(c);
+				free(c);
+			}
+		}
+	}
+	xfer_free(x);
+}
+
+static void xfer_done(struct dp_lcore *lc, const struct dp_rpc_cookie *ck, uint16_t status,
+		      const void *extras, uint16_t extras_len)
+{
+	(void)extras;
+	(void)extras_len;
+	struct dp_msg_state *s = lc->dp->msg_state;
+	unsigned xi = (unsigned)(ck->arg & 0xff), ti = (unsigned)(ck->arg >> 8 & 0xff);
+	struct xfer *x = xi < XFER_MAX ? &s->xfer[xi] : NULL;
+	if (x == NULL || !x->used || x->gen != (uint16_t)(ck->arg >> 16) || ti >= x->n_targets)
+		return;
+	x->inflight[ti]--;
+	if (status != WEFT_ST_OK)
+		x->failed = true;
+	xfer_pump(lc, xi);
+}
+
+/* Sends what the window allows; finishes the transfer when all is acked. */
+static void xfer_pump(struct dp_lcore *lc, unsigned xi)
+{
+	struct xfer *x = &lc->dp->msg_state->xfer[xi];
+	bool busy = false;
+	for (unsigned t = 0; t < x->n_targets; t++) {
+		while (!x->failed && x->next[t] < x->n_msgs && x->inflight[t] < XFER_WINDOW) {
+			struct dp_rpc_cookie ck = {.ip = x->ip[t], .port = x->port[t],
+						   .arg = xi | t << 8 | (uint64_t)x->gen << 16};
+			if (dp_rpc_notify(lc, x->ip[t], x->port[t], x->msgs[x->next[t]], xfer_done,
+					  &ck) != 0) {
+				x->failed = true;
+				break;
+			}
+			x->next[t]++;
+			x->inflight[t]++;
+		}
+		busy |= x->inflight[t] > 0;
+	}
+	if (!busy)
+		xfer_finish(lc, x);
+}
+
+struct snap_arg {
+	struct weft_dest *d;
+	unsigned n, cap;
+	struct dp_msg_rec *recs;
+	bool oom;
+};
+
+static void snap_rec(void *ctx, const char *sub, size_t sub_len, uint8_t kind,
+		     const struct weft_msg *m, uint64_t id)
+{
+	struct snap_arg *a = ctx;
+	if (a->oom)
+		return;
+	if (a->n == a->cap) {
+		unsigned cap = a->cap ? a->cap * 2 : 256;
+		struct dp_msg_rec *r = realloc(a->recs, cap * sizeof(*r));
+		if (r == NULL) {
+			a->oom = true;
+			return;
+		}
+		a->recs = r;
+		a->cap = cap;
+	}
+	struct dp_msg_rec *r = &a->recs[a->n++];
+	memset(r, 0, sizeof(*r));
+	r->d = a->d;
+	r->kind = kind;
+	r->sub_len = (uint8_t)(sub_len <= sizeof(r->sub) ? sub_len : sizeof(r->sub));
+	memcpy(r->sub, sub, r->sub_len);
+	r->id = m != NULL ? m->id : id;
+	if (m != NULL && kind == WEFT_MSGREC_APPEND) {
+		r->m = (struct weft_msg *)m;
+		weft_msg_ref(r->m);
+	}
+}
+
+static void collect_msg(void *arg, struct weft_dest *d, struct dp_rpc_msg *m)
+{
+	(void)d;
+	struct xfer *x = arg;
+	if (x->n_msgs == x->cap_msgs) {
+		unsigned cap = x->cap_msgs ? x->cap_msgs * 2 : 16;
+		struct dp_rpc_msg **p = realloc(x->msgs, cap * sizeof(*p));
+		if (p == NULL) {
+			x->failed = true;
+			dp_rpc_msg_put(m);
+			return;
+		}
+		x->msgs = p;
+		x->cap_msgs = cap;
+	}
+	x->msgs[x->n_msgs++] = m;
+}
+
+static void xfer_start(struct dp_lcore *lc, struct weft_dest *d, const struct owners_ent *targets,
+		       bool drop_after)
+{
+	struct dp_msg_state *s = lc->dp->msg_state;
+	unsigned xi = 0;
+	while (xi < XFER_MAX && s->xfer[xi].used)
+		xi++;
+	if (xi == XFER_MAX) {
+		lc->c.msg_repl_lost++; /* the next view change tries again */
+		return;
+	}
+	struct xfer *x = &s->xfer[xi];
+	memset(x, 0, sizeof(*x));
+	x->used = true;
+	x->gen = ++s->gen;
+	x->drop_after = drop_after;
+	size_t len;
+	const char *name = weft_dest_name(d, &len);
+	x->name_len = (uint8_t)len;
+	memcpy(x->name, name, len);
+	x->n_targets = targets->n;
+	memcpy(x->ip, targets->ip, sizeof(x->ip));
+	memcpy(x->port, targets->port, sizeof(x->port));
+	struct snap_arg a = {.d = d};
+	weft_dest_lock(d);
+	weft_dest_snapshot(d, snap_rec, &a);
+	weft_dest_unlock(d);
+	if (a.n == 0) { /* an empty destination: create it there all the same */
+		struct dp_rpc_msg *m = dp_msg_repl_build(d, NULL, 0, NULL, 0);
+		if (m != NULL)
+			collect_msg(x, d, m);
+	}
+	dp_msg_recs_flush(lc, a.recs, a.n, collect_msg, x);
+	for (unsigned i = 0; i < a.n; i++) {
+		if (a.recs[i].kind == WEFT_MSGREC_APPEND)
+			lc->c.msg_transfer += targets->n;
+		weft_msg_unref(a.recs[i].m);
+	}
+	free(a.recs);
+	x->failed |= a.oom;
+	xfer_pump(lc, xi);
+}
+
+struct view_arg {
+	struct dp_lcore *lc;
+	const struct weft_dp_members *topo;
+	struct owners_ent *old;   /* the previous view's owners table */
+	struct owners_ent *now;   /* the new one, being filled */
+};
+
+static void view_dest(void *ctx, struct weft_dest *d)
+{
+	struct view_arg *v = ctx;
+	struct weft_dp *dp = v->lc->dp;
+	uint64_t h = weft_dest_route_hash(d);
+	struct owners_ent *slot = owners_slot(v->now, h, true);
+	if (slot == NULL)
+		return;
+	if (!slot->used)
+		owners_of(v->topo, h, slot);
+	const struct owners_ent *prev = owners_slot(v->old, h, false);
+	struct weft_dest_stats st;
+	weft_dest_lock(d);
+	weft_dest_get_stats(d, &st);
+	weft_dest_unlock(d);
+	if ((st.role == WEFT_ROLE_SUBSCRIBER && st.depth == 0 && st.durable == 0) || slot->n == 0)
+		return; /* held no log, or no table (alone): nothing moves */
+	struct owners_ent targets = {.used = true};
+	for (unsigned i = 0; i < slot->n; i++) {
+		bool self = slot->ip[i] == dp->bind_ip && slot->port[i] == dp->udp_port;
+		if (!self && !owners_has(prev, slot->ip[i], slot->port[i]) && slot->ip[i] != 0) {
+			targets.ip[targets.n] = slot->ip[i];
+			targets.port[targets.n] = slot->port[i];
+			targets.n++;
+		}
+	}
+	bool owner = owners_has(slot, dp->bind_ip, dp->udp_port);
+	if (targets.n > 0 && v->lc->rpc != NULL) {
+		xfer_start(v->lc, d, &targets, !owner);
+	} else if (!owner) {
+		/* Every new owner held it already. */
+		struct dp_msg_ctx *c = malloc(sizeof(*c));
+		if (c != NULL) {
+			dp_msg_ctx_init(c, v->lc, v->topo, true);
+			weft_dest_lock(d);
+			weft_dest_clear(d, &c->sink);
+			weft_dest_unlock(d);
+			dp_msg_ctx_release(c);
+			free(c);
+		}
+	}
+}
+
+static void view_changed(struct dp_lcore *lc, const struct weft_dp_members *topo)
+{
+	struct dp_msg_state *s = lc->dp->msg_state;
+	struct owners_ent *fresh = calloc(OWNER_SLOTS, sizeof(*fresh));
+	if (fresh == NULL)
+		return; /* tried again at the next pass */
+	struct view_arg v = {lc, topo, s->owners, fresh};
+	weft_msg_foreach(lc->dp->msgs, view_dest, &v);
+	free(s->owners);
+	s->owners = fresh;
+	s->view = topo->view;
+}
+
+/* --- the pass ---------------------------------------------------------------- */
+
+struct pass_arg {
+	struct dp_lcore *lc;
+	const struct weft_dp_members *topo;
+	struct dp_msg_ctx *ctx;
+	uint64_t now;
+	uint64_t next_due;
+	bool join;
+};
+
+static void pass_dest(void *arg, struct weft_dest *d)
+{
+	struct pass_arg *p = arg;
+	enum weft_dest_role role = dp_msg_role(p->topo, p->lc->dp, weft_dest_route_hash(d));
+	weft_dest_lock(d);
+	if (weft_dest_role(d) != role)
+		weft_dest_set_role(d, p->now, role, &p->ctx->sink);
+	uint64_t due = weft_dest_tick(d, p->now, &p->ctx->sink);
+	unsigned subs = weft_dest_kind(d) == WEFT_DEST_TOPIC ? weft_topic_local_subs(d) : 0;
+	weft_dest_unlock(d);
+	if (due < p->next_due)
+		p->next_due = due;
+	if (weft_dest_kind(d) != WEFT_DEST_TOPIC)
+		return;
+	if (p->join && subs > 0)
+		dp_msg_join(p->lc, d, p->topo, subs);
+	dp_msg_pump(p->lc, d, p->topo);
+}
+
+void dp_msg_tick(struct dp_lcore *lc)
+{
+	struct weft_dp *dp = lc->dp;
+	struct dp_msg_state *s = dp->msg_state;
+	if (weft_msg_count(dp->msgs) == 0)
+		return;
+	const struct weft_dp_members *topo = current_topo(dp);
+	uint64_t now = dp_unix_ms();
+	bool moved = topo != NULL && topo->view != s->view;
+	if (!moved && now < s->next_pass_ms)
+		return;
+	if (moved)
+		view_changed(lc, topo);
+	struct dp_msg_ctx *c = malloc(sizeof(*c));
+	if (c == NULL)
+		return;
+	dp_msg_ctx_init(c, lc, topo, true);
+	struct pass_arg p = {lc, topo, c, now, now + DP_MSG_PASS_MS, now >= s->next_join_ms};
+	if (p.join)
+		s->next_join_ms = now + WEFT_TOPIC_JOIN_MS;
+	weft_msg_foreach(dp->msgs, pass_dest, &p);
+	dp_msg_replicate_async(c);
+	dp_msg_ctx_release(c);
+	free(c);
+	s->next_pass_ms = p.next_due;
+}
+
+/* --- DESTINATIONS ---------------------------------------------------------- */
+
+static const char *const role_names[] = {"primary", "backup", "subscriber"};
+
+static void put_dest(void *arg, struct weft_dest *d)
+{
+	struct dp_text *o = arg;
+	struct weft_dest_stats st;
+	weft_dest_lock(d);
+	weft_dest_get_stats(d, &st);
+	weft_dest_unlock(d);
+	if (st.kind == WEFT_DEST_QUEUE && st.role == WEFT_ROLE_SUBSCRIBER && st.depth == 0)
+		return; /* the emptied copy of a queue this node no longer owns */
+	size_t len;
+	const char *name = weft_dest_name(d, &len);
+	dp_text_put(o,
+		    "%.*s %s depth=%" PRIu64 " bytes=%" PRIu64 " inflight=%" PRIu64
+		    " consumers=%" PRIu64 " waiting=%" PRIu64 " published=%" PRIu64
+		    " delivered=%" PRIu64 " redelivered=%" PRIu64 " acked=%" PRIu64 " dead=%" PRIu64
+		    " expired=%" PRIu64 " full=%" PRIu64 " subscriber_nodes=%" PRIu64
+		    " subscriptions=%" PRIu64 " durable=%" PRIu64 " dropped=%" PRIu64 "\n",
+		    (int)len, name, st.role <= WEFT_ROLE_SUBSCRIBER ? role_names[st.role] : "?",
+		    st.depth, st.bytes, st.inflight, st.consumers, st.waiting, st.published,
+		    st.delivered, st.redelivered, st.acked, st.dead, st.expired, st.full,
+		    st.subscriber_nodes, st.subscriptions, st.durable, st.dropped);
+}
+
+void dp_msg_serve_destinations(struct dp_lcore *lc, const struct dp_req *req)
+{
+	struct dp_text o = {NULL, 0, 0};
+	weft_msg_foreach(lc->dp->msgs, put_dest, &o);
+	size_t need = o.len + 1;
+	o.buf = need <= WEFT_MAX_RESP_LEN ? malloc(need + 4096) : NULL;
+	if (o.buf == NULL) {
+		dp_answer(lc, req, WEFT_ST_NO_MEMORY, NULL, 0, NULL, 0);
+		return;
+	}
+	o.cap = need + 4096; /* destinations made meanwhile: cut, never overrun */
+	o.len = 0;
+	weft_msg_foreach(lc->dp->msgs, put_dest, &o);
+	size_t len = o.len < o.cap ? o.len : o.cap - 1;
+	dp_answer_owned(lc, req, WEFT_ST_OK, 0, (uint8_t *)o.buf, (uint32_t)len);
+}
