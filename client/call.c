@@ -14,8 +14,10 @@
  * not yet received. A few round trips without a new piece re-FETCH every
  * missing requested piece; no new piece for (retries + 1) * timeout_ms, or
  * a GONE answer, repeats the original request under a NEW request_id (only
- * idempotent ops have long responses), so that pieces of the old response
- * can never mix into the new one.
+ * idempotent ops and RECEIVE, whose lost messages come back after their
+ * visibility timeout, have long responses), so that pieces of the old
+ * response can never mix into the new one. A request that the node may
+ * hold (m->hold_ms: a RECEIVE's wait) gets that much more per attempt.
  *
  * Invariants: a datagram that is not from the node the request went to, or
  * not a well-formed response to the current (client_id, request_id,
@@ -303,10 +305,12 @@ static int await(struct weft_client *c, const struct sockaddr_in *to, const stru
 	uint64_t progress = sent; /* last new piece */
 	uint64_t mark = sent;     /* last new piece or re-FETCH */
 	uint64_t refetch_ms = c->opts.timeout_ms;
+	/* A RECEIVE may be held by the node for its wait before the answer. */
+	uint64_t attempt_ms = (uint64_t)c->opts.timeout_ms + m->hold_ms;
 	uint64_t give_up_ms = (uint64_t)c->opts.timeout_ms * ((uint64_t)c->opts.retries + 1u);
 
 	for (;;) {
-		uint64_t until = mark + (a.buf ? refetch_ms : c->opts.timeout_ms);
+		uint64_t until = mark + (a.buf ? refetch_ms : attempt_ms);
 		ssize_t n = recv_until(c, to, until < deadline ? until : deadline);
 		if (n < 0) {
 			assembly_free(&a);
@@ -391,8 +395,9 @@ int weft_call_at(struct weft_client *c, const struct sockaddr_in *to, const stru
 	uint64_t first_send = weft_now_ms();
 	/* A node remembers a non-idempotent op's answer for WEFT_DEDUP_KEEP_MS:
 	 * a retransmission it could receive after that might apply the op
-	 * again, so none is sent that late (the call times out instead). */
-	bool once = !weft_wire_op_is_idempotent(m->opcode);
+	 * again, so none is sent that late (the call times out instead);
+	 * an op marked resend (RECEIVE, ACK) may be applied twice harmlessly. */
+	bool once = !weft_wire_op_is_idempotent(m->opcode) && !m->resend;
 	uint64_t rid = c->next_request_id++;
 	uint32_t sent = 0, repeats = 0;
 	uint8_t flags = 0;
@@ -419,7 +424,8 @@ int weft_call_at(struct weft_client *c, const struct sockaddr_in *to, const stru
 		}
 		if (++sent >= attempts)
 			return -WEFT_ST_TIMEOUT;
-		if (once && weft_now_ms() + c->opts.timeout_ms - first_send >= WEFT_DEDUP_KEEP_MS)
+		if (once && weft_now_ms() + c->opts.timeout_ms + m->hold_ms - first_send >=
+				    WEFT_DEDUP_KEEP_MS)
 			return -WEFT_ST_TIMEOUT;
 		flags = WEFT_F_RETRY;
 	}

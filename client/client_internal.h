@@ -67,6 +67,18 @@ struct weft_msg {
 	const void *value;
 	size_t value_len;
 	uint32_t epoch; /* the sender's topology epoch (hdr.epoch), 0: none */
+	/* Destination ops (msg.c, msg_consumer.c); all 0 for cache ops. */
+	const void *route;  /* routing name: the op goes to its primary, as a
+	                       keyed op to its key's (NULL: keyed ops by key) */
+	size_t route_len;
+	uint32_t hold_ms;   /* the node may hold the request this long before
+	                       answering (RECEIVE's wait_ms): added to each
+	                       attempt's timeout */
+	bool resend;        /* safe to send again, under a new request id, to
+	                       another node after a timeout (RECEIVE, ACK) */
+	bool home_table;    /* a non-routed op that should let c->home move to
+	                       another member (plain topic RECEIVE): the table
+	                       is fetched first when routing is on */
 };
 
 /* The longest response libweft accepts is wire.h's WEFT_MAX_RESP_LEN.
@@ -160,6 +172,27 @@ size_t weft_mget_encode(const struct weft_mget_item *items, size_t n, uint8_t **
 /* Parses a MULTI_GET response value into items (values point into body).
  * 0 or -WEFT_ST_PROTOCOL. */
 int weft_mget_decode(const uint8_t *body, size_t len, struct weft_mget_item *items, size_t n);
+
+/* --- msg.c (the codecs are pure) --- */
+
+/* Whether name (len bytes) is a destination name wire.h accepts:
+ * "/queue/N" or "/topic/N", N 1.. bytes of 0x21..0x7e, whole <= 64. */
+bool weft_dest_name_ok(const char *name, size_t len);
+/* Checks a NUL-terminated destination name; its length in *len. 0 or
+ * -WEFT_ST_INVALID_ARG. */
+int weft_dest_check(const char *name, size_t *len);
+/* Encodes n properties (wire.h "Message properties") into a malloc'd
+ * buffer *out of *out_len bytes (*out NULL when n is 0). 0,
+ * -WEFT_ST_INVALID_ARG (a bad name or value, or more than
+ * WEFT_MAX_PROPS_LEN bytes), or -WEFT_ST_IO (ENOMEM). */
+int weft_props_encode(const struct weft_prop *props, size_t n, uint8_t **out, size_t *out_len);
+/* Whether [p, p + len) is a well-formed property list. */
+bool weft_props_valid(const uint8_t *p, size_t len);
+/* Parses a message list of `count` messages (wire.h weft_msg_hdr + props +
+ * body each) filling msgs[0..count) with pointers into p; count must be
+ * <= max and the list must end exactly at len. 0 or -WEFT_ST_PROTOCOL. */
+int weft_msglist_decode(const uint8_t *p, size_t len, uint32_t count,
+			struct weft_message *msgs, size_t max);
 
 /* --- topo.c (decode is pure) --- */
 

@@ -19,8 +19,13 @@
  *    attempt each but the last, which gets the client's full attempt
  *    count; after a failed fetch, the old table (or none: the seed) is
  *    used and no fetch is tried for FETCH_BACKOFF_MS.
+ *  - Destination ops (wire.h "Destinations") route like keyed ops with
+ *    their routing name as the key (m->route); a plain topic RECEIVE goes
+ *    to c->home, with the table fetched first (m->home_table) so that home
+ *    can move to another member when it stops answering.
  *  - One op makes at most: a table fetch, its call, and after NOT_OWNER or
- *    (idempotent ops only) a timeout, a second fetch and one more call;
+ *    (idempotent ops and those marked resend only) a timeout, a second
+ *    fetch and one more call;
  *    each bounded by its attempts and all by the call's deadline. A
  *    non-idempotent op (its effect may have happened) is never re-sent to
  *    another node after a timeout.
@@ -216,6 +221,22 @@ static int call_home(struct weft_client *c, const struct weft_msg *m, uint64_t d
 	return rc;
 }
 
+/* Whether m goes to an owner: a keyed op, or a destination op with a
+ * routing name (the others go to c->home). */
+static bool is_routed(const struct weft_msg *m)
+{
+	return m->route != NULL || weft_wire_op_has_key(m->opcode);
+}
+
+/* The address of the primary of m's routing name, else of its key. */
+static void primary_addr(const struct weft_client *c, const struct weft_msg *m,
+			 struct sockaddr_in *sa)
+{
+	unsigned o = m->route ? weft_route_owner(c, m->route, m->route_len, 0)
+			      : weft_route_owner(c, m->key, m->key_len, 0);
+	weft_route_member_addr(c, o, sa);
+}
+
 /* The key's owners' addresses, primary first (at most max). */
 static unsigned owner_addrs(const struct weft_client *c, const struct weft_msg *m,
 			    struct sockaddr_in *out, unsigned max)
@@ -252,13 +273,14 @@ static int call_read(struct weft_client *c, const struct weft_msg *m, uint64_t d
 int weft_call(struct weft_client *c, const struct weft_msg *m, struct weft_resp *r)
 {
 	uint64_t deadline = weft_call_deadline(c);
+	bool keyed = is_routed(m);
 
-	if (!c->routing || !weft_wire_op_has_key(m->opcode))
+	if (!c->routing || (!keyed && !m->home_table))
 		return call_home(c, m, deadline, r);
 	int rc = weft_route_prepare(c, deadline);
 	if (rc < 0)
 		return rc;
-	if (!weft_route_active(c))
+	if (!keyed || !weft_route_active(c))
 		return call_home(c, m, deadline, r);
 
 	struct weft_msg routed = *m;
@@ -268,7 +290,7 @@ int weft_call(struct weft_client *c, const struct weft_msg *m, struct weft_resp 
 	if (read) {
 		rc = call_read(c, &routed, deadline, r, &target);
 	} else {
-		weft_route_member_addr(c, weft_route_owner(c, m->key, m->key_len, 0), &target);
+		primary_addr(c, m, &target);
 		rc = weft_call_at(c, &target, &routed, full_attempts(c), deadline, r);
 	}
 	struct sockaddr_in from = target;
@@ -276,8 +298,9 @@ int weft_call(struct weft_client *c, const struct weft_msg *m, struct weft_resp 
 	if (rc == -WEFT_ST_TIMEOUT) {
 		weft_route_suspect(c, &target);
 		/* Only an op whose replay is harmless is sent again elsewhere:
-		 * a timed-out write may have been applied. */
-		if (read || !weft_wire_op_is_idempotent(m->opcode) || weft_now_ms() >= deadline)
+		 * a timed-out write (or PUBLISH) may have been applied. */
+		if (read || !(weft_wire_op_is_idempotent(m->opcode) || m->resend) ||
+		    weft_now_ms() >= deadline)
 			return rc;
 	} else if (rc < 0) {
 		return rc;
@@ -297,7 +320,7 @@ int weft_call(struct weft_client *c, const struct weft_msg *m, struct weft_resp 
 	if (!weft_route_active(c))
 		return call_home(c, m, deadline, r);
 	routed.epoch = c->topo->epoch;
-	weft_route_member_addr(c, weft_route_owner(c, m->key, m->key_len, 0), &target);
+	primary_addr(c, m, &target);
 	if (hint == NULL && weft_addr_eq(&target, &from))
 		return -WEFT_ST_TIMEOUT; /* the same silent node: nobody else to ask */
 	rc = read ? call_read(c, &routed, deadline, r, &target)

@@ -1,7 +1,11 @@
 /*
- * weftctl — the operator's CLI for a weft node's caches, over libweft.
+ * weftctl — the operator's CLI for a weft node's caches and destinations,
+ * over libweft.
  *
  *   weftctl [-s IP[:PORT]] [--timeout MS] [--direct] COMMAND ARGS... (see usage())
+ *
+ * The messaging commands (publish, receive, destinations, dest-open,
+ * dest-stop) have their own options and are run by weftctl_msg.c.
  *
  * The -s node is the seed of libweft's topology-aware routing: keyed
  * commands go to the key's owner in the cluster; --direct sends every
@@ -25,6 +29,7 @@
 
 #include <weft/weft.h>
 
+#include "weftctl_msg.h"
 #include "weftctl_print.h"
 
 #ifndef WEFT_VERSION
@@ -74,6 +79,9 @@ static void usage(FILE *f)
 		"  del CACHE KEY\n"
 		"  incr CACHE KEY [N] [--ttl S]         add N (default 1), print the new value\n"
 		"  touch CACHE KEY --ttl S [--max-idle S] [-v]\n"
+		"\n");
+	weftctl_msg_usage(f);
+	fprintf(f,
 		"\n"
 		"VALUE '-' reads the value from stdin (binary-safe, up to 1 MiB).\n"
 		"S is seconds (decimals allowed, 'none' = never expires, 0 = cache default).\n"
@@ -428,6 +436,8 @@ int main(int argc, char **argv)
 {
 	struct cli o = { 0 };
 
+	if (weftctl_msg_command(argc, argv) != NULL)
+		return weftctl_msg_main(argc, argv);
 	parse(argc, argv, &o);
 	if (o.cmd == NULL) {
 		if (o.show_version) {

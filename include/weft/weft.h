@@ -25,7 +25,10 @@
  *     to the next owner (the last owner gets the remaining attempts);
  *   - multi-get split into one request per primary, the answers merged back
  *     in the caller's order (one block to free, as always);
- *   - ping, stats, members, topology and open-cache to the seed.
+ *   - ping, stats, members, topology and open-cache to the seed;
+ *   - messaging (see "Messaging" below) like keyed ops, with the
+ *     destination's routing name as the key, except plain topic
+ *     subscriptions and DESTINATIONS, which go to the seed.
  * The table is fetched again before the next keyed op when a response
  * carries an epoch newer than the table's or an addressed node timed out
  * (the table is then asked from another member, the seed last), and at
@@ -255,6 +258,137 @@ WEFT_API uint32_t weft_topology_segment(const struct weft_topology *t, const voi
  * the node has no table yet). Pure. */
 WEFT_API int weft_topology_owner(const struct weft_topology *t, const void *key, size_t len,
 				 unsigned replica);
+
+/* --- Messaging (wire.h "Destinations") -------------------------------------
+ *
+ * Destinations are "/queue/NAME" (each message to one consumer) and
+ * "/topic/NAME" (each message to every subscriber). Publishing and the
+ * consumers of a queue (and of a durable topic subscription) talk to the
+ * destination's primary, found through the topology like a key's (the
+ * routing name is the destination name without ".dlq"); when it stops
+ * answering, the client re-fetches the table and goes on with the new
+ * primary. A plain topic subscription lives on the node the client talks to
+ * (the seed, or the member it moved to when the seed stopped answering): the
+ * client re-subscribes there by itself, from the next message on.
+ *
+ * At-least-once: a received message must be acked (weft_ack) or it comes
+ * back (after the visibility timeout, a nack, or when the consumer stops
+ * polling for WEFT_CONSUMER_LEASE_MS); messages carry their delivery count.
+ * Topic messages on a plain subscription need no ack (weft_ack is accepted
+ * and does nothing).
+ */
+
+/* A message property: name (NUL-terminated, 1..64 printable ASCII) and a
+ * value of value_len bytes (<= WEFT_MAX_PROP_VALUE_LEN). */
+struct weft_prop {
+	const char *name;
+	const void *value;
+	size_t value_len;
+};
+
+struct weft_publish_opts {
+	uint64_t ttl_ms;              /* 0 = the destination's default; WEFT_TTL_NONE never */
+	const struct weft_prop *props;
+	size_t n_props;
+};
+
+/* Publishes body (body_len <= WEFT_MAX_BODY_LEN) to dest; po may be NULL.
+ * Returns once the destination's owners hold it: *id gets its id,
+ * *fanout (topics) how many subscriber nodes and durable subscriptions it
+ * went to. -WEFT_ST_FULL: the destination is at its bound (retry later);
+ * -WEFT_ST_INVALID_ARG: bad name, body too large, bad properties. Both
+ * out-pointers may be NULL. -WEFT_ST_TIMEOUT: outcome unknown (the
+ * primary may hold it): a PUBLISH is never re-sent to another node by the
+ * library; the caller retries, accepting a possible duplicate (this is
+ * how publishing goes on after the primary's failover). */
+WEFT_API int weft_publish(weft_client *c, const char *dest, const void *body, size_t body_len,
+			  const struct weft_publish_opts *po, uint64_t *id, uint32_t *fanout);
+
+/* Options of a destination (DEST_OPEN); 0 fields = node defaults. */
+struct weft_dest_opts_c {
+	uint32_t max_depth;      /* messages held (default 100000) */
+	uint32_t max_deliveries; /* deliveries before the dead-letter queue (default 5) */
+	uint32_t visibility_ms;  /* in flight before redelivery (default 30000) */
+	uint64_t max_bytes;      /* bytes held (default 256 MiB) */
+	uint64_t default_ttl_ms; /* message lifetime (default: never) */
+};
+/* Looks up or creates dest (o NULL: defaults). */
+WEFT_API int weft_dest_open(weft_client *c, const char *dest, const struct weft_dest_opts_c *o);
+/* Stops dest: its messages are dropped, waiting consumers get NOT_FOUND.
+ * -WEFT_ST_NOT_FOUND if there was none. */
+WEFT_API int weft_dest_stop(weft_client *c, const char *dest);
+/* DESTINATIONS of the node the client talks to (wire.h): *text malloc'd,
+ * NUL-terminated, *len without the NUL. */
+WEFT_API int weft_destinations(weft_client *c, char **text, size_t *len);
+
+/* One received message; pointers into the block weft_receive returned. */
+struct weft_message {
+	uint64_t id;
+	uint64_t expires_ms;      /* unix ms; 0 = never */
+	uint32_t deliveries;      /* 1 on the first delivery */
+	const void *body;
+	size_t body_len;
+	const uint8_t *props;     /* the encoded property list (wire.h) */
+	size_t props_len;
+};
+/* Finds property name in m: *value / *value_len point into m's block.
+ * -WEFT_ST_NOT_FOUND when absent. */
+WEFT_API int weft_message_prop(const struct weft_message *m, const char *name,
+			       const void **value, size_t *value_len);
+
+/* A consumer (queue), a subscriber (topic), or a durable subscriber (topic
+ * with a durable name): one identity (a random consumer id) on a client.
+ * Not thread-safe, like its client; the client must outlive it. */
+typedef struct weft_consumer weft_consumer;
+
+/* Opens a consumer of dest; durable (NULL for none) names a durable topic
+ * subscription (1..64 printable ASCII bytes, no spaces; topics only).
+ * Sends nothing: the first weft_receive subscribes. NULL and errno EINVAL
+ * (bad name) or ENOMEM. */
+WEFT_API weft_consumer *weft_consumer_open(weft_client *c, const char *dest,
+					   const char *durable);
+/* Ends the consumer: UNSUBSCRIBE (its in-flight messages are released at
+ * once; a plain topic subscription ends; a durable one stays unless
+ * remove_durable), then frees it. Returns the UNSUBSCRIBE's status; the
+ * consumer is freed whatever it is. NULL is a no-op (0). Nothing is sent
+ * (0) for a consumer that never received, nor for a durable subscriber
+ * without remove_durable (the wire has no UNSUBSCRIBE that keeps the
+ * subscription: its in-flight messages come back after the lease). */
+WEFT_API int weft_consumer_close(weft_consumer *k, bool remove_durable);
+WEFT_API uint64_t weft_consumer_id(const weft_consumer *k);
+
+struct weft_receive_opts {
+	uint32_t max;            /* messages at most, 1..WEFT_MAX_RECEIVE (0: 1) */
+	uint32_t wait_ms;        /* wait for the first, <= WEFT_MAX_RECEIVE_WAIT_MS */
+	uint32_t visibility_ms;  /* 0 = the destination's */
+};
+/* Receives up to ro->max messages (ro NULL: 1, no wait). *n messages are
+ * written to msgs (room for ro->max); their bodies live in *block (malloc'd,
+ * free it after use; NULL when *n is 0). *dropped (may be NULL): messages
+ * a plain topic subscription lost by falling behind. 0 with *n == 0: none
+ * within wait_ms. Each attempt waits wait_ms + the client's timeout_ms; a
+ * RECEIVE that timed out is sent again to a new primary; one answered GONE
+ * (its messages were lost on the way) is sent once more with a new request
+ * id. -WEFT_ST_PROTOCOL: the message list was malformed. */
+WEFT_API int weft_receive(weft_consumer *k, const struct weft_receive_opts *ro,
+			  struct weft_message *msgs, size_t *n, void **block, uint32_t *dropped);
+/* Acks (or nacks: delivered again at once, or dead-lettered after
+ * max_deliveries) ids received by k. *done (may be NULL): how many were
+ * in flight to k. */
+WEFT_API int weft_ack(weft_consumer *k, const uint64_t *ids, size_t n, uint32_t *done);
+WEFT_API int weft_nack(weft_consumer *k, const uint64_t *ids, size_t n, uint32_t *done);
+
+/* A listener: returns 0 to ack m, > 0 to nack it, < 0 to ack it and stop. */
+typedef int (*weft_listener_fn)(void *ctx, const struct weft_message *m);
+/* Calls fn for each message k receives, acking or nacking as it says,
+ * until fn returns < 0 (returns 0), max_ms passes (0 = no bound; returns
+ * 0), or a call fails for good (returns its status). Waits in slices of
+ * at most 1 s, receives up to 16 messages at a time and acks / nacks each
+ * batch at once. TIMEOUT, BUSY, NOT_OWNER, NO_QUORUM and GONE (a failover
+ * under way) are retried with backoff until max_ms, not returned. When fn
+ * stops, the rest of its batch stays in flight until the consumer is
+ * closed or their visibility timeout passes. */
+WEFT_API int weft_listen(weft_consumer *k, weft_listener_fn fn, void *ctx, uint64_t max_ms);
 
 #ifdef __cplusplus
 }
