@@ -28,7 +28,7 @@ static bool list_ok(const uint8_t *list, uint32_t len, uint32_t count, bool reco
 	bool bad = false;
 	while (seen < count && dp_msg_list_next(list, len, &pos, &h, &data, &bad)) {
 		if (records) {
-			if (h.kind < WEFT_MSGREC_APPEND || h.kind > WEFT_MSGREC_STOP)
+			if (h.kind < WEFT_MSGREC_APPEND || h.kind > WEFT_MSGREC_TRIM)
 				return false;
 			if (h.kind != WEFT_MSGREC_APPEND && (h.props_len | h.body_len) != 0)
 				return false;

@@ -171,6 +171,7 @@ struct weft_dest {
 	/* topic log */
 	struct weft_msg **log;
 	uint64_t log_cap, log_head, log_n, head_seq, log_bytes, log_last_id, trimmed_last_id;
+	uint64_t trim_sent; /* primary: the last TRIM record's id */
 	/* subscriber nodes */
 	struct tnode *nodes;
 	uint32_t n_nodes, nodes_cap;
@@ -240,6 +241,8 @@ int msg_topic_local_receive(struct weft_dest *d, uint64_t now, const struct weft
 			struct weft_delivery *dl);
 void msg_topic_local_end(struct weft_dest *d, uint64_t now, uint64_t consumer_id,
 		     const struct weft_msg_sink *s);
+/* Backups: drops the log's messages up to id (a TRIM record). */
+void msg_topic_trim_to(struct weft_dest *d, uint64_t id);
 uint64_t msg_topic_tick(struct weft_dest *d, uint64_t now, const struct weft_msg_sink *s);
 void msg_topic_forget_nodes(struct weft_dest *d);
 /* Answers a local subscription waiter (w unlinked and freed), with its

@@ -122,6 +122,13 @@ int weft_dest_apply(struct weft_dest *d, uint64_t now, const char *sub, size_t s
 	case WEFT_MSGREC_STOP:
 		msg_dest_drop_state(d, WEFT_ST_NOT_FOUND, NULL);
 		return 1;
+	case WEFT_MSGREC_TRIM:
+		if (d->kind != WEFT_DEST_TOPIC || sub_len != 0)
+			return -EINVAL;
+		if (d->role == WEFT_ROLE_PRIMARY)
+			return 0; /* its own cursors decide */
+		msg_topic_trim_to(d, id);
+		return 1;
 	default:
 		return -EINVAL;
 	}

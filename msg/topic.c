@@ -15,7 +15,9 @@
  *    own references, and the node counts what it missed);
  *  - on the primary, with no subscriber node, the log keeps nothing once the
  *    node has been primary for WEFT_CONSUMER_LEASE_MS (time for nodes of a
- *    previous primary to re-join); a backup keeps the log up to its bounds;
+ *    previous primary to re-join); the primary's tick sends what it trimmed
+ *    (a TRIM record) and a backup drops the same; a backup keeps at most
+ *    its bounds meanwhile;
  *  - a local subscription holds at most max_depth references (oldest dropped,
  *    counted); local_next is the id after the last message handed to local
  *    subscriptions (0 with no local subscription).
@@ -47,6 +49,12 @@ static void trim_head(struct weft_dest *d)
 	d->log_n--;
 	d->head_seq++;
 	weft_msg_unref(m);
+}
+
+void msg_topic_trim_to(struct weft_dest *d, uint64_t id)
+{
+	while (d->log_n > 0 && d->log[d->log_head]->id <= id)
+		trim_head(d);
 }
 
 static void trim_all(struct weft_dest *d)
@@ -607,6 +615,12 @@ uint64_t msg_topic_tick(struct weft_dest *d, uint64_t now, const struct weft_msg
 	}
 	if (gone || (d->n_nodes == 0 && d->log_n > 0))
 		trim_by_cursors(d, now);
+	/* The other owners keep the log only as far as the subscriber nodes
+	 * still need it (a copy for a new primary to resume from). */
+	if (d->role == WEFT_ROLE_PRIMARY && d->trimmed_last_id > d->trim_sent) {
+		d->trim_sent = d->trimmed_last_id;
+		record(s, d, &d->q, WEFT_MSGREC_TRIM, NULL, d->trim_sent);
+	}
 	if (d->role == WEFT_ROLE_PRIMARY && d->n_nodes == 0 && d->log_n > 0)
 		next = min_u64(next, add_sat(d->primary_since, WEFT_CONSUMER_LEASE_MS));
 	for (struct mq *q = d->durables; q != NULL; q = q->next)

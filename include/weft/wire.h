@@ -458,6 +458,8 @@ enum weft_msg_rec_kind {
 	WEFT_MSGREC_SUB = 4,     /* durable subscription key created (id 0) */
 	WEFT_MSGREC_UNSUB = 5,   /* durable subscription key removed (id 0) */
 	WEFT_MSGREC_STOP = 6,    /* destination stopped (id 0) */
+	WEFT_MSGREC_TRIM = 7,    /* topic: every subscriber node has every message up
+	                            to id; the log drops them */
 };
 
 struct __attribute__((packed)) weft_x_msg_repl {

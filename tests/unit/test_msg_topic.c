@@ -511,6 +511,56 @@ static void snap_into(void *ctx, const char *sub, size_t sub_len, uint8_t kind,
 	assert_true(weft_dest_apply(to, T0, sub, sub_len, kind, (struct weft_msg *)m, id) >= 0);
 }
 
+/* A primary's trim reaches the backups as a TRIM record: their copy of the
+ * log keeps only what some subscriber node still needs. */
+static void test_trim_reaches_backup(void **state)
+{
+	(void)state;
+	struct weft_dest *t = open_q("/topic/t", NULL);
+	uint64_t resume, ids[4];
+	weft_dest_lock(t);
+	weft_topic_join(t, T0, IP1, PORT, 0, 1, &resume);
+	weft_dest_unlock(t);
+	for (int i = 0; i < 4; i++)
+		publish_fanout(t, T0 + (uint64_t)i, "m", &ids[i]);
+	struct weft_msg_reg *reg2 = weft_msg_reg_create();
+	struct weft_dest *bk = NULL;
+	assert_int_equal(weft_msg_open(reg2, "/topic/t", 8, NULL, &bk), 0);
+	weft_dest_lock(bk);
+	weft_dest_set_role(bk, T0, WEFT_ROLE_BACKUP, NULL);
+	for (unsigned i = 0; i < sb->n_rec; i++)
+		assert_int_equal(weft_dest_apply(bk, T0, NULL, 0, sb->rec[i].kind, sb->rec[i].m,
+						 sb->rec[i].id), 1);
+	weft_dest_unlock(bk);
+	assert_int_equal(stats(bk).depth, 4);
+	sink_reset();
+	/* the node got the first three */
+	weft_dest_lock(t);
+	struct weft_topic_batch b;
+	assert_true(weft_topic_next_batch(t, T0 + 5, IP1, PORT, &b));
+	weft_topic_batch_done(t, T0 + 5, IP1, PORT, true, ids[2] + 1);
+	weft_topic_batch_free(&b);
+	weft_dest_tick(t, T0 + 6, &sink);
+	weft_dest_tick(t, T0 + 7, &sink); /* nothing new: no second record */
+	weft_dest_unlock(t);
+	assert_int_equal(count_rec(WEFT_MSGREC_TRIM), 1);
+	assert_true(sb->rec[0].id == ids[2]);
+	weft_dest_lock(bk);
+	assert_int_equal(weft_dest_apply(bk, T0 + 8, NULL, 0, WEFT_MSGREC_TRIM, NULL, ids[2]), 1);
+	weft_dest_unlock(bk);
+	assert_int_equal(stats(bk).depth, 1);
+	/* a primary ignores TRIM (its own cursors decide); a TRIM on a queue is bad */
+	weft_dest_lock(t);
+	assert_int_equal(weft_dest_apply(t, T0 + 8, NULL, 0, WEFT_MSGREC_TRIM, NULL, ids[3]), 0);
+	weft_dest_unlock(t);
+	struct weft_dest *q = NULL;
+	assert_int_equal(weft_msg_open(reg2, "/queue/q", 8, NULL, &q), 0);
+	weft_dest_lock(q);
+	assert_int_equal(weft_dest_apply(q, T0, NULL, 0, WEFT_MSGREC_TRIM, NULL, 1), -EINVAL);
+	weft_dest_unlock(q);
+	weft_msg_reg_destroy(reg2);
+}
+
 static void test_topic_replication(void **state)
 {
 	(void)state;
@@ -589,6 +639,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_local_waiters_all_answered, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_roles_and_stop_answer_waiters, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_long_queue_name_and_foreach, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_trim_reaches_backup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_topic_apply_idempotent, setup, teardown),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
