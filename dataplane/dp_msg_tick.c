@@ -274,7 +274,8 @@ static void snap_rec(void *ctx, const char *sub, size_t sub_len, uint8_t kind,
 	r->d = a->d;
 	r->kind = kind;
 	r->sub_len = (uint8_t)(sub_len <= sizeof(r->sub) ? sub_len : sizeof(r->sub));
-	memcpy(r->sub, sub, r->sub_len);
+	if (r->sub_len > 0)
+		memcpy(r->sub, sub, r->sub_len);
 	r->id = m != NULL ? m->id : id;
 	if (m != NULL && kind == WEFT_MSGREC_APPEND) {
 		r->m = (struct weft_msg *)m;

@@ -184,7 +184,8 @@ struct dp_rpc_msg *dp_msg_repl_build(struct weft_dest *d, const char *sub, uint8
 	uint8_t *w = m->payload;
 	memcpy(w, name, name_len);
 	w += name_len;
-	memcpy(w, sub, sub_len);
+	if (sub_len > 0)
+		memcpy(w, sub, sub_len);
 	w += sub_len;
 	struct weft_x_msg_repl x;
 	memset(&x, 0, sizeof(x));
