@@ -76,6 +76,15 @@ bool weft_addr_eq(const struct sockaddr_in *a, const struct sockaddr_in *b)
 
 static int send_dgram(struct weft_client *c, const struct sockaddr_in *to, size_t len)
 {
+	if (c->has_transport) {
+		int rc = c->transport.send(c->transport.ctx, to->sin_addr.s_addr, to->sin_port,
+					   c->tx, len);
+		if (rc < 0) {
+			c->last_errno = -rc;
+			return -WEFT_ST_IO;
+		}
+		return 0;
+	}
 	for (int tries = 0; tries < 3; tries++) {
 		if (sendto(c->fd, c->tx, len, 0, (const struct sockaddr *)to, sizeof(*to)) ==
 		    (ssize_t)len)
@@ -143,6 +152,23 @@ static ssize_t recv_until(struct weft_client *c, const struct sockaddr_in *from,
 		if (now >= until_ms)
 			return 0;
 		uint64_t wait = until_ms - now;
+		if (c->has_transport) {
+			uint32_t ip;
+			uint16_t port;
+			long n = c->transport.recv(c->transport.ctx, c->rx, sizeof(c->rx), &ip, &port,
+						   wait > INT32_MAX ? INT32_MAX : (int)wait);
+			if (n < 0) {
+				c->last_errno = (int)-n;
+				return -WEFT_ST_IO;
+			}
+			if (n > 0 && (ip != from->sin_addr.s_addr || port != from->sin_port)) {
+				c->ignored++;
+				continue;
+			}
+			if (n > 0)
+				return n;
+			continue;
+		}
 		struct pollfd p = { .fd = c->fd, .events = POLLIN };
 		int pr = poll(&p, 1, wait > INT32_MAX ? INT32_MAX : (int)wait);
 		if (pr < 0 && errno != EINTR) {

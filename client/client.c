@@ -56,7 +56,9 @@ static int parse_addr(const char *addr, struct sockaddr_in *sa)
 	return 0;
 }
 
-weft_client *weft_client_connect(const char *addr, const struct weft_client_opts *opts)
+/* The client without its socket; NULL + errno. */
+static struct weft_client *client_new(const char *addr, const struct weft_client_opts *opts,
+				      uint32_t client_id)
 {
 	struct sockaddr_in sa;
 	struct weft_client *c;
@@ -69,6 +71,7 @@ weft_client *weft_client_connect(const char *addr, const struct weft_client_opts
 	c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		return NULL;
+	c->fd = -1;
 	if (opts)
 		c->opts = *opts;
 	else
@@ -76,35 +79,60 @@ weft_client *weft_client_connect(const char *addr, const struct weft_client_opts
 	c->next_request_id = 1;
 	c->seed = c->home = sa;
 	c->routing = true;
-	ssize_t got;
-	do
-		got = getrandom(&c->client_id, sizeof(c->client_id), 0);
-	while (got < 0 && errno == EINTR);
-	if (got != (ssize_t)sizeof(c->client_id))
-		goto fail;
-	c->fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (c->fd < 0)
-		goto fail;
-	int on = 1;
-	if (setsockopt(c->fd, IPPROTO_IP, IP_RECVERR, &on, sizeof(on)) < 0) {
-		int e = errno;
-		close(c->fd);
-		errno = e;
-		goto fail;
+	c->client_id = client_id;
+	while (c->client_id == 0) {
+		ssize_t got = getrandom(&c->client_id, sizeof(c->client_id), 0);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got != (ssize_t)sizeof(c->client_id)) {
+			free(c);
+			errno = EIO;
+			return NULL;
+		}
 	}
 	return c;
-fail:;
-	int e = errno;
-	free(c);
-	errno = e;
-	return NULL;
+}
+
+weft_client *weft_client_connect(const char *addr, const struct weft_client_opts *opts)
+{
+	struct weft_client *c = client_new(addr, opts, 0);
+	if (c == NULL)
+		return NULL;
+	c->fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int on = 1;
+	if (c->fd < 0 || setsockopt(c->fd, IPPROTO_IP, IP_RECVERR, &on, sizeof(on)) < 0) {
+		int e = errno;
+		if (c->fd >= 0)
+			close(c->fd);
+		free(c);
+		errno = e;
+		return NULL;
+	}
+	return c;
+}
+
+weft_client *weft_client_connect_transport(const char *addr,
+					    const struct weft_client_opts *opts,
+					    const struct weft_transport *t, uint32_t client_id)
+{
+	if (t == NULL || t->send == NULL || t->recv == NULL) {
+		errno = EINVAL;
+		return NULL;
+	}
+	struct weft_client *c = client_new(addr, opts, client_id);
+	if (c == NULL)
+		return NULL;
+	c->has_transport = true;
+	c->transport = *t;
+	return c;
 }
 
 void weft_client_close(weft_client *c)
 {
 	if (c == NULL)
 		return;
-	close(c->fd);
+	if (c->fd >= 0)
+		close(c->fd);
 	weft_topology_free(c->topo);
 	free(c);
 }

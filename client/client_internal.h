@@ -29,7 +29,9 @@
 #include <weft/wire.h>
 
 struct weft_client {
-	int fd;
+	int fd;                   /* the UDP socket; -1 over a transport */
+	bool has_transport;
+	struct weft_transport transport; /* when has_transport */
 	uint32_t client_id;
 	uint64_t next_request_id;
 	struct weft_client_opts opts;

@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "cache.h"
 
@@ -298,6 +299,38 @@ struct weft_dp_rebalance {
 
 /* Publishes the progress (copied). Control thread. */
 void weft_dp_rebalance_publish(struct weft_dp *dp, const struct weft_dp_rebalance *r);
+
+/* --- in-node clients ---------------------------------------------------------
+ *
+ * weftd's own threads (the app thread pool, the control thread) speak the
+ * wire protocol to the grid over rings instead of the NIC: a local client
+ * sends from bind_ip:(data port + 2) with its own client_id; datagrams to
+ * this node are served by worker 0 as if they had arrived on the port,
+ * those to other nodes leave through the port; every answer to that port
+ * comes back to the client's own ring. libweft runs over it through
+ * weft_client_connect_transport (include/weft/weft.h), so in-node code uses
+ * the same API as remote clients. Any thread (not an lcore); one thread at a
+ * time per local client. */
+#define WEFT_DP_LOCAL_MAX 64u
+struct weft_dp_local;
+/* Opens a local client with client_id (!= 0, unique among local clients).
+ * NULL + errno: EINVAL, EEXIST (client_id in use), ENOSPC (WEFT_DP_LOCAL_MAX
+ * open), ENOMEM. */
+struct weft_dp_local *weft_dp_local_open(struct weft_dp *dp, uint32_t client_id);
+/* Closes it (waits for an RCU grace period: the caller must not be an
+ * online QSBR reader). */
+void weft_dp_local_close(struct weft_dp_local *l);
+/* Sends one weft datagram (<= WEFT_MAX_DGRAM_LEN bytes) to ip:port (network
+ * order). 0 also when it had to be dropped (unknown peer MAC: an ARP request
+ * went out; ring full): the caller's retransmission carries it. -EMSGSIZE,
+ * -ENOBUFS, -EHOSTUNREACH (another node, and no cluster channel). */
+int weft_dp_local_send(struct weft_dp_local *l, uint32_t ip, uint16_t port, const void *buf,
+		       size_t len);
+/* Waits up to timeout_ms for one datagram: its length (at most cap bytes
+ * copied to buf), its source in *ip / *port (network order); 0 when the
+ * time is up. */
+ssize_t weft_dp_local_recv(struct weft_dp_local *l, void *buf, size_t cap, uint32_t *ip,
+			   uint16_t *port, int timeout_ms);
 
 #ifdef __cplusplus
 }

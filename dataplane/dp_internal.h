@@ -265,6 +265,8 @@ struct weft_dp {
 	uint32_t node_client_id;    /* client_id of this node's own requests */
 	struct dp_rebalance_box *rebalance; /* weft_dp_rebalance_publish's copy */
 	struct weft_msg_reg *msgs;          /* destinations (msg/) */
+	struct dp_locals *locals;           /* in-node clients (dp_local.c) */
+	unsigned n_locals;                  /* of them open (atomic): 0 skips every check */
 	struct dp_msg_state *msg_state;     /* worker 0's messaging timers (dp_msg_tick.c) */
 	volatile bool stop;
 };
@@ -347,6 +349,22 @@ void dp_ctl_tx_drain(struct dp_lcore *lc);
 /* STATS lines of the control side (ctl.*, arp.*, frag.*). */
 void dp_ctl_stats_format(struct dp_ctl *c, void (*put)(void *o, const char *name, uint64_t v),
 			 void *o);
+
+/* --- in-node clients (dp_local.c) --- */
+struct dp_locals;
+struct dp_locals *dp_locals_create(uint16_t data_port_host);
+void dp_locals_destroy(struct dp_locals *t);
+/* Tx path, with local clients open: takes m when it is a frame to this
+ * node (an answer to a local client: handed to it, or dropped). */
+bool dp_local_intercept(struct dp_lcore *lc, struct rte_mbuf *m);
+/* Rx path, for a datagram dp_parse_frame dropped as another port's: takes
+ * m when it is for a local client (a remote node's answer). */
+bool dp_local_rx(struct dp_lcore *lc, struct rte_mbuf *m);
+/* Worker 0: moves local clients' frames to other nodes to the tx buffer
+ * and returns (in self, at most max) those to this node, to be served. */
+unsigned dp_local_drain(struct dp_lcore *lc, struct rte_mbuf **self, unsigned max);
+/* sent, delivered, unclaimed, full, unresolved. */
+void dp_local_stats(struct dp_locals *t, uint64_t out[5]);
 
 /* dp_tx.c: response emission into lc's tx buffer. */
 void dp_tx_push(struct dp_lcore *lc, struct rte_mbuf *m);

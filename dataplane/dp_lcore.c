@@ -98,36 +98,15 @@ static bool take_piece(struct dp_lcore *lc, const struct dp_pkt *pkt,
 	return true;
 }
 
-unsigned weft_dp_poll_once(struct weft_dp *dp, unsigned worker)
+/* Classifies and serves n frames (from the port, or local clients' frames
+ * to this node), frees them (or hands them on), flushes tx. */
+static void process_burst(struct dp_lcore *lc, struct rte_mbuf **rx, uint16_t n)
 {
-	struct dp_lcore *lc = &dp->lc[worker];
-	if (worker == 0 && dp->ctl != NULL)
-		dp_ctl_tx_drain(lc);
-	struct rte_mbuf *rx[DP_BURST];
-	uint16_t n = rte_eth_rx_burst(dp->port_id, lc->queue, rx, DP_BURST);
-	bool rpc_busy = lc->rpc != NULL && dp_rpc_busy(lc->rpc);
-	if (n > 0 || rpc_busy)
-		lc->now_ms = weft_dp_now_ms(dp); /* read once per burst */
-	if (rpc_busy)
-		dp_rpc_tick(lc);
-	/* Messaging timers: each burst, and every DP_MSG_SPINS empty polls
-	 * (the tick itself returns at once when nothing is due). */
-	if (worker == 0 && (n > 0 || ++lc->msg_spins >= DP_MSG_SPINS)) {
-		lc->msg_spins = 0;
-		dp_msg_tick(lc);
-	}
-	if (n == 0) {
-		if (lc->n_tx)
-			dp_tx_flush(lc);
-		return 0;
-	}
-	lc->c.rx_packets += n;
-
+	struct weft_dp *dp = lc->dp;
 	struct dp_req reqs[DP_BURST];
 	uint8_t *owned[DP_BURST];
 	struct rte_mbuf *done[DP_BURST];
 	unsigned n_req = 0, n_owned = 0, n_done = 0;
-
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *m = rx[i];
 		uint8_t *f = rte_pktmbuf_mtod(m, uint8_t *);
@@ -157,6 +136,10 @@ unsigned weft_dp_poll_once(struct weft_dp *dp, unsigned worker)
 			dp_tx_push(lc, m);
 			continue;
 		case DP_PKT_DROP:
+			if (unlikely(pkt.drop == DP_DROP_UDP_PORT &&
+				     __atomic_load_n(&dp->n_locals, __ATOMIC_RELAXED) != 0) &&
+			    dp_local_rx(lc, m))
+				continue; /* a remote node's answer to an in-node client */
 			if (unlikely(dp->ctl != NULL && dp_ctl_maybe(pkt.drop)) && dp_ctl_rx(lc, m))
 				continue;
 			lc->c.drops[pkt.drop]++;
@@ -207,7 +190,43 @@ unsigned weft_dp_poll_once(struct weft_dp *dp, unsigned worker)
 	if (n_done)
 		rte_pktmbuf_free_bulk(done, n_done);
 	dp_tx_flush(lc);
-	return n;
+}
+
+unsigned weft_dp_poll_once(struct weft_dp *dp, unsigned worker)
+{
+	struct dp_lcore *lc = &dp->lc[worker];
+	if (worker == 0 && dp->ctl != NULL)
+		dp_ctl_tx_drain(lc);
+	struct rte_mbuf *rx[DP_BURST];
+	uint16_t n = rte_eth_rx_burst(dp->port_id, lc->queue, rx, DP_BURST);
+	/* In-node clients' frames: worker 0 serves those to this node. */
+	struct rte_mbuf *self[DP_BURST];
+	unsigned n_self = worker == 0 && __atomic_load_n(&dp->n_locals, __ATOMIC_RELAXED) != 0
+				  ? dp_local_drain(lc, self, DP_BURST)
+				  : 0;
+	bool rpc_busy = lc->rpc != NULL && dp_rpc_busy(lc->rpc);
+	if (n > 0 || n_self > 0 || rpc_busy)
+		lc->now_ms = weft_dp_now_ms(dp); /* read once per burst */
+	if (rpc_busy)
+		dp_rpc_tick(lc);
+	/* Messaging timers: each burst, and every DP_MSG_SPINS empty polls
+	 * (the tick itself returns at once when nothing is due). */
+	if (worker == 0 && (n > 0 || ++lc->msg_spins >= DP_MSG_SPINS)) {
+		lc->msg_spins = 0;
+		dp_msg_tick(lc);
+	}
+	if (n_self > 0) {
+		lc->c.rx_packets += n_self;
+		process_burst(lc, self, (uint16_t)n_self);
+	}
+	if (n == 0) {
+		if (lc->n_tx)
+			dp_tx_flush(lc);
+		return n_self;
+	}
+	lc->c.rx_packets += n;
+	process_burst(lc, rx, n);
+	return n + n_self;
 }
 
 struct worker_arg {

@@ -40,6 +40,9 @@ void dp_tx_flush(struct dp_lcore *lc)
 
 void dp_tx_push(struct dp_lcore *lc, struct rte_mbuf *m)
 {
+	if (unlikely(__atomic_load_n(&lc->dp->n_locals, __ATOMIC_RELAXED) != 0) &&
+	    dp_local_intercept(lc, m))
+		return; /* an answer to one of this node's own clients */
 	if (lc->n_tx == DP_TX_CAP)
 		dp_tx_flush(lc);
 	lc->tx[lc->n_tx++] = m;

@@ -107,6 +107,27 @@ WEFT_API void weft_client_opts_init(struct weft_client_opts *opts);
  * with errno EINVAL (bad address or options) or a socket errno. */
 WEFT_API weft_client *weft_client_connect(const char *addr, const struct weft_client_opts *opts);
 
+/* A datagram transport other than the kernel's UDP sockets: how weftd's own
+ * threads (apps, the control thread) use this API inside a node
+ * (dataplane's in-node clients). Addresses and ports in network order. */
+struct weft_transport {
+	void *ctx;
+	/* Sends one datagram; 0 (also when it was lost) or a negative errno. */
+	int (*send)(void *ctx, uint32_t ip, uint16_t port, const void *buf, size_t len);
+	/* Waits up to timeout_ms for one datagram: its length (at most cap
+	 * bytes copied), its source in *ip / *port; 0 when the time is up; a
+	 * negative errno on failure. */
+	long (*recv)(void *ctx, void *buf, size_t cap, uint32_t *ip, uint16_t *port,
+		     int timeout_ms);
+};
+
+/* As weft_client_connect, over transport t (copied; t->ctx must outlive the
+ * client) with the given client_id (0: random). NULL + errno EINVAL. */
+WEFT_API weft_client *weft_client_connect_transport(const char *addr,
+						     const struct weft_client_opts *opts,
+						     const struct weft_transport *t,
+						     uint32_t client_id);
+
 /* Closes the socket and frees the client. NULL is a no-op. */
 WEFT_API void weft_client_close(weft_client *c);
 
