@@ -15,7 +15,10 @@
  * (workload, replication, quorum, the acknowledged-write model),
  * sim_dcheck.c (its invariants), sim_xfer.c (state transfer driven by the
  * real planner),
- * sim_data_scale.c (--data-scale: rebalancing traffic per node).
+ * sim_data_scale.c (--data-scale: rebalancing traffic per node); with
+ * --msg the messaging layer over the real msg/ state machines: sim_msg.c,
+ * sim_msg_node.c, sim_msg_xfer.c, sim_msg_client.c, sim_msg_check.c
+ * (sim_msg.h).
  */
 #ifndef WEFT_TESTS_SIM_H
 #define WEFT_TESTS_SIM_H
@@ -114,6 +117,10 @@ struct sim_opts {
 	bool write_converged;     /* --write-converged: and not before every
 	                             live node holds every other ALIVE */
 	uint32_t partition_max_ms; /* --partition-max-ms (default 8000) */
+	bool msg;                 /* --msg: the messaging layer (sim_msg.c) */
+	uint32_t msg_ms;          /* --msg-ms: one publish per M ms (10) */
+	bool msg_converged;       /* --msg-converged: clients start once the
+	                             whole cluster has formed one view */
 };
 
 enum {
@@ -144,6 +151,7 @@ enum sim_trace_what {
 struct sim_view_reg;
 struct sim;
 struct sim_data;
+struct sim_msg_layer;
 
 /* One crash of a node life, and which observers have declared it DOWN. */
 struct sim_crash {
@@ -203,6 +211,7 @@ struct sim {
 	struct sim_data *data;             /* NULL unless --data */
 	uint64_t part_since;               /* partition in force since (0: none) */
 	uint64_t life_epoch;               /* +1 at every crash, start, exit */
+	struct sim_msg_layer *msgl;        /* NULL unless --msg */
 };
 
 /* sim_core.c */
@@ -270,6 +279,19 @@ void sim_data_print(FILE *f, const struct sim_trace_rec *t);  /* SIM_T_DATA */
 /* sim_core.c: sends a data datagram (network model applied). */
 void sim_net_data(struct sim *s, uint32_t src, uint32_t dst,
 		  const void *buf, size_t len);
+
+/* sim_msg*.c: the messaging layer (--msg). sim_msg_create hooks the core's
+ * events (s->hooks) and must run before the first node starts; the run is
+ * then driven by sim_msg_run_until (it steps the core and this layer's own
+ * event queue in time order); sim_msg_destroy before sim_destroy. */
+int sim_msg_create(struct sim *s);
+void sim_msg_destroy(struct sim *s);
+void sim_msg_run_until(struct sim *s, uint64_t t_us);
+void sim_mcheck_end(struct sim *s);                  /* at the end of a run */
+void sim_msg_summary(const struct sim *s, char *buf, size_t n);
+void sim_msg_totals(const struct sim *s, uint64_t *acked, uint64_t *delivered,
+		    uint64_t *dups);
+void sim_msg_dump(const struct sim *s, FILE *f, const char *replay);
 
 /* sim_data_scale.c */
 int sim_data_scale(uint64_t seed, const uint32_t *sizes, unsigned n_sizes);

@@ -7,13 +7,16 @@
  *            [--runs K] [--nodes-max M]
  *            [--data [--quorum] [--strict-copies] [--write-ms W]
  *             [--write-start-ms S] [--write-end-ms E] [--write-converged]]
- *            [--partition-max-ms P]
+ *            [--partition-max-ms P] [--msg [--msg-ms M] [--msg-converged]]
  *   weft-sim --scale [--seed S] [--sizes 10,100,1000]
  *   weft-sim --data-scale [--seed S] [--sizes 10,100,1000]
  *
  * --data adds the data layer (sim_data.c: client writes, replication,
  * state transfer by the real planner, acknowledged-write invariants);
  * --quorum runs it with --partition-handling quorum (the real quorum rule).
+ * --msg adds the messaging layer (sim_msg*.c: queues and topics over the
+ * real msg/ state machines, replication, state transfer, consumers; its
+ * invariants in sim_msg_check.c).
  *
  * LIST is a comma list of crash,pause,partition,oneway,drift,leave,dupid,
  * all, none. --runs K runs seeds S..S+K-1; with --nodes-max M each run draws
@@ -23,6 +26,9 @@
  *   stats runs=K failed=F events=E nodes_max=M detections=D false_downs=X
  *         excused_downs=Y detect_ms=MS:COUNT,...   (or detect_ms=-)
  *         acked=A                                  (acknowledged writes)
+ *         msg_acked=P msg_delivered=D msg_dups=U   (--msg: acknowledged
+ *                                                   publishes, deliveries
+ *                                                   to consumers, repeats)
  * detect_ms is the histogram of detection samples in whole ms (sim_detect.c;
  * samples of 65535 ms or more fall in the last bucket).
  */
@@ -45,6 +51,7 @@ static void usage(void)
 		"[--nodes-max M]\n"
 		"                [--data [--quorum] [--write-ms W]] "
 		"[--partition-max-ms P]\n"
+		"                [--msg [--msg-ms M] [--msg-converged]]\n"
 		"       weft-sim --scale [--seed S] [--sizes 10,100,1000]\n"
 		"       weft-sim --data-scale [--seed S] [--sizes 10,100,1000]\n");
 	exit(2);
@@ -101,6 +108,7 @@ static const char *prog = "weft-sim";
 /* Sums over the runs of one invocation. */
 struct totals {
 	uint64_t events, detections, false_downs, excused_downs, acked;
+	uint64_t msg_acked, msg_delivered, msg_dups;
 	uint32_t nodes_max;
 	uint64_t hist[HIST_MS];     /* detection samples per whole ms */
 };
@@ -109,6 +117,7 @@ static void add_totals(struct totals *t, const struct sim *s)
 {
 	t->events += s->events_run;
 	t->acked += sim_data_acked(s);
+	sim_msg_totals(s, &t->msg_acked, &t->msg_delivered, &t->msg_dups);
 	t->false_downs += s->det.false_downs;
 	t->excused_downs += s->det.excused_downs;
 	t->detections += s->det.n_sample;
@@ -134,7 +143,10 @@ static void print_totals(const struct totals *t, uint32_t runs, int failed)
 			       (unsigned long long)t->hist[ms]);
 			any = true;
 		}
-	printf("%s acked=%llu\n", any ? "" : "-", (unsigned long long)t->acked);
+	printf("%s acked=%llu msg_acked=%llu msg_delivered=%llu msg_dups=%llu\n",
+	       any ? "" : "-", (unsigned long long)t->acked,
+	       (unsigned long long)t->msg_acked, (unsigned long long)t->msg_delivered,
+	       (unsigned long long)t->msg_dups);
 }
 
 static void replay_cmd(const struct sim_opts *o, char *buf, size_t n)
@@ -166,6 +178,12 @@ static void replay_cmd(const struct sim_opts *o, char *buf, size_t n)
 		snprintf(buf + strlen(buf), n - strlen(buf), " --strict-copies");
 	if (o->write_converged)
 		snprintf(buf + strlen(buf), n - strlen(buf), " --write-converged");
+	if (o->msg)
+		snprintf(buf + strlen(buf), n - strlen(buf), " --msg");
+	if (o->msg_converged)
+		snprintf(buf + strlen(buf), n - strlen(buf), " --msg-converged");
+	if (o->msg && o->msg_ms != 10)
+		snprintf(buf + strlen(buf), n - strlen(buf), " --msg-ms %u", o->msg_ms);
 }
 
 /* One run, its measurements added to t; 0 if every invariant held. */
@@ -176,8 +194,11 @@ static int run_one(const struct sim_opts *o, struct totals *t)
 	int rc = 0;
 
 	replay_cmd(o, replay, sizeof(replay));
-	if (!s) {
+	if (!s || (o->msg && sim_msg_create(s) != 0)) {
 		fprintf(stderr, "weft-sim: cannot create the world\n");
+		if (s)
+			sim_msg_destroy(s);
+		sim_destroy(s);
 		return 1;
 	}
 	sim_schedule_faults(s);
@@ -185,7 +206,10 @@ static int run_one(const struct sim_opts *o, struct totals *t)
 	for (uint32_t i = 1; i < o->nodes; i++)
 		sim_push(s, 100000 + sim_below(&s->rng, 1000000), SIM_EV_FAULT,
 			 FK_RESTART, 0, i, NULL);
-	sim_run_until(s, o->duration_ms * 1000);
+	if (o->msg)
+		sim_msg_run_until(s, o->duration_ms * 1000);
+	else
+		sim_run_until(s, o->duration_ms * 1000);
 	if (!s->failed && !s->converged_at)
 		sim_fail(s, "no convergence by the end (faults stopped at "
 			 "%.1fs): live nodes do not share one view of exactly "
@@ -195,22 +219,29 @@ static int run_one(const struct sim_opts *o, struct totals *t)
 		if (!s->node[d].refused)
 			sim_fail(s, "duplicate-id node %u was not refused", d);
 	sim_data_end(s);
+	if (o->msg)
+		sim_mcheck_end(s);
 	if (s->failed) {
-		sim_dump(s, stdout, replay);
+		if (o->msg)
+			sim_msg_dump(s, stdout, replay);
+		else
+			sim_dump(s, stdout, replay);
 		rc = 1;
 	} else {
-		char data[512];
+		char data[512], msg[512];
 
 		sim_data_summary(s, data, sizeof(data));
+		sim_msg_summary(s, msg, sizeof(msg));
 		printf("ok seed=%llu nodes=%u: converged %.2fs after faults "
-		       "stopped; %llu datagrams (%llu dropped), %llu events%s\n",
+		       "stopped; %llu datagrams (%llu dropped), %llu events%s%s\n",
 		       (unsigned long long)o->seed, o->nodes,
 		       (double)(s->converged_at - s->faults_end_us) / 1e6,
 		       (unsigned long long)s->msgs_sent,
 		       (unsigned long long)s->msgs_dropped,
-		       (unsigned long long)s->events_run, data);
+		       (unsigned long long)s->events_run, data, msg);
 	}
 	add_totals(t, s);
+	sim_msg_destroy(s);
 	sim_destroy(s);
 	return rc;
 }
@@ -234,7 +265,7 @@ int main(int argc, char **argv)
 		.loss = 0.01, .dup = 0.01, .reorder = 0.02, .lat_us = 200,
 		.jitter_us = 300, .faults = SIM_F_ALL, .write_ms = 10,
 		.write_start_ms = 1000,
-		.partition_max_ms = 8000,
+		.partition_max_ms = 8000, .msg_ms = 10,
 	};
 	uint32_t runs = 1, nodes_max = 0, sizes[8] = { 10, 100, 1000 };
 	unsigned n_sizes = 3;
@@ -254,6 +285,8 @@ int main(int argc, char **argv)
 		if (!strcmp(a, "--quorum")) { o.quorum = true; continue; }
 		if (!strcmp(a, "--strict-copies")) { o.strict_copies = true; continue; }
 		if (!strcmp(a, "--write-converged")) { o.write_converged = true; continue; }
+		if (!strcmp(a, "--msg")) { o.msg = true; continue; }
+		if (!strcmp(a, "--msg-converged")) { o.msg_converged = true; continue; }
 		if (!v)
 			usage();
 		i++;
@@ -274,6 +307,7 @@ int main(int argc, char **argv)
 		else if (!strcmp(a, "--write-start-ms")) o.write_start_ms = (uint32_t)strtoul(v, NULL, 10);
 		else if (!strcmp(a, "--write-end-ms")) o.write_end_ms = (uint32_t)strtoul(v, NULL, 10);
 		else if (!strcmp(a, "--partition-max-ms")) o.partition_max_ms = (uint32_t)strtoul(v, NULL, 10);
+		else if (!strcmp(a, "--msg-ms")) o.msg_ms = (uint32_t)strtoul(v, NULL, 10);
 		else usage();
 	}
 	if (scale)
@@ -285,7 +319,8 @@ int main(int argc, char **argv)
 	    runs < 1 || (nodes_max && nodes_max < o.nodes) ||
 	    o.write_ms < 1 || o.partition_max_ms < 1000 ||
 	    ((o.quorum || o.strict_copies || o.write_converged) && !o.data) ||
-	    nodes_max > SIM_MAX_NODES)
+	    nodes_max > SIM_MAX_NODES || o.msg_ms < 1 ||
+	    (o.msg && (o.nodes > 64 || nodes_max > 64)) || (o.msg_converged && !o.msg))
 		usage();
 	tot = calloc(1, sizeof(*tot));
 	if (!tot) {
