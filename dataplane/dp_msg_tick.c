@@ -11,12 +11,13 @@
  *  - on a view change, state transfer: every node that held a
  *    destination's log (primary or backup) sends it (weft_dest_snapshot as
  *    MSG_REPL batches, at most XFER_WINDOW in flight per target) to each
- *    new owner that was not an owner before; a node that is no longer an
- *    owner clears its copy once every target acked (kept when a send
- *    failed: the next view change sends it again).
+ *    new owner that was not an owner before — by life, not address: a
+ *    restarted node is empty — and a node that is no longer an owner sends
+ *    it to every new owner and clears its copy once they all acked (kept
+ *    when a send failed: the next view change sends it again).
  *
- * Owners per destination before the change are remembered by routing hash
- * (owners depend only on it). Transfers are idempotent on the receiver (by
+ * Owners per destination before the change (address and life) are
+ * remembered by routing hash (owners depend only on it). Transfers are idempotent on the receiver (by
  * id; removed ids are remembered there), so two old owners sending the
  * same log is harmless.
  *
@@ -43,6 +44,7 @@ struct owners_ent {
 	uint8_t n;
 	uint32_t ip[OWNERS_MAX];
 	uint16_t port[OWNERS_MAX]; /* network order */
+	uint64_t life[OWNERS_MAX]; /* start_unix_ms: a restarted node is a new owner */
 };
 
 struct xfer {
@@ -126,14 +128,27 @@ static void owners_of(const struct weft_dp_members *t, uint64_t h, struct owners
 	for (unsigned i = 0; i < t->owners && o->n < OWNERS_MAX; i++) {
 		o->ip[o->n] = t->m[s[i]].ip;
 		o->port[o->n] = rte_cpu_to_be_16(t->m[s[i]].port);
+		o->life[o->n] = t->m[s[i]].start_unix_ms;
 		o->n++;
 	}
 }
 
+/* Whether o lists the node at ip:port (any life). */
 static bool owners_has(const struct owners_ent *o, uint32_t ip, uint16_t port)
 {
 	for (unsigned i = 0; o != NULL && i < o->n; i++)
 		if (o->ip[i] == ip && o->port[i] == port)
+			return true;
+	return false;
+}
+
+/* Whether o lists that very life of the node (a node restarted since is
+ * empty: it is a new owner). */
+static bool owners_has_life(const struct owners_ent *o, uint32_t ip, uint16_t port,
+			    uint64_t life)
+{
+	for (unsigned i = 0; o != NULL && i < o->n; i++)
+		if (o->ip[i] == ip && o->port[i] == port && o->life[i] == life)
 			return true;
 	return false;
 }
@@ -368,30 +383,27 @@ static void view_dest(void *ctx, struct weft_dest *d)
 	weft_dest_unlock(d);
 	if ((st.role == WEFT_ROLE_SUBSCRIBER && st.depth == 0 && st.durable == 0) || slot->n == 0)
 		return; /* held no log, or no table (alone): nothing moves */
+	/* Targets: each new owner that did not hold it (a new owner, or an
+	 * owner restarted since: same address, empty). A node that is no
+	 * longer an owner sends to every new owner whatever it believes they
+	 * hold (views differ between nodes: under a one-way partition "they
+	 * had it already" can be false), and drops its copy only once they
+	 * all acked. */
+	bool owner = owners_has(slot, dp->bind_ip, dp->udp_port);
 	struct owners_ent targets = {.used = true};
 	for (unsigned i = 0; i < slot->n; i++) {
 		bool self = slot->ip[i] == dp->bind_ip && slot->port[i] == dp->udp_port;
-		if (!self && !owners_has(prev, slot->ip[i], slot->port[i]) && slot->ip[i] != 0) {
-			targets.ip[targets.n] = slot->ip[i];
-			targets.port[targets.n] = slot->port[i];
-			targets.n++;
-		}
+		if (self || slot->ip[i] == 0)
+			continue;
+		if (owner && owners_has_life(prev, slot->ip[i], slot->port[i], slot->life[i]))
+			continue;
+		targets.ip[targets.n] = slot->ip[i];
+		targets.port[targets.n] = slot->port[i];
+		targets.life[targets.n] = slot->life[i];
+		targets.n++;
 	}
-	bool owner = owners_has(slot, dp->bind_ip, dp->udp_port);
-	if (targets.n > 0 && v->lc->rpc != NULL) {
+	if (targets.n > 0 && v->lc->rpc != NULL)
 		xfer_start(v->lc, d, &targets, !owner);
-	} else if (!owner) {
-		/* Every new owner held it already. */
-		struct dp_msg_ctx *c = malloc(sizeof(*c));
-		if (c != NULL) {
-			dp_msg_ctx_init(c, v->lc, v->topo, true);
-			weft_dest_lock(d);
-			weft_dest_clear(d, &c->sink);
-			weft_dest_unlock(d);
-			dp_msg_ctx_release(c);
-			free(c);
-		}
-	}
 }
 
 static void view_changed(struct dp_lcore *lc, const struct weft_dp_members *topo)

@@ -146,6 +146,9 @@ struct weft_dp *weft_dp_create(const struct weft_dp_config *cfg, uint16_t port_i
 	if (getrandom(&dp->node_client_id, sizeof(dp->node_client_id), 0) !=
 	    (ssize_t)sizeof(dp->node_client_id))
 		dp->node_client_id = (uint32_t)dp->created_unix_ms ^ (uint32_t)cfg->bind_ip;
+	/* Message ids this node makes carry bits of this life's random id, so
+	 * two nodes acting as a destination's primary never make the same. */
+	weft_msg_reg_set_tag(dp->msgs, (uint16_t)(dp->node_client_id ^ dp->node_client_id >> 16));
 	rc = port_setup(dp);
 	if (rc != 0)
 		goto fail;

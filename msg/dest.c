@@ -19,8 +19,12 @@
 
 uint64_t weft_dest_next_id(struct weft_dest *d, uint64_t now)
 {
-	uint64_t id = now << 20;
-	return id > d->last_id ? id : d->last_id + 1;
+	/* [ms:44][sequence:8][tag:12]: increasing here, and never equal to an
+	 * id another node (another tag) makes, even two primaries at once. */
+	uint64_t id = now << 20 | d->id_tag;
+	if (id <= d->last_id)
+		id = (((d->last_id >> 12) + 1) << 12) | d->id_tag;
+	return id;
 }
 
 void msg_dest_dead_letter(struct weft_dest *d, uint64_t now, struct weft_msg *m,
@@ -191,10 +195,11 @@ enum weft_dest_role weft_dest_role(const struct weft_dest *d)
 	return d->role;
 }
 
-void msg_dest_drop_state(struct weft_dest *d, uint16_t status, const struct weft_msg_sink *s)
+void msg_dest_drop_state(struct weft_dest *d, uint16_t status, bool keep_tombstones,
+			 const struct weft_msg_sink *s)
 {
 	msg_mq_answer_all(&d->q, status, s);
-	msg_mq_drop_messages(&d->q);
+	msg_mq_drop_messages(&d->q, keep_tombstones);
 	while (d->q.lru_head != NULL)
 		msg_mq_unsubscribe(&d->q, 0, d->q.lru_head->id, NULL);
 	for (struct mq *q = d->durables; q != NULL; q = q->next)
@@ -219,7 +224,7 @@ void weft_dest_clear(struct weft_dest *d, const struct weft_msg_sink *s)
 {
 	if (d->stopped)
 		return;
-	msg_dest_drop_state(d, WEFT_ST_NOT_OWNER, s);
+	msg_dest_drop_state(d, WEFT_ST_NOT_OWNER, true, s);
 }
 
 void weft_dest_get_stats(struct weft_dest *d, struct weft_dest_stats *out)

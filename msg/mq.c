@@ -466,10 +466,17 @@ void msg_mq_serve(struct mq *q, uint64_t now, const struct weft_msg_sink *s)
 {
 	struct weft_dest *d = q->d;
 	while (q->wh != NULL && has_ready(q, now)) {
-		struct waiter *best = NULL;
-		for (struct waiter *w = q->wh; w != NULL; w = w->next)
-			if (better(w, best))
+		struct waiter *best = NULL, *late = NULL;
+		for (struct waiter *w = q->wh; w != NULL; w = w->next) {
+			if (w->deadline <= now)
+				late = w;
+			else if (better(w, best))
 				best = w;
+		}
+		if (late != NULL) { /* stopped listening: "nothing", no message */
+			msg_dest_answer_waiter_empty(d, late, WEFT_ST_OK, now, s);
+			continue;
+		}
 		struct weft_delivery dl;
 		msg_delivery_init(&dl, best->token, best->consumer_id, WEFT_ST_OK);
 		struct consumer *c = best->c;
@@ -638,7 +645,7 @@ void msg_mq_tombs_foreach(struct mq *q, void (*fn)(void *ctx, uint64_t id), void
 		fn(ctx, q->tombs[(q->tomb_head + i) % q->tomb_cap].id);
 }
 
-void msg_mq_drop_messages(struct mq *q)
+void msg_mq_drop_messages(struct mq *q, bool keep_tombstones)
 {
 	struct heap *hs[2] = {&q->ready, &q->flight};
 	for (int h = 0; h < 2; h++) {
@@ -656,6 +663,8 @@ void msg_mq_drop_messages(struct mq *q)
 		c->flight = NULL;
 		c->inflight = 0;
 	}
+	if (keep_tombstones)
+		return;
 	msg_idmap_free(&q->tomb_set);
 	free(q->tombs);
 	q->tombs = NULL;
@@ -664,7 +673,7 @@ void msg_mq_drop_messages(struct mq *q)
 
 void msg_mq_fini(struct mq *q)
 {
-	msg_mq_drop_messages(q);
+	msg_mq_drop_messages(q, false);
 	while (q->lru_head != NULL)
 		consumer_forget(q, q->lru_head);
 	msg_idmap_free(&q->ids);

@@ -102,6 +102,12 @@ struct weft_dest;
 struct weft_msg_reg;
 
 struct weft_msg_reg *weft_msg_reg_create(void);
+/* The tag (low WEFT_MSG_ID_TAG_BITS bits) in the ids of messages this node
+ * accepts as primary: distinct per node life (weftd draws it at random).
+ * Destinations created afterwards take it. */
+#define WEFT_MSG_ID_TAG_BITS 12u
+#define WEFT_MSG_ID_TAG_MASK ((1u << WEFT_MSG_ID_TAG_BITS) - 1u)
+void weft_msg_reg_set_tag(struct weft_msg_reg *reg, uint16_t tag);
 /* Frees every destination (no thread may use the registry any more). */
 void weft_msg_reg_destroy(struct weft_msg_reg *reg);
 
@@ -172,8 +178,11 @@ struct weft_msg_sink {
 
 /* --- serving (primary; topics' local subscriptions on any node) --------- */
 
-/* The next message id: max(now << 20, last id + 1): ids grow with the wall
- * clock, so a new primary's ids follow the ones it inherited. */
+/* The next message id: bits 63..20 the wall clock (ms), 19..12 a sequence
+ * within the ms, 11..0 the node's tag (weft_msg_reg_set_tag); always above
+ * every id the destination held or applied. Ids grow with the clock, so a
+ * new primary's ids follow the ones it inherited, and two nodes acting as
+ * primary at once (a split brain) never make the same id. */
 uint64_t weft_dest_next_id(struct weft_dest *d, uint64_t now);
 
 /* PUBLISH of m (the destination takes its own reference). Queue: appended,
@@ -273,7 +282,8 @@ void weft_dest_snapshot(struct weft_dest *d,
 			void *ctx);
 /* Drops every message, subscription and waiter (this node no longer owns
  * the destination; parked waiters are answered NOT_OWNER). Local topic
- * subscriptions stay. */
+ * subscriptions stay, and so does the memory of removed ids: a late copy of
+ * an acked message cannot come back. */
 void weft_dest_clear(struct weft_dest *d, const struct weft_msg_sink *s);
 
 /* --- topic fan-out between nodes ------------------------------------------ */

@@ -39,6 +39,9 @@
 /* --- containers (ds.c) ---------------------------------------------------- */
 
 #define HEAP_NONE UINT32_MAX
+/* Ids a subscriber node remembers having handed on: below its cursor, an id
+ * not among them is another primary's late message (reported dropped). */
+#define MSG_RECENT_IDS 256u
 
 /* Min-heap of pointers; each item stores its index (uint32_t) at idx_off. */
 struct heap {
@@ -137,6 +140,7 @@ struct tnode {
 	bool in_flight;
 	uint64_t seq, lease, batch_end_seq, batch_next_id;
 	uint64_t dropped; /* missed, not yet reported in an acked batch */
+	uint64_t batch_dropped; /* of them, reported by the batch in flight */
 };
 
 struct dest_counters {
@@ -156,7 +160,8 @@ struct weft_dest {
 	struct weft_dest *dlq;
 
 	enum weft_dest_role role;
-	uint64_t primary_since;
+	uint16_t id_tag;        /* low bits of every id this node makes (weft_msg_reg_set_tag) */
+	uint64_t primary_since; /* 0: not known yet (set at the first check) */
 	uint64_t last_id;
 	struct dest_counters st;
 
@@ -180,6 +185,8 @@ struct weft_dest {
 	struct lsub *ls_head, *ls_tail;
 	uint32_t n_lsubs;
 	uint64_t local_next;
+	uint64_t recent[MSG_RECENT_IDS]; /* ids handed to local subscriptions lately */
+	unsigned recent_pos;
 };
 
 /* mq.c */
@@ -218,7 +225,9 @@ void msg_mq_foreach_sorted(struct mq *q, void (*fn)(void *ctx, struct weft_msg *
 /* Calls fn with q's remembered removed ids, oldest first. */
 void msg_mq_tombs_foreach(struct mq *q, void (*fn)(void *ctx, uint64_t id), void *ctx);
 /* Drops every held message and removed id (consumers and waiters stay). */
-void msg_mq_drop_messages(struct mq *q);
+/* Drops every message; the removed-id memory too unless keep_tombstones
+ * (a clear: a late copy of a removed message must stay out). */
+void msg_mq_drop_messages(struct mq *q, bool keep_tombstones);
 
 /* waiters (mq.c) */
 struct waiter *msg_waiter_park(struct weft_dest *d, uint64_t now, const struct weft_receive *rq);
@@ -243,6 +252,11 @@ void msg_topic_local_end(struct weft_dest *d, uint64_t now, uint64_t consumer_id
 		     const struct weft_msg_sink *s);
 /* Backups: drops the log's messages up to id (a TRIM record). */
 void msg_topic_trim_to(struct weft_dest *d, uint64_t id);
+/* A topic APPEND older than the log's newest and never held (another
+ * primary's, in a split brain): put in at its place in id order; subscriber
+ * nodes already past it are told they missed one. 1 inserted, 0 a
+ * duplicate, -ENOMEM. */
+int msg_topic_log_insert_late(struct weft_dest *d, struct weft_msg *m);
 uint64_t msg_topic_tick(struct weft_dest *d, uint64_t now, const struct weft_msg_sink *s);
 void msg_topic_forget_nodes(struct weft_dest *d);
 /* Answers a local subscription waiter (w unlinked and freed), with its
@@ -265,7 +279,8 @@ struct weft_dest *msg_dest_new(const char *name, size_t len, enum weft_dest_kind
 /* Answers queue / durable waiters with status, then drops messages,
  * durable subscriptions, the log and subscriber nodes (local subscriptions
  * stay). */
-void msg_dest_drop_state(struct weft_dest *d, uint16_t status, const struct weft_msg_sink *s);
+void msg_dest_drop_state(struct weft_dest *d, uint16_t status, bool keep_tombstones,
+			 const struct weft_msg_sink *s);
 
 static inline uint64_t msg_size(const struct weft_msg *m)
 {

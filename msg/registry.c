@@ -33,7 +33,13 @@ struct weft_msg_reg {
 	struct cds_lfht *ht;
 	pthread_mutex_t lock;
 	unsigned count; /* under lock; read atomically */
+	uint16_t id_tag;
 };
+
+void weft_msg_reg_set_tag(struct weft_msg_reg *reg, uint16_t tag)
+{
+	reg->id_tag = tag & WEFT_MSG_ID_TAG_MASK;
+}
 
 struct name_key {
 	const char *name;
@@ -170,6 +176,7 @@ static int create_locked(struct weft_msg_reg *reg, const char *name, size_t len,
 	struct weft_dest *d = msg_dest_new(name, len, kind, o);
 	if (d == NULL)
 		return -ENOMEM;
+	d->id_tag = reg->id_tag;
 	struct weft_dest *dlq = NULL;
 	bool new_dlq = false;
 	if (kind == WEFT_DEST_QUEUE && !d->is_dlq) {
@@ -187,6 +194,7 @@ static int create_locked(struct weft_msg_reg *reg, const char *name, size_t len,
 				msg_dest_free(d);
 				return -ENOMEM;
 			}
+			dlq->id_tag = reg->id_tag;
 			new_dlq = true;
 		}
 	}
@@ -250,7 +258,7 @@ static void stop_state(struct weft_dest *d, bool keep, const struct weft_msg_sin
 	struct waiter *w;
 	while ((w = msg_heap_top(&d->waiters)) != NULL)
 		msg_dest_answer_waiter_empty(d, w, WEFT_ST_NOT_FOUND, 0, s);
-	msg_dest_drop_state(d, WEFT_ST_NOT_FOUND, s);
+	msg_dest_drop_state(d, WEFT_ST_NOT_FOUND, false, s);
 	if (!keep) {
 		d->stopped = true;
 		msg_topic_fini(d);

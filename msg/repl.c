@@ -45,8 +45,14 @@ static int apply_append(struct weft_dest *d, uint64_t now, const char *sub, size
 			d->st.published++;
 		return 1;
 	}
-	if (m->id <= d->log_last_id)
-		return 0;
+	if (m->id <= d->log_last_id) {
+		int rc = msg_topic_log_insert_late(d, m);
+		if (rc <= 0)
+			return rc; /* a duplicate, or out of memory */
+		d->st.published++;
+		msg_topic_fan_durables(d, now, m, NULL);
+		return 1;
+	}
 	int rc = msg_topic_log_append(d, now, m);
 	if (rc != 0)
 		return rc;
@@ -120,7 +126,7 @@ int weft_dest_apply(struct weft_dest *d, uint64_t now, const char *sub, size_t s
 		return 1;
 	}
 	case WEFT_MSGREC_STOP:
-		msg_dest_drop_state(d, WEFT_ST_NOT_FOUND, NULL);
+		msg_dest_drop_state(d, WEFT_ST_NOT_FOUND, false, NULL);
 		return 1;
 	case WEFT_MSGREC_TRIM:
 		if (d->kind != WEFT_DEST_TOPIC || sub_len != 0)

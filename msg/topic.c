@@ -63,8 +63,10 @@ static void trim_all(struct weft_dest *d)
 		trim_head(d);
 }
 
-static bool log_grace_over(const struct weft_dest *d, uint64_t now)
+static bool log_grace_over(struct weft_dest *d, uint64_t now)
 {
+	if (d->primary_since == 0)
+		d->primary_since = now; /* created as primary: the grace starts now */
 	return now >= add_sat(d->primary_since, WEFT_CONSUMER_LEASE_MS);
 }
 
@@ -86,24 +88,29 @@ static void trim_by_cursors(struct weft_dest *d, uint64_t now)
 		trim_head(d);
 }
 
+static int log_grow(struct weft_dest *d)
+{
+	uint64_t nc = d->log_cap ? d->log_cap * 2 : 64;
+	struct weft_msg **a = malloc(nc * sizeof(*a));
+	if (a == NULL)
+		return -ENOMEM;
+	for (uint64_t i = 0; i < d->log_n; i++)
+		a[i] = d->log[(d->log_head + i) & (d->log_cap - 1)];
+	free(d->log);
+	d->log = a;
+	d->log_cap = nc;
+	d->log_head = 0;
+	return 0;
+}
+
 int msg_topic_log_append(struct weft_dest *d, uint64_t now, struct weft_msg *m)
 {
 	if (d->role == WEFT_ROLE_PRIMARY && d->n_nodes == 0 && log_grace_over(d, now)) {
 		trim_all(d);
 		return 0;
 	}
-	if (d->log_n == d->log_cap) {
-		uint64_t nc = d->log_cap ? d->log_cap * 2 : 64;
-		struct weft_msg **a = malloc(nc * sizeof(*a));
-		if (a == NULL)
-			return -ENOMEM;
-		for (uint64_t i = 0; i < d->log_n; i++)
-			a[i] = d->log[(d->log_head + i) & (d->log_cap - 1)];
-		free(d->log);
-		d->log = a;
-		d->log_cap = nc;
-		d->log_head = 0;
-	}
+	if (d->log_n == d->log_cap && log_grow(d) != 0)
+		return -ENOMEM;
 	weft_msg_ref(m);
 	d->log[(d->log_head + d->log_n) & (d->log_cap - 1)] = m;
 	d->log_n++;
@@ -126,6 +133,43 @@ static uint64_t seq_of(const struct weft_dest *d, uint64_t id)
 			hi = mid;
 	}
 	return lo;
+}
+
+int msg_topic_log_insert_late(struct weft_dest *d, struct weft_msg *m)
+{
+	if (m->id > d->log_last_id || m->id <= d->trimmed_last_id)
+		return 0; /* new (appended), or from before the trim: a duplicate */
+	uint64_t ins = seq_of(d, m->id);
+	if (ins < tail_seq(d) && log_at(d, ins)->id == m->id)
+		return 0; /* held: a duplicate */
+	/* Older than the log's newest, never held: another primary's message
+	 * (a split brain) arriving after newer ones. It goes in at its place
+	 * in id order; a subscriber node already past that place cannot get it
+	 * in order and is told it missed one. */
+	if (d->log_n == d->log_cap && log_grow(d) != 0)
+		return -ENOMEM;
+	for (uint64_t k = tail_seq(d); k > ins; k--)
+		d->log[(d->log_head + (k - d->head_seq)) & (d->log_cap - 1)] = log_at(d, k - 1);
+	weft_msg_ref(m);
+	d->log[(d->log_head + (ins - d->head_seq)) & (d->log_cap - 1)] = m;
+	d->log_n++;
+	d->log_bytes += msg_size(m);
+	for (uint32_t i = 0; i < d->n_nodes; i++) {
+		struct tnode *n = &d->nodes[i];
+		if (n->seq > ins) {
+			n->seq++; /* same message as before, one further */
+			n->dropped++;
+			d->st.dropped++;
+		}
+		if (n->in_flight && n->batch_end_seq > ins) {
+			n->batch_end_seq++;
+			if (n->seq <= ins) { /* its batch in flight lacks it */
+				n->dropped++;
+				d->st.dropped++;
+			}
+		}
+	}
+	return 1;
 }
 
 static uint64_t id_at(const struct weft_dest *d, uint64_t seq)
@@ -321,6 +365,7 @@ bool weft_topic_next_batch(struct weft_dest *d, uint64_t now, uint32_t ip, uint1
 	b->ip = ip;
 	b->port = port;
 	b->dropped = n->dropped > UINT32_MAX ? UINT32_MAX : (uint32_t)n->dropped;
+	n->batch_dropped = b->dropped;
 	b->next_id = b->msg[b->n - 1]->id + 1;
 	n->in_flight = true;
 	n->batch_end_seq = seq;
@@ -345,7 +390,7 @@ void weft_topic_batch_done(struct weft_dest *d, uint64_t now, uint32_t ip, uint1
 		n->seq = seq_of(d, next_id) > n->seq ? seq_of(d, next_id) : n->seq;
 	else if (d->log_n == 0 && next_id > d->log_last_id)
 		n->seq = tail_seq(d);
-	n->dropped = 0;
+	n->dropped -= n->batch_dropped; /* missed meanwhile: in the next batch */
 	n->lease = add_sat(now, WEFT_CONSUMER_LEASE_MS);
 	trim_by_cursors(d, now);
 }
@@ -552,19 +597,45 @@ void msg_topic_local_end(struct weft_dest *d, uint64_t now, uint64_t consumer_id
 	ls_free(d, ls);
 }
 
+static bool recent_has(const struct weft_dest *d, uint64_t id)
+{
+	for (unsigned i = 0; i < MSG_RECENT_IDS; i++)
+		if (d->recent[i] == id)
+			return true;
+	return false;
+}
+
+static void recent_add(struct weft_dest *d, uint64_t id)
+{
+	d->recent[d->recent_pos++ % MSG_RECENT_IDS] = id;
+}
+
 uint64_t weft_topic_local_deliver(struct weft_dest *d, uint64_t now, struct weft_msg *const *msgs,
 				  uint32_t n, uint32_t dropped, const struct weft_msg_sink *s)
 {
+	uint32_t late = 0;
 	if (d->stopped || d->kind != WEFT_DEST_TOPIC)
 		return d->local_next;
 	for (uint32_t i = 0; i < n; i++) {
 		struct weft_msg *m = msgs[i];
-		if (m == NULL || m->id < d->local_next)
+		if (m == NULL)
 			continue;
+		if (m->id < d->local_next) {
+			/* A duplicate (seen lately), or another primary's message
+			 * older than what the subscriptions got (a split brain):
+			 * out of order, so not handed on, but reported. */
+			if (!recent_has(d, m->id)) {
+				recent_add(d, m->id);
+				late++;
+			}
+			continue;
+		}
+		recent_add(d, m->id);
 		for (struct lsub *ls = d->ls_head; ls != NULL; ls = ls->lnext)
 			ls_push(d, ls, m);
 		d->local_next = m->id + 1;
 	}
+	dropped += late;
 	for (struct lsub *ls = d->ls_head; ls != NULL; ls = ls->lnext) {
 		ls->dropped += dropped;
 		d->st.dropped += dropped;
@@ -621,7 +692,8 @@ uint64_t msg_topic_tick(struct weft_dest *d, uint64_t now, const struct weft_msg
 		d->trim_sent = d->trimmed_last_id;
 		record(s, d, &d->q, WEFT_MSGREC_TRIM, NULL, d->trim_sent);
 	}
-	if (d->role == WEFT_ROLE_PRIMARY && d->n_nodes == 0 && d->log_n > 0)
+	if (d->role == WEFT_ROLE_PRIMARY && d->n_nodes == 0 && d->log_n > 0 &&
+	    d->primary_since != 0)
 		next = min_u64(next, add_sat(d->primary_since, WEFT_CONSUMER_LEASE_MS));
 	for (struct mq *q = d->durables; q != NULL; q = q->next)
 		next = min_u64(next, msg_mq_tick(q, now, s));

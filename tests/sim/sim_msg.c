@@ -247,7 +247,8 @@ static bool addr_known(const struct sim *s, uint32_t node, const struct sim_mtop
 	return weft_swim_member_state(s->node[node].sm, &t->m[j].id, st, &nonce) == 0;
 }
 
-uint32_t sim_mowners_of(struct sim *s, uint32_t node, uint32_t dest, uint32_t *out)
+uint32_t sim_mowners_lives(struct sim *s, uint32_t node, uint32_t dest, uint32_t *out,
+			   uint64_t *life)
 {
 	const struct sim_mtopo *t = &s->msgl->n[node].topo;
 	uint32_t seg = sim_mdest_seg(dest), n = 0;
@@ -258,9 +259,16 @@ uint32_t sim_mowners_of(struct sim *s, uint32_t node, uint32_t dest, uint32_t *o
 	for (uint32_t k = 0; k < t->owners; k++) {
 		uint32_t j = t->seg[seg * t->owners + k];
 
+		if (life)
+			life[n] = t->m[j].nonce;
 		out[n++] = addr_known(s, node, t, j, &st) ? t->node[j] : SIM_NONE;
 	}
 	return n;
+}
+
+uint32_t sim_mowners_of(struct sim *s, uint32_t node, uint32_t dest, uint32_t *out)
+{
+	return sim_mowners_lives(s, node, dest, out, NULL);
 }
 
 bool sim_mis_primary(struct sim *s, uint32_t node, uint32_t dest)
@@ -575,6 +583,8 @@ static void life_start(struct sim *s, uint32_t i)
 		return;
 	}
 	mn->nonce = s->node[i].nonce;
+	/* as weftd: a random tag per life in the ids it makes */
+	weft_msg_reg_set_tag(mn->reg, (uint16_t)sim_rand(&s->rng));
 	mn->in_view = false;
 	topo_reset(&mn->topo);
 	mn->seen_view = 0;

@@ -139,11 +139,12 @@ struct sim_mtopo {
 	uint32_t cap;
 };
 
-/* Owners of each destination at the last view change (by address). */
+/* Owners of each destination at the last view change (address and life). */
 struct sim_mowners {
 	bool used;
 	uint32_t n;
 	uint32_t node[SIM_MOWNERS];
+	uint64_t life[SIM_MOWNERS]; /* the member's nonce in that view */
 };
 
 struct sim_mnode {
@@ -289,6 +290,9 @@ struct weft_dest *sim_mdest(struct sim *s, uint32_t node, uint32_t dest);
 /* The owners of dest's segment in node's topology (sim indices; SIM_NONE
  * for a member whose address node does not know, like ip 0). */
 uint32_t sim_mowners_of(struct sim *s, uint32_t node, uint32_t dest, uint32_t *out);
+/* As sim_mowners_of, with each owner's life (its nonce in the view). */
+uint32_t sim_mowners_lives(struct sim *s, uint32_t node, uint32_t dest, uint32_t *out,
+			   uint64_t *life);
 bool sim_mis_primary(struct sim *s, uint32_t node, uint32_t dest);
 /* dp_msg_targets: other owners (not LEFT) — SIM_NONE when address unknown. */
 uint32_t sim_mtargets(struct sim *s, uint32_t node, uint32_t dest, uint32_t *out);
@@ -346,8 +350,6 @@ void sim_mnode_hold_end(struct sim *s, uint32_t node, struct sim_mhold *h, bool 
 /* sim_msg_xfer.c */
 enum weft_dest_role sim_mrole_in(struct sim *s, uint32_t node, uint32_t dest);
 void sim_meach(struct sim *s, uint32_t node, struct sim_meach *e);
-/* how: 0 after a transfer; else 1 | the new owners (see the trace). */
-void sim_mclear(struct sim *s, uint32_t node, struct weft_dest *d, uint64_t how);
 void sim_mxfer_view(struct sim *s, uint32_t node);     /* the view moved */
 void sim_mxfer_done(struct sim *s, uint32_t node, uint32_t arg, uint16_t status);
 

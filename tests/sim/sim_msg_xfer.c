@@ -3,16 +3,16 @@
  * rule of dataplane/dp_msg_tick.c: on each view change a node runs, for
  * every destination its registry holds, view_dest():
  *
- *  - the destination's owners in the new view (by address, as weftd
- *    compares ip:port) that were not owners at the previous view change,
- *    whose address is known, get its whole state (weft_dest_snapshot, as
- *    MSG_REPL batches of SIM_MREC_BATCH records, SIM_MXFER_WINDOW in flight
- *    per target);
- *  - a node that is no longer an owner clears its copy (weft_dest_clear)
- *    once every target acked — unless a send failed (then it keeps it: the
- *    next view change sends it again) or its role is no longer subscriber
- *    by then; with no target at all it clears at once ("every new owner
- *    held it already");
+ *  - the destination's owners in the new view whose address is known and
+ *    that were not owners at the previous view change — that very life:
+ *    weftd compares address and start time, a restarted node is empty —
+ *    get its whole state (weft_dest_snapshot, as MSG_REPL batches of
+ *    SIM_MREC_BATCH records, SIM_MXFER_WINDOW in flight per target);
+ *  - a node that is no longer an owner sends it to every new owner (it
+ *    cannot know what they hold: views differ) and clears its copy
+ *    (weft_dest_clear) once every target acked — unless a send failed (then
+ *    it keeps it: the next view change sends it again) or its role is no
+ *    longer subscriber by then;
  *  - a destination that held no log (subscriber role, depth 0) moves
  *    nothing, and neither does a node without a table (alone).
  *
@@ -37,6 +37,15 @@ static bool owners_has(const struct sim_mowners *o, uint32_t node)
 	return false;
 }
 
+/* That very life of the node (restarted since: empty, a new owner). */
+static bool owners_has_life(const struct sim_mowners *o, uint32_t node, uint64_t life)
+{
+	for (uint32_t i = 0; o && o->used && i < o->n; i++)
+		if (o->node[i] == node && o->life[i] == life)
+			return true;
+	return false;
+}
+
 enum weft_dest_role sim_mrole_in(struct sim *s, uint32_t node, uint32_t dest)
 {
 	uint32_t own[SIM_MOWNERS], n;
@@ -50,9 +59,8 @@ enum weft_dest_role sim_mrole_in(struct sim *s, uint32_t node, uint32_t dest)
 	return owners_has(&o, node) ? WEFT_ROLE_BACKUP : WEFT_ROLE_SUBSCRIBER;
 }
 
-/* how: 0 after a transfer; else 1 + the new owners (8 bits each, 0xff an
- * owner whose address is unknown) when cleared with no transfer at all. */
-void sim_mclear(struct sim *s, uint32_t node, struct weft_dest *d, uint64_t how)
+/* Drops node's copy of d once every new owner acked its transfer. */
+static void sim_mclear(struct sim *s, uint32_t node, struct weft_dest *d)
 {
 	struct sim_mcoll c = { 0 };
 	struct sim_msink k = { s, node, &c };
@@ -63,7 +71,7 @@ void sim_mclear(struct sim *s, uint32_t node, struct weft_dest *d, uint64_t how)
 	weft_dest_unlock(d);
 	sim_mflush(s, node, &c, SIM_NONE);
 	sim_mcoll_free(&c);
-	sim_mtrace(s, node, SIM_MT_CLEAR, sim_mdest_index(d), how);
+	sim_mtrace(s, node, SIM_MT_CLEAR, sim_mdest_index(d), 0);
 	sim_mcheck_recount(s, "a clear after state transfer", node);
 }
 
@@ -83,7 +91,7 @@ static void xfer_finish(struct sim *s, uint32_t node, struct sim_mxfer *x)
 		struct weft_dest *d = sim_mdest(s, node, x->dest);
 
 		if (d)
-			sim_mclear(s, node, d, 0);
+			sim_mclear(s, node, d);
 	}
 	xfer_free(x);
 }
@@ -189,23 +197,23 @@ static void view_dest(struct sim *s, uint32_t node, uint32_t dest, struct weft_d
 	bool owner;
 
 	slot->used = true;
-	slot->n = sim_mowners_of(s, node, dest, slot->node);
+	slot->n = sim_mowners_lives(s, node, dest, slot->node, slot->life);
 	weft_dest_lock(d);
 	weft_dest_get_stats(d, &st);
 	weft_dest_unlock(d);
 	if ((st.role == WEFT_ROLE_SUBSCRIBER && st.depth == 0 && st.durable == 0) ||
 	    slot->n == 0)
 		return;
-	for (uint32_t i = 0; i < slot->n; i++)
-		if (slot->node[i] != node && slot->node[i] != SIM_NONE &&
-		    !owners_has(prev, slot->node[i]))
-			to[n_to++] = slot->node[i];
 	owner = owners_has(slot, node);
+	for (uint32_t i = 0; i < slot->n; i++) {
+		if (slot->node[i] == node || slot->node[i] == SIM_NONE)
+			continue;
+		if (owner && owners_has_life(prev, slot->node[i], slot->life[i]))
+			continue;
+		to[n_to++] = slot->node[i];
+	}
 	if (n_to)
 		xfer_start(s, node, dest, d, to, n_to, !owner);
-	else if (!owner)
-		sim_mclear(s, node, d, 1 | (uint64_t)(slot->node[0] & 0xff) << 8 |
-				       (uint64_t)(slot->n > 1 ? slot->node[1] & 0xff : 0xfe) << 16);
 }
 
 static void each_fn(void *ctx, struct weft_dest *d)

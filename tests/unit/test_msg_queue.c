@@ -629,7 +629,7 @@ static void test_apply_tombstones(void **state)
 	assert_int_equal(weft_dest_apply(d, T0, NULL, 0, WEFT_MSGREC_DEAD, NULL, 7), 1);
 	assert_int_equal(weft_dest_apply(d, T0, NULL, 0, 99, NULL, 7), -EINVAL);
 	assert_int_equal(weft_dest_apply(d, T0, NULL, 0, WEFT_MSGREC_APPEND, NULL, 7), -EINVAL);
-	assert_true(weft_dest_next_id(d, 0) == 8);
+	assert_true(weft_dest_next_id(d, 0) == 1u << 12); /* the sequence above id 7 */
 	weft_dest_unlock(d);
 	struct weft_dest_stats st = stats(d);
 	assert_int_equal(st.depth, 0);
@@ -710,7 +710,7 @@ static void test_replication_and_snapshot(void **state)
 		assert_int_equal(weft_dest_apply(c, T0, NULL, 0, WEFT_MSGREC_APPEND, m, 0), 0);
 		weft_msg_unref(m);
 	}
-	assert_true(weft_dest_next_id(c, 0) == ids[5] + 1);
+	assert_true(weft_dest_next_id(c, 0) == ((ids[5] >> 12) + 1) << 12);
 	weft_dest_unlock(c);
 	assert_int_equal(recv_ids(c, T0, 9, 6, 0, got, NULL), 4);
 	for (int i = 0; i < 4; i++)
@@ -728,10 +728,48 @@ static void test_next_id(void **state)
 	weft_dest_unlock(d);
 	uint64_t id = pub(d, T0, "a");
 	weft_dest_lock(d);
-	assert_true(weft_dest_next_id(d, T0) == id + 1);
-	assert_true(weft_dest_next_id(d, T0 - 5) == id + 1); /* the clock went back */
+	uint64_t step = 1u << WEFT_MSG_ID_TAG_BITS; /* the next in the same ms */
+	assert_true(weft_dest_next_id(d, T0) == id + step);
+	assert_true(weft_dest_next_id(d, T0 - 5) == id + step); /* the clock went back */
 	assert_true(weft_dest_next_id(d, T0 + 1) == (T0 + 1) << 20);
 	weft_dest_unlock(d);
+}
+
+/* Two nodes acting as primary of one destination at once (a split brain,
+ * or an old primary before it installs the new view) never make the same
+ * id, even in the same ms: their tags differ. */
+static void test_ids_of_two_primaries_differ(void **state)
+{
+	(void)state;
+	struct weft_msg_reg *r1 = weft_msg_reg_create(), *r2 = weft_msg_reg_create();
+	weft_msg_reg_set_tag(r1, 0x123);
+	weft_msg_reg_set_tag(r2, 0x456);
+	struct weft_dest *a = NULL, *b = NULL;
+	assert_int_equal(weft_msg_open(r1, "/queue/q", 8, NULL, &a), 0);
+	assert_int_equal(weft_msg_open(r2, "/queue/q", 8, NULL, &b), 0);
+	uint64_t ia[300], ib[300];
+	weft_dest_lock(a);
+	weft_dest_lock(b);
+	for (int i = 0; i < 300; i++) { /* more than one ms's worth of sequence */
+		ia[i] = weft_dest_next_id(a, T0);
+		ib[i] = weft_dest_next_id(b, T0);
+		struct weft_msg *ma = weft_msg_new(ia[i], 0, NULL, 0, "a", 1);
+		struct weft_msg *mb = weft_msg_new(ib[i], 0, NULL, 0, "b", 1);
+		assert_true(weft_dest_publish(a, T0, ma, NULL) >= 0);
+		assert_true(weft_dest_publish(b, T0, mb, NULL) >= 0);
+		weft_msg_unref(ma);
+		weft_msg_unref(mb);
+		assert_int_equal(ia[i] & WEFT_MSG_ID_TAG_MASK, 0x123);
+		assert_int_equal(ib[i] & WEFT_MSG_ID_TAG_MASK, 0x456);
+		assert_true(i == 0 || (ia[i] > ia[i - 1] && ib[i] > ib[i - 1]));
+	}
+	for (int i = 0; i < 300; i++)
+		for (int j = 0; j < 300; j++)
+			assert_true(ia[i] != ib[j]);
+	weft_dest_unlock(b);
+	weft_dest_unlock(a);
+	weft_msg_reg_destroy(r1);
+	weft_msg_reg_destroy(r2);
 }
 
 int main(void)
@@ -761,6 +799,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tombstones_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replication_and_snapshot, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_next_id, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ids_of_two_primaries_differ, setup, teardown),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	urcu_qsbr_thread_offline();
