@@ -267,6 +267,12 @@ struct weft_dp_members {
  * snapshot stays). */
 int weft_dp_publish_members(struct weft_dp *dp, const struct weft_dp_members *snap);
 
+/* A malloc'd copy of the published view's members (view, coordinator,
+ * self, no_quorum, m[]; no segment table: owners 0), for threads off the
+ * hot path (the app runtime's services). The caller must be a registered
+ * QSBR reader (online). NULL + errno: ENOENT (nothing published), ENOMEM. */
+struct weft_dp_members *weft_dp_members_copy(struct weft_dp *dp);
+
 /* Formats the MEMBERS text (docs/protocol.md): "view <counter> coordinator
  * <name>\n", then per member "<name> <ip>:<port> <state> <uptime_s>
  * <node-id>\n", uptime from now_unix_ms. Returns the length it needs (as
@@ -299,6 +305,11 @@ struct weft_dp_rebalance {
 
 /* Publishes the progress (copied). Control thread. */
 void weft_dp_rebalance_publish(struct weft_dp *dp, const struct weft_dp_rebalance *r);
+
+/* Publishes the APPS text (wire.h: the app runtime's apps, daemons and
+ * jobs), copied; len bytes, no NUL needed. 0 or -ENOMEM (the previous text
+ * stays). Any thread. */
+int weft_dp_apps_publish(struct weft_dp *dp, const char *text, size_t len);
 
 /* --- in-node clients ---------------------------------------------------------
  *

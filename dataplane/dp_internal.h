@@ -595,6 +595,9 @@ void dp_frag_get_stats(const struct dp_frag *f, struct dp_frag_stats *out);
 void dp_counters_add(struct dp_counters *sum, const struct dp_counters *c);
 struct dp_rebalance_box;
 struct dp_rebalance_box *dp_rebalance_box_create(void);
+/* A malloc'd copy of the APPS text (*len bytes; empty: none published);
+ * NULL when out of memory. */
+uint8_t *dp_apps_text(struct weft_dp *dp, size_t *len);
 void dp_rebalance_box_destroy(struct dp_rebalance_box *b);
 
 /* dp_text.c: appends printf-style to buf (cap bytes; buf may be NULL),

@@ -175,6 +175,27 @@ const struct weft_dp_members *dp_members_snapshot(const struct dp_members *m)
 	return &m->s;
 }
 
+struct weft_dp_members *weft_dp_members_copy(struct weft_dp *dp)
+{
+	urcu_qsbr_read_lock();
+	const struct dp_members *dm = rcu_dereference(dp->members);
+	struct weft_dp_members *out = NULL;
+	if (dm != NULL) {
+		size_t sz = sizeof(dm->s) + (size_t)dm->s.n * sizeof(dm->s.m[0]);
+		out = malloc(sz);
+		if (out != NULL) {
+			memcpy(out, &dm->s, sz);
+			out->seg_owner = NULL; /* members only: the tables stay behind */
+			out->seg_prev = NULL;
+			out->owners = 0;
+		}
+	} else {
+		errno = ENOENT;
+	}
+	urcu_qsbr_read_unlock();
+	return out;
+}
+
 bool dp_members_owns(const struct dp_members *m, uint64_t key_hash)
 {
 	if (m == NULL || m->s.owners == 0 || m->s.self == WEFT_DP_SELF_NONE)

@@ -82,7 +82,8 @@ enum dp_rx_verdict dp_rx_classify(const uint8_t *dgram, uint32_t len, struct wef
 static bool op_has_name(uint8_t op)
 {
 	return op != WEFT_OP_PING && op != WEFT_OP_STATS && op != WEFT_OP_FETCH &&
-	       op != WEFT_OP_MEMBERS && op != WEFT_OP_TOPOLOGY && op != WEFT_OP_DESTINATIONS;
+	       op != WEFT_OP_MEMBERS && op != WEFT_OP_TOPOLOGY && op != WEFT_OP_DESTINATIONS &&
+	       op != WEFT_OP_APPS;
 }
 
 /* Messaging ops that may name a durable subscription in the key field. */

@@ -150,6 +150,16 @@ static void serve_members(struct dp_lcore *lc, const struct dp_req *req)
 	dp_answer_owned(lc, req, WEFT_ST_OK, 0, (uint8_t *)buf, (uint32_t)len);
 }
 
+static void serve_apps(struct dp_lcore *lc, const struct dp_req *req)
+{
+	size_t len = 0;
+	uint8_t *text = dp_apps_text(lc->dp, &len);
+	if (text == NULL)
+		answer(lc, req, WEFT_ST_NO_MEMORY, NULL, 0, NULL, 0);
+	else
+		dp_answer_owned(lc, req, WEFT_ST_OK, 0, text, (uint32_t)len);
+}
+
 static void serve_topology(struct dp_lcore *lc, const struct dp_req *req)
 {
 	size_t len;
@@ -471,6 +481,9 @@ void dp_serve_burst(struct dp_lcore *lc, struct dp_req *reqs, unsigned n)
 			break;
 		case WEFT_OP_DESTINATIONS:
 			dp_msg_serve_destinations(lc, r);
+			break;
+		case WEFT_OP_APPS:
+			serve_apps(lc, r);
 			break;
 		case WEFT_OP_MSG_REPL:
 		case WEFT_OP_TOPIC_JOIN:

@@ -7,11 +7,13 @@
  *   reasm.* resp.* dedup.*     the node-wide slow-path tables
  *   ctl.* arp.entries          the cluster channel's control side (when on)
  *   cache.<name>.<counter>     weft_cache_get_stats of every cache
+ * and the APPS text the app runtime publishes (weft_dp_apps_publish).
  *
  * Readers sum other lcores' counters without synchronisation (each counter
  * is a naturally aligned u64 written by one lcore): a value can be a few
  * packets behind, never torn.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -47,17 +49,51 @@ static const char *const op_names[WEFT_OP__COUNT] = {
 	[WEFT_OP_MSG_REPL] = "msg_repl",
 	[WEFT_OP_TOPIC_JOIN] = "topic_join",
 	[WEFT_OP_TOPIC_DELIVER] = "topic_deliver",
+	[WEFT_OP_APPS] = "apps",
 };
 
 static const char *const mode_names[WEFT_MODE__COUNT] = {
 	"default", "local", "distributed", "replicated", "invalidated",
 };
 
-/* The rebalancing progress the control thread publishes. */
+/* The rebalancing progress the control thread publishes, and the app
+ * runtime's APPS text. */
 struct dp_rebalance_box {
 	pthread_mutex_t lock;
 	struct weft_dp_rebalance r;
+	char *apps;       /* malloc'd, apps_len bytes; NULL: none */
+	size_t apps_len;
 };
+
+int weft_dp_apps_publish(struct weft_dp *dp, const char *text, size_t len)
+{
+	char *copy = malloc(len + 1);
+	if (copy == NULL)
+		return -ENOMEM;
+	memcpy(copy, text, len);
+	struct dp_rebalance_box *b = dp->rebalance;
+	pthread_mutex_lock(&b->lock);
+	char *old = b->apps;
+	b->apps = copy;
+	b->apps_len = len;
+	pthread_mutex_unlock(&b->lock);
+	free(old);
+	return 0;
+}
+
+uint8_t *dp_apps_text(struct weft_dp *dp, size_t *len)
+{
+	struct dp_rebalance_box *b = dp->rebalance;
+	pthread_mutex_lock(&b->lock);
+	uint8_t *copy = malloc(b->apps_len + 1);
+	if (copy != NULL) {
+		if (b->apps_len)
+			memcpy(copy, b->apps, b->apps_len);
+		*len = b->apps_len;
+	}
+	pthread_mutex_unlock(&b->lock);
+	return copy;
+}
 
 struct dp_rebalance_box *dp_rebalance_box_create(void)
 {
@@ -72,6 +108,7 @@ void dp_rebalance_box_destroy(struct dp_rebalance_box *b)
 	if (b == NULL)
 		return;
 	pthread_mutex_destroy(&b->lock);
+	free(b->apps);
 	free(b);
 }
 

@@ -119,6 +119,8 @@ enum weft_op {
 	                                 -> weft_x_topic_joined */
 	WEFT_OP_TOPIC_DELIVER = 0x19, /* node to node: name, weft_x_topic_deliver, value =
 	                                 message list -> weft_x_topic_delivered */
+	WEFT_OP_APPS = 0x1a,          /* no payload -> value = text: this node's apps,
+	                                 daemons and jobs (below) */
 	WEFT_OP__COUNT
 };
 
@@ -502,6 +504,16 @@ static inline size_t weft_wire_dest_route_len(const char *name, size_t len)
 	return len;
 }
 
+/* APPS. No name, key, extras or value; idempotent. Response value: text
+ * lines about this node's deployed apps, daemons and jobs, as the node's
+ * app runtime last published them (empty when it runs none):
+ *   "app <name> loaded <unix_ms> generation <n>"
+ *   "daemon <app>/<name> <singleton|every-node> <running|idle|claiming|
+ *    stopping> epoch <e> since <unix_ms> owner <node-id|->"
+ *   "job <app>/<name> <singleton|every-node> <running|idle|...> epoch <e>
+ *    next <unix_ms|-> last <unix_ms|-> result <int|-> fires <n>"
+ * A long answer comes through FETCH. */
+
 /* MEMBERS. No name, key, extras or value. Response value: text lines, a
  * header "view <counter> coordinator <name>\n" (counter: the view id counter,
  * the topology epoch; 0 for a node not in a cluster), then one line per member
@@ -641,6 +653,7 @@ static inline bool weft_wire_op_is_idempotent(uint8_t opcode)
 	case WEFT_OP_DEST_OPEN:
 	case WEFT_OP_UNSUBSCRIBE:
 	case WEFT_OP_DESTINATIONS:
+	case WEFT_OP_APPS:
 	case WEFT_OP_MSG_REPL:
 	case WEFT_OP_TOPIC_JOIN:
 	case WEFT_OP_TOPIC_DELIVER:
