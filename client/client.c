@@ -183,6 +183,7 @@ static const struct status_text server_status[WEFT_ST__SERVER_COUNT] = {
 	[WEFT_ST_NOT_OWNER] = { "NOT_OWNER", "the node does not own the key and cannot forward the request" },
 	[WEFT_ST_NO_QUORUM] = { "NO_QUORUM", "write refused: the node is in a minority partition" },
 	[WEFT_ST_FULL] = { "FULL", "the destination is full (max depth or bytes); retry later" },
+	[WEFT_ST_FENCED] = { "FENCED", "fenced write refused: the singleton is held with another epoch" },
 };
 
 static const struct status_text client_status[] = {

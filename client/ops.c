@@ -207,6 +207,33 @@ int weft_touch(weft_client *c, const char *cache, const void *key, size_t key_le
 	return write_op(c, WEFT_OP_TOUCH, cache, key, key_len, NULL, 0, wo, version);
 }
 
+int weft_put_fenced(weft_client *c, const char *cache, const void *key, size_t key_len,
+		    const void *value, size_t value_len, const struct weft_write_opts *wo,
+		    const char *singleton, uint64_t epoch, uint64_t *version)
+{
+	int rc = c == NULL ? -WEFT_ST_INVALID_ARG : weft_check_name_key(cache, key, key_len);
+	if (rc == 0)
+		rc = check_value(value, value_len);
+	size_t sl = singleton != NULL ? strlen(singleton) : 0;
+	if (rc == 0 && (sl == 0 || sl > WEFT_SINGLETON_NAME_MAX))
+		rc = -WEFT_ST_INVALID_ARG;
+	if (rc < 0)
+		return rc;
+	struct weft_x_fenced_write x;
+	memset(&x, 0, sizeof(x));
+	x.ttl_ms = wo ? wo->ttl_ms : 0;
+	x.max_idle_ms = wo ? wo->max_idle_ms : 0;
+	x.epoch = epoch;
+	x.singleton_len = (uint8_t)sl;
+	memcpy(x.singleton, singleton, sl);
+	struct weft_msg m = keyed(WEFT_OP_PUT_FENCED, cache, key, key_len);
+	m.extras = &x;
+	m.extras_len = sizeof(x);
+	m.value = value;
+	m.value_len = value_len;
+	return versioned(c, &m, version);
+}
+
 int weft_cas(weft_client *c, const char *cache, const void *key, size_t key_len,
 	     uint64_t expected_version, const void *value, size_t value_len,
 	     const struct weft_write_opts *wo, uint64_t *version)

@@ -104,6 +104,7 @@ static bool op_has_value(uint8_t op)
 {
 	switch (op) {
 	case WEFT_OP_PUT:
+	case WEFT_OP_PUT_FENCED:
 	case WEFT_OP_PUT_IF_ABSENT:
 	case WEFT_OP_REPLACE:
 	case WEFT_OP_CAS:

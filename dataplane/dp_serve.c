@@ -31,7 +31,7 @@
 bool dp_is_error_status(uint16_t st)
 {
 	return st != WEFT_ST_OK && st != WEFT_ST_NOT_FOUND && st != WEFT_ST_EXISTS &&
-	       st != WEFT_ST_VERSION_MISMATCH;
+	       st != WEFT_ST_VERSION_MISMATCH && st != WEFT_ST_FENCED;
 }
 
 static void answer(struct dp_lcore *lc, const struct dp_req *req, uint16_t st, const void *x,
@@ -61,6 +61,8 @@ uint16_t dp_status_of(int rc, uint8_t opcode, uint16_t key_len)
 		return key_len > WEFT_MAX_KEY_LEN ? WEFT_ST_KEY_TOO_LONG : WEFT_ST_VALUE_TOO_LARGE;
 	case -ENOMEM:
 		return WEFT_ST_NO_MEMORY;
+	case -EPERM:
+		return WEFT_ST_FENCED;
 	default:
 		return WEFT_ST_INTERNAL;
 	}
@@ -286,6 +288,32 @@ static void serve_multi_get(struct dp_lcore *lc, const struct dp_req *req, struc
 
 /* Applies one write op; fills the response's status and extras (and a
  * DELETE's version in *delete_version). */
+/* Whether a fenced write may apply: this node's copy of the singleton's
+ * claim (WEFT_SINGLETON_CACHE, replicated to every node) is held with the
+ * writer's epoch. 0, -EPERM (FENCED: no claim, released, or another
+ * epoch), -EINVAL (malformed extras). */
+static int fence_check(struct dp_lcore *lc, const struct weft_x_fenced_write *x)
+{
+	bool zero = true;
+	for (unsigned i = 0; i < sizeof(x->reserved); i++)
+		zero &= x->reserved[i] == 0;
+	if (!zero || x->singleton_len == 0 || x->singleton_len > WEFT_SINGLETON_NAME_MAX)
+		return -EINVAL;
+	struct weft_cache *claims = weft_cache_find(lc->dp->reg, WEFT_SINGLETON_CACHE,
+						    sizeof(WEFT_SINGLETON_CACHE) - 1);
+	if (claims == NULL)
+		return -EPERM;
+	struct weft_cache_key k = {.data = (const uint8_t *)x->singleton,
+				   .len = x->singleton_len,
+				   .hash = weft_cache_hash(x->singleton, x->singleton_len)};
+	struct weft_cache_image img;
+	struct weft_singleton_claim claim;
+	if (weft_cache_peek(claims, &k, lc->now_ms, &img) != 0 || img.value_len != sizeof(claim))
+		return -EPERM;
+	memcpy(&claim, img.value, sizeof(claim));
+	return claim.kind == WEFT_CLAIM_HELD && claim.epoch == x->epoch ? 0 : -EPERM;
+}
+
 static void apply_write(struct dp_lcore *lc, const struct dp_req *req, struct weft_cache *c,
 			struct dp_dedup_resp *r, uint64_t *delete_version)
 {
@@ -311,6 +339,17 @@ static void apply_write(struct dp_lcore *lc, const struct dp_req *req, struct we
 								      : WEFT_CACHE_PUT_IF_ABSENT;
 			rc = weft_cache_put(c, &key, req->value, req->value_len, mode, 0, &w,
 					    lc->now_ms, &version);
+		}
+		break;
+	}
+	case WEFT_OP_PUT_FENCED: {
+		struct weft_x_fenced_write x;
+		memcpy(&x, req->extras, sizeof(x));
+		rc = fence_check(lc, &x);
+		if (rc == 0) {
+			struct weft_cache_write w = {.ttl_ms = x.ttl_ms, .max_idle_ms = x.max_idle_ms};
+			rc = weft_cache_put(c, &key, req->value, req->value_len, WEFT_CACHE_PUT, 0,
+					    &w, lc->now_ms, &version);
 		}
 		break;
 	}
@@ -408,7 +447,8 @@ void dp_serve_burst(struct dp_lcore *lc, struct dp_req *reqs, unsigned n)
 		get[i] = false;
 		if (op == WEFT_OP_PING || op == WEFT_OP_STATS || op == WEFT_OP_FETCH ||
 		    op == WEFT_OP_CACHE_OPEN || op == WEFT_OP_MEMBERS || op == WEFT_OP_TOPOLOGY ||
-		    op == WEFT_OP_REPLICATE || op >= WEFT_OP_DEST_OPEN)
+		    op == WEFT_OP_REPLICATE || weft_wire_op_is_dest(op) ||
+		    op == WEFT_OP_DESTINATIONS || op == WEFT_OP_APPS)
 			continue; /* no cache; messaging is served in stage 3 */
 		uint16_t st = WEFT_ST_INTERNAL;
 		cache[i] = cache_of(lc, r, &st);

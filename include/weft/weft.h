@@ -197,6 +197,15 @@ WEFT_API int weft_replace(weft_client *c, const char *cache, const void *key, si
 WEFT_API int weft_cas(weft_client *c, const char *cache, const void *key, size_t key_len,
 		      uint64_t expected_version, const void *value, size_t value_len,
 		      const struct weft_write_opts *wo, uint64_t *version);
+/* As weft_put, conditioned on a singleton's fencing token (include/weft/
+ * app.h weft_daemon_epoch / weft_job_epoch): the key's primary applies it
+ * only while the claim of singleton ("<app>/<name>") is held with epoch;
+ * -WEFT_ST_FENCED otherwise (the writer lost the singleton to another
+ * node). Idempotent like weft_put. */
+WEFT_API int weft_put_fenced(weft_client *c, const char *cache, const void *key, size_t key_len,
+			     const void *value, size_t value_len,
+			     const struct weft_write_opts *wo, const char *singleton,
+			     uint64_t epoch, uint64_t *version);
 /* Removes key; -WEFT_ST_NOT_FOUND if there was none. */
 WEFT_API int weft_delete(weft_client *c, const char *cache, const void *key, size_t key_len);
 /* Adds delta to the decimal int64 stored at key (created as delta, with
@@ -410,6 +419,7 @@ typedef int (*weft_listener_fn)(void *ctx, const struct weft_message *m);
  * stops, the rest of its batch stays in flight until the consumer is
  * closed or their visibility timeout passes. */
 WEFT_API int weft_listen(weft_consumer *k, weft_listener_fn fn, void *ctx, uint64_t max_ms);
+
 
 #ifdef __cplusplus
 }

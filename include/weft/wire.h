@@ -121,6 +121,9 @@ enum weft_op {
 	                                 message list -> weft_x_topic_delivered */
 	WEFT_OP_APPS = 0x1a,          /* no payload -> value = text: this node's apps,
 	                                 daemons and jobs (below) */
+	WEFT_OP_PUT_FENCED = 0x1b,    /* name, key, weft_x_fenced_write, value ->
+	                                 weft_x_version; FENCED when the singleton's
+	                                 claim has another epoch (below) */
 	WEFT_OP__COUNT
 };
 
@@ -151,6 +154,8 @@ enum weft_status {
 	                                 (--partition-handling quorum); retry after the merge */
 	WEFT_ST_FULL = 18,            /* PUBLISH refused: the destination holds max_depth
 	                                 messages or max_bytes (back-pressure); retry later */
+	WEFT_ST_FENCED = 19,          /* PUT_FENCED refused: the singleton's current claim
+	                                 is not the writer's epoch (it lost the singleton) */
 	WEFT_ST__SERVER_COUNT,
 
 	/* Statuses made by libweft itself, never on the wire. */
@@ -504,6 +509,38 @@ static inline size_t weft_wire_dest_route_len(const char *name, size_t len)
 	return len;
 }
 
+/* Singletons and fencing. Where each singleton (an app's daemon or job)
+ * runs is recorded cluster-wide as a claim: key "<app>/<name>" in the
+ * replicated cache WEFT_SINGLETON_CACHE, value struct weft_singleton_claim.
+ * A singleton's run holds the claim's epoch as its fencing token; a
+ * PUT_FENCED write carries it, and the key's primary applies it (as a PUT)
+ * only if its copy of the claim is held with that very epoch, else answers
+ * FENCED: a singleton that lost its claim (a partition, a pause) cannot
+ * overwrite what its successor writes. */
+#define WEFT_SINGLETON_CACHE "weft.singletons"
+#define WEFT_SINGLETON_NAME_MAX 128u
+
+enum weft_singleton_claim_kind { WEFT_CLAIM_HELD = 1, WEFT_CLAIM_RELEASED = 2 };
+
+struct __attribute__((packed)) weft_singleton_claim {
+	uint8_t kind;          /* enum weft_singleton_claim_kind */
+	uint8_t owner[16];     /* node id (UUID bytes) */
+	uint64_t epoch;        /* the fencing token: above every earlier claim's */
+	uint64_t since_ms;     /* unix ms of the claim */
+};
+
+struct __attribute__((packed)) weft_x_fenced_write { /* PUT_FENCED */
+	uint64_t ttl_ms;
+	uint64_t max_idle_ms;
+	uint64_t epoch;                /* the writer's fencing token */
+	uint8_t singleton_len;         /* 1..WEFT_SINGLETON_NAME_MAX */
+	uint8_t reserved[7];           /* 0 */
+	char singleton[WEFT_SINGLETON_NAME_MAX]; /* "<app>/<name>", unused bytes 0 */
+};
+
+_Static_assert(sizeof(struct weft_singleton_claim) == 33, "a claim is 33 bytes");
+_Static_assert(sizeof(struct weft_x_fenced_write) == 160, "fenced write extras are 160 bytes");
+
 /* APPS. No name, key, extras or value; idempotent. Response value: text
  * lines about this node's deployed apps, daemons and jobs, as the node's
  * app runtime last published them (empty when it runs none):
@@ -611,6 +648,8 @@ static inline uint16_t weft_wire_request_extras_len(uint8_t opcode)
 		return sizeof(struct weft_x_topic_join);
 	case WEFT_OP_TOPIC_DELIVER:
 		return sizeof(struct weft_x_topic_deliver);
+	case WEFT_OP_PUT_FENCED:
+		return sizeof(struct weft_x_fenced_write);
 	default:
 		return 0;
 	}
@@ -628,6 +667,7 @@ static inline bool weft_wire_op_has_key(uint8_t opcode)
 	case WEFT_OP_DELETE:
 	case WEFT_OP_INCR:
 	case WEFT_OP_TOUCH:
+	case WEFT_OP_PUT_FENCED:
 		return true;
 	default:
 		return false;
@@ -643,6 +683,7 @@ static inline bool weft_wire_op_is_idempotent(uint8_t opcode)
 	case WEFT_OP_GET:
 	case WEFT_OP_MULTI_GET:
 	case WEFT_OP_PUT:
+	case WEFT_OP_PUT_FENCED:
 	case WEFT_OP_TOUCH:
 	case WEFT_OP_CACHE_OPEN:
 	case WEFT_OP_STATS:

@@ -334,6 +334,50 @@ static void test_ttl_expiry_on_virtual_time(void **state)
 	assert_int_equal(r.h.status, WEFT_ST_NOT_FOUND);
 }
 
+/* PUT_FENCED applies only while the singleton's claim is held with the
+ * writer's epoch. */
+static void test_fenced_put(void **state)
+{
+	(void)state;
+	struct resp r;
+	const char *sg = "app/counter";
+	struct weft_x_fenced_write f;
+	memset(&f, 0, sizeof(f));
+	f.epoch = 7;
+	f.singleton_len = (uint8_t)strlen(sg);
+	memcpy(f.singleton, sg, strlen(sg));
+	/* no claim at all: refused */
+	call(WEFT_OP_PUT_FENCED, "fenced", "value", &f, sizeof(f), "5", 1, &r);
+	assert_int_equal(r.h.status, WEFT_ST_FENCED);
+	struct weft_singleton_claim c = {.kind = WEFT_CLAIM_HELD, .epoch = 7, .since_ms = 1};
+	struct weft_x_write xw = {0, 0};
+	call(WEFT_OP_PUT, WEFT_SINGLETON_CACHE, sg, &xw, sizeof(xw), &c, sizeof(c), &r);
+	assert_int_equal(r.h.status, WEFT_ST_OK);
+	call(WEFT_OP_PUT_FENCED, "fenced", "value", &f, sizeof(f), "5", 1, &r);
+	assert_int_equal(r.h.status, WEFT_ST_OK);
+	assert_true(version_of(&r) > 0);
+	call(WEFT_OP_GET, "fenced", "value", NULL, 0, NULL, 0, &r);
+	assert_int_equal(r.h.status, WEFT_ST_OK);
+	assert_memory_equal(r.payload + sizeof(struct weft_x_version), "5", 1);
+	/* another node claimed it (epoch 8): the stale writer is refused */
+	c.epoch = 8;
+	call(WEFT_OP_PUT, WEFT_SINGLETON_CACHE, sg, &xw, sizeof(xw), &c, sizeof(c), &r);
+	call(WEFT_OP_PUT_FENCED, "fenced", "value", &f, sizeof(f), "6", 1, &r);
+	assert_int_equal(r.h.status, WEFT_ST_FENCED);
+	call(WEFT_OP_GET, "fenced", "value", NULL, 0, NULL, 0, &r);
+	assert_memory_equal(r.payload + sizeof(struct weft_x_version), "5", 1);
+	/* released: refused too */
+	c.kind = WEFT_CLAIM_RELEASED;
+	f.epoch = 8;
+	call(WEFT_OP_PUT, WEFT_SINGLETON_CACHE, sg, &xw, sizeof(xw), &c, sizeof(c), &r);
+	call(WEFT_OP_PUT_FENCED, "fenced", "value", &f, sizeof(f), "6", 1, &r);
+	assert_int_equal(r.h.status, WEFT_ST_FENCED);
+	/* malformed extras */
+	f.singleton_len = 0;
+	call(WEFT_OP_PUT_FENCED, "fenced", "value", &f, sizeof(f), "6", 1, &r);
+	assert_int_equal(r.h.status, WEFT_ST_BAD_REQUEST);
+}
+
 static void test_incr_applies_once(void **state)
 {
 	(void)state;
@@ -908,6 +952,7 @@ int main(void)
 		cmocka_unit_test(test_error_answers),
 		cmocka_unit_test(test_put_get_cas_delete),
 		cmocka_unit_test(test_ttl_expiry_on_virtual_time),
+		cmocka_unit_test(test_fenced_put),
 		cmocka_unit_test(test_incr_applies_once),
 		cmocka_unit_test(test_get_burst_is_batched),
 		cmocka_unit_test(test_multi_get),
