@@ -21,7 +21,16 @@
 
 #include <xxhash.h>
 
+#include <weft/wire.h>
+
 #include "ctl_singleton.h"
+
+/* The claim is a wire-level format: data nodes read it to fence writes. */
+_Static_assert(WEFT_CTL_SGL_CLAIM_BYTES == sizeof(struct weft_singleton_claim),
+	       "claims are encoded as wire.h's struct weft_singleton_claim");
+_Static_assert((int)WEFT_CTL_SGL_HELD == (int)WEFT_CLAIM_HELD &&
+		       (int)WEFT_CTL_SGL_RELEASED == (int)WEFT_CLAIM_RELEASED,
+	       "claim kinds are wire.h's");
 
 enum sgl_op { OP_NONE, OP_READ, OP_CAS, OP_RELEASE };
 enum sgl_run { RUN_IDLE, RUN_RUNNING, RUN_STOPPING };
