@@ -16,6 +16,9 @@
  * run, the main thread fetches the table again whenever an answer carried a
  * newer epoch (weft_perf_cluster.c). Without it every request goes to
  * --server, as before.
+ *
+ * --msg queue|topic: the messaging mode (weft_perf_msg*.c), publishers and
+ * consumers or subscribers through libweft; main() hands it the command line.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -30,6 +33,7 @@
 #include <weft/weft.h>
 
 #include "weft_perf_internal.h"
+#include "weft_perf_msg_internal.h"
 
 #define MAX_THREADS 64u
 #define MAX_DEPTH 4096u
@@ -39,6 +43,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: weft-perf --server IP[:PORT] [options]   (kernel UDP)\n"
 		"       weft-perf --dpdk PORTSPEC --dst-ip IP [options]   (DPDK mode; --dpdk x --help lists them)\n"
+		"       weft-perf --msg queue|topic --nodes IP[:PORT],... [options]   (messaging;\n"
+		"                 --msg x --help lists them)\n"
 		"  --proto weft|memcached   protocol (default weft; port default 7700 / 11211)\n"
 		"  --threads N              worker threads, one socket each (default 1)\n"
 		"  --depth N                outstanding requests per thread (default 16, max 4096)\n"
@@ -296,19 +302,23 @@ static void wait_workers(pthread_t *tid, unsigned n, struct wp_cluster *cl)
 	free(done);
 }
 
-/* True when the command line asks for the DPDK mode (--dpdk SPEC). */
-static bool dpdk_mode(int argc, char **argv)
+/* True when the command line holds option opt ("--dpdk": --dpdk SPEC or
+ * --dpdk=SPEC), which selects a mode. */
+static bool has_mode(int argc, char **argv, const char *opt)
 {
+	size_t l = strlen(opt);
 	for (int i = 1; i < argc; i++)
-		if (strcmp(argv[i], "--dpdk") == 0 || strncmp(argv[i], "--dpdk=", 7) == 0)
+		if (strncmp(argv[i], opt, l) == 0 && (argv[i][l] == '\0' || argv[i][l] == '='))
 			return true;
 	return false;
 }
 
 int main(int argc, char **argv)
 {
-	if (dpdk_mode(argc, argv))
+	if (has_mode(argc, argv, "--dpdk"))
 		return wp_dpdk_main(argc, argv);
+	if (has_mode(argc, argv, "--msg"))
+		return wp_msg_weft_main(argc, argv);
 	struct wp_config cfg;
 	struct wp_zipf zipf = { 0 };
 	pthread_barrier_t barrier;
