@@ -5,7 +5,8 @@
  *   weftctl [-s IP[:PORT]] [--timeout MS] [--direct] COMMAND ARGS... (see usage())
  *
  * The messaging commands (publish, receive, destinations, dest-open,
- * dest-stop) have their own options and are run by weftctl_msg.c.
+ * dest-stop) have their own options and are run by weftctl_msg.c; the app
+ * commands (deploy, undeploy, apps, daemons, jobs) by weftctl_apps.c.
  *
  * The -s node is the seed of libweft's topology-aware routing: keyed
  * commands go to the key's owner in the cluster; --direct sends every
@@ -29,6 +30,7 @@
 
 #include <weft/weft.h>
 
+#include "weftctl_apps.h"
 #include "weftctl_msg.h"
 #include "weftctl_print.h"
 
@@ -81,6 +83,7 @@ static void usage(FILE *f)
 		"  touch CACHE KEY --ttl S [--max-idle S] [-v]\n"
 		"\n");
 	weftctl_msg_usage(f);
+	weftctl_apps_usage(f);
 	fprintf(f,
 		"\n"
 		"VALUE '-' reads the value from stdin (binary-safe, up to 1 MiB).\n"
@@ -438,6 +441,8 @@ int main(int argc, char **argv)
 
 	if (weftctl_msg_command(argc, argv) != NULL)
 		return weftctl_msg_main(argc, argv);
+	if (weftctl_apps_command(argc, argv) != NULL)
+		return weftctl_apps_main(argc, argv);
 	parse(argc, argv, &o);
 	if (o.cmd == NULL) {
 		if (o.show_version) {

@@ -149,10 +149,12 @@ int weft_ctl_publish_self(struct weft_dp *dp, const struct weft_ctl_args *a, con
  * offline) in weft_dp_ctl_wait until a datagram, the next deadline or the
  * next maintenance. On SIGINT/SIGTERM a clustered node hands its segments
  * over (bounded by 30 s) and then leaves gracefully (bounded by 2 s)
- * before returning. The caller must have registered the
+ * before returning. With apps (the app runtime, ctl_app.h; may be NULL)
+ * it runs ctl_apps_tick every iteration (the tick acts once a second). The caller must have registered the
  * thread as a QSBR reader (it is online on entry and on return).
  * Returns 0, or -EPERM when the cluster refused this node. */
-int weft_ctl_run(struct weft_dp *dp, struct weft_ctl_cluster *cl);
+struct ctl_apps;
+int weft_ctl_run(struct weft_dp *dp, struct weft_ctl_cluster *cl, struct ctl_apps *apps);
 
 /* Installs the SIGINT/SIGTERM handlers that end weft_ctl_run. */
 int weft_ctl_signals_install(void);

@@ -11,7 +11,8 @@
  * then stops the lcores and frees everything.
  *
  * Each iteration runs weft_dp_maintain when due (every CTL_TICK_MS), the
- * membership when clustered, reports a QSBR quiescent state, and waits
+ * app runtime's tick (deployments, once a second), the membership when
+ * clustered, reports a QSBR quiescent state, and waits
  * OFFLINE (a datagram on the cluster channel, the next membership deadline
  * or the next maintenance, whichever comes first) so grace periods never
  * wait on it.
@@ -24,6 +25,7 @@
 #include <urcu-qsbr.h>
 
 #include "control.h"
+#include "ctl_app.h"
 
 #define CTL_TICK_MS 10u
 #define CTL_LEAVE_MAX_MS 2000u
@@ -103,7 +105,7 @@ static bool cluster_step(struct weft_ctl_cluster *cl, uint64_t now, uint64_t *ne
 	return false;
 }
 
-int weft_ctl_run(struct weft_dp *dp, struct weft_ctl_cluster *cl)
+int weft_ctl_run(struct weft_dp *dp, struct weft_ctl_cluster *cl, struct ctl_apps *apps)
 {
 	uint64_t next_maint = 0;
 	struct stop_state st = {0};
@@ -115,6 +117,8 @@ int weft_ctl_run(struct weft_dp *dp, struct weft_ctl_cluster *cl)
 			weft_dp_maintain(dp, now);
 			next_maint = now + CTL_TICK_MS;
 		}
+		if (apps != NULL && !stop_requested)
+			ctl_apps_tick(apps, now); /* acts once a second */
 		uint64_t next = next_maint;
 		if (cl != NULL) {
 			if (cluster_step(cl, now, &next, &st, &rc))

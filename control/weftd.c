@@ -2,10 +2,11 @@
  * weftd.c — main() of weftd: parse the command line, prepare the home
  * directory and node id, initialise the EAL and the port, start the worker
  * lcores, join the cluster (with --clustered or --peers; otherwise a single
- * node), run the control loop on the main thread until SIGINT/SIGTERM (a
- * clustered node leaves gracefully first), then stop the lcores and free
- * everything: exit 0, or 1 on a setup failure or when the cluster refused
- * this node (duplicate node id).
+ * node), start the app runtime, run the control loop on the main thread
+ * until SIGINT/SIGTERM (a clustered node leaves gracefully first), then
+ * undeploy the apps, stop the lcores and free everything: exit 0, or 1 on
+ * a setup failure or when the cluster refused this node (duplicate node
+ * id).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -20,6 +21,25 @@
 #include <weft/wire.h>
 
 #include "control.h"
+#include "ctl_app.h"
+
+/* The app runtime (ctl_app.h): deployments/, weftctl deploy. A node whose
+ * runtime cannot start still serves the grid (logged). */
+static struct ctl_apps *start_apps(struct weft_dp *dp, struct weft_cache_registry *reg,
+				   const struct weft_ctl_args *a, const char *id, uint16_t port)
+{
+	uint8_t raw[16];
+	if (weft_ctl_uuid_parse(id, raw) != 0)
+		return NULL;
+	struct ctl_apps_cfg ac = {.dp = dp, .home = a->home, .bind_ip = a->bind_ip,
+				  .udp_port = port, .reg = reg, .node_name = a->node_name,
+				  .node_id = raw};
+	struct ctl_apps *apps = ctl_apps_create(&ac);
+	if (apps == NULL)
+		weft_ctl_log(WEFT_LOG_ERROR, "app runtime not started (%s): no apps on this node",
+			     strerror(errno));
+	return apps;
+}
 
 int main(int argc, char **argv)
 {
@@ -129,9 +149,11 @@ int main(int argc, char **argv)
 			weft_ctl_log(WEFT_LOG_WARN, "cannot publish the topology snapshot: %s",
 				     strerror(-rc));
 	}
-	rc = weft_ctl_run(dp, cl);
+	struct ctl_apps *apps = start_apps(dp, reg, &a, id, cfg.udp_port);
+	rc = weft_ctl_run(dp, cl, apps);
 	weft_ctl_log(WEFT_LOG_INFO, rc == -EPERM ? "stopping: refused by the cluster"
 						 : "shutting down");
+	ctl_apps_destroy(apps); /* apps' last calls still reach the grid */
 	weft_dp_stop(dp);
 	status = rc == 0 ? 0 : 1;
 out:

@@ -420,6 +420,10 @@ typedef int (*weft_listener_fn)(void *ctx, const struct weft_message *m);
  * closed or their visibility timeout passes. */
 WEFT_API int weft_listen(weft_consumer *k, weft_listener_fn fn, void *ctx, uint64_t max_ms);
 
+/* Apps: APPS of the node the client talks to (wire.h WEFT_OP_APPS: "app ...",
+ * "daemon ..." and "job ..." lines, empty when it runs no app): *text
+ * malloc'd, NUL-terminated, *len without the NUL. */
+WEFT_API int weft_apps(weft_client *c, char **text, size_t *len);
 
 #ifdef __cplusplus
 }
