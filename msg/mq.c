@@ -298,6 +298,7 @@ static void take(struct mq *q, uint64_t now, struct consumer *c, uint32_t max, u
 		c->flight = qm;
 		c->inflight++;
 		c->delivered++;
+		c->served = ++q->serves;
 		qm->deliveries++;
 		qm->deadline = add_sat(now, vis);
 		msg_heap_push(&q->flight, qm);
@@ -457,8 +458,11 @@ static bool better(const struct waiter *a, const struct waiter *b)
 		return true;
 	if (a->c->inflight != b->c->inflight)
 		return a->c->inflight < b->c->inflight;
-	if (a->c->delivered != b->c->delivered)
-		return a->c->delivered < b->c->delivered;
+	/* Then round-robin: the one served longest ago. (Fewest delivered in
+	 * all would give a consumer that just (re)started everything until it
+	 * caught up with the others' lifetime counts.) */
+	if (a->c->served != b->c->served)
+		return a->c->served < b->c->served;
 	return a->seq < b->seq;
 }
 

@@ -87,6 +87,7 @@ struct qmsg {
 
 struct consumer {
 	uint64_t id, lease, delivered;
+	uint64_t served;        /* q->serves when it was last given messages (0: never) */
 	uint32_t inflight, waiting;
 	struct qmsg *flight;
 	struct consumer *lprev, *lnext;
@@ -115,6 +116,7 @@ struct mq {
 	struct idmap ids;
 	struct heap ready, flight, expiry;
 	uint64_t depth, bytes;
+	uint64_t serves;        /* deliveries to consumers so far (orders them) */
 	struct idmap consumers;
 	struct consumer *lru_head, *lru_tail;
 	uint32_t n_consumers;

@@ -338,7 +338,8 @@ _Static_assert(sizeof(struct weft_repl_entry) == 32, "replication entry is 32 by
  * it for WEFT_CONSUMER_LEASE_MS beyond its last wait). A message delivered
  * max_deliveries times without an ack moves to the dead-letter queue.
  * Waiting consumers are served least-loaded first (fewest messages in
- * flight, then fewest delivered). Messages leave a queue in id order.
+ * flight), then round-robin (the one served longest ago). Messages leave a
+ * queue in id order.
  *
  * Topics: a RECEIVE without key on "/topic/NAME" is served by the node it
  * is sent to (the subscriber's node, never forwarded): its first RECEIVE

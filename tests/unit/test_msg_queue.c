@@ -466,6 +466,41 @@ static void test_least_loaded_waiter(void **state)
 	assert_int_equal(stats(d).waiting, 1);
 }
 
+/* A consumer that (re)starts joins the rotation: it does not take every
+ * message until its count catches up with a consumer that has been
+ * receiving for a long time. */
+static void test_new_consumer_joins_rotation(void **state)
+{
+	(void)state;
+	struct weft_dest *d = open_q("/queue/q", NULL);
+	uint64_t got[1];
+	for (int i = 0; i < 20; i++) { /* A alone for a while */
+		pub(d, T0, "old");
+		assert_int_equal(recv_ids(d, T0, 0xA, 1, 0, got, NULL), 1);
+		ack(d, T0, 0xA, WEFT_ACK_ACK, got, 1, NULL, NULL);
+	}
+	unsigned to_a = 0, to_b = 0;
+	struct weft_delivery dl;
+	for (int i = 0; i < 10; i++) {
+		/* both wait; one message; the one answered acks and waits again */
+		if (i == 0) {
+			assert_int_equal(recv_full(d, T0, 0xA, 1, 5000, 0, 'A', &dl), 0);
+			assert_int_equal(recv_full(d, T0, 0xB, 1, 5000, 0, 'B', &dl), 0);
+		}
+		unsigned before = sb->n_got;
+		pub(d, T0 + 1, "new");
+		assert_int_equal(sb->n_got, before + 1);
+		struct got *g = &sb->got[before];
+		uint64_t cid = g->token0 == 'A' ? 0xA : 0xB;
+		to_a += g->token0 == 'A';
+		to_b += g->token0 == 'B';
+		ack(d, T0 + 1, cid, WEFT_ACK_ACK, g->ids, 1, NULL, NULL);
+		assert_int_equal(recv_full(d, T0 + 1, cid, 1, 5000, 0, g->token0, &dl), 0);
+	}
+	assert_int_equal(to_a, 5);
+	assert_int_equal(to_b, 5);
+}
+
 static void test_unsubscribe_releases(void **state)
 {
 	(void)state;
@@ -791,6 +826,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_waiters_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_consumers_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_least_loaded_waiter, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_new_consumer_joins_rotation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unsubscribe_releases, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_set_role_not_owner, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stop_not_found, setup, teardown),
