@@ -83,8 +83,10 @@ struct ctl_services *ctl_services_create(struct ctl_apps *rt, struct weft_dp *dp
 void ctl_services_destroy(struct ctl_services *sv);
 /* An app is being undeployed (or replaced): stop its daemons (stop called,
  * start waited for), cancel its jobs, release its singletons. Returns when
- * done (bounded). Any thread but the services' own. */
-void ctl_services_app_gone(struct ctl_services *sv, weft_app *app);
+ * done: 0, or -ETIMEDOUT when some did not end within the bound (their
+ * code still runs: the caller must not unload the app). Any thread but the
+ * services' own. */
+int ctl_services_app_gone(struct ctl_services *sv, weft_app *app);
 /* Status lines for STATS-like text ("daemon <app>/<name> ..." and
  * "job <app>/<name> ..."): writes at most cap bytes, returns the length
  * needed (as snprintf). Any thread. */

@@ -208,12 +208,13 @@ static void app_free(struct ctl_app *a)
 }
 
 /* Stops a's listeners, daemons and jobs, runs fini (run_fini), unloads
- * and frees it. false when a listener is still in a callback (a stays
- * loaded, leaked: its code is running). */
+ * and frees it. false when a listener is still in a callback or a daemon
+ * or job did not end (a stays loaded, leaked: its code is running). */
 static bool teardown(struct ctl_apps *rt, struct ctl_app *a, bool run_fini)
 {
 	bool ok = ctl_apps_stop_listeners(rt, a);
-	ctl_services_app_gone(rt->sv, &a->pub);
+	if (ctl_services_app_gone(rt->sv, &a->pub) != 0)
+		ok = false;
 	if (!ok)
 		return false;
 	if (run_fini && a->fini != NULL)

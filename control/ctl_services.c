@@ -445,13 +445,14 @@ static bool app_has_units(const struct ctl_services *sv, const weft_app *app)
 	return false;
 }
 
-void ctl_services_app_gone(struct ctl_services *sv, weft_app *app)
+int ctl_services_app_gone(struct ctl_services *sv, weft_app *app)
 {
 	struct timespec ts;
 	uint64_t end;
+	int rc = 0;
 
 	if (sv == NULL || app == NULL)
-		return;
+		return 0;
 	end = clock_ms(CLOCK_MONOTONIC) + sv->env.gone_timeout_ms;
 	ts.tv_sec = (time_t)(end / 1000u);
 	ts.tv_nsec = (long)(end % 1000u) * 1000000L;
@@ -466,12 +467,14 @@ void ctl_services_app_gone(struct ctl_services *sv, weft_app *app)
 	if (app_has_units(sv, app)) {
 		weft_ctl_log(WEFT_LOG_WARN,
 			     "services: app %s: daemons or jobs did not stop within %llu ms; "
-			     "they end in the background",
+			     "they end in the background (the app stays loaded)",
 			     app->name, (unsigned long long)sv->env.gone_timeout_ms);
 		/* Leftovers keep their names but no longer the app. */
 		for (struct sv_unit *u = sv->units; u != NULL; u = u->next)
 			if (u->app == app)
 				u->app = NULL;
+		rc = -ETIMEDOUT;
 	}
 	pthread_mutex_unlock(&sv->lock);
+	return rc;
 }

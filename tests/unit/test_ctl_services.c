@@ -582,7 +582,8 @@ static void test_app_gone_bounded(void **state)
 	atomic_store(&s.ignore_stop, true);
 	assert_int_equal(weft_daemonize(app, "stubborn", d_start, d_stop, &s, &o), 0);
 	WAIT_FOR(sv, atomic_load(&s.starts) == 1);
-	ctl_services_app_gone(sv, app); /* returns although start does not */
+	/* returns although start does not, and says so: the app must stay loaded */
+	assert_int_equal(ctl_services_app_gone(sv, app), -ETIMEDOUT);
 	assert_int_equal(atomic_load(&s.returned), 0);
 	WAIT_FOR(sv, atomic_load(&s.stops) == 1);
 	atomic_store(&s.release, true);
