@@ -72,6 +72,13 @@ int ctl_apps_submit(struct ctl_apps *rt, void (*fn)(void *arg), void *arg);
 /* The calling thread's in-node client (made on first use, closed when the
  * thread ends). Pool threads and the services' thread. NULL + errno. */
 weft_client *ctl_apps_thread_client(struct ctl_apps *rt);
+/* Whether app name is still deployed where its loaded copy came from (the
+ * deployments/ file, or the key in weft.deploy.<node> / weft.apps, read
+ * locally). An app being undeployed cluster-wide is gone from every
+ * node's copy of weft.apps before its daemons are released, so a node
+ * that checks this before claiming does not pick up a singleton that is
+ * on its way out. An online QSBR reader (the services thread). */
+bool ctl_apps_deployed(struct ctl_apps *rt, const char *name, uint64_t now_ms);
 /* The services half (set once at creation). */
 struct ctl_services *ctl_apps_services(struct ctl_apps *rt);
 

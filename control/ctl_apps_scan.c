@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -151,6 +152,34 @@ static bool op_source(struct ctl_apps *rt, struct ctl_app_slot *s, struct ctl_ap
 	memcpy(op->bytes, img.value, img.value_len);
 	op->len = img.value_len;
 	return true;
+}
+
+bool ctl_apps_deployed(struct ctl_apps *rt, const char *name, uint64_t now_ms)
+{
+	pthread_mutex_lock(&rt->mu);
+	struct ctl_app_slot *s = rt->slots;
+	while (s != NULL && strcmp(s->name, name) != 0)
+		s = s->next;
+	struct ctl_app_want cur = s != NULL ? s->cur : (struct ctl_app_want){0};
+	char key[sizeof(s->key)];
+	if (s != NULL)
+		memcpy(key, s->key, sizeof(key));
+	pthread_mutex_unlock(&rt->mu);
+	if (cur.src == CTL_SRC_NONE)
+		return false;
+	if (cur.src == CTL_SRC_DIR) {
+		char path[CTL_APPS_PATH];
+		snprintf(path, sizeof(path), "%s/deployments/%s.so", rt->home, name);
+		return access(path, F_OK) == 0;
+	}
+	const char *cn = cur.src == CTL_SRC_NODE ? rt->node_cache : "weft.apps";
+	struct weft_cache *c = weft_cache_find(rt->cfg.reg, cn, strlen(cn));
+	if (c == NULL)
+		return false;
+	size_t kl = strnlen(key, sizeof(key));
+	struct weft_cache_key k = {key, (uint16_t)kl, weft_cache_hash(key, kl)};
+	struct weft_cache_image img;
+	return weft_cache_peek(c, &k, now_ms, &img) == 0;
 }
 
 /* Submits the op that brings s to s->want. */

@@ -117,6 +117,28 @@ static void do_write(struct ctl_services *sv, const struct weft_ctl_sgl_action *
 	int rc;
 
 	weft_ctl_singletons_encode(&a->value, buf);
+	/* A claim for an app on its way out (undeployed here, the unload not
+	 * done yet): not made, so an undeploy --all does not pass the
+	 * singleton from node to node while each one unloads the app. */
+	struct sv_unit *u = hosted_unit(sv, a->name);
+	bool claim = a->kind == WEFT_CTL_SGL_CAS && a->value.kind == WEFT_CTL_SGL_HELD &&
+		     memcmp(&a->value.owner, &sv->self, sizeof(sv->self)) == 0;
+	if (claim && u != NULL && u->app != NULL && sv->env.deployed != NULL &&
+	    !sv->env.deployed(sv->env.ctx, u->app)) {
+		/* The machine's pending write ends unmade, and the unit leaves
+		 * it (as at app_gone, which follows). */
+		rc = weft_ctl_singletons_cas_done(sv->sgl, sv_sgl_now(sv), a->name, false, 0, &out);
+		if (rc == 0)
+			sv_sgl_take(sv, &out);
+		u->gone = true;
+		u->unhosted = true;
+		out = (struct weft_ctl_sgl_out){.act = sv->out, .cap = sv->out_cap};
+		if (weft_ctl_singletons_unhost(sv->sgl, sv_sgl_now(sv), a->name, &out) == 0)
+			sv_sgl_take(sv, &out);
+		weft_ctl_log(WEFT_LOG_INFO, "services: %s not claimed: its app is being undeployed",
+			     a->name);
+		return;
+	}
 	pthread_mutex_unlock(&sv->lock);
 	rc = sv->env.store.cas(sv->env.store.ctx, SV_CACHE_CLAIMS, a->name, a->expected, buf,
 			       sizeof(buf), &ver);

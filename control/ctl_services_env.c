@@ -34,6 +34,12 @@ static struct env *env_of(void *ctx)
 	return ctx;
 }
 
+static bool env_deployed(void *ctx, const weft_app *app)
+{
+	struct env *e = env_of(ctx);
+	return ctl_apps_deployed(e->rt, app->name, weft_dp_now_ms(e->dp));
+}
+
 static int env_submit(void *ctx, void (*fn)(void *arg), void *arg)
 {
 	return ctl_apps_submit(env_of(ctx)->rt, fn, arg);
@@ -131,6 +137,7 @@ struct ctl_services *ctl_services_create(struct ctl_apps *rt, struct weft_dp *dp
 		.submit = env_submit,
 		.view = env_view,
 		.store = {.ctx = e, .get = env_get, .cas = env_cas},
+		.deployed = env_deployed,
 		.fini = free,
 		.join_grace_ms = SV_JOIN_GRACE_MS,
 	};

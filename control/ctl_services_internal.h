@@ -82,6 +82,9 @@ struct sv_env {
 	uint64_t (*mono_ms)(void *ctx);
 	uint64_t (*unix_ms)(void *ctx);
 	struct sv_store store;
+	/* Whether app is still deployed (NULL: always): a claim for a unit
+	 * of an app on its way out is not made. Services thread. */
+	bool (*deployed)(void *ctx, const weft_app *app);
 	uint64_t step_ms, poll_ms; /* singleton machine (0: defaults) */
 	uint64_t gone_timeout_ms;  /* 0: SV_GONE_TIMEOUT_MS */
 	/* For this long after creation a view in which this node is the only

@@ -5,6 +5,7 @@
  *          since <unix_ms> owner <node-id|->
  *   job <app>/<name> <singleton|every-node> <state> epoch <e>
  *       next <unix_ms|-> last <unix_ms|-> result <int|-> fires <n>
+ *       owner <node-id|->
  * state: running, idle, claiming or stopping (a singleton's, as its
  * machine says; an every-node unit is running from registration to its
  * stop). For a singleton, epoch / since / owner are those of this node's
@@ -103,7 +104,7 @@ void sv_status_unit(const struct ctl_services *sv, const struct sv_unit *u, char
 	put_opt(buf, cap, len, "next", sched, j->job.next_ms);
 	put_opt(buf, cap, len, "last", j->last_fire_ms >= 0, j->last_fire_ms);
 	put_opt(buf, cap, len, "result", j->have_result, j->last_result);
-	put(buf, cap, len, " fires %" PRIu64 "\n", j->fires);
+	put(buf, cap, len, " fires %" PRIu64 " owner %s\n", j->fires, owner);
 }
 
 size_t ctl_services_status(struct ctl_services *sv, char *buf, size_t cap)

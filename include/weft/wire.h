@@ -549,7 +549,8 @@ _Static_assert(sizeof(struct weft_x_fenced_write) == 160, "fenced write extras a
  *   "daemon <app>/<name> <singleton|every-node> <running|idle|claiming|
  *    stopping> epoch <e> since <unix_ms> owner <node-id|->"
  *   "job <app>/<name> <singleton|every-node> <running|idle|...> epoch <e>
- *    next <unix_ms|-> last <unix_ms|-> result <int|-> fires <n>"
+ *    next <unix_ms|-> last <unix_ms|-> result <int|-> fires <n>
+ *    owner <node-id|->"
  * A long answer comes through FETCH. */
 
 /* MEMBERS. No name, key, extras or value. Response value: text lines, a

@@ -64,6 +64,8 @@ static struct {
 	/* pool */
 	atomic_int tasks;
 	bool pool_gone;
+	/* the app's source (env.deployed) */
+	atomic_bool undeployed;
 } F;
 
 static const uint8_t *self_id(void)
@@ -222,6 +224,13 @@ static uint64_t f_unix(void *ctx)
 
 static int key_holder; /* app->rt of the test apps */
 
+static bool f_deployed(void *ctx, const weft_app *app)
+{
+	(void)ctx;
+	(void)app;
+	return !atomic_load(&F.undeployed);
+}
+
 static struct ctl_services *make_grace(uint64_t gone_ms, uint64_t grace_ms)
 {
 	struct sv_env env = {
@@ -230,6 +239,7 @@ static struct ctl_services *make_grace(uint64_t gone_ms, uint64_t grace_ms)
 		.mono_ms = f_mono,
 		.unix_ms = f_unix,
 		.store = {.get = f_get, .cas = f_cas},
+		.deployed = f_deployed,
 		.step_ms = 250,
 		.poll_ms = 1000,
 		.gone_timeout_ms = gone_ms,
@@ -422,6 +432,35 @@ static void test_singleton_daemon_life(void **state)
 	status(sv, buf, sizeof(buf));
 	assert_string_equal(buf, "");
 	ctl_services_destroy(sv);
+	free(app);
+}
+
+/* An app on its way out (gone from its source, not unloaded yet) does not
+ * claim: an undeploy --all does not hand the singleton from node to node. */
+static void test_no_claim_when_undeployed(void **state)
+{
+	(void)state;
+	struct ctl_services *sv = make(0);
+	weft_app *app = new_app("app9");
+	struct dstate s = {0};
+	struct weft_ctl_sgl_claim c;
+
+	atomic_store(&F.undeployed, true);
+	assert_int_equal(weft_daemonize(app, "counter", d_start, d_stop, &s, NULL), 0);
+	settle(sv);
+	advance(sv, 3000); /* several claim attempts' worth */
+	settle(sv);
+	assert_int_equal(atomic_load(&s.starts), 0);
+	assert_false(claim_of("app9/counter", &c) && c.kind == WEFT_CTL_SGL_HELD);
+	assert_int_equal(ctl_services_app_gone(sv, app), 0); /* the unload follows */
+	/* deployed again (a new generation registers again): it claims and starts */
+	atomic_store(&F.undeployed, false);
+	weft_app *again = new_app("app9");
+	assert_int_equal(weft_daemonize(again, "counter", d_start, d_stop, &s, NULL), 0);
+	WAIT_FOR(sv, atomic_load(&s.starts) == 1);
+	ctl_services_app_gone(sv, again);
+	ctl_services_destroy(sv);
+	free(again);
 	free(app);
 }
 
@@ -663,7 +702,8 @@ static void test_singleton_job_marks(void **state)
 	assert_int_equal(mark_fires("app5/tick"), 1);
 	WAIT_FOR(sv, (status(sv, buf, sizeof(buf)), strstr(buf, "result 7") != NULL));
 	snprintf(want, sizeof(want),
-		 "job app5/tick singleton running epoch 5 next %llu last %llu result 7 fires 1\n",
+		 "job app5/tick singleton running epoch 5 next %llu last %llu result 7 fires 1"
+		 " owner " SELF "\n",
 		 (unsigned long long)(T0 + 1000), (unsigned long long)T0);
 	assert_string_equal(buf, want);
 	for (int k = 2; k <= 4; k++) {
@@ -737,7 +777,8 @@ static void test_every_node_job(void **state)
 	WAIT_FOR(sv, atomic_load(&s.fires) == 2);
 	WAIT_FOR(sv, (status(sv, buf, sizeof(buf)), strstr(buf, "result -3") != NULL));
 	snprintf(want, sizeof(want),
-		 "job app7/local every-node running epoch 0 next - last %llu result -3 fires 2\n",
+		 "job app7/local every-node running epoch 0 next - last %llu result -3 fires 2"
+		 " owner " SELF "\n",
 		 (unsigned long long)(T0 + 500));
 	assert_string_equal(buf, want);
 	advance(sv, 5000);
@@ -845,6 +886,7 @@ int main(void)
 		cmocka_unit_test(test_mark_codec),
 		cmocka_unit_test_setup_teardown(test_singleton_daemon_life, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_daemon_takeover_and_loss, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_claim_when_undeployed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_daemon_no_quorum, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_join_grace, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_every_node_daemon, setup, teardown),
