@@ -4,11 +4,13 @@
  * (ctl_cluster.c drives control/membership/ over the dataplane's cluster
  * channel; ctl_rebalance*.c move segments by state transfer when the view
  * changes and hand them over before a graceful stop; ctl_quorum.c decides
- * whether a partitioned side may write). (Later: sessions, singletons, app
- * loader, admin.)
+ * whether a partitioned side may write), and the app runtime (ctl_app.h:
+ * apps, their daemons and jobs, singleton placement; its pool and services
+ * threads, never the control thread, run app code and blocking calls).
+ * (Later: sessions, admin.)
  *
- * Everything here runs on the main thread (EAL lcore 0), never on a worker
- * lcore. Return-code rule: constructors return NULL and set errno; int
+ * Everything here runs on the main thread (EAL lcore 0) unless said
+ * otherwise, never on a worker lcore. Return-code rule: constructors return NULL and set errno; int
  * functions return 0 or a negative errno.
  */
 #ifndef WEFT_CONTROL_H
