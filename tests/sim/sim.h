@@ -18,7 +18,8 @@
  * sim_data_scale.c (--data-scale: rebalancing traffic per node); with
  * --msg the messaging layer over the real msg/ state machines: sim_msg.c,
  * sim_msg_node.c, sim_msg_xfer.c, sim_msg_client.c, sim_msg_check.c
- * (sim_msg.h).
+ * (sim_msg.h); with --sgl the singleton layer over the real
+ * control/ctl_singleton.c machines: sim_sgl.c, sim_sgl_check.c (sim_sgl.h).
  */
 #ifndef WEFT_TESTS_SIM_H
 #define WEFT_TESTS_SIM_H
@@ -121,6 +122,7 @@ struct sim_opts {
 	uint32_t msg_ms;          /* --msg-ms: one publish per M ms (10) */
 	bool msg_converged;       /* --msg-converged: clients start once the
 	                             whole cluster has formed one view */
+	bool sgl;                 /* --sgl: the singleton layer (sim_sgl.c) */
 };
 
 enum {
@@ -152,6 +154,7 @@ struct sim_view_reg;
 struct sim;
 struct sim_data;
 struct sim_msg_layer;
+struct sim_sgl_layer;
 
 /* One crash of a node life, and which observers have declared it DOWN. */
 struct sim_crash {
@@ -212,6 +215,7 @@ struct sim {
 	uint64_t part_since;               /* partition in force since (0: none) */
 	uint64_t life_epoch;               /* +1 at every crash, start, exit */
 	struct sim_msg_layer *msgl;        /* NULL unless --msg */
+	struct sim_sgl_layer *sgl;         /* NULL unless --sgl */
 };
 
 /* sim_core.c */
@@ -292,6 +296,15 @@ void sim_msg_summary(const struct sim *s, char *buf, size_t n);
 void sim_msg_totals(const struct sim *s, uint64_t *acked, uint64_t *delivered,
 		    uint64_t *dups);
 void sim_msg_dump(const struct sim *s, FILE *f, const char *replay);
+
+/* sim_sgl*.c: the singleton layer (--sgl), used like the messaging layer
+ * (sim_sgl_create hooks the core's events; sim_sgl_run_until drives). */
+int sim_sgl_create(struct sim *s);
+void sim_sgl_destroy(struct sim *s);
+void sim_sgl_run_until(struct sim *s, uint64_t t_us);
+void sim_sgl_summary(const struct sim *s, char *buf, size_t n);
+void sim_sgl_totals(const struct sim *s, uint64_t *runs, uint64_t *overlaps);
+void sim_sgl_dump(const struct sim *s, FILE *f, const char *replay);
 
 /* sim_data_scale.c */
 int sim_data_scale(uint64_t seed, const uint32_t *sizes, unsigned n_sizes);

@@ -8,6 +8,7 @@
  *            [--data [--quorum] [--strict-copies] [--write-ms W]
  *             [--write-start-ms S] [--write-end-ms E] [--write-converged]]
  *            [--partition-max-ms P] [--msg [--msg-ms M] [--msg-converged]]
+ *            [--sgl]
  *   weft-sim --scale [--seed S] [--sizes 10,100,1000]
  *   weft-sim --data-scale [--seed S] [--sizes 10,100,1000]
  *
@@ -17,6 +18,9 @@
  * --msg adds the messaging layer (sim_msg*.c: queues and topics over the
  * real msg/ state machines, replication, state transfer, consumers; its
  * invariants in sim_msg_check.c).
+ * --sgl adds the singleton layer (sim_sgl*.c: the real ctl_singleton.c
+ * machines over a linearizable claim store behind the simulated network;
+ * invariants in sim_sgl_check.c). --msg, --sgl and --data exclude each other.
  *
  * LIST is a comma list of crash,pause,partition,oneway,drift,leave,dupid,
  * all, none. --runs K runs seeds S..S+K-1; with --nodes-max M each run draws
@@ -29,6 +33,10 @@
  *         msg_acked=P msg_delivered=D msg_dups=U   (--msg: acknowledged
  *                                                   publishes, deliveries
  *                                                   to consumers, repeats)
+ *         sgl_runs=R sgl_overlaps=O                (--sgl: singleton runs
+ *                                                   started, and those that
+ *                                                   began while another run
+ *                                                   of the name went on)
  * detect_ms is the histogram of detection samples in whole ms (sim_detect.c;
  * samples of 65535 ms or more fall in the last bucket).
  */
@@ -51,7 +59,7 @@ static void usage(void)
 		"[--nodes-max M]\n"
 		"                [--data [--quorum] [--write-ms W]] "
 		"[--partition-max-ms P]\n"
-		"                [--msg [--msg-ms M] [--msg-converged]]\n"
+		"                [--msg [--msg-ms M] [--msg-converged]] [--sgl]\n"
 		"       weft-sim --scale [--seed S] [--sizes 10,100,1000]\n"
 		"       weft-sim --data-scale [--seed S] [--sizes 10,100,1000]\n");
 	exit(2);
@@ -109,6 +117,7 @@ static const char *prog = "weft-sim";
 struct totals {
 	uint64_t events, detections, false_downs, excused_downs, acked;
 	uint64_t msg_acked, msg_delivered, msg_dups;
+	uint64_t sgl_runs, sgl_overlaps;
 	uint32_t nodes_max;
 	uint64_t hist[HIST_MS];     /* detection samples per whole ms */
 };
@@ -118,6 +127,7 @@ static void add_totals(struct totals *t, const struct sim *s)
 	t->events += s->events_run;
 	t->acked += sim_data_acked(s);
 	sim_msg_totals(s, &t->msg_acked, &t->msg_delivered, &t->msg_dups);
+	sim_sgl_totals(s, &t->sgl_runs, &t->sgl_overlaps);
 	t->false_downs += s->det.false_downs;
 	t->excused_downs += s->det.excused_downs;
 	t->detections += s->det.n_sample;
@@ -143,10 +153,12 @@ static void print_totals(const struct totals *t, uint32_t runs, int failed)
 			       (unsigned long long)t->hist[ms]);
 			any = true;
 		}
-	printf("%s acked=%llu msg_acked=%llu msg_delivered=%llu msg_dups=%llu\n",
+	printf("%s acked=%llu msg_acked=%llu msg_delivered=%llu msg_dups=%llu "
+	       "sgl_runs=%llu sgl_overlaps=%llu\n",
 	       any ? "" : "-", (unsigned long long)t->acked,
 	       (unsigned long long)t->msg_acked, (unsigned long long)t->msg_delivered,
-	       (unsigned long long)t->msg_dups);
+	       (unsigned long long)t->msg_dups, (unsigned long long)t->sgl_runs,
+	       (unsigned long long)t->sgl_overlaps);
 }
 
 static void replay_cmd(const struct sim_opts *o, char *buf, size_t n)
@@ -182,6 +194,8 @@ static void replay_cmd(const struct sim_opts *o, char *buf, size_t n)
 		snprintf(buf + strlen(buf), n - strlen(buf), " --msg");
 	if (o->msg_converged)
 		snprintf(buf + strlen(buf), n - strlen(buf), " --msg-converged");
+	if (o->sgl)
+		snprintf(buf + strlen(buf), n - strlen(buf), " --sgl");
 	if (o->msg && o->msg_ms != 10)
 		snprintf(buf + strlen(buf), n - strlen(buf), " --msg-ms %u", o->msg_ms);
 }
@@ -194,10 +208,13 @@ static int run_one(const struct sim_opts *o, struct totals *t)
 	int rc = 0;
 
 	replay_cmd(o, replay, sizeof(replay));
-	if (!s || (o->msg && sim_msg_create(s) != 0)) {
+	if (!s || (o->msg && sim_msg_create(s) != 0) ||
+	    (o->sgl && sim_sgl_create(s) != 0)) {
 		fprintf(stderr, "weft-sim: cannot create the world\n");
-		if (s)
+		if (s) {
 			sim_msg_destroy(s);
+			sim_sgl_destroy(s);
+		}
 		sim_destroy(s);
 		return 1;
 	}
@@ -208,6 +225,8 @@ static int run_one(const struct sim_opts *o, struct totals *t)
 			 FK_RESTART, 0, i, NULL);
 	if (o->msg)
 		sim_msg_run_until(s, o->duration_ms * 1000);
+	else if (o->sgl)
+		sim_sgl_run_until(s, o->duration_ms * 1000);
 	else
 		sim_run_until(s, o->duration_ms * 1000);
 	if (!s->failed && !s->converged_at)
@@ -224,24 +243,28 @@ static int run_one(const struct sim_opts *o, struct totals *t)
 	if (s->failed) {
 		if (o->msg)
 			sim_msg_dump(s, stdout, replay);
+		else if (o->sgl)
+			sim_sgl_dump(s, stdout, replay);
 		else
 			sim_dump(s, stdout, replay);
 		rc = 1;
 	} else {
-		char data[512], msg[512];
+		char data[512], msg[512], sgl[256];
 
 		sim_data_summary(s, data, sizeof(data));
 		sim_msg_summary(s, msg, sizeof(msg));
+		sim_sgl_summary(s, sgl, sizeof(sgl));
 		printf("ok seed=%llu nodes=%u: converged %.2fs after faults "
-		       "stopped; %llu datagrams (%llu dropped), %llu events%s%s\n",
+		       "stopped; %llu datagrams (%llu dropped), %llu events%s%s%s\n",
 		       (unsigned long long)o->seed, o->nodes,
 		       (double)(s->converged_at - s->faults_end_us) / 1e6,
 		       (unsigned long long)s->msgs_sent,
 		       (unsigned long long)s->msgs_dropped,
-		       (unsigned long long)s->events_run, data, msg);
+		       (unsigned long long)s->events_run, data, msg, sgl);
 	}
 	add_totals(t, s);
 	sim_msg_destroy(s);
+	sim_sgl_destroy(s);
 	sim_destroy(s);
 	return rc;
 }
@@ -287,6 +310,7 @@ int main(int argc, char **argv)
 		if (!strcmp(a, "--write-converged")) { o.write_converged = true; continue; }
 		if (!strcmp(a, "--msg")) { o.msg = true; continue; }
 		if (!strcmp(a, "--msg-converged")) { o.msg_converged = true; continue; }
+		if (!strcmp(a, "--sgl")) { o.sgl = true; continue; }
 		if (!v)
 			usage();
 		i++;
@@ -320,7 +344,8 @@ int main(int argc, char **argv)
 	    o.write_ms < 1 || o.partition_max_ms < 1000 ||
 	    ((o.quorum || o.strict_copies || o.write_converged) && !o.data) ||
 	    nodes_max > SIM_MAX_NODES || o.msg_ms < 1 ||
-	    (o.msg && (o.nodes > 64 || nodes_max > 64)) || (o.msg_converged && !o.msg))
+	    (o.msg && (o.nodes > 64 || nodes_max > 64)) || (o.msg_converged && !o.msg) ||
+	    (o.sgl && (o.msg || o.data || o.nodes > 64 || nodes_max > 64)))
 		usage();
 	tot = calloc(1, sizeof(*tot));
 	if (!tot) {
