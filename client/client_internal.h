@@ -208,4 +208,9 @@ int weft_topology_decode(const uint8_t *body, size_t len, struct weft_topology *
 int weft_topology_from_resp(struct weft_client *c, struct weft_resp *r,
 			    struct weft_topology **out);
 
+/* ops.c: an op with no payload whose answer is text (STATS, MEMBERS,
+ * DESTINATIONS, APPS): *text malloc'd and NUL-terminated, *len (may be
+ * NULL) without the NUL. */
+int weft_text_op(weft_client *c, uint8_t opcode, char **text, size_t *len);
+
 #endif /* WEFT_CLIENT_INTERNAL_H */

@@ -295,30 +295,5 @@ int weft_dest_stop(weft_client *c, const char *dest)
 
 int weft_destinations(weft_client *c, char **text, size_t *len)
 {
-	if (c == NULL || text == NULL)
-		return -WEFT_ST_INVALID_ARG;
-	struct weft_msg m = { .opcode = WEFT_OP_DESTINATIONS };
-	struct weft_resp r;
-	int rc = weft_call(c, &m, &r);
-	if (rc < 0)
-		return rc;
-	if (r.status != WEFT_ST_OK) {
-		free(r.payload);
-		return -(int)r.status;
-	}
-	size_t n = r.msg_len - r.head_len;
-	char *t = malloc(n + 1);
-	if (t == NULL) {
-		free(r.payload);
-		c->last_errno = ENOMEM;
-		return -WEFT_ST_IO;
-	}
-	if (n > 0)
-		memcpy(t, r.payload + r.head_len, n);
-	t[n] = '\0';
-	free(r.payload);
-	*text = t;
-	if (len)
-		*len = n;
-	return 0;
+	return weft_text_op(c, WEFT_OP_DESTINATIONS, text, len);
 }

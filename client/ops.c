@@ -310,8 +310,7 @@ int weft_open_cache(weft_client *c, const char *cache, const struct weft_open_op
 	return call_status(c, &m);
 }
 
-/* An op with no payload whose answer is text (STATS, MEMBERS). */
-static int text_op(weft_client *c, uint8_t opcode, char **text, size_t *len)
+int weft_text_op(weft_client *c, uint8_t opcode, char **text, size_t *len)
 {
 	if (c == NULL || text == NULL)
 		return -WEFT_ST_INVALID_ARG;
@@ -341,12 +340,17 @@ static int text_op(weft_client *c, uint8_t opcode, char **text, size_t *len)
 	return 0;
 }
 
+int weft_apps(weft_client *c, char **text, size_t *len)
+{
+	return weft_text_op(c, WEFT_OP_APPS, text, len);
+}
+
 int weft_stats(weft_client *c, char **text, size_t *len)
 {
-	return text_op(c, WEFT_OP_STATS, text, len);
+	return weft_text_op(c, WEFT_OP_STATS, text, len);
 }
 
 int weft_members(weft_client *c, char **text, size_t *len)
 {
-	return text_op(c, WEFT_OP_MEMBERS, text, len);
+	return weft_text_op(c, WEFT_OP_MEMBERS, text, len);
 }
