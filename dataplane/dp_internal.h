@@ -288,6 +288,12 @@ uint64_t dp_unix_ms(void);
 #define DP_VERSION_CLOCK_SHIFT 20u
 /* The published view inside a snapshot. */
 const struct weft_dp_members *dp_members_snapshot(const struct dp_members *m);
+/* The view published now (NULL: none yet). An online QSBR reader; read
+ * it once per burst or pass. */
+const struct weft_dp_members *dp_members_current(const struct weft_dp *dp);
+/* Whether t places data: a segment table, this node in it, and others
+ * (false for NULL, no table, or a node alone). */
+bool dp_members_has_table(const struct weft_dp_members *t);
 
 /* --- the cluster channel (dp_ctl.c: rings, rx; dp_ctl_tx.c: send) --- */
 #define DP_CTL_RING 1024u          /* each ring, in mbufs */

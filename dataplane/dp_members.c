@@ -175,6 +175,17 @@ const struct weft_dp_members *dp_members_snapshot(const struct dp_members *m)
 	return &m->s;
 }
 
+const struct weft_dp_members *dp_members_current(const struct weft_dp *dp)
+{
+	const struct dp_members *dm = rcu_dereference(dp->members);
+	return dm != NULL ? &dm->s : NULL;
+}
+
+bool dp_members_has_table(const struct weft_dp_members *t)
+{
+	return t != NULL && t->owners > 0 && t->self != WEFT_DP_SELF_NONE && t->n > 1;
+}
+
 struct weft_dp_members *weft_dp_members_copy(struct weft_dp *dp)
 {
 	urcu_qsbr_read_lock();

@@ -28,11 +28,6 @@
 
 #include "dp_msg_internal.h"
 
-static bool has_table(const struct weft_dp_members *t)
-{
-	return t != NULL && t->owners > 0 && t->self != WEFT_DP_SELF_NONE && t->n > 1;
-}
-
 static uint32_t seg_of(const struct weft_dp_members *t, uint64_t h)
 {
 	return weft_wire_segment(h, t->seg_log2);
@@ -40,7 +35,7 @@ static uint32_t seg_of(const struct weft_dp_members *t, uint64_t h)
 
 bool dp_msg_is_primary(const struct weft_dp_members *t, uint64_t route_hash)
 {
-	if (!has_table(t))
+	if (!dp_members_has_table(t))
 		return true;
 	return t->seg_owner[(size_t)seg_of(t, route_hash) * t->owners] == t->self;
 }
@@ -48,7 +43,7 @@ bool dp_msg_is_primary(const struct weft_dp_members *t, uint64_t route_hash)
 unsigned dp_msg_targets(const struct weft_dp_members *t, uint64_t route_hash, uint32_t *to,
 			unsigned max)
 {
-	if (!has_table(t))
+	if (!dp_members_has_table(t))
 		return 0;
 	return dp_route_targets(t, WEFT_MODE_DISTRIBUTED, seg_of(t, route_hash), to, max);
 }
@@ -129,7 +124,7 @@ void dp_msg_replicate_async(struct dp_msg_ctx *x)
 {
 	if (x->n_recs == 0)
 		return;
-	if (x->lc->rpc == NULL || !has_table(x->topo)) {
+	if (x->lc->rpc == NULL || !dp_members_has_table(x->topo)) {
 		dp_msg_ctx_release(x);
 		return;
 	}
@@ -220,6 +215,20 @@ static struct weft_dest *dest_of(struct dp_lcore *lc, const struct weft_dp_membe
 	return NULL;
 }
 
+/* At-most-once for a non-idempotent op on a destination (created with
+ * defaults on first use): the destination, or NULL when req is answered
+ * already (a retransmission, or no destination could be made). */
+static struct weft_dest *claim_dest(struct dp_msg_ctx *x, const struct dp_req *req)
+{
+	if (!dp_dedup_claim(x->lc, req))
+		return NULL;
+	uint16_t st = WEFT_ST_INTERNAL;
+	struct weft_dest *d = dest_of(x->lc, x->topo, req, &st);
+	if (d == NULL)
+		fail(x->lc, req, true, st);
+	return d;
+}
+
 static void serve_open(struct dp_msg_ctx *x, const struct dp_req *req, uint64_t h)
 {
 	struct weft_x_dest_opts w;
@@ -277,14 +286,9 @@ static void serve_publish(struct dp_msg_ctx *x, const struct dp_req *req, uint64
 		fail(lc, req, false, WEFT_ST_VALUE_TOO_LARGE);
 		return;
 	}
-	if (!dp_dedup_claim(lc, req))
+	struct weft_dest *d = claim_dest(x, req);
+	if (d == NULL)
 		return;
-	uint16_t st = WEFT_ST_INTERNAL;
-	struct weft_dest *d = dest_of(lc, x->topo, req, &st);
-	if (d == NULL) {
-		fail(lc, req, true, st);
-		return;
-	}
 	uint64_t now = dp_unix_ms();
 	weft_dest_lock(d);
 	uint64_t ttl = p.ttl_ms != 0 ? p.ttl_ms : weft_dest_get_opts(d)->default_ttl_ms;
@@ -317,14 +321,9 @@ static void serve_receive(struct dp_msg_ctx *x, const struct dp_req *req)
 		fail(lc, req, false, WEFT_ST_BAD_REQUEST);
 		return;
 	}
-	if (!dp_dedup_claim(lc, req))
+	struct weft_dest *d = claim_dest(x, req);
+	if (d == NULL)
 		return;
-	uint16_t st = WEFT_ST_INTERNAL;
-	struct weft_dest *d = dest_of(lc, x->topo, req, &st);
-	if (d == NULL) {
-		fail(lc, req, true, st);
-		return;
-	}
 	uint8_t token[WEFT_MSG_TOKEN_LEN];
 	dp_msg_token_of(req, true, token);
 	struct weft_receive rq = {.consumer_id = r.consumer_id, .max = r.max, .wait_ms = r.wait_ms,

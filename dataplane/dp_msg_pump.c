@@ -18,7 +18,6 @@
 #include <string.h>
 
 #include <rte_byteorder.h>
-#include <urcu-qsbr.h>
 
 #include "dp_msg_internal.h"
 
@@ -46,12 +45,6 @@ static bool is_self(const struct weft_dp *dp, uint32_t ip, uint16_t port)
 	return ip == dp->bind_ip && port == dp->udp_port;
 }
 
-static const struct weft_dp_members *current_topo(const struct weft_dp *dp)
-{
-	const struct dp_members *dm = rcu_dereference(dp->members);
-	return dm != NULL ? dp_members_snapshot(dm) : NULL;
-}
-
 static void deliver_done(struct dp_lcore *lc, const struct dp_rpc_cookie *ck, uint16_t status,
 			 const void *extras, uint16_t extras_len)
 {
@@ -66,7 +59,7 @@ static void deliver_done(struct dp_lcore *lc, const struct dp_rpc_cookie *ck, ui
 	weft_topic_batch_done(d, dp_unix_ms(), ck->ip, ck->port, ok, out.next_id);
 	weft_dest_unlock(d);
 	if (ok)
-		dp_msg_pump(lc, d, current_topo(lc->dp));
+		dp_msg_pump(lc, d, dp_members_current(lc->dp));
 }
 
 /* One batch to a remote subscriber node. */

@@ -28,7 +28,6 @@
 #include <string.h>
 
 #include <rte_byteorder.h>
-#include <urcu-qsbr.h>
 
 #include "dp_msg_internal.h"
 
@@ -104,25 +103,14 @@ void dp_msg_state_destroy(struct dp_msg_state *s)
 	free(s);
 }
 
-static const struct weft_dp_members *current_topo(const struct weft_dp *dp)
-{
-	const struct dp_members *dm = rcu_dereference(dp->members);
-	return dm != NULL ? dp_members_snapshot(dm) : NULL;
-}
-
 /* --- owners ---------------------------------------------------------------- */
-
-static bool has_table(const struct weft_dp_members *t)
-{
-	return t != NULL && t->owners > 0 && t->self != WEFT_DP_SELF_NONE && t->n > 1;
-}
 
 static void owners_of(const struct weft_dp_members *t, uint64_t h, struct owners_ent *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->used = true;
 	o->route_hash = h;
-	if (!has_table(t))
+	if (!dp_members_has_table(t))
 		return;
 	const uint16_t *s = t->seg_owner + (size_t)weft_wire_segment(h, t->seg_log2) * t->owners;
 	for (unsigned i = 0; i < t->owners && o->n < OWNERS_MAX; i++) {
@@ -206,7 +194,7 @@ static void xfer_finish(struct dp_lcore *lc, struct xfer *x)
 {
 	if (x->drop_after && !x->failed) {
 		struct weft_dest *d = weft_msg_find(lc->dp->msgs, x->name, x->name_len);
-		const struct weft_dp_members *t = current_topo(lc->dp);
+		const struct weft_dp_members *t = dp_members_current(lc->dp);
 		if (d != NULL && dp_msg_role(t, lc->dp, weft_dest_route_hash(d)) == WEFT_ROLE_SUBSCRIBER) {
 			struct dp_msg_ctx *c = malloc(sizeof(*c));
 			if (c != NULL) {
@@ -455,7 +443,7 @@ void dp_msg_tick(struct dp_lcore *lc)
 	struct dp_msg_state *s = dp->msg_state;
 	if (weft_msg_count(dp->msgs) == 0)
 		return;
-	const struct weft_dp_members *topo = current_topo(dp);
+	const struct weft_dp_members *topo = dp_members_current(dp);
 	uint64_t now = dp_unix_ms();
 	bool moved = topo != NULL && topo->view != s->view;
 	if (!moved && now < s->next_pass_ms)

@@ -57,11 +57,6 @@ static bool live(const struct weft_dp_member *m)
 	return m->state == WEFT_DP_MEMBER_ALIVE || m->state == WEFT_DP_MEMBER_SUSPECT;
 }
 
-static bool has_table(const struct weft_dp_members *t)
-{
-	return t != NULL && t->owners > 0 && t->self != WEFT_DP_SELF_NONE && t->n > 1;
-}
-
 /* A replication target: every member of the view but one that left
  * gracefully (it handed its segments over). A member declared dead is
  * still a target while the view lists it: if it is alive after all (a
@@ -76,7 +71,7 @@ unsigned dp_route_targets(const struct weft_dp_members *t, uint8_t mode, uint32_
 			  uint32_t *to, unsigned max)
 {
 	unsigned n = 0;
-	if (!has_table(t))
+	if (!dp_members_has_table(t))
 		return 0;
 	if (mode == WEFT_MODE_DISTRIBUTED) {
 		const uint16_t *o = t->seg_owner + (size_t)seg * t->owners;
@@ -109,7 +104,7 @@ static bool target_unknown(const struct weft_dp_members *t, uint8_t mode, uint32
 
 bool dp_route_owns(const struct weft_dp_members *topo, uint8_t mode, uint64_t h)
 {
-	if (mode != WEFT_MODE_DISTRIBUTED || !has_table(topo))
+	if (mode != WEFT_MODE_DISTRIBUTED || !dp_members_has_table(topo))
 		return true;
 	const uint16_t *o = topo->seg_owner +
 			    (size_t)weft_wire_segment(h, topo->seg_log2) * topo->owners;
@@ -158,7 +153,7 @@ enum dp_route dp_route_request(struct dp_lcore *lc, const struct weft_dp_members
 		dp_answer(lc, req, WEFT_ST_NO_QUORUM, NULL, 0, NULL, 0);
 		return DP_ROUTE_ANSWERED;
 	}
-	if (!has_table(topo) || (op != WEFT_OP_GET && !write))
+	if (!dp_members_has_table(topo) || (op != WEFT_OP_GET && !write))
 		return DP_ROUTE_LOCAL;
 	uint32_t seg = weft_wire_segment(req->key_hash, topo->seg_log2);
 	if ((req->hdr.flags & WEFT_F_NODE) || mode == WEFT_MODE_INVALIDATED)
@@ -181,7 +176,7 @@ bool dp_route_read_through(struct dp_lcore *lc, const struct weft_dp_members *to
 {
 	if (lc->rpc == NULL || topo == NULL || topo->seg_prev == NULL ||
 	    lc->now_ms >= topo->seg_prev_until_ms || (req->hdr.flags & WEFT_F_NODE) ||
-	    !has_table(topo))
+	    !dp_members_has_table(topo))
 		return false;
 	uint8_t mode = dp_cache_mode(lc->dp, c);
 	if (mode != WEFT_MODE_DISTRIBUTED && mode != WEFT_MODE_REPLICATED)
@@ -253,7 +248,7 @@ void dp_route_after_write(struct dp_lcore *lc, const struct weft_dp_members *top
 	unsigned n = 0;
 	struct dp_rpc_msg *msg = NULL;
 	uint8_t mode = dp_cache_mode(lc->dp, c);
-	if (lc->rpc != NULL && r->status == WEFT_ST_OK && has_table(topo) &&
+	if (lc->rpc != NULL && r->status == WEFT_ST_OK && dp_members_has_table(topo) &&
 	    mode != WEFT_MODE_LOCAL) {
 		h.seg = weft_wire_segment(req->key_hash, topo->seg_log2);
 		h.mode = mode;

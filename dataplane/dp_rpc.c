@@ -540,8 +540,7 @@ void dp_rpc_tick(struct dp_lcore *lc)
 	}
 	if (r->n_slots == 0)
 		return;
-	const struct dp_members *dm = rcu_dereference(lc->dp->members);
-	const struct weft_dp_members *t = dm != NULL ? dp_members_snapshot(dm) : NULL;
+	const struct weft_dp_members *t = dp_members_current(lc->dp);
 	bool view_changed = t != NULL && t->view != r->view;
 	if (view_changed)
 		r->view = t->view;

@@ -435,8 +435,7 @@ void dp_serve_burst(struct dp_lcore *lc, struct dp_req *reqs, unsigned n)
 	struct weft_cache *cache[DP_BURST];
 	bool get[DP_BURST];
 	unsigned n_get = 0;
-	const struct dp_members *dm = rcu_dereference(lc->dp->members);
-	const struct weft_dp_members *topo = dm != NULL ? dp_members_snapshot(dm) : NULL;
+	const struct weft_dp_members *topo = dp_members_current(lc->dp);
 
 	/* Stage 1: count, resolve caches, hash keys once. */
 	for (unsigned i = 0; i < n; i++) {
