@@ -21,6 +21,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <weft/wire.h>
+
 #include "cache.h"
 
 #ifdef __cplusplus
@@ -310,6 +312,24 @@ void weft_dp_rebalance_publish(struct weft_dp *dp, const struct weft_dp_rebalanc
  * jobs), copied; len bytes, no NUL needed. 0 or -ENOMEM (the previous text
  * stays). Any thread. */
 int weft_dp_apps_publish(struct weft_dp *dp, const char *text, size_t len);
+
+/* --- session events ----------------------------------------------------------
+ *
+ * The lcores that create, invalidate or expire a session (as its primary,
+ * wire.h "Sessions") queue one event each, after the change is applied,
+ * on a bounded multi-producer ring (a full ring drops the event, counted in
+ * STATS session_events_dropped); one non-lcore thread (weftd's sessions
+ * service) takes them and publishes them to "/topic/<store>.events". */
+#define WEFT_DP_SESS_EVENTS_RING 4096u
+struct weft_dp_sess_event {
+	uint8_t kind;                        /* enum weft_session_event */
+	uint8_t store_len;
+	char store[WEFT_SESSION_STORE_MAX_LEN];
+	uint8_t id[WEFT_SESSION_ID_LEN];
+};
+/* Takes up to max queued events (oldest first); returns how many. One
+ * thread at a time (not an lcore). */
+unsigned weft_dp_sess_events(struct weft_dp *dp, struct weft_dp_sess_event *out, unsigned max);
 
 /* --- in-node clients ---------------------------------------------------------
  *

@@ -61,6 +61,14 @@ WEFT_API int weft_app_publish(weft_app *app, const char *dest, const void *body,
 WEFT_API int weft_app_listen(weft_app *app, const char *dest, const char *durable,
 			     weft_listener_fn fn, void *ctx);
 
+/* Sessions inside a node: the weft_session_* calls of weft/weft.h work on
+ * weft_app_client(app). Listens to store's session events (NULL:
+ * WEFT_SESSION_STORE): fn runs on the app pool for each event (created,
+ * expired, invalidated), its return value ignored but < 0, which ends the
+ * listener. Until the app is undeployed. -EINVAL (bad store name), -ENOMEM. */
+WEFT_API int weft_app_session_listen(weft_app *app, const char *store, weft_session_event_fn fn,
+				     void *ctx);
+
 /* --- daemons -------------------------------------------------------------- */
 
 typedef struct weft_daemon weft_daemon;

@@ -420,6 +420,102 @@ typedef int (*weft_listener_fn)(void *ctx, const struct weft_message *m);
  * closed or their visibility timeout passes. */
 WEFT_API int weft_listen(weft_consumer *k, weft_listener_fn fn, void *ctx, uint64_t max_ms);
 
+/* --- Sessions (docs/sessions.md; wire.h "Sessions") --------------------
+ *
+ * Replicated web sessions: a session is a set of attributes (name -> bytes,
+ * up to WEFT_SESSION_MAX_BYTES in all) under an unguessable 128-bit id,
+ * kept by the owners of its id's segment (synchronous replication: an
+ * acknowledged write survives the loss of a node) and removed everywhere
+ * once idle for its max-inactive timeout (default 30 min; see wire.h for
+ * the slack). Any node serves any session. store NULL means
+ * WEFT_SESSION_STORE; another store is "weft.sessions.<name>". Session ops
+ * go to the id's primary through the topology; a read that timed out is
+ * sent again to a new primary, a CREATE, REMOVE or INVALIDATE is not
+ * (-WEFT_ST_TIMEOUT: outcome unknown). -WEFT_ST_NO_SESSION: no such
+ * session (never created, invalidated, or expired). */
+struct weft_session_id {
+	uint8_t b[WEFT_SESSION_ID_LEN];
+};
+#define WEFT_SESSION_HEX_LEN 32u
+
+/* The id as 32 lowercase hex digits and a NUL. */
+WEFT_API void weft_session_id_hex(const struct weft_session_id *id,
+				  char out[WEFT_SESSION_HEX_LEN + 1]);
+/* Parses 32 hex digits (either case, nothing else) into *id; 0 or
+ * -WEFT_ST_INVALID_ARG (also for the all-zero id). */
+WEFT_API int weft_session_id_parse(const char *hex, struct weft_session_id *id);
+
+struct weft_session_info {
+	uint64_t created_ms;     /* unix ms */
+	uint64_t access_ms;      /* last access, within the slack (unix ms) */
+	uint64_t idle_ms;        /* at the primary, before this call */
+	uint32_t max_inactive_s;
+	uint32_t attrs;
+	uint32_t bytes;          /* the record's size (memory, without overhead) */
+};
+
+/* Creates a session with a fresh id from getrandom(2) (drawn again should
+ * it be taken) and max_inactive_s (0: WEFT_SESSION_DEFAULT_MAX_INACTIVE_S,
+ * at most WEFT_SESSION_MAX_MAX_INACTIVE_S). *id gets it. */
+WEFT_API int weft_session_create(weft_client *c, const char *store, uint32_t max_inactive_s,
+				 struct weft_session_id *id);
+/* Reads attribute attr (NUL-terminated, 1..WEFT_SESSION_MAX_ATTR_NAME bytes):
+ * *value malloc'd (NULL when empty), *value_len bytes. -WEFT_ST_NOT_FOUND:
+ * no such attribute. An access. info (may be NULL) as in weft_session_info. */
+WEFT_API int weft_session_get(weft_client *c, const char *store, const struct weft_session_id *id,
+			      const char *attr, void **value, size_t *value_len,
+			      struct weft_session_info *info);
+/* Sets attribute attr to value (an access). -WEFT_ST_VALUE_TOO_LARGE when
+ * the session would pass WEFT_SESSION_MAX_BYTES (nothing changed). */
+WEFT_API int weft_session_set(weft_client *c, const char *store, const struct weft_session_id *id,
+			      const char *attr, const void *value, size_t value_len);
+/* Removes attribute attr (an access). -WEFT_ST_NOT_FOUND: there was none. */
+WEFT_API int weft_session_remove(weft_client *c, const char *store,
+				 const struct weft_session_id *id, const char *attr);
+
+/* One attribute of weft_session_list / weft_session_load: pointers into the
+ * block the call returned (name NUL-terminated; value NULL from list). */
+struct weft_session_attr {
+	const char *name;
+	const void *value;
+	size_t value_len;
+};
+/* The session's attribute names (and sizes), an access: *attrs (n entries)
+ * and their names live in one malloc'd block, *attrs itself (NULL when n
+ * is 0): free(*attrs). info may be NULL. */
+WEFT_API int weft_session_list(weft_client *c, const char *store, const struct weft_session_id *id,
+			       struct weft_session_attr **attrs, size_t *n,
+			       struct weft_session_info *info);
+/* As weft_session_list, with every value: a whole session in one round
+ * trip (what a web request does first). */
+WEFT_API int weft_session_load(weft_client *c, const char *store, const struct weft_session_id *id,
+			       struct weft_session_attr **attrs, size_t *n,
+			       struct weft_session_info *info);
+/* An access with no other effect; max_inactive_s != 0 also sets a new
+ * timeout (<= WEFT_SESSION_MAX_MAX_INACTIVE_S). */
+WEFT_API int weft_session_touch(weft_client *c, const char *store,
+				const struct weft_session_id *id, uint32_t max_inactive_s);
+/* Ends the session on every owner (listeners hear "invalidated"). */
+WEFT_API int weft_session_invalidate(weft_client *c, const char *store,
+				     const struct weft_session_id *id);
+/* The session's info without counting an access. */
+WEFT_API int weft_session_info(weft_client *c, const char *store, const struct weft_session_id *id,
+			       struct weft_session_info *info);
+
+/* A session event listener: called for each event of the store (its
+ * primary's created / expired / invalidated, wire.h); return 0 to go on,
+ * < 0 to stop listening. */
+typedef int (*weft_session_event_fn)(void *ctx, enum weft_session_event ev,
+				     const struct weft_session_id *id);
+/* Listens to store's events (topic "/topic/<store>.events" through a plain
+ * subscription on this client) until fn returns < 0 (0), max_ms passes
+ * (0 = no bound; 0) or a call fails for good (its status). Events made
+ * while nobody listens are not kept. */
+WEFT_API int weft_session_listen(weft_client *c, const char *store, weft_session_event_fn fn,
+				 void *ctx, uint64_t max_ms);
+/* The name of an event kind ("created"), NULL for an unknown one. */
+WEFT_API const char *weft_session_event_name(enum weft_session_event ev);
+
 /* Apps: APPS of the node the client talks to (wire.h WEFT_OP_APPS: "app ...",
  * "daemon ..." and "job ..." lines, empty when it runs no app): *text
  * malloc'd, NUL-terminated, *len without the NUL. */

@@ -124,6 +124,9 @@ enum weft_op {
 	WEFT_OP_PUT_FENCED = 0x1b,    /* name, key, weft_x_fenced_write, value ->
 	                                 weft_x_version; FENCED when the singleton's
 	                                 claim has another epoch (below) */
+	WEFT_OP_SESSION = 0x1c,       /* name = session store, key = session id,
+	                                 weft_x_session, value per action ->
+	                                 weft_x_session_info, value (see "Sessions") */
 	WEFT_OP__COUNT
 };
 
@@ -156,6 +159,8 @@ enum weft_status {
 	                                 messages or max_bytes (back-pressure); retry later */
 	WEFT_ST_FENCED = 19,          /* PUT_FENCED refused: the singleton's current claim
 	                                 is not the writer's epoch (it lost the singleton) */
+	WEFT_ST_NO_SESSION = 20,      /* SESSION: no such session (never created, or
+	                                 invalidated, or expired) */
 	WEFT_ST__SERVER_COUNT,
 
 	/* Statuses made by libweft itself, never on the wire. */
@@ -542,6 +547,149 @@ struct __attribute__((packed)) weft_x_fenced_write { /* PUT_FENCED */
 _Static_assert(sizeof(struct weft_singleton_claim) == 33, "a claim is 33 bytes");
 _Static_assert(sizeof(struct weft_x_fenced_write) == 160, "fenced write extras are 160 bytes");
 
+/* Sessions (docs/sessions.md). A session store is a DISTRIBUTED cache named
+ * WEFT_SESSION_STORE or "weft.sessions.<anything>" (created on first use
+ * with the node's default owners); its entries are sessions: key = the
+ * 16-byte session id, value = the session record (below). Session ids are
+ * made by the client from a cryptographic source (libweft: getrandom(2));
+ * an all-zero id is refused (BAD_REQUEST). Plain cache writes (PUT, DELETE,
+ * ...) to a session store are refused with BAD_REQUEST; GET returns the raw
+ * record.
+ *
+ * Every SESSION op is routed as a keyed write: it is served by the primary
+ * of the id's segment (any other node forwards it there). The primary reads
+ * the record, applies the action, stores the new record (compare-and-swap
+ * on the entry's version, retried, so concurrent ops on one session
+ * serialize) and replicates it to the other owners before answering
+ * (synchronous, as a PUT; INVALIDATE and EXPIRE as a DELETE).
+ *
+ * Idle tracking. record.access_ms (unix ms) is the last access that every
+ * owner knows. Each write action sets it to the primary's now; a read
+ * action (GET, LIST, LOAD, TOUCH) that finds it older than the session's
+ * slack weft_session_slack_ms() sets it and replicates before answering;
+ * other reads replicate nothing (one replicated write per session per slack
+ * at most, never one per read). Hence every owner's access_ms is within the
+ * slack of the true last access, and every owner computes the same
+ * deadline: access_ms + slack + max_inactive_s * 1000. The primary's expiry
+ * pass removes a session past its deadline (EXPIRE); after a failover the
+ * new primary uses the same replicated deadline, so a session used within
+ * its timeout is never expired, and an idle one is gone between
+ * max_inactive and max_inactive + slack after its last access.
+ *
+ * Events. The primary that creates, invalidates or expires a session
+ * publishes, after answering, one message to the topic
+ * "/topic/<store>.events" (at most once: lost if that node dies first) with
+ * properties "event" (created | expired | invalidated), "session" (the id
+ * in 32 lowercase hex digits) and "store"; the body is empty. */
+#define WEFT_SESSION_STORE "weft.sessions"
+#define WEFT_SESSION_STORE_PREFIX "weft.sessions."
+#define WEFT_SESSION_STORE_MAX_LEN 57u        /* "/topic/<store>.events" fits a name */
+#define WEFT_SESSION_ID_LEN 16u
+#define WEFT_SESSION_DEFAULT_MAX_INACTIVE_S 1800u /* 30 min */
+#define WEFT_SESSION_MAX_MAX_INACTIVE_S (30u * 86400u)
+#define WEFT_SESSION_MAX_ATTR_NAME 250u       /* bytes, 1..250, any bytes but NUL */
+#define WEFT_SESSION_MAX_BYTES WEFT_MAX_VALUE_LEN /* a whole record, headers included */
+
+enum weft_session_action {
+	WEFT_SESS_CREATE = 1,     /* max_inactive_s (0: default) -> OK; EXISTS when the id
+	                             is taken (the client draws another) */
+	WEFT_SESS_GET = 2,        /* value = attribute name -> value = the attribute;
+	                             NOT_FOUND: no such attribute */
+	WEFT_SESS_SET = 3,        /* value = name (attr_len bytes) then the attribute -> OK;
+	                             VALUE_TOO_LARGE when the record would pass
+	                             WEFT_SESSION_MAX_BYTES (nothing changed) */
+	WEFT_SESS_REMOVE = 4,     /* value = attribute name -> OK; NOT_FOUND */
+	WEFT_SESS_LIST = 5,       /* -> value = attribute list, names only */
+	WEFT_SESS_LOAD = 6,       /* -> value = attribute list with values */
+	WEFT_SESS_TOUCH = 7,      /* an access; max_inactive_s != 0 sets a new timeout -> OK */
+	WEFT_SESS_INVALIDATE = 8, /* -> OK: the session is gone from every owner */
+	WEFT_SESS_EXPIRE = 9,     /* node only (WEFT_F_NODE or in-node): removes the session
+	                             iff its deadline passed -> OK; EXISTS: not due */
+	WEFT_SESS_INFO = 10,      /* -> OK (the info extras; not an access) */
+	WEFT_SESS__COUNT
+};
+
+/* Whether an action may be applied twice with the effect of once (CREATE,
+ * REMOVE, INVALIDATE and EXPIRE are answered from the node's at-most-once
+ * table on a retransmission, and never re-sent to another node). */
+static inline bool weft_wire_session_action_is_idempotent(uint8_t action)
+{
+	return action != WEFT_SESS_CREATE && action != WEFT_SESS_REMOVE &&
+	       action != WEFT_SESS_INVALIDATE && action != WEFT_SESS_EXPIRE;
+}
+
+/* The slack of a session with timeout max_inactive_s: clamp(max_inactive / 8,
+ * 1 s, 60 s), in ms. Pure. */
+static inline uint64_t weft_session_slack_ms(uint32_t max_inactive_s)
+{
+	uint64_t s = (uint64_t)max_inactive_s * 1000u / 8u;
+	return s < 1000u ? 1000u : s > 60000u ? 60000u : s;
+}
+
+struct __attribute__((packed)) weft_x_session { /* SESSION request */
+	uint8_t action;          /* enum weft_session_action */
+	uint8_t reserved;        /* 0 */
+	uint16_t attr_len;       /* SET: the name's length in the value; else 0 (the
+	                            whole value is the name for GET and REMOVE) */
+	uint32_t max_inactive_s; /* CREATE, TOUCH: 0 or 1..WEFT_SESSION_MAX_MAX_INACTIVE_S;
+	                            0 for the other actions */
+};
+
+/* Every SESSION answer with status OK carries the session as the primary
+ * saw it before this op's access, except those of CREATE, REMOVE,
+ * INVALIDATE and EXPIRE (at-most-once answers), which carry no extras. */
+struct __attribute__((packed)) weft_x_session_info {
+	uint64_t created_ms;     /* unix ms */
+	uint64_t access_ms;      /* the record's access_ms (within the slack of the truth) */
+	uint64_t idle_ms;        /* the primary's now - access_ms */
+	uint32_t max_inactive_s;
+	uint32_t attrs;          /* attributes */
+	uint32_t bytes;          /* the record's size */
+	uint32_t reserved;       /* 0 */
+};
+
+/* The session record (the cache entry's value), and the attribute list of
+ * LIST and LOAD answers: little-endian, packed. The record is a
+ * weft_session_record_hdr then hdr.attrs attributes; an attribute is a
+ * weft_session_attr_hdr, then name_len name bytes, then value_len value
+ * bytes (LIST: no value bytes; value_len still gives the size). Names are
+ * unique within a session. */
+#define WEFT_SESSION_RECORD_MAGIC 0x53534557u /* "WESS" */
+struct __attribute__((packed)) weft_session_record_hdr {
+	uint32_t magic;
+	uint32_t max_inactive_s;
+	uint64_t created_ms;
+	uint64_t access_ms;
+	uint32_t attrs;
+	uint32_t reserved;       /* 0 */
+};
+struct __attribute__((packed)) weft_session_attr_hdr {
+	uint16_t name_len;       /* 1..WEFT_SESSION_MAX_ATTR_NAME */
+	uint32_t value_len;
+};
+
+/* The session event kinds (the "event" property's values, in order). */
+enum weft_session_event {
+	WEFT_SESSION_CREATED = 1,
+	WEFT_SESSION_EXPIRED = 2,
+	WEFT_SESSION_INVALIDATED = 3,
+};
+
+_Static_assert(sizeof(struct weft_x_session) == 8, "session extras are 8 bytes");
+_Static_assert(sizeof(struct weft_x_session_info) == 40, "session info is 40 bytes");
+_Static_assert(sizeof(struct weft_session_record_hdr) == 32, "record header is 32 bytes");
+_Static_assert(sizeof(struct weft_session_attr_hdr) == 6, "attribute header is 6 bytes");
+
+/* Whether name (len bytes) names a session store. Pure. */
+static inline bool weft_wire_is_session_store(const char *name, size_t len)
+{
+	size_t base = sizeof(WEFT_SESSION_STORE) - 1, pre = sizeof(WEFT_SESSION_STORE_PREFIX) - 1;
+	if (len > WEFT_SESSION_STORE_MAX_LEN || len < base ||
+	    __builtin_memcmp(name, WEFT_SESSION_STORE, base) != 0)
+		return false;
+	return len == base || (len > pre && name[base] == '.');
+}
+
 /* APPS. No name, key, extras or value; idempotent. Response value: text
  * lines about this node's deployed apps, daemons and jobs, as the node's
  * app runtime last published them (empty when it runs none):
@@ -652,6 +800,8 @@ static inline uint16_t weft_wire_request_extras_len(uint8_t opcode)
 		return sizeof(struct weft_x_topic_deliver);
 	case WEFT_OP_PUT_FENCED:
 		return sizeof(struct weft_x_fenced_write);
+	case WEFT_OP_SESSION:
+		return sizeof(struct weft_x_session);
 	default:
 		return 0;
 	}
@@ -670,6 +820,7 @@ static inline bool weft_wire_op_has_key(uint8_t opcode)
 	case WEFT_OP_INCR:
 	case WEFT_OP_TOUCH:
 	case WEFT_OP_PUT_FENCED:
+	case WEFT_OP_SESSION:
 		return true;
 	default:
 		return false;
@@ -677,7 +828,9 @@ static inline bool weft_wire_op_has_key(uint8_t opcode)
 }
 
 /* Whether replaying the op twice could differ from applying it once: the
- * node remembers the responses of these per (client_id, request_id). */
+ * node remembers the responses of these per (client_id, request_id).
+ * SESSION is false here: whether it is depends on its action
+ * (weft_wire_session_action_is_idempotent). */
 static inline bool weft_wire_op_is_idempotent(uint8_t opcode)
 {
 	switch (opcode) {
@@ -723,6 +876,8 @@ static inline uint32_t weft_wire_max_request_value(uint8_t opcode)
 	case WEFT_OP_MSG_REPL:
 	case WEFT_OP_TOPIC_DELIVER:
 		return WEFT_MAX_MSG_VALUE_LEN;
+	case WEFT_OP_SESSION:
+		return WEFT_MAX_VALUE_LEN + WEFT_SESSION_MAX_ATTR_NAME;
 	default:
 		return WEFT_MAX_VALUE_LEN;
 	}
