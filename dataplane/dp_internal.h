@@ -101,6 +101,13 @@ struct dp_counters {
 	uint64_t ctl_drop_self;   /* our own datagrams (multicast echo) */
 	uint64_t arp_learned;     /* ARP table writes (ARP and cluster rx) */
 	uint64_t ctl_tx;          /* control frames moved to the tx buffer (worker 0) */
+	/* sessions (dp_sess.c), on the primary */
+	uint64_t sessions_created;
+	uint64_t sessions_invalidated;
+	uint64_t sessions_expired;      /* by EXPIRE, or found past the deadline */
+	uint64_t session_slack_writes;  /* reads that refreshed a stale access_ms */
+	uint64_t session_cas_retries;   /* read-modify-writes redone: the entry moved */
+	uint64_t session_events_dropped;/* events lost: the event ring was full */
 };
 
 const char *dp_drop_name(enum dp_drop d);
@@ -221,6 +228,16 @@ enum dp_rx_verdict dp_rx_classify(const uint8_t *dgram, uint32_t len, struct wef
 enum weft_status dp_req_validate(const struct weft_wire_hdr *hdr, const uint8_t *payload,
 				 struct dp_req *req);
 
+/* Whether req claims the at-most-once table: a non-idempotent op, or a
+ * SESSION whose action is not idempotent (req validated: its extras are
+ * there). */
+static inline bool dp_req_is_amo(const struct dp_req *req)
+{
+	if (req->hdr.opcode == WEFT_OP_SESSION)
+		return !weft_wire_session_action_is_idempotent(req->extras[0]);
+	return !weft_wire_op_is_idempotent(req->hdr.opcode);
+}
+
 /* Iterates a validated MULTI_GET key list: *pos starts at 0. Returns false
  * at the end. Pure. */
 bool dp_mget_next(const uint8_t *list, uint32_t list_len, uint32_t *pos, const uint8_t **key,
@@ -236,6 +253,8 @@ struct dp_lcore {
 	struct dp_rpc_state *rpc; /* node RPC (dp_rpc.c); NULL without a cluster channel */
 	uint16_t queue;
 	uint64_t now_ms;          /* read once per burst */
+	uint64_t unix_ms;         /* wall clock, read once per burst that has a
+	                             SESSION request (dp_serve.c) */
 	unsigned n_tx;
 	unsigned empty_polls;
 	uint32_t backoff_us;
@@ -268,6 +287,7 @@ struct weft_dp {
 	struct dp_locals *locals;           /* in-node clients (dp_local.c) */
 	unsigned n_locals;                  /* of them open (atomic): 0 skips every check */
 	struct dp_msg_state *msg_state;     /* worker 0's messaging timers (dp_msg_tick.c) */
+	struct rte_ring *sess_events;       /* lcores -> sessions service (dp_sess.c) */
 	volatile bool stop;
 };
 
@@ -461,6 +481,15 @@ struct dp_hold_init {
 	struct dp_dedup_resp resp;    /* REPL holds: the answer once acked */
 	uint32_t seg;                 /* REPL holds: the key's segment */
 	uint8_t mode;                 /* REPL holds: the cache's mode */
+	/* REPL holds: an answer payload that replaces resp.extras once every
+	 * target acked: payload_extras_len bytes of extras, then the value
+	 * (payload_len bytes in all; malloc'd). NULL: none. Ownership passes
+	 * to dp_rpc_replicate whatever happens; it is freed exactly once, after
+	 * the answer (with it on success; unused on an error: a target's
+	 * error, BUSY on give-up or no slot). */
+	uint8_t *payload;
+	uint32_t payload_len;
+	uint16_t payload_extras_len;
 };
 
 /* What a NOTIFY request (a node request with no client behind it: topic
@@ -489,7 +518,8 @@ void dp_rpc_forward(struct dp_lcore *lc, const struct weft_dp_members *topo,
 		    const struct dp_req *req, uint32_t to);
 /* Sends msg to each of the n members `to` of topo, holding the client
  * request described by h until all acked (or left the view). n == 0
- * answers at once. Takes its own references to msg. */
+ * answers at once. Takes its own references to msg, and h->payload (see
+ * struct dp_hold_init). */
 void dp_rpc_replicate(struct dp_lcore *lc, const struct weft_dp_members *topo,
 		      const struct dp_hold_init *h, struct dp_rpc_msg *msg, const uint32_t *to,
 		      unsigned n);
@@ -544,6 +574,28 @@ void dp_route_after_write(struct dp_lcore *lc, const struct weft_dp_members *top
  * (REPLICATE with no entry) and answers once they acked. */
 void dp_route_after_open(struct dp_lcore *lc, const struct weft_dp_members *topo,
 			 const struct dp_req *req, struct weft_cache *c);
+
+/* --- sessions (dp_sess.c) ----------------------------------------------
+ *
+ * SESSION requests (wire.h "Sessions"), over sess/. */
+/* Stage 1, before routing: BAD_REQUEST checks of the extras and value
+ * (weft_sess_check_request), and EXPIRE only from a node (WEFT_F_NODE) or
+ * an in-node client (source port = a member's data port + 2). Returns
+ * true when req goes on; false when it was answered. */
+bool dp_sess_precheck(struct dp_lcore *lc, const struct dp_req *req,
+		      const struct weft_dp_members *topo);
+/* Serves one SESSION on the primary (dp_route_request said LOCAL): the
+ * read-modify-write of the record (CAS on its version, bounded retries
+ * then BUSY), then synchronous replication to the other owners; the
+ * client is answered once they all acked. lc->unix_ms is the wall clock. */
+void dp_sess_serve(struct dp_lcore *lc, const struct dp_req *req, struct weft_cache *c,
+		   const struct weft_dp_members *topo);
+/* The event ring (dp_sess_events.c): created in weft_dp_create, freed in
+ * weft_dp_destroy (dp_setup.c). 0 or -ENOMEM. */
+int dp_sess_events_create(struct weft_dp *dp);
+void dp_sess_events_destroy(struct weft_dp *dp);
+/* Queues one event (any lcore). 0, or -ENOBUFS: the ring is full. */
+int dp_sess_event_push(struct weft_dp *dp, const struct weft_dp_sess_event *e);
 
 /* dp_repl.c: serves REPLICATE (validated: dp_req_validate checked the
  * entry list). */

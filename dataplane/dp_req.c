@@ -18,6 +18,10 @@
  *    node ops REPLICATE, MSG_REPL and TOPIC_DELIVER carry a value;
  *  - node ops (REPLICATE, MSG_REPL, TOPIC_JOIN, TOPIC_DELIVER) need
  *    WEFT_F_NODE; messaging's own per-op checks are in dp_msg*.c;
+ *  - SESSION (which may carry a value) names a session store
+ *    (weft_wire_is_session_store) and a key of exactly WEFT_SESSION_ID_LEN
+ *    bytes, not all zero; a keyed op other than GET and SESSION to a
+ *    session store is BAD_REQUEST (its action checks are dp_sess.c's);
  *  - a MULTI_GET list is u16 count <= WEFT_MAX_MULTI_GET, then exactly count
  *    [u16 len][key] items filling the value, each key 1..WEFT_MAX_KEY_LEN;
  *  - FETCH: offset a multiple of WEFT_MAX_DGRAM_PAYLOAD, count
@@ -114,10 +118,28 @@ static bool op_has_value(uint8_t op)
 	case WEFT_OP_ACK:
 	case WEFT_OP_MSG_REPL:
 	case WEFT_OP_TOPIC_DELIVER:
+	case WEFT_OP_SESSION:
 		return true;
 	default:
 		return false;
 	}
+}
+
+/* SESSION: the store's name, a 16-byte id not all zero; and no plain
+ * keyed write (PUT, DELETE, ...) to a session store. */
+static enum weft_status check_session_names(const struct dp_req *req)
+{
+	uint8_t op = req->hdr.opcode;
+	bool store = weft_wire_is_session_store((const char *)req->name, req->hdr.name_len);
+	if (op != WEFT_OP_SESSION)
+		return store && op != WEFT_OP_GET && weft_wire_op_has_key(op) ? WEFT_ST_BAD_REQUEST
+									      : WEFT_ST_OK;
+	if (!store || req->hdr.key_len != WEFT_SESSION_ID_LEN)
+		return WEFT_ST_BAD_REQUEST;
+	uint8_t any = 0;
+	for (unsigned i = 0; i < WEFT_SESSION_ID_LEN; i++)
+		any |= req->key[i];
+	return any != 0 ? WEFT_ST_OK : WEFT_ST_BAD_REQUEST;
 }
 
 bool dp_mget_next(const uint8_t *list, uint32_t list_len, uint32_t *pos, const uint8_t **key,
@@ -221,6 +243,9 @@ enum weft_status dp_req_validate(const struct weft_wire_hdr *hdr, const uint8_t 
 	req->extras = req->key + hdr->key_len;
 	req->value = req->extras + hdr->extras_len;
 	req->value_len = vlen;
+	enum weft_status st = check_session_names(req);
+	if (st != WEFT_ST_OK)
+		return st;
 	if (op == WEFT_OP_MULTI_GET)
 		return check_mget(req->value, vlen);
 	if (op == WEFT_OP_REPLICATE)

@@ -14,6 +14,8 @@
  *    (peer gone), or when one of its slots gives up (BUSY: the write is on
  *    this node but maybe not on every owner; the client decides);
  *  - a message is freed when the last slot that carries it is released;
+ *  - a REPL hold's answer payload (dp_hold_init.payload) is freed exactly
+ *    once, in hold_answer (whatever the answer) or dp_rpc_destroy;
  *  - retransmissions reuse the request id, so a forwarded non-idempotent op
  *    is applied at most once by the owner's at-most-once table.
  *
@@ -44,6 +46,9 @@ struct dp_hold {
 	uint16_t waiting;       /* slots still pending */
 	uint32_t seg;
 	struct dp_dedup_resp resp;
+	uint8_t *payload;       /* REPL: the answer's extras + value once acked (owned) */
+	uint32_t payload_len;
+	uint16_t payload_extras_len;
 	struct dp_flow flow;    /* the client's */
 	struct weft_wire_hdr hdr; /* the client's request header */
 };
@@ -127,6 +132,9 @@ void dp_rpc_destroy(struct dp_rpc_state *r)
 	for (unsigned i = 0; i < DP_RPC_SLOTS; i++)
 		if (r->slot[i].used)
 			dp_rpc_msg_put(r->slot[i].msg);
+	for (unsigned i = 0; i < DP_HOLD_SLOTS; i++)
+		if (r->hold[i].kind != HOLD_FREE)
+			free(r->hold[i].payload);
 	free(r);
 }
 
@@ -252,6 +260,8 @@ static void hold_answer(struct dp_lcore *lc, uint16_t hi, uint16_t status, const
 	struct dp_hold *h = &r->hold[hi];
 	struct dp_req q = hold_req(h);
 	dp_answer_final(lc, &q, h->amo, status, extras, extras_len, value, value_len);
+	free(h->payload); /* after the answer: extras and value may point into it */
+	h->payload = NULL;
 	h->kind = HOLD_FREE;
 	r->n_holds--;
 }
@@ -275,7 +285,11 @@ static void hold_slot_done(struct dp_lcore *lc, uint16_t hi)
 	struct dp_hold *h = &lc->rpc->hold[hi];
 	if (--h->waiting > 0)
 		return;
-	if (h->kind == HOLD_REPL)
+	if (h->kind == HOLD_REPL && h->payload != NULL && !h->failed)
+		hold_answer(lc, hi, h->resp.status, h->payload, h->payload_extras_len,
+			    h->payload + h->payload_extras_len,
+			    h->payload_len - h->payload_extras_len);
+	else if (h->kind == HOLD_REPL)
 		hold_answer(lc, hi, h->resp.status, h->resp.extras, h->resp.extras_len, NULL, 0);
 	else if (h->kind == HOLD_NOTIFY) /* its peer left the view */
 		notify_end(lc, hi, WEFT_ST_NOT_OWNER, NULL, 0);
@@ -309,7 +323,7 @@ void dp_rpc_forward(struct dp_lcore *lc, const struct weft_dp_members *topo,
 		    const struct dp_req *req, uint32_t to)
 {
 	struct dp_rpc_state *r = lc->rpc;
-	bool amo = !weft_wire_op_is_idempotent(req->hdr.opcode);
+	bool amo = dp_req_is_amo(req);
 	if (amo && !dp_dedup_claim(lc, req))
 		return;
 	uint32_t head = (uint32_t)req->hdr.name_len + req->hdr.key_len + req->hdr.extras_len;
@@ -355,12 +369,18 @@ void dp_rpc_replicate(struct dp_lcore *lc, const struct weft_dp_members *topo,
 	const struct dp_dedup_resp *resp = &hi_init->resp;
 	struct dp_rpc_state *r = lc->rpc;
 	uint16_t hi = n > 0 ? hold_new(r) : HOLD_NONE;
+	uint8_t *p = hi_init->payload;
 	if (hi == HOLD_NONE) {
 		if (n > 0) /* applied here, not replicated: the client must retry */
 			busy_answer(lc, req, hi_init->amo);
+		else if (p != NULL)
+			dp_answer_final(lc, req, hi_init->amo, resp->status, p,
+					hi_init->payload_extras_len, p + hi_init->payload_extras_len,
+					hi_init->payload_len - hi_init->payload_extras_len);
 		else
 			dp_answer_final(lc, req, hi_init->amo, resp->status, resp->extras,
 					resp->extras_len, NULL, 0);
+		free(p);
 		return;
 	}
 	struct dp_hold *h = &r->hold[hi];
@@ -368,6 +388,9 @@ void dp_rpc_replicate(struct dp_lcore *lc, const struct weft_dp_members *topo,
 	h->kind = HOLD_REPL;
 	h->amo = hi_init->amo;
 	h->resp = *resp;
+	h->payload = p;
+	h->payload_len = hi_init->payload_len;
+	h->payload_extras_len = hi_init->payload_extras_len;
 	h->seg = hi_init->seg;
 	h->mode = hi_init->mode;
 	h->flow = req->flow;

@@ -8,6 +8,11 @@
  * GETs of the burst, grouped per cache, go to weft_cache_get_burst, one call
  * per cache; (3) the other ops run one by one (a write is per key).
  *
+ * SESSION ops (dp_sess.c) are keyed writes: checked in stage 1 (before they
+ * could be forwarded), routed like writes, served in stage 3; the wall
+ * clock they need is read once per burst. Plain keyed writes to a session
+ * store never get here (dp_req.c refuses them).
+ *
  * At-most-once: a non-idempotent op (weft_wire_op_is_idempotent false) first
  * claims its (client address, client_id, request_id) in the dedup table: a
  * retransmission of an applied op is answered with the remembered response,
@@ -31,7 +36,7 @@
 bool dp_is_error_status(uint16_t st)
 {
 	return st != WEFT_ST_OK && st != WEFT_ST_NOT_FOUND && st != WEFT_ST_EXISTS &&
-	       st != WEFT_ST_VERSION_MISMATCH && st != WEFT_ST_FENCED;
+	       st != WEFT_ST_VERSION_MISMATCH && st != WEFT_ST_FENCED && st != WEFT_ST_NO_SESSION;
 }
 
 static void answer(struct dp_lcore *lc, const struct dp_req *req, uint16_t st, const void *x,
@@ -435,6 +440,7 @@ void dp_serve_burst(struct dp_lcore *lc, struct dp_req *reqs, unsigned n)
 	struct weft_cache *cache[DP_BURST];
 	bool get[DP_BURST];
 	unsigned n_get = 0;
+	bool wall_read = false;
 	const struct weft_dp_members *topo = dp_members_current(lc->dp);
 
 	/* Stage 1: count, resolve caches, hash keys once. */
@@ -444,6 +450,14 @@ void dp_serve_burst(struct dp_lcore *lc, struct dp_req *reqs, unsigned n)
 		lc->c.requests[op]++;
 		cache[i] = NULL;
 		get[i] = false;
+		if (op == WEFT_OP_SESSION) {
+			if (!wall_read) { /* sessions' clock: once per burst */
+				lc->unix_ms = dp_unix_ms();
+				wall_read = true;
+			}
+			if (!dp_sess_precheck(lc, r, topo))
+				continue; /* answered */
+		}
 		if (op == WEFT_OP_PING || op == WEFT_OP_STATS || op == WEFT_OP_FETCH ||
 		    op == WEFT_OP_CACHE_OPEN || op == WEFT_OP_MEMBERS || op == WEFT_OP_TOPOLOGY ||
 		    op == WEFT_OP_REPLICATE || weft_wire_op_is_dest(op) ||
@@ -532,6 +546,10 @@ void dp_serve_burst(struct dp_lcore *lc, struct dp_req *reqs, unsigned n)
 		case WEFT_OP_MULTI_GET:
 			if (cache[i] != NULL)
 				serve_multi_get(lc, r, cache[i], topo);
+			break;
+		case WEFT_OP_SESSION:
+			if (cache[i] != NULL)
+				dp_sess_serve(lc, r, cache[i], topo);
 			break;
 		default:
 			if (cache[i] != NULL)

@@ -141,7 +141,8 @@ struct weft_dp *weft_dp_create(const struct weft_dp_config *cfg, uint16_t port_i
 	dp->locals = dp_locals_create(cfg->udp_port);
 	int rc = -ENOMEM;
 	if (dp->reasm == NULL || dp->resp == NULL || dp->dedup == NULL || dp->rebalance == NULL ||
-	    dp->msgs == NULL || dp->msg_state == NULL || dp->locals == NULL)
+	    dp->msgs == NULL || dp->msg_state == NULL || dp->locals == NULL ||
+	    dp_sess_events_create(dp) != 0)
 		goto fail;
 	if (getrandom(&dp->node_client_id, sizeof(dp->node_client_id), 0) !=
 	    (ssize_t)sizeof(dp->node_client_id))
@@ -204,6 +205,7 @@ void weft_dp_destroy(struct weft_dp *dp)
 	dp_ctl_destroy(dp->ctl);
 	dp_members_free(dp);
 	dp_locals_destroy(dp->locals); /* its rings hold mbufs of the pool */
+	dp_sess_events_destroy(dp);
 	rte_mempool_free(dp->pool);
 	dp_reasm_destroy(dp->reasm);
 	dp_resp_destroy(dp->resp);

@@ -50,6 +50,8 @@ static const char *const op_names[WEFT_OP__COUNT] = {
 	[WEFT_OP_TOPIC_JOIN] = "topic_join",
 	[WEFT_OP_TOPIC_DELIVER] = "topic_deliver",
 	[WEFT_OP_APPS] = "apps",
+	[WEFT_OP_PUT_FENCED] = "put_fenced",
+	[WEFT_OP_SESSION] = "session",
 };
 
 static const char *const mode_names[WEFT_MODE__COUNT] = {
@@ -184,6 +186,13 @@ static void put_counters(struct dp_text *o, const char *prefix, const struct dp_
 	dp_text_put(o, "%s.topic_batches %" PRIu64 "\n", prefix, c->topic_batches);
 	dp_text_put(o, "%s.topic_joins %" PRIu64 "\n", prefix, c->topic_joins);
 	dp_text_put(o, "%s.msg_transfer %" PRIu64 "\n", prefix, c->msg_transfer);
+	dp_text_put(o, "%s.sessions_created %" PRIu64 "\n", prefix, c->sessions_created);
+	dp_text_put(o, "%s.sessions_invalidated %" PRIu64 "\n", prefix, c->sessions_invalidated);
+	dp_text_put(o, "%s.sessions_expired %" PRIu64 "\n", prefix, c->sessions_expired);
+	dp_text_put(o, "%s.session_slack_writes %" PRIu64 "\n", prefix, c->session_slack_writes);
+	dp_text_put(o, "%s.session_cas_retries %" PRIu64 "\n", prefix, c->session_cas_retries);
+	dp_text_put(o, "%s.session_events_dropped %" PRIu64 "\n", prefix,
+		    c->session_events_dropped);
 }
 
 static void put_named(void *arg, const char *name, uint64_t v)

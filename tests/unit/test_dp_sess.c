@@ -1,0 +1,854 @@
+/*
+ * test_dp_sess.c — SESSION requests through the real worker code on a fake
+ * port (net_ring, as test_dp_cluster.c), peers played by hand: every action
+ * on one node, the refusals (BAD_REQUEST cases, NO_SESSION, NOT_FOUND,
+ * VALUE_TOO_LARGE, NO_QUORUM), and with a backup: the client hears OK only
+ * after the backup acked a REPLICATE that carries the new record (or the
+ * delete), a read that refreshes a stale access_ms is held and then
+ * answered with its value, a silent backup ends in BUSY, a retransmitted
+ * CREATE is answered from the at-most-once table, a non-primary forwards,
+ * and events reach weft_dp_sess_events. One segment (seg_log2 0). The
+ * dataplane's clock is virtual; the sessions' wall clock is the real one
+ * (records the tests plant are dated relative to dp_unix_ms()).
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include "dp_fakeport.h"
+#include "dp_frames.h"
+#include "dp_internal.h"
+#include "sess.h"
+
+static const uint8_t PEER_MAC[6] = {0x02, 0, 0, 0, 0, 0x11};
+static const uint8_t CLIENT_MAC[6] = {0x02, 0, 0, 0, 0, 0x99};
+static const uint8_t PEER_IP[4] = {10, 215, 0, 11};
+static const uint8_t PEER2_IP[4] = {10, 215, 0, 22};
+static const uint8_t CLIENT_IP[4] = {10, 215, 0, 99};
+static const uint8_t NODE_IP[4] = {10, 215, 0, 2};
+#define NODE_PORT 7700u
+#define CTL_PORT 7701u
+#define CLIENT_PORT 5000u
+#define MAXF 256
+#define STORE WEFT_SESSION_STORE
+#define INFO_LEN ((uint16_t)sizeof(struct weft_x_session_info))
+
+static struct {
+	struct dp_fakeport fp;
+	uint64_t now;
+	uint64_t view;
+	uint64_t rid;
+	uint8_t next_id;
+} T;
+
+struct sent {
+	uint32_t dst_ip;
+	uint16_t dst_port;
+	struct weft_wire_hdr h;
+	const uint8_t *payload;
+	uint32_t len;
+};
+
+static uint64_t vclock(void *arg)
+{
+	(void)arg;
+	return T.now;
+}
+
+static uint32_t ip4(const uint8_t b[4])
+{
+	uint32_t v;
+	memcpy(&v, b, 4);
+	return v;
+}
+
+static void push_frame(const uint8_t src_mac[6], const uint8_t src_ip[4], uint16_t sport,
+		       const void *payload, uint32_t plen)
+{
+	uint8_t f[1600];
+	assert_true(plen <= 1472);
+	uint32_t len = frame_udp(f, T.fp.node_mac, src_mac, src_ip, NODE_IP, sport, NODE_PORT, 0,
+				 payload, plen);
+	struct rte_mbuf *m = rte_pktmbuf_alloc(T.fp.pool);
+	assert_non_null(m);
+	memcpy(rte_pktmbuf_append(m, (uint16_t)len), f, len);
+	assert_int_equal(rte_ring_enqueue(T.fp.rx, m), 0);
+}
+
+/* One request datagram from ip:sport with request id rid. */
+static void send_raw(const uint8_t ip[4], uint16_t sport, uint64_t rid, uint8_t op, uint8_t flags,
+		     const char *name, const uint8_t *key, uint16_t kl, const void *extras,
+		     uint16_t xl, const void *value, uint32_t vl)
+{
+	uint8_t d[1472];
+	struct weft_wire_hdr h;
+	memset(&h, 0, sizeof(h));
+	size_t nl = strlen(name);
+	h.magic = WEFT_WIRE_MAGIC;
+	h.version = WEFT_WIRE_VERSION;
+	h.opcode = op;
+	h.flags = flags;
+	h.name_len = (uint8_t)nl;
+	h.key_len = kl;
+	h.extras_len = xl;
+	h.client_id = 0xc11e;
+	h.request_id = rid;
+	h.msg_len = (uint32_t)(nl + kl + xl + vl);
+	assert_true(sizeof(h) + h.msg_len <= sizeof(d));
+	uint8_t *w = d + sizeof(h);
+	memcpy(d, &h, sizeof(h));
+	memcpy(w, name, nl);
+	memcpy(w + nl, key, kl);
+	if (xl)
+		memcpy(w + nl + kl, extras, xl);
+	if (vl)
+		memcpy(w + nl + kl + xl, value, vl);
+	push_frame(CLIENT_MAC, ip, sport, d, (uint32_t)sizeof(h) + h.msg_len);
+}
+
+/* A SESSION request from the client; value = name (GET, REMOVE) or
+ * name|value (SET, attr_len = strlen(name)). Returns its request id. */
+static uint64_t sess(uint8_t action, const uint8_t id[16], const char *name, const char *value,
+		     uint32_t mi)
+{
+	struct weft_x_session x = {.action = action, .max_inactive_s = mi};
+	char v[1024] = "";
+	if (name != NULL)
+		snprintf(v, sizeof(v), "%s%s", name, value ? value : "");
+	if (action == WEFT_SESS_SET)
+		x.attr_len = (uint16_t)strlen(name);
+	uint64_t rid = ++T.rid;
+	send_raw(CLIENT_IP, CLIENT_PORT, rid, WEFT_OP_SESSION, 0, STORE, id, 16, &x, sizeof(x), v,
+		 (uint32_t)strlen(v));
+	return rid;
+}
+
+static unsigned poll_node(struct rte_mbuf **m, struct sent *s)
+{
+	weft_dp_poll_once(T.fp.dp, 0);
+	unsigned n = rte_ring_dequeue_burst(T.fp.tx, (void **)m, MAXF, NULL);
+	for (unsigned i = 0; i < n; i++) {
+		const uint8_t *f = rte_pktmbuf_mtod(m[i], const uint8_t *);
+		memset(&s[i], 0, sizeof(s[i]));
+		if (rd16(f + 12) != 0x0800)
+			continue; /* ARP */
+		memcpy(&s[i].dst_ip, f + 30, 4);
+		s[i].dst_port = rd16(f + 36);
+		memcpy(&s[i].h, f + 42, sizeof(s[i].h));
+		s[i].payload = f + 42 + sizeof(struct weft_wire_hdr);
+		s[i].len = m[i]->data_len - 42 - (uint32_t)sizeof(struct weft_wire_hdr);
+	}
+	return n;
+}
+
+static void free_all(struct rte_mbuf **m, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		rte_pktmbuf_free(m[i]);
+}
+
+/* Polls once, expects exactly one frame to ip:port. */
+static void expect_one(struct rte_mbuf **m, struct sent *s, unsigned *n, const uint8_t ip[4],
+		       uint16_t port)
+{
+	*n = poll_node(m, s);
+	assert_int_equal(*n, 1);
+	assert_int_equal(s[0].dst_ip, ip4(ip));
+	assert_int_equal(s[0].dst_port, port);
+}
+
+/* The client's answer to rid: status, and a copy of extras and value
+ * (value_out: at least 1024 bytes, may be NULL). Returns the value length. */
+static uint32_t expect_answer(uint64_t rid, uint16_t status, uint16_t extras_len,
+			      struct weft_x_session_info *info, uint8_t *value_out)
+{
+	struct rte_mbuf *m[MAXF];
+	struct sent s[MAXF];
+	unsigned n;
+	expect_one(m, s, &n, CLIENT_IP, CLIENT_PORT);
+	assert_int_equal(s[0].h.request_id, rid);
+	assert_int_equal(s[0].h.flags & WEFT_F_RESPONSE, WEFT_F_RESPONSE);
+	assert_int_equal(s[0].h.status, status);
+	assert_int_equal(s[0].h.extras_len, extras_len);
+	assert_int_equal(s[0].h.msg_len, s[0].len); /* one datagram */
+	if (extras_len == INFO_LEN && info != NULL)
+		memcpy(info, s[0].payload, INFO_LEN);
+	uint32_t vl = s[0].len - extras_len;
+	if (value_out != NULL) {
+		assert_true(vl <= 1024);
+		memcpy(value_out, s[0].payload + extras_len, vl);
+	}
+	free_all(m, n);
+	return vl;
+}
+
+struct member_spec {
+	const uint8_t *ip;
+	uint8_t state;
+};
+
+/* Publishes a view of n live members (self, PEER, PEER2) with one segment
+ * owned by owner[0..n_owners). */
+static void publish(uint32_t n, const uint16_t *owner, uint16_t n_owners, bool no_quorum)
+{
+	static const uint8_t *ips[3] = {NODE_IP, PEER_IP, PEER2_IP};
+	struct {
+		struct weft_dp_members h;
+		struct weft_dp_member m[3];
+	} v;
+	memset(&v, 0, sizeof(v));
+	for (uint32_t i = 0; i < n; i++) {
+		snprintf(v.m[i].name, sizeof(v.m[i].name), "n%u", i);
+		v.m[i].ip = ip4(ips[i]);
+		v.m[i].port = NODE_PORT;
+		v.m[i].state = WEFT_DP_MEMBER_ALIVE;
+	}
+	v.h.view = ++T.view;
+	v.h.n = n;
+	v.h.self = 0;
+	v.h.owners = n_owners;
+	v.h.no_quorum = no_quorum;
+	v.h.seg_owner = owner;
+	assert_int_equal(weft_dp_publish_members(T.fp.dp, &v.h), 0);
+}
+
+static void alone(void)
+{
+	static const uint16_t own[] = {0};
+	publish(1, own, 1, false);
+}
+
+static void with_backup(void)
+{
+	static const uint16_t own[] = {0, 1};
+	publish(2, own, 2, false);
+}
+
+static const struct dp_counters *lc0(void)
+{
+	return &T.fp.dp->lc[0].c;
+}
+
+static void new_id(uint8_t id[16])
+{
+	memset(id, 0, 16);
+	id[0] = 0xa5;
+	id[15] = ++T.next_id;
+}
+
+static void learn(const uint8_t mac[6], const uint8_t ip[4])
+{
+	uint8_t f[60];
+	memset(f, 0, sizeof(f));
+	memset(f, 0xff, 6);
+	memcpy(f + 6, mac, 6);
+	wr16(f + 12, 0x0806);
+	uint8_t *a = f + 14;
+	wr16(a, 1);
+	wr16(a + 2, 0x0800);
+	a[4] = 6;
+	a[5] = 4;
+	wr16(a + 6, 1);
+	memcpy(a + 8, mac, 6);
+	memcpy(a + 14, ip, 4);
+	memcpy(a + 24, NODE_IP, 4);
+	struct rte_mbuf *m = rte_pktmbuf_alloc(T.fp.pool);
+	memcpy(rte_pktmbuf_append(m, 60), f, 60);
+	rte_ring_enqueue(T.fp.rx, m);
+	struct rte_mbuf *out[MAXF];
+	struct sent s[MAXF];
+	free_all(out, poll_node(out, s));
+}
+
+/* The session store's cache (created by the first SESSION op). */
+static struct weft_cache *store(void)
+{
+	struct weft_cache *c = weft_cache_find(T.fp.reg, STORE, sizeof(STORE) - 1);
+	assert_non_null(c);
+	return c;
+}
+
+/* Plants a record (hdr + the given attribute bytes) for id, as a backup's
+ * REPLICATE would have. */
+static void plant(const uint8_t id[16], uint32_t mi, uint64_t access_ms, uint32_t attrs,
+		  const void *attr_bytes, uint32_t attr_len)
+{
+	struct weft_cache_opts o = {.mode = WEFT_CACHE_MODE_DISTRIBUTED};
+	struct weft_cache *c = weft_cache_open(T.fp.reg, STORE, sizeof(STORE) - 1, &o, NULL);
+	assert_non_null(c);
+	struct weft_session_record_hdr h = {.magic = WEFT_SESSION_RECORD_MAGIC,
+					    .max_inactive_s = mi, .created_ms = access_ms,
+					    .access_ms = access_ms, .attrs = attrs};
+	uint8_t *rec = malloc(sizeof(h) + attr_len);
+	assert_non_null(rec);
+	memcpy(rec, &h, sizeof(h));
+	if (attr_len)
+		memcpy(rec + sizeof(h), attr_bytes, attr_len);
+	struct weft_cache_key k = {id, 16, weft_cache_hash(id, 16)};
+	struct weft_cache_write w = {WEFT_CACHE_NO_EXPIRY, WEFT_CACHE_NO_EXPIRY};
+	assert_int_equal(weft_cache_put(c, &k, rec, (uint32_t)sizeof(h) + attr_len, WEFT_CACHE_PUT,
+					0, &w, T.now, NULL),
+			 0);
+	free(rec);
+}
+
+/* The record stored here for id (decoded); false when none. */
+static bool stored(const uint8_t id[16], struct weft_sess_record *out)
+{
+	struct weft_cache_key k = {id, 16, weft_cache_hash(id, 16)};
+	struct weft_cache_image img;
+	if (weft_cache_peek(store(), &k, T.now, &img) != 0)
+		return false;
+	assert_int_equal(weft_sess_decode(img.value, img.value_len, out), 0);
+	return true;
+}
+
+/* The REPLICATE message r carries: its one entry, decoded. */
+static void repl_entry(const struct sent *r, struct weft_repl_entry *e, const uint8_t **key,
+		       const uint8_t **value)
+{
+	assert_int_equal(r->h.opcode, WEFT_OP_REPLICATE);
+	assert_int_equal(r->h.flags, WEFT_F_NODE);
+	assert_int_equal(r->h.name_len, strlen(STORE));
+	assert_memory_equal(r->payload, STORE, strlen(STORE));
+	struct weft_x_replicate x;
+	memcpy(&x, r->payload + r->h.name_len, sizeof(x));
+	assert_int_equal(x.count, 1);
+	assert_int_equal(x.opts.mode, WEFT_MODE_DISTRIBUTED);
+	const uint8_t *list = r->payload + r->h.name_len + sizeof(x);
+	uint32_t pos = 0;
+	assert_true(dp_repl_next(list, r->len - r->h.name_len - (uint32_t)sizeof(x), &pos, e, key,
+				 value));
+}
+
+static void peer_ack(const struct sent *r)
+{
+	uint8_t d[sizeof(struct weft_wire_hdr) + sizeof(struct weft_x_repl_ack)];
+	struct weft_wire_hdr h;
+	memset(&h, 0, sizeof(h));
+	h.magic = WEFT_WIRE_MAGIC;
+	h.version = WEFT_WIRE_VERSION;
+	h.opcode = r->h.opcode;
+	h.flags = WEFT_F_RESPONSE;
+	h.extras_len = sizeof(struct weft_x_repl_ack);
+	h.client_id = r->h.client_id;
+	h.request_id = r->h.request_id;
+	h.msg_len = h.extras_len;
+	struct weft_x_repl_ack ack = {1, 0};
+	memcpy(d, &h, sizeof(h));
+	memcpy(d + sizeof(h), &ack, sizeof(ack));
+	push_frame(PEER_MAC, PEER_IP, NODE_PORT, d, sizeof(d));
+}
+
+/* With a backup: the node's REPLICATE for the op just sent (nothing to the
+ * client yet), decoded into *e (and the record it carries into *rec when
+ * a PUT); the client is answered only after peer_ack. */
+static struct sent repl_of_next(struct rte_mbuf **m, struct weft_repl_entry *e,
+				struct weft_sess_record *rec)
+{
+	static struct sent s[MAXF];
+	unsigned n;
+	expect_one(m, s, &n, PEER_IP, NODE_PORT);
+	const uint8_t *k, *v;
+	repl_entry(&s[0], e, &k, &v);
+	assert_int_equal(e->key_len, 16);
+	if (e->kind == WEFT_REPL_PUT) {
+		assert_int_equal(e->ttl_ms, WEFT_TTL_NONE);
+		assert_int_equal(weft_sess_decode(v, e->value_len, rec), 0);
+	}
+	struct rte_mbuf *mm[MAXF];
+	struct sent ss[MAXF];
+	assert_int_equal(poll_node(mm, ss), 0); /* held: no answer before the ack */
+	return s[0];
+}
+
+/* --- one node ---------------------------------------------------------------------- */
+
+static void test_every_action_on_one_node(void **state)
+{
+	(void)state;
+	alone();
+	uint8_t id[16], v[1024];
+	new_id(id);
+	struct weft_x_session_info info;
+	uint64_t created0 = lc0()->sessions_created;
+	expect_answer(sess(WEFT_SESS_CREATE, id, NULL, NULL, 0), WEFT_ST_OK, 0, NULL, NULL);
+	assert_int_equal(lc0()->sessions_created - created0, 1);
+	struct weft_cache_opts o;
+	weft_cache_get_opts(store(), &o);
+	assert_int_equal(o.mode, WEFT_CACHE_MODE_DISTRIBUTED);
+	expect_answer(sess(WEFT_SESS_INFO, id, NULL, NULL, 0), WEFT_ST_OK, INFO_LEN, &info, NULL);
+	assert_int_equal(info.attrs, 0);
+	assert_int_equal(info.max_inactive_s, WEFT_SESSION_DEFAULT_MAX_INACTIVE_S);
+	assert_int_equal(info.bytes, sizeof(struct weft_session_record_hdr));
+	expect_answer(sess(WEFT_SESS_SET, id, "color", "blue", 0), WEFT_ST_OK, INFO_LEN, &info,
+		      NULL);
+	assert_int_equal(info.attrs, 0); /* as before the op */
+	expect_answer(sess(WEFT_SESS_SET, id, "n", "7", 0), WEFT_ST_OK, INFO_LEN, NULL, NULL);
+	assert_int_equal(expect_answer(sess(WEFT_SESS_GET, id, "color", NULL, 0), WEFT_ST_OK,
+				       INFO_LEN, &info, v),
+			 4);
+	assert_memory_equal(v, "blue", 4);
+	assert_int_equal(info.attrs, 2);
+	expect_answer(sess(WEFT_SESS_GET, id, "nope", NULL, 0), WEFT_ST_NOT_FOUND, 0, NULL, NULL);
+	/* LIST: [hdr]"color" [hdr]"n", value sizes kept, no values */
+	uint32_t vl = expect_answer(sess(WEFT_SESS_LIST, id, NULL, NULL, 0), WEFT_ST_OK, INFO_LEN,
+				    NULL, v);
+	assert_int_equal(vl, 6 + 5 + 6 + 1);
+	struct weft_session_attr_hdr ah;
+	memcpy(&ah, v, sizeof(ah));
+	assert_int_equal(ah.name_len, 5);
+	assert_int_equal(ah.value_len, 4);
+	assert_memory_equal(v + 6, "color", 5);
+	/* LOAD: with values */
+	vl = expect_answer(sess(WEFT_SESS_LOAD, id, NULL, NULL, 0), WEFT_ST_OK, INFO_LEN, NULL, v);
+	assert_int_equal(vl, 6 + 5 + 4 + 6 + 1 + 1);
+	assert_memory_equal(v + 11, "blue", 4);
+	assert_memory_equal(v + 21, "n7", 2);
+	expect_answer(sess(WEFT_SESS_REMOVE, id, "color", NULL, 0), WEFT_ST_OK, 0, NULL, NULL);
+	expect_answer(sess(WEFT_SESS_REMOVE, id, "color", NULL, 0), WEFT_ST_NOT_FOUND, 0, NULL,
+		      NULL);
+	expect_answer(sess(WEFT_SESS_TOUCH, id, NULL, NULL, 120), WEFT_ST_OK, INFO_LEN, NULL, NULL);
+	expect_answer(sess(WEFT_SESS_INFO, id, NULL, NULL, 0), WEFT_ST_OK, INFO_LEN, &info, NULL);
+	assert_int_equal(info.max_inactive_s, 120);
+	assert_int_equal(info.attrs, 1);
+	/* a plain GET of the store reads the raw record */
+	struct weft_sess_record rec;
+	assert_true(stored(id, &rec));
+	assert_int_equal(rec.hdr.max_inactive_s, 120);
+	uint64_t inv0 = lc0()->sessions_invalidated;
+	expect_answer(sess(WEFT_SESS_INVALIDATE, id, NULL, NULL, 0), WEFT_ST_OK, 0, NULL, NULL);
+	assert_int_equal(lc0()->sessions_invalidated - inv0, 1);
+	assert_false(stored(id, &rec));
+	expect_answer(sess(WEFT_SESS_GET, id, "n", NULL, 0), WEFT_ST_NO_SESSION, 0, NULL, NULL);
+	expect_answer(sess(WEFT_SESS_INVALIDATE, id, NULL, NULL, 0), WEFT_ST_NO_SESSION, 0, NULL,
+		      NULL);
+	/* events, in order: created, invalidated (each with store and id) */
+	struct weft_dp_sess_event ev[8];
+	assert_int_equal(weft_dp_sess_events(T.fp.dp, ev, 8), 2);
+	assert_int_equal(ev[0].kind, WEFT_SESSION_CREATED);
+	assert_int_equal(ev[1].kind, WEFT_SESSION_INVALIDATED);
+	assert_int_equal(ev[1].store_len, strlen(STORE));
+	assert_memory_equal(ev[1].store, STORE, strlen(STORE));
+	assert_memory_equal(ev[1].id, id, 16);
+	assert_int_equal(weft_dp_sess_events(T.fp.dp, ev, 8), 0);
+	/* STATS names the op and the counters */
+	char buf[1 << 16];
+	size_t len = weft_dp_stats_format(T.fp.dp, buf, sizeof(buf));
+	assert_true(len < sizeof(buf));
+	assert_non_null(strstr(buf, "total.req.session 15\n"));
+	assert_non_null(strstr(buf, "total.sessions_created 1\n"));
+	assert_non_null(strstr(buf, "total.session_events_dropped 0\n"));
+}
+
+static void test_refusals(void **state)
+{
+	(void)state;
+	alone();
+	uint8_t id[16], zero[16] = {0};
+	new_id(id);
+	struct weft_x_session x = {.action = WEFT_SESS_INFO};
+	/* unknown session */
+	expect_answer(sess(WEFT_SESS_GET, id, "a", NULL, 0), WEFT_ST_NO_SESSION, 0, NULL, NULL);
+	/* all-zero id, a 15-byte id, not a session store */
+	expect_answer(sess(WEFT_SESS_CREATE, zero, NULL, NULL, 0), WEFT_ST_BAD_REQUEST, 0, NULL,
+		      NULL);
+	send_raw(CLIENT_IP, CLIENT_PORT, ++T.rid, WEFT_OP_SESSION, 0, STORE, id, 15, &x, sizeof(x),
+		 NULL, 0);
+	expect_answer(T.rid, WEFT_ST_BAD_REQUEST, 0, NULL, NULL);
+	send_raw(CLIENT_IP, CLIENT_PORT, ++T.rid, WEFT_OP_SESSION, 0, "cache", id, 16, &x,
+		 sizeof(x), NULL, 0);
+	expect_answer(T.rid, WEFT_ST_BAD_REQUEST, 0, NULL, NULL);
+	send_raw(CLIENT_IP, CLIENT_PORT, ++T.rid, WEFT_OP_SESSION, 0, "weft.sessionsX", id, 16, &x,
+		 sizeof(x), NULL, 0);
+	expect_answer(T.rid, WEFT_ST_BAD_REQUEST, 0, NULL, NULL);
+	/* a named store of its own is one */
+	send_raw(CLIENT_IP, CLIENT_PORT, ++T.rid, WEFT_OP_SESSION, 0, "weft.sessions.shop", id, 16,
+		 &x, sizeof(x), NULL, 0);
+	expect_answer(T.rid, WEFT_ST_NO_SESSION, 0, NULL, NULL);
+	/* reserved bits, a max_inactive where none belongs */
+	x.reserved = 1;
+	send_raw(CLIENT_IP, CLIENT_PORT, ++T.rid, WEFT_OP_SESSION, 0, STORE, id, 16, &x, sizeof(x),
+		 NULL, 0);
+	expect_answer(T.rid, WEFT_ST_BAD_REQUEST, 0, NULL, NULL);
+	expect_answer(sess(WEFT_SESS_GET, id, "a", NULL, 30), WEFT_ST_BAD_REQUEST, 0, NULL, NULL);
+	/* plain writes to a session store; a plain GET is fine */
+	expect_answer(sess(WEFT_SESS_CREATE, id, NULL, NULL, 0), WEFT_ST_OK, 0, NULL, NULL);
+	struct weft_x_write w = {0, 0};
+	send_raw(CLIENT_IP, CLIENT_PORT, ++T.rid, WEFT_OP_PUT, 0, STORE, id, 16, &w, sizeof(w), "x",
+		 1);
+	expect_answer(T.rid, WEFT_ST_BAD_REQUEST, 0, NULL, NULL);
+	send_raw(CLIENT_IP, CLIENT_PORT, ++T.rid, WEFT_OP_DELETE, 0, STORE, id, 16, NULL, 0, NULL,
+		 0);
+	expect_answer(T.rid, WEFT_ST_BAD_REQUEST, 0, NULL, NULL);
+	send_raw(CLIENT_IP, CLIENT_PORT, ++T.rid, WEFT_OP_GET, 0, STORE, id, 16, NULL, 0, NULL, 0);
+	assert_int_equal(expect_answer(T.rid, WEFT_ST_OK, sizeof(struct weft_x_version), NULL, NULL),
+			 sizeof(struct weft_session_record_hdr));
+	/* EXPIRE: not from a client; from a node or an in-node client it is
+	 * served (not due: EXISTS) */
+	expect_answer(sess(WEFT_SESS_EXPIRE, id, NULL, NULL, 0), WEFT_ST_BAD_REQUEST, 0, NULL, NULL);
+	struct weft_x_session ex = {.action = WEFT_SESS_EXPIRE};
+	send_raw(CLIENT_IP, CLIENT_PORT, ++T.rid, WEFT_OP_SESSION, WEFT_F_NODE, STORE, id, 16, &ex,
+		 sizeof(ex), NULL, 0);
+	expect_answer(T.rid, WEFT_ST_EXISTS, 0, NULL, NULL);
+	send_raw(NODE_IP, NODE_PORT + 2, ++T.rid, WEFT_OP_SESSION, 0, STORE, id, 16, &ex,
+		 sizeof(ex), NULL, 0);
+	struct rte_mbuf *m[MAXF];
+	struct sent s[MAXF];
+	unsigned n;
+	expect_one(m, s, &n, NODE_IP, NODE_PORT + 2);
+	assert_int_equal(s[0].h.status, WEFT_ST_EXISTS);
+	free_all(m, n);
+	/* a minority refuses session ops as writes */
+	static const uint16_t own[] = {0, 1};
+	publish(2, own, 2, true);
+	expect_answer(sess(WEFT_SESS_GET, id, "a", NULL, 0), WEFT_ST_NO_QUORUM, 0, NULL, NULL);
+}
+
+static void test_value_too_large(void **state)
+{
+	(void)state;
+	alone();
+	uint8_t id[16];
+	new_id(id);
+	/* a session one attribute short of the limit: "big" = 1 MiB - 32 - 6 - 3 - 10 */
+	uint32_t vl = WEFT_SESSION_MAX_BYTES - 32 - 6 - 3 - 10;
+	uint32_t al = 6 + 3 + vl;
+	uint8_t *attr = malloc(al);
+	assert_non_null(attr);
+	struct weft_session_attr_hdr h = {.name_len = 3, .value_len = vl};
+	memcpy(attr, &h, sizeof(h));
+	memcpy(attr + 6, "big", 3);
+	memset(attr + 9, 'x', vl);
+	plant(id, 600, dp_unix_ms(), 1, attr, al);
+	free(attr);
+	/* 6 + 1 + 3 = 10 bytes fit exactly; 11 do not, and nothing changes */
+	expect_answer(sess(WEFT_SESS_SET, id, "q", "abcd", 0), WEFT_ST_VALUE_TOO_LARGE, 0, NULL,
+		      NULL);
+	struct weft_sess_record rec;
+	assert_true(stored(id, &rec));
+	assert_int_equal(rec.hdr.attrs, 1);
+	expect_answer(sess(WEFT_SESS_SET, id, "q", "abc", 0), WEFT_ST_OK, INFO_LEN, NULL, NULL);
+	assert_true(stored(id, &rec));
+	assert_int_equal(rec.bytes, WEFT_SESSION_MAX_BYTES);
+}
+
+static void test_expiry_on_the_primary(void **state)
+{
+	(void)state;
+	alone();
+	uint8_t id[16], id2[16];
+	new_id(id);
+	new_id(id2);
+	/* timeout 1 s (slack 1 s): last access 5 s ago is past the deadline */
+	plant(id, 1, dp_unix_ms() - 5000, 0, NULL, 0);
+	plant(id2, 1, dp_unix_ms() - 5000, 0, NULL, 0);
+	uint64_t exp0 = lc0()->sessions_expired;
+	struct weft_x_session ex = {.action = WEFT_SESS_EXPIRE};
+	send_raw(CLIENT_IP, CLIENT_PORT, ++T.rid, WEFT_OP_SESSION, WEFT_F_NODE, STORE, id, 16, &ex,
+		 sizeof(ex), NULL, 0);
+	expect_answer(T.rid, WEFT_ST_OK, 0, NULL, NULL);
+	struct weft_sess_record rec;
+	assert_false(stored(id, &rec));
+	/* a client finding one past its deadline finds it gone (and it goes) */
+	expect_answer(sess(WEFT_SESS_GET, id2, "a", NULL, 0), WEFT_ST_NO_SESSION, 0, NULL, NULL);
+	assert_false(stored(id2, &rec));
+	assert_int_equal(lc0()->sessions_expired - exp0, 2);
+	struct weft_dp_sess_event ev[4];
+	assert_int_equal(weft_dp_sess_events(T.fp.dp, ev, 4), 2);
+	assert_int_equal(ev[0].kind, WEFT_SESSION_EXPIRED);
+	assert_memory_equal(ev[0].id, id, 16);
+	assert_int_equal(ev[1].kind, WEFT_SESSION_EXPIRED);
+}
+
+static void test_event_ring_full_counts_drops(void **state)
+{
+	(void)state;
+	struct weft_dp_sess_event e;
+	memset(&e, 0, sizeof(e));
+	e.kind = WEFT_SESSION_CREATED;
+	unsigned pushed = 0;
+	while (pushed < WEFT_DP_SESS_EVENTS_RING && dp_sess_event_push(T.fp.dp, &e) == 0)
+		pushed++;
+	assert_int_equal(pushed, WEFT_DP_SESS_EVENTS_RING - 1); /* a ring keeps one slot free */
+	/* a CREATE now: served, its event dropped and counted */
+	alone();
+	uint8_t id[16];
+	new_id(id);
+	uint64_t d0 = lc0()->session_events_dropped;
+	expect_answer(sess(WEFT_SESS_CREATE, id, NULL, NULL, 0), WEFT_ST_OK, 0, NULL, NULL);
+	assert_int_equal(lc0()->session_events_dropped - d0, 1);
+	struct weft_dp_sess_event out[100];
+	unsigned got = 0, n;
+	while ((n = weft_dp_sess_events(T.fp.dp, out, 100)) > 0)
+		got += n;
+	assert_int_equal(got, pushed);
+}
+
+/* --- with a backup ------------------------------------------------------------------- */
+
+static void test_writes_reach_the_backup_first(void **state)
+{
+	(void)state;
+	with_backup();
+	uint8_t id[16], v[1024];
+	new_id(id);
+	struct rte_mbuf *m[MAXF];
+	struct weft_repl_entry e;
+	struct weft_sess_record rec;
+	uint64_t rid = sess(WEFT_SESS_CREATE, id, NULL, NULL, 0);
+	struct sent r = repl_of_next(m, &e, &rec);
+	assert_int_equal(e.kind, WEFT_REPL_PUT);
+	assert_int_equal(rec.hdr.attrs, 0);
+	free_all(m, 1);
+	peer_ack(&r);
+	expect_answer(rid, WEFT_ST_OK, 0, NULL, NULL);
+	/* SET: the backup gets the record with the attribute before the OK */
+	rid = sess(WEFT_SESS_SET, id, "cart", "3 items", 0);
+	r = repl_of_next(m, &e, &rec);
+	assert_int_equal(e.kind, WEFT_REPL_PUT);
+	assert_int_equal(rec.hdr.attrs, 1);
+	uint32_t pos = 0;
+	struct weft_sess_attr a;
+	assert_true(weft_sess_attr_next(&rec, &pos, &a));
+	assert_memory_equal(a.name, "cart", 4);
+	assert_memory_equal(a.value, "3 items", 7);
+	struct weft_sess_record here;
+	assert_true(stored(id, &here)); /* applied here first */
+	struct weft_cache_key k = {id, 16, weft_cache_hash(id, 16)};
+	struct weft_cache_image img;
+	assert_int_equal(weft_cache_peek(store(), &k, T.now, &img), 0);
+	assert_int_equal(e.version, img.version);
+	free_all(m, 1);
+	peer_ack(&r);
+	struct weft_x_session_info info;
+	expect_answer(rid, WEFT_ST_OK, INFO_LEN, &info, NULL);
+	assert_int_equal(info.attrs, 0);
+	/* a read within the slack: answered at once, nothing replicated */
+	assert_int_equal(expect_answer(sess(WEFT_SESS_GET, id, "cart", NULL, 0), WEFT_ST_OK,
+				       INFO_LEN, NULL, v),
+			 7);
+	/* INVALIDATE: a DELETE on the backup, with the delete's version */
+	rid = sess(WEFT_SESS_INVALIDATE, id, NULL, NULL, 0);
+	r = repl_of_next(m, &e, &rec);
+	assert_int_equal(e.kind, WEFT_REPL_DELETE);
+	assert_int_equal(e.value_len, 0);
+	assert_true(e.version > img.version);
+	free_all(m, 1);
+	peer_ack(&r);
+	expect_answer(rid, WEFT_ST_OK, 0, NULL, NULL);
+	struct weft_dp_sess_event ev[4];
+	assert_int_equal(weft_dp_sess_events(T.fp.dp, ev, 4), 2);
+	assert_int_equal(ev[0].kind, WEFT_SESSION_CREATED);
+	assert_int_equal(ev[1].kind, WEFT_SESSION_INVALIDATED);
+}
+
+static void test_stale_read_is_held_with_its_value(void **state)
+{
+	(void)state;
+	with_backup();
+	uint8_t id[16], v[1024];
+	new_id(id);
+	/* timeout 600 s (slack 60 s), last access 120 s ago: a read refreshes */
+	uint8_t attr[6 + 2 + 5];
+	struct weft_session_attr_hdr h = {.name_len = 2, .value_len = 5};
+	memcpy(attr, &h, sizeof(h));
+	memcpy(attr + 6, "hi", 2);
+	memcpy(attr + 8, "there", 5);
+	uint64_t old = dp_unix_ms() - 120000;
+	plant(id, 600, old, 1, attr, sizeof(attr));
+	uint64_t sw0 = lc0()->session_slack_writes;
+	uint64_t rid = sess(WEFT_SESS_GET, id, "hi", NULL, 0);
+	struct rte_mbuf *m[MAXF];
+	struct weft_repl_entry e;
+	struct weft_sess_record rec;
+	struct sent r = repl_of_next(m, &e, &rec);
+	assert_int_equal(lc0()->session_slack_writes - sw0, 1);
+	assert_true(rec.hdr.access_ms > old + 60000);
+	assert_int_equal(rec.hdr.attrs, 1);
+	free_all(m, 1);
+	peer_ack(&r);
+	struct weft_x_session_info info;
+	assert_int_equal(expect_answer(rid, WEFT_ST_OK, INFO_LEN, &info, v), 5);
+	assert_memory_equal(v, "there", 5);
+	assert_int_equal(info.access_ms, old); /* as the primary saw it */
+	assert_true(info.idle_ms >= 120000);
+	/* the next read is within the slack: at once */
+	expect_answer(sess(WEFT_SESS_GET, id, "hi", NULL, 0), WEFT_ST_OK, INFO_LEN, NULL, v);
+	assert_int_equal(lc0()->session_slack_writes - sw0, 1);
+}
+
+static void test_silent_backup_gives_busy(void **state)
+{
+	(void)state;
+	with_backup();
+	uint8_t id[16];
+	new_id(id);
+	uint8_t attr[6 + 1 + 1];
+	struct weft_session_attr_hdr h = {.name_len = 1, .value_len = 1};
+	memcpy(attr, &h, sizeof(h));
+	memcpy(attr + 6, "ab", 2);
+	plant(id, 600, dp_unix_ms() - 120000, 1, attr, sizeof(attr));
+	/* a held read (its value owned by the hold) that never gets its ack */
+	uint64_t rid = sess(WEFT_SESS_LOAD, id, NULL, NULL, 0);
+	struct rte_mbuf *m[MAXF];
+	struct sent s[MAXF];
+	unsigned n = poll_node(m, s);
+	free_all(m, n);
+	bool answered = false;
+	for (unsigned step = 0; step < 100 && !answered; step++) {
+		T.now += 100;
+		n = poll_node(m, s);
+		for (unsigned i = 0; i < n; i++)
+			if (s[i].dst_ip == ip4(CLIENT_IP)) {
+				assert_int_equal(s[i].h.request_id, rid);
+				assert_int_equal(s[i].h.status, WEFT_ST_BUSY);
+				assert_int_equal(s[i].len, 0); /* no value with BUSY */
+				answered = true;
+			}
+		free_all(m, n);
+	}
+	assert_true(answered);
+	assert_false(dp_rpc_busy(T.fp.dp->lc[0].rpc));
+}
+
+static void test_retransmitted_create_is_answered_once(void **state)
+{
+	(void)state;
+	with_backup();
+	uint8_t id[16];
+	new_id(id);
+	struct rte_mbuf *m[MAXF];
+	struct weft_repl_entry e;
+	struct weft_sess_record rec;
+	uint64_t rid = sess(WEFT_SESS_CREATE, id, NULL, NULL, 0);
+	struct sent r = repl_of_next(m, &e, &rec);
+	free_all(m, 1);
+	peer_ack(&r);
+	expect_answer(rid, WEFT_ST_OK, 0, NULL, NULL);
+	uint64_t replays0 = lc0()->dedup_replays, created0 = lc0()->sessions_created;
+	struct weft_x_session x = {.action = WEFT_SESS_CREATE};
+	send_raw(CLIENT_IP, CLIENT_PORT, rid, WEFT_OP_SESSION, WEFT_F_RETRY, STORE, id, 16, &x,
+		 sizeof(x), NULL, 0);
+	expect_answer(rid, WEFT_ST_OK, 0, NULL, NULL); /* not EXISTS, nothing replicated */
+	assert_int_equal(lc0()->dedup_replays - replays0, 1);
+	assert_int_equal(lc0()->sessions_created, created0);
+	/* a new request for the same id is another CREATE: EXISTS */
+	expect_answer(sess(WEFT_SESS_CREATE, id, NULL, NULL, 0), WEFT_ST_EXISTS, 0, NULL, NULL);
+	struct weft_dp_sess_event ev[4];
+	assert_int_equal(weft_dp_sess_events(T.fp.dp, ev, 4), 1);
+}
+
+static void test_non_primary_forwards(void **state)
+{
+	(void)state;
+	static const uint16_t own[] = {1, 0}; /* the peer is the primary */
+	publish(2, own, 2, false);
+	uint8_t id[16];
+	new_id(id);
+	struct rte_mbuf *m[MAXF];
+	struct sent s[MAXF];
+	unsigned n;
+	uint64_t rid = sess(WEFT_SESS_GET, id, "a", NULL, 0);
+	expect_one(m, s, &n, PEER_IP, NODE_PORT);
+	assert_int_equal(s[0].h.opcode, WEFT_OP_SESSION);
+	assert_int_equal(s[0].h.flags, WEFT_F_NODE);
+	assert_int_equal(s[0].h.key_len, 16);
+	/* the primary's answer (info + value) is relayed */
+	uint8_t d[sizeof(struct weft_wire_hdr) + sizeof(struct weft_x_session_info) + 3];
+	struct weft_wire_hdr h;
+	memset(&h, 0, sizeof(h));
+	h.magic = WEFT_WIRE_MAGIC;
+	h.version = WEFT_WIRE_VERSION;
+	h.opcode = WEFT_OP_SESSION;
+	h.flags = WEFT_F_RESPONSE;
+	h.extras_len = INFO_LEN;
+	h.client_id = s[0].h.client_id;
+	h.request_id = s[0].h.request_id;
+	h.msg_len = INFO_LEN + 3;
+	struct weft_x_session_info info = {.created_ms = 42, .attrs = 1};
+	memcpy(d, &h, sizeof(h));
+	memcpy(d + sizeof(h), &info, sizeof(info));
+	memcpy(d + sizeof(h) + sizeof(info), "val", 3);
+	free_all(m, n);
+	push_frame(PEER_MAC, PEER_IP, NODE_PORT, d, sizeof(d));
+	uint8_t v[1024];
+	struct weft_x_session_info got;
+	assert_int_equal(expect_answer(rid, WEFT_ST_OK, INFO_LEN, &got, v), 3);
+	assert_int_equal(got.created_ms, 42);
+	assert_memory_equal(v, "val", 3);
+	/* a client's EXPIRE is refused here, never forwarded */
+	expect_answer(sess(WEFT_SESS_EXPIRE, id, NULL, NULL, 0), WEFT_ST_BAD_REQUEST, 0, NULL, NULL);
+	/* neither is an idempotent op remembered as at-most-once on the way:
+	 * a GET's retransmission is forwarded again */
+	send_raw(CLIENT_IP, CLIENT_PORT, rid, WEFT_OP_SESSION, WEFT_F_RETRY, STORE, id, 16,
+		 &(struct weft_x_session){.action = WEFT_SESS_GET}, 8, "a", 1);
+	expect_one(m, s, &n, PEER_IP, NODE_PORT);
+	free_all(m, n);
+	T.now += DP_RPC_GIVE_UP_MS + 1; /* let it go: the peer stays silent */
+	for (unsigned step = 0; step < 10 && dp_rpc_busy(T.fp.dp->lc[0].rpc); step++) {
+		n = poll_node(m, s);
+		free_all(m, n);
+		T.now += DP_RPC_RTO_MAX_MS;
+	}
+	assert_false(dp_rpc_busy(T.fp.dp->lc[0].rpc));
+}
+
+/* --- setup ------------------------------------------------------------------------------ */
+
+static int setup(void **state)
+{
+	(void)state;
+	T.now = 1000000;
+	struct weft_dp_config cfg = {.bind_ip = ip4(NODE_IP), .udp_port = NODE_PORT,
+				     .n_workers = 1, .poll = WEFT_DP_POLL_BUSY, .clock = vclock,
+				     .ctl_port = CTL_PORT};
+	if (dp_fakeport_open(&T.fp, "test_dp_sess", 4096, 4096, 8191, &cfg) != 0)
+		return -1;
+	learn(PEER_MAC, PEER_IP);
+	learn(CLIENT_MAC, CLIENT_IP);
+	return 0;
+}
+
+static int per_test(void **state)
+{
+	(void)state;
+	assert_false(dp_rpc_busy(T.fp.dp->lc[0].rpc));
+	struct weft_dp_sess_event ev[64];
+	while (weft_dp_sess_events(T.fp.dp, ev, 64) > 0)
+		;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	dp_fakeport_close(&T.fp);
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(test_every_action_on_one_node, per_test),
+		cmocka_unit_test_setup(test_refusals, per_test),
+		cmocka_unit_test_setup(test_value_too_large, per_test),
+		cmocka_unit_test_setup(test_expiry_on_the_primary, per_test),
+		cmocka_unit_test_setup(test_event_ring_full_counts_drops, per_test),
+		cmocka_unit_test_setup(test_writes_reach_the_backup_first, per_test),
+		cmocka_unit_test_setup(test_stale_read_is_held_with_its_value, per_test),
+		cmocka_unit_test_setup(test_silent_backup_gives_busy, per_test),
+		cmocka_unit_test_setup(test_retransmitted_create_is_answered_once, per_test),
+		cmocka_unit_test_setup(test_non_primary_forwards, per_test),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
