@@ -184,6 +184,7 @@ static const struct status_text server_status[WEFT_ST__SERVER_COUNT] = {
 	[WEFT_ST_NO_QUORUM] = { "NO_QUORUM", "write refused: the node is in a minority partition" },
 	[WEFT_ST_FULL] = { "FULL", "the destination is full (max depth or bytes); retry later" },
 	[WEFT_ST_FENCED] = { "FENCED", "fenced write refused: the singleton is held with another epoch" },
+	[WEFT_ST_NO_SESSION] = { "NO_SESSION", "no such session (never created, invalidated or expired)" },
 };
 
 static const struct status_text client_status[] = {

@@ -6,7 +6,9 @@
  *
  * The messaging commands (publish, receive, destinations, dest-open,
  * dest-stop) have their own options and are run by weftctl_msg.c; the app
- * commands (deploy, undeploy, apps, daemons, jobs) by weftctl_apps.c.
+ * commands (deploy, undeploy, apps, daemons, jobs) by weftctl_apps.c; the
+ * session commands (sessions, session, session-*, lb-config) by
+ * weftctl_sessions.c.
  *
  * The -s node is the seed of libweft's topology-aware routing: keyed
  * commands go to the key's owner in the cluster; --direct sends every
@@ -33,6 +35,7 @@
 #include "weftctl_apps.h"
 #include "weftctl_msg.h"
 #include "weftctl_print.h"
+#include "weftctl_sessions.h"
 
 #ifndef WEFT_VERSION
 #define WEFT_VERSION "unknown"
@@ -84,6 +87,7 @@ static void usage(FILE *f)
 		"\n");
 	weftctl_msg_usage(f);
 	weftctl_apps_usage(f);
+	weftctl_sessions_usage(f);
 	fprintf(f,
 		"\n"
 		"VALUE '-' reads the value from stdin (binary-safe, up to 1 MiB).\n"
@@ -443,6 +447,8 @@ int main(int argc, char **argv)
 		return weftctl_msg_main(argc, argv);
 	if (weftctl_apps_command(argc, argv) != NULL)
 		return weftctl_apps_main(argc, argv);
+	if (weftctl_sessions_command(argc, argv) != NULL)
+		return weftctl_sessions_main(argc, argv);
 	parse(argc, argv, &o);
 	if (o.cmd == NULL) {
 		if (o.show_version) {

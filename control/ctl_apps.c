@@ -1,7 +1,10 @@
 /*
  * ctl_apps.c — the app runtime of weftd: creation and shutdown, the tick,
  * the app API that is not about daemons or jobs (weft_app_name /
- * weft_app_client / weft_app_publish / weft_app_listen) and listeners.
+ * weft_app_client / weft_app_publish / weft_app_listen /
+ * weft_app_session_listen) and listeners. A session listener is a
+ * listener on "/topic/<store>.events" whose messages are decoded into
+ * (event, id) before its callback (undecodable ones are skipped).
  *
  * A listener is a pool job that owns one consumer on its thread's in-node
  * client and runs weft_listen in slices of CTL_APPS_LISTEN_SLICE_MS,
@@ -311,12 +314,45 @@ static void wait_stopping(struct ctl_apps *rt, struct ctl_app *a, unsigned ms)
 	pthread_mutex_unlock(&rt->mu);
 }
 
+/* The event of a message on "/topic/<store>.events" (wire.h "Sessions":
+ * properties "event" and "session"); false when it is not one. */
+static bool session_event_of(const struct weft_message *m, enum weft_session_event *ev,
+			     struct weft_session_id *id)
+{
+	const void *v;
+	size_t vl;
+	char hex[WEFT_SESSION_HEX_LEN + 1];
+	if (weft_message_prop(m, "session", &v, &vl) != 0 || vl != WEFT_SESSION_HEX_LEN)
+		return false;
+	memcpy(hex, v, vl);
+	hex[vl] = '\0';
+	if (weft_session_id_parse(hex, id) != 0 || weft_message_prop(m, "event", &v, &vl) != 0)
+		return false;
+	for (int e = WEFT_SESSION_CREATED; e <= WEFT_SESSION_INVALIDATED; e++) {
+		const char *name = weft_session_event_name((enum weft_session_event)e);
+		if (strlen(name) == vl && memcmp(name, v, vl) == 0) {
+			*ev = (enum weft_session_event)e;
+			return true;
+		}
+	}
+	return false;
+}
+
 static int on_message(void *ctx, const struct weft_message *m)
 {
 	struct ctl_listener *ls = ctx;
 	if (app_stopping(ls->app))
 		return 1; /* nack: another consumer takes it */
-	int v = ls->fn(ls->ctx, m);
+	int v;
+	if (ls->sess_fn != NULL) {
+		enum weft_session_event ev;
+		struct weft_session_id id;
+		if (!session_event_of(m, &ev, &id))
+			return 0; /* not a session event: skipped */
+		v = ls->sess_fn(ls->ctx, ev, &id) < 0 ? -1 : 0;
+	} else {
+		v = ls->fn(ls->ctx, m);
+	}
 	if (v < 0)
 		ls->ended = true;
 	return v;
@@ -376,11 +412,12 @@ static bool dest_ok(const char *d, size_t *len)
 	return true;
 }
 
-int weft_app_listen(weft_app *app, const char *dest, const char *durable, weft_listener_fn fn,
-		    void *ctx)
+/* Adds a listener (fn or sess_fn) and submits its job. */
+static int add_listener(weft_app *app, const char *dest, const char *durable,
+			weft_listener_fn fn, weft_session_event_fn sess_fn, void *ctx)
 {
 	size_t dl, kl = 0;
-	if (app == NULL || fn == NULL || dest == NULL || !dest_ok(dest, &dl))
+	if (app == NULL || (fn == NULL && sess_fn == NULL) || dest == NULL || !dest_ok(dest, &dl))
 		return -EINVAL;
 	if (durable != NULL) {
 		kl = strnlen(durable, WEFT_MAX_NAME_LEN + 1);
@@ -397,6 +434,7 @@ int weft_app_listen(weft_app *app, const char *dest, const char *durable, weft_l
 		return -ENOMEM;
 	ls->app = a;
 	ls->fn = fn;
+	ls->sess_fn = sess_fn;
 	ls->ctx = ctx;
 	memcpy(ls->dest, dest, dl);
 	if (durable != NULL) {
@@ -422,6 +460,25 @@ int weft_app_listen(weft_app *app, const char *dest, const char *durable, weft_l
 		free(ls);
 	}
 	return rc;
+}
+
+int weft_app_listen(weft_app *app, const char *dest, const char *durable, weft_listener_fn fn,
+		    void *ctx)
+{
+	return fn == NULL ? -EINVAL : add_listener(app, dest, durable, fn, NULL, ctx);
+}
+
+int weft_app_session_listen(weft_app *app, const char *store, weft_session_event_fn fn,
+			    void *ctx)
+{
+	const char *s = store ? store : WEFT_SESSION_STORE;
+	size_t n = strnlen(s, WEFT_SESSION_STORE_MAX_LEN + 1);
+	char topic[WEFT_MAX_NAME_LEN + 1];
+	/* "/topic/" + store + ".events" must be a destination name. */
+	if (fn == NULL || !weft_wire_is_session_store(s, n) || 7u + n + 7u > WEFT_MAX_NAME_LEN)
+		return -EINVAL;
+	snprintf(topic, sizeof(topic), "/topic/%s.events", s);
+	return add_listener(app, topic, NULL, NULL, fn, ctx);
 }
 
 bool ctl_apps_stop_listeners(struct ctl_apps *rt, struct ctl_app *a)

@@ -72,7 +72,9 @@ int ctl_apps_clients_init(struct ctl_apps *rt);
 
 struct ctl_listener {
 	struct ctl_app *app;
-	weft_listener_fn fn;
+	weft_listener_fn fn;        /* a message listener, or */
+	weft_session_event_fn sess_fn; /* a session event listener (the
+	                               messages' properties decoded) */
 	void *ctx;
 	char dest[WEFT_MAX_NAME_LEN + 1];
 	char durable[WEFT_MAX_NAME_LEN + 1];

@@ -14,7 +14,7 @@
  * joins them.
  *
  * In-node clients: ctl_apps_thread_client gives the calling thread a
- * weft_client over its own dataplane local client (a random client_id),
+ * weft_client over its own dataplane local client (ctl_local.h),
  * made on first use and kept in a pthread key; the key's destructor closes
  * both when the thread ends (pool threads at ctl_pool_fini, the services'
  * thread when the services stop). Pool threads are not QSBR readers, so
@@ -23,9 +23,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "ctl_apps_internal.h"
+#include "ctl_local.h"
 
 struct thread_client {
 	struct weft_dp_local *l;
@@ -141,17 +141,6 @@ int ctl_apps_submit(struct ctl_apps *rt, void (*fn)(void *arg), void *arg)
 
 /* --- per-thread in-node clients ------------------------------------------ */
 
-static int t_send(void *ctx, uint32_t ip, uint16_t port, const void *buf, size_t len)
-{
-	return weft_dp_local_send(ctx, ip, port, buf, len);
-}
-
-static long t_recv(void *ctx, void *buf, size_t cap, uint32_t *ip, uint16_t *port,
-		   int timeout_ms)
-{
-	return weft_dp_local_recv(ctx, buf, cap, ip, port, timeout_ms);
-}
-
 /* The pthread key's destructor: the thread is ending. */
 static void thread_client_free(void *arg)
 {
@@ -164,25 +153,6 @@ static void thread_client_free(void *arg)
 int ctl_apps_clients_init(struct ctl_apps *rt)
 {
 	return -pthread_key_create(&rt->tkey, thread_client_free);
-}
-
-/* A local client with a fresh random id (retried on a clash). */
-static struct weft_dp_local *local_open(struct weft_dp *dp, uint32_t *id)
-{
-	for (int attempt = 0; attempt < 8; attempt++) {
-		uint32_t v = 0;
-		if (getrandom(&v, sizeof(v), 0) != (ssize_t)sizeof(v) || v == 0)
-			continue;
-		struct weft_dp_local *l = weft_dp_local_open(dp, v);
-		if (l != NULL) {
-			*id = v;
-			return l;
-		}
-		if (errno != EEXIST)
-			return NULL;
-	}
-	errno = EEXIST;
-	return NULL;
 }
 
 weft_client *ctl_apps_thread_client(struct ctl_apps *rt)
@@ -198,15 +168,14 @@ weft_client *ctl_apps_thread_client(struct ctl_apps *rt)
 	if (tc == NULL)
 		return NULL;
 	uint32_t id = 0;
-	tc->l = local_open(rt->cfg.dp, &id);
+	tc->l = ctl_local_open(rt->cfg.dp, &id);
 	if (tc->l == NULL) {
 		int e = errno;
 		free(tc);
 		errno = e;
 		return NULL;
 	}
-	struct weft_transport t = {.ctx = tc->l, .send = t_send, .recv = t_recv};
-	tc->c = weft_client_connect_transport(rt->addr, NULL, &t, id);
+	tc->c = ctl_local_client(tc->l, id, rt->addr, NULL);
 	int rc = tc->c != NULL ? pthread_setspecific(rt->tkey, tc) : errno;
 	if (rc != 0) {
 		weft_client_close(tc->c);

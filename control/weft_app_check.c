@@ -71,6 +71,16 @@ int weft_app_listen(weft_app *app, const char *dest, const char *durable, weft_l
 	return 0;
 }
 
+int weft_app_session_listen(weft_app *app, const char *store, weft_session_event_fn fn,
+			    void *ctx)
+{
+	(void)app, (void)store, (void)ctx;
+	if (fn == NULL)
+		return -EINVAL;
+	rec.listeners++;
+	return 0;
+}
+
 int weft_daemonize(weft_app *app, const char *name, weft_daemon_fn start, weft_daemon_fn stop,
 		   void *ctx, const struct weft_daemon_opts *opts)
 {

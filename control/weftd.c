@@ -2,9 +2,10 @@
  * weftd.c — main() of weftd: parse the command line, prepare the home
  * directory and node id, initialise the EAL and the port, start the worker
  * lcores, join the cluster (with --clustered or --peers; otherwise a single
- * node), start the app runtime, run the control loop on the main thread
- * until SIGINT/SIGTERM (a clustered node leaves gracefully first), then
- * undeploy the apps, stop the lcores and free everything: exit 0, or 1 on
+ * node), start the sessions service and the app runtime, run the control
+ * loop on the main thread until SIGINT/SIGTERM (a clustered node leaves
+ * gracefully first), then undeploy the apps, stop the sessions service,
+ * stop the lcores and free everything: exit 0, or 1 on
  * a setup failure or when the cluster refused this node (duplicate node
  * id).
  */
@@ -22,6 +23,7 @@
 
 #include "control.h"
 #include "ctl_app.h"
+#include "ctl_sessions.h"
 
 /* The app runtime (ctl_app.h): deployments/, weftctl deploy. A node whose
  * runtime cannot start still serves the grid (logged). */
@@ -149,11 +151,22 @@ int main(int argc, char **argv)
 			weft_ctl_log(WEFT_LOG_WARN, "cannot publish the topology snapshot: %s",
 				     strerror(-rc));
 	}
+	/* The sessions service (ctl_sessions.h): session events and expiry. A
+	 * node without it still serves sessions (logged): the other owners'
+	 * passes expire them, and any op finding one past its deadline ends it;
+	 * it publishes no events. */
+	struct ctl_sessions_cfg sc = {.dp = dp, .reg = reg, .bind_ip = a.bind_ip,
+				      .udp_port = cfg.udp_port};
+	struct ctl_sessions *sess = ctl_sessions_start(&sc);
+	if (sess == NULL)
+		weft_ctl_log(WEFT_LOG_ERROR, "sessions service not started (%s): no session "
+					     "events or expiry from this node", strerror(errno));
 	struct ctl_apps *apps = start_apps(dp, reg, &a, id, cfg.udp_port);
 	rc = weft_ctl_run(dp, cl, apps);
 	weft_ctl_log(WEFT_LOG_INFO, rc == -EPERM ? "stopping: refused by the cluster"
 						 : "shutting down");
 	ctl_apps_destroy(apps); /* apps' last calls still reach the grid */
+	ctl_sessions_stop(sess); /* after the apps: their last events go out */
 	weft_dp_stop(dp);
 	status = rc == 0 ? 0 : 1;
 out:

@@ -1,0 +1,209 @@
+/*
+ * test_ctl_sessions_svc.c — weftd's sessions service thread
+ * (control/ctl_sessions.c) against the real dataplane on a fake port
+ * (net_ring, one node): a poller thread plays worker 0, the test thread is
+ * an in-node client (ctl_local.h) subscribed to "/topic/weft.sessions.events".
+ *
+ * Asserted: the service publishes the lcores' events (created,
+ * invalidated) with the event / session / store properties; its expiry
+ * pass finds a session past its deadline (timeout 1 s, slack 1 s) and has
+ * the node remove it with EXPIRE — the "expired" event arrives without any
+ * client op on the session, and the session is then gone (NO_SESSION); a
+ * session in use is not expired; stop joins the thread and frees its local
+ * clients (none left open).
+ *
+ * Every wait is bounded: RECEIVE waits of at most 1 s, at most
+ * EVENT_WAIT_TRIES of them per expected event.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <weft/weft.h>
+
+#include "ctl_local.h"
+#include "ctl_sessions.h"
+#include "dp_fakeport.h"
+
+static const uint8_t NODE_IP[4] = {10, 215, 0, 2};
+#define NODE_PORT 7700u
+#define EVENT_WAIT_TRIES 15
+
+static struct {
+	struct dp_fakeport fp;
+	pthread_t poller;
+	volatile bool stop;
+} T;
+
+static void *poll_main(void *arg)
+{
+	(void)arg;
+	urcu_qsbr_register_thread();
+	while (!T.stop) {
+		weft_dp_poll_once(T.fp.dp, 0);
+		urcu_qsbr_quiescent_state();
+		struct rte_mbuf *out[32];
+		unsigned n = rte_ring_dequeue_burst(T.fp.tx, (void **)out, 32, NULL);
+		if (n)
+			rte_pktmbuf_free_bulk(out, n);
+	}
+	urcu_qsbr_unregister_thread();
+	return NULL;
+}
+
+/* Waits (bounded) for the next session event on k: 0 with *ev / *id, or
+ * -1 when none came. Checks the store property too. */
+static int next_event(weft_consumer *k, enum weft_session_event *ev, struct weft_session_id *id)
+{
+	for (int i = 0; i < EVENT_WAIT_TRIES; i++) {
+		struct weft_message m[1];
+		size_t n = 0;
+		void *block = NULL;
+		struct weft_receive_opts ro = {.max = 1, .wait_ms = 1000};
+		int rc = weft_receive(k, &ro, m, &n, &block, NULL);
+		if (rc != 0 || n == 0) {
+			free(block);
+			continue;
+		}
+		const void *v;
+		size_t vl;
+		assert_int_equal(weft_message_prop(&m[0], "store", &v, &vl), 0);
+		assert_int_equal(vl, 13);
+		assert_memory_equal(v, "weft.sessions", 13);
+		assert_int_equal(m[0].body_len, 0);
+		assert_int_equal(weft_message_prop(&m[0], "event", &v, &vl), 0);
+		*ev = 0;
+		for (int e = WEFT_SESSION_CREATED; e <= WEFT_SESSION_INVALIDATED; e++) {
+			const char *name = weft_session_event_name((enum weft_session_event)e);
+			if (strlen(name) == vl && memcmp(name, v, vl) == 0)
+				*ev = (enum weft_session_event)e;
+		}
+		assert_int_not_equal(*ev, 0);
+		char hex[33];
+		assert_int_equal(weft_message_prop(&m[0], "session", &v, &vl), 0);
+		assert_int_equal(vl, 32);
+		memcpy(hex, v, 32);
+		hex[32] = '\0';
+		assert_int_equal(weft_session_id_parse(hex, id), 0);
+		free(block);
+		return 0;
+	}
+	return -1;
+}
+
+static void expect_event(weft_consumer *k, enum weft_session_event want,
+			 const struct weft_session_id *want_id)
+{
+	enum weft_session_event ev;
+	struct weft_session_id id;
+	assert_int_equal(next_event(k, &ev, &id), 0);
+	assert_int_equal(ev, want);
+	assert_memory_equal(id.b, want_id->b, WEFT_SESSION_ID_LEN);
+}
+
+static void test_events_and_expiry(void **state)
+{
+	(void)state;
+	uint32_t ip;
+	memcpy(&ip, NODE_IP, 4);
+	struct ctl_sessions_cfg sc = {.dp = T.fp.dp, .reg = T.fp.reg, .bind_ip = ip,
+				      .udp_port = NODE_PORT};
+	struct ctl_sessions *svc = ctl_sessions_start(&sc);
+	assert_non_null(svc);
+
+	uint32_t cid;
+	struct weft_dp_local *l = ctl_local_open(T.fp.dp, &cid);
+	assert_non_null(l);
+	struct weft_client_opts o;
+	weft_client_opts_init(&o);
+	o.timeout_ms = 300;
+	weft_client *c = ctl_local_client(l, cid, "10.215.0.2:7700", &o);
+	assert_non_null(c);
+	weft_consumer *k = weft_consumer_open(c, "/topic/weft.sessions.events", NULL);
+	assert_non_null(k);
+	/* subscribe (a plain topic keeps nothing for absent subscribers) */
+	struct weft_message m[1];
+	size_t n;
+	void *block = NULL;
+	struct weft_receive_opts ro = {.max = 1, .wait_ms = 0};
+	assert_int_equal(weft_receive(k, &ro, m, &n, &block, NULL), 0);
+	free(block);
+
+	/* created, then invalidated */
+	struct weft_session_id a, b;
+	assert_int_equal(weft_session_create(c, NULL, 600, &a), 0);
+	expect_event(k, WEFT_SESSION_CREATED, &a);
+	assert_int_equal(weft_session_invalidate(c, NULL, &a), 0);
+	expect_event(k, WEFT_SESSION_INVALIDATED, &a);
+
+	/* b: 1 s timeout (slack 1 s), never touched again: the service's pass
+	 * expires it. A session with the default timeout stays. */
+	struct weft_session_id keep;
+	assert_int_equal(weft_session_create(c, NULL, 0, &keep), 0);
+	expect_event(k, WEFT_SESSION_CREATED, &keep);
+	assert_int_equal(weft_session_create(c, NULL, 1, &b), 0);
+	expect_event(k, WEFT_SESSION_CREATED, &b);
+	assert_int_equal(weft_session_set(c, NULL, &b, "k", "v", 1), 0);
+	expect_event(k, WEFT_SESSION_EXPIRED, &b);
+	struct weft_session_info si;
+	assert_int_equal(weft_session_info(c, NULL, &b, &si), -WEFT_ST_NO_SESSION);
+	assert_int_equal(weft_session_info(c, NULL, &keep, &si), 0);
+	assert_int_equal(si.max_inactive_s, WEFT_SESSION_DEFAULT_MAX_INACTIVE_S);
+
+	weft_consumer_close(k, false);
+	weft_client_close(c);
+	weft_dp_local_close(l);
+	ctl_sessions_stop(svc);
+	assert_int_equal(__atomic_load_n(&T.fp.dp->n_locals, __ATOMIC_RELAXED), 0);
+	ctl_sessions_stop(NULL);
+}
+
+static void test_start_refuses_bad_cfg(void **state)
+{
+	(void)state;
+	struct ctl_sessions_cfg sc = {.dp = NULL, .reg = T.fp.reg, .udp_port = NODE_PORT};
+	errno = 0;
+	assert_null(ctl_sessions_start(&sc));
+	assert_int_equal(errno, EINVAL);
+	assert_null(ctl_sessions_start(NULL));
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	uint32_t ip;
+	memcpy(&ip, NODE_IP, 4);
+	struct weft_dp_config cfg = {.bind_ip = ip, .udp_port = NODE_PORT, .n_workers = 1,
+				     .poll = WEFT_DP_POLL_BUSY};
+	if (dp_fakeport_open(&T.fp, "test_ctl_sessions_svc", 1024, 1024, 4095, &cfg) != 0)
+		return -1;
+	/* The test thread only uses local clients: it holds no RCU pointer. */
+	urcu_qsbr_thread_offline();
+	return pthread_create(&T.poller, NULL, poll_main, NULL);
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	T.stop = true;
+	pthread_join(T.poller, NULL);
+	urcu_qsbr_thread_online();
+	dp_fakeport_close(&T.fp);
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_start_refuses_bad_cfg),
+		cmocka_unit_test(test_events_and_expiry),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
