@@ -218,10 +218,6 @@ int weft_text_op(weft_client *c, uint8_t opcode, char **text, size_t *len);
 /* Checks a session store name (NULL: WEFT_SESSION_STORE): *name and *len
  * get the name used. 0 or -WEFT_ST_INVALID_ARG. */
 int weft_session_store_check(const char *store, const char **name, size_t *len);
-/* The events topic of store, "/topic/<store>.events", into out. 0 or
- * -WEFT_ST_INVALID_ARG (bad store, or a topic name longer than
- * WEFT_MAX_NAME_LEN). */
-int weft_session_events_topic(const char *store, char out[WEFT_MAX_NAME_LEN + 1]);
 /* The weft_x_session_info of an OK SESSION answer into *out (may be NULL).
  * 0 or -WEFT_ST_PROTOCOL (absent, or a size or count out of wire.h's
  * bounds). */
@@ -232,9 +228,5 @@ int weft_session_info_decode(const struct weft_resp *r, struct weft_session_info
  * block. 0, -WEFT_ST_PROTOCOL (malformed), -WEFT_ST_IO (ENOMEM). */
 int weft_session_attrs_decode(const uint8_t *p, size_t len, uint32_t count, bool values,
 			      struct weft_session_attr **out, size_t *n);
-/* The session event a message of "/topic/<store>.events" carries (its
- * "event" and "session" properties). 0 or -WEFT_ST_PROTOCOL. */
-int weft_session_event_decode(const struct weft_message *m, enum weft_session_event *ev,
-			      struct weft_session_id *id);
 
 #endif /* WEFT_CLIENT_INTERNAL_H */

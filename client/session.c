@@ -212,7 +212,7 @@ int weft_session_attrs_decode(const uint8_t *p, size_t len, uint32_t count, bool
 	return 0;
 }
 
-int weft_session_event_decode(const struct weft_message *m, enum weft_session_event *ev,
+int weft_session_event_of(const struct weft_message *m, enum weft_session_event *ev,
 			      struct weft_session_id *id)
 {
 	const void *v;
@@ -473,7 +473,7 @@ static int on_event(void *arg, const struct weft_message *m)
 	struct listen_ctx *l = arg;
 	enum weft_session_event ev;
 	struct weft_session_id id;
-	if (weft_session_event_decode(m, &ev, &id) != 0)
+	if (weft_session_event_of(m, &ev, &id) != 0)
 		return 0; /* not a session event: skipped */
 	return l->fn(l->ctx, ev, &id) < 0 ? -1 : 0;
 }
@@ -485,11 +485,8 @@ int weft_session_events_topic(const char *store, char out[WEFT_MAX_NAME_LEN + 1]
 	int rc = weft_session_store_check(store, &name, &nl);
 	if (rc < 0)
 		return rc;
-	/* "/topic/" + store + ".events": a destination name has at most
-	 * WEFT_MAX_NAME_LEN bytes, so a store of more than 50 bytes (wire.h
-	 * allows 57) has no events topic. */
-	if (7u + nl + 7u > WEFT_MAX_NAME_LEN)
-		return -WEFT_ST_INVALID_ARG;
+	_Static_assert(7u + WEFT_SESSION_STORE_MAX_LEN + 7u == WEFT_MAX_NAME_LEN,
+		       "every store has its events topic");
 	memcpy(out, "/topic/", 7);
 	memcpy(out + 7, name, nl);
 	memcpy(out + 7 + nl, ".events", sizeof(".events"));

@@ -6,8 +6,9 @@
  * changes and hand them over before a graceful stop; ctl_quorum.c decides
  * whether a partitioned side may write), and the app runtime (ctl_app.h:
  * apps, their daemons and jobs, singleton placement; its pool and services
- * threads, never the control thread, run app code and blocking calls).
- * (Later: sessions, admin.)
+ * threads, never the control thread, run app code and blocking calls), and
+ * the sessions service (ctl_sessions.h: its own thread publishes session
+ * events and expires idle sessions through an in-node client).
  *
  * Everything here runs on the main thread (EAL lcore 0) unless said
  * otherwise, never on a worker lcore. Return-code rule: constructors return NULL and set errno; int

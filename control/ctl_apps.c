@@ -314,30 +314,6 @@ static void wait_stopping(struct ctl_apps *rt, struct ctl_app *a, unsigned ms)
 	pthread_mutex_unlock(&rt->mu);
 }
 
-/* The event of a message on "/topic/<store>.events" (wire.h "Sessions":
- * properties "event" and "session"); false when it is not one. */
-static bool session_event_of(const struct weft_message *m, enum weft_session_event *ev,
-			     struct weft_session_id *id)
-{
-	const void *v;
-	size_t vl;
-	char hex[WEFT_SESSION_HEX_LEN + 1];
-	if (weft_message_prop(m, "session", &v, &vl) != 0 || vl != WEFT_SESSION_HEX_LEN)
-		return false;
-	memcpy(hex, v, vl);
-	hex[vl] = '\0';
-	if (weft_session_id_parse(hex, id) != 0 || weft_message_prop(m, "event", &v, &vl) != 0)
-		return false;
-	for (int e = WEFT_SESSION_CREATED; e <= WEFT_SESSION_INVALIDATED; e++) {
-		const char *name = weft_session_event_name((enum weft_session_event)e);
-		if (strlen(name) == vl && memcmp(name, v, vl) == 0) {
-			*ev = (enum weft_session_event)e;
-			return true;
-		}
-	}
-	return false;
-}
-
 static int on_message(void *ctx, const struct weft_message *m)
 {
 	struct ctl_listener *ls = ctx;
@@ -347,7 +323,7 @@ static int on_message(void *ctx, const struct weft_message *m)
 	if (ls->sess_fn != NULL) {
 		enum weft_session_event ev;
 		struct weft_session_id id;
-		if (!session_event_of(m, &ev, &id))
+		if (weft_session_event_of(m, &ev, &id) != 0)
 			return 0; /* not a session event: skipped */
 		v = ls->sess_fn(ls->ctx, ev, &id) < 0 ? -1 : 0;
 	} else {
@@ -471,13 +447,9 @@ int weft_app_listen(weft_app *app, const char *dest, const char *durable, weft_l
 int weft_app_session_listen(weft_app *app, const char *store, weft_session_event_fn fn,
 			    void *ctx)
 {
-	const char *s = store ? store : WEFT_SESSION_STORE;
-	size_t n = strnlen(s, WEFT_SESSION_STORE_MAX_LEN + 1);
 	char topic[WEFT_MAX_NAME_LEN + 1];
-	/* "/topic/" + store + ".events" must be a destination name. */
-	if (fn == NULL || !weft_wire_is_session_store(s, n) || 7u + n + 7u > WEFT_MAX_NAME_LEN)
+	if (fn == NULL || weft_session_events_topic(store, topic) != 0)
 		return -EINVAL;
-	snprintf(topic, sizeof(topic), "/topic/%s.events", s);
 	return add_listener(app, topic, NULL, NULL, fn, ctx);
 }
 

@@ -145,15 +145,15 @@ static void log_failures(struct ctl_sessions *s, uint64_t now)
 static int publish_one(struct ctl_sessions *s, const struct weft_dp_sess_event *ev)
 {
 	char hex[WEFT_SESSION_HEX_LEN + 1], topic[WEFT_MAX_NAME_LEN + 1];
+	char store[WEFT_SESSION_STORE_MAX_LEN + 1];
 	struct weft_prop props[3];
+	memcpy(store, ev->store, ev->store_len);
+	store[ev->store_len] = '\0';
 	if (!ctl_sessions_event_props(ev, hex, props) ||
-	    7u + ev->store_len + 7u > WEFT_MAX_NAME_LEN) {
+	    weft_session_events_topic(store, topic) != 0) {
 		s->n.bad_events++;
 		return 0;
 	}
-	memcpy(topic, "/topic/", 7);
-	memcpy(topic + 7, ev->store, ev->store_len);
-	memcpy(topic + 7 + ev->store_len, ".events", sizeof(".events"));
 	struct weft_publish_opts po = {.props = props, .n_props = 3};
 	int rc = weft_publish(s->c, topic, NULL, 0, &po, NULL, NULL);
 	if (rc == 0)

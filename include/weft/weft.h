@@ -513,6 +513,16 @@ typedef int (*weft_session_event_fn)(void *ctx, enum weft_session_event ev,
  * while nobody listens are not kept. */
 WEFT_API int weft_session_listen(weft_client *c, const char *store, weft_session_event_fn fn,
 				 void *ctx, uint64_t max_ms);
+/* The session event a message of "/topic/<store>.events" carries (its
+ * "event" and "session" properties): for code that receives that topic
+ * itself (weft_consumer_open / weft_listen). 0 or -WEFT_ST_PROTOCOL (not
+ * a session event). */
+WEFT_API int weft_session_event_of(const struct weft_message *m, enum weft_session_event *ev,
+				   struct weft_session_id *id);
+/* The events topic of store (NULL: WEFT_SESSION_STORE) into out:
+ * "/topic/<store>.events". 0 or -WEFT_ST_INVALID_ARG (not a session store
+ * name). */
+WEFT_API int weft_session_events_topic(const char *store, char out[WEFT_MAX_NAME_LEN + 1]);
 /* The name of an event kind ("created"), NULL for an unknown one. */
 WEFT_API const char *weft_session_event_name(enum weft_session_event ev);
 

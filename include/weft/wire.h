@@ -577,13 +577,16 @@ _Static_assert(sizeof(struct weft_x_fenced_write) == 160, "fenced write extras a
  * max_inactive and max_inactive + slack after its last access.
  *
  * Events. The primary that creates, invalidates or expires a session
- * publishes, after answering, one message to the topic
+ * publishes one message to the topic
  * "/topic/<store>.events" (at most once: lost if that node dies first) with
  * properties "event" (created | expired | invalidated), "session" (the id
- * in 32 lowercase hex digits) and "store"; the body is empty. */
+ * in 32 lowercase hex digits) and "store"; the body is empty. The event is
+ * queued when the primary stores the change, before the other owners ack
+ * it, so it may be published before the answer, and also for a change
+ * answered BUSY (it stands on the primary). */
 #define WEFT_SESSION_STORE "weft.sessions"
 #define WEFT_SESSION_STORE_PREFIX "weft.sessions."
-#define WEFT_SESSION_STORE_MAX_LEN 57u        /* "/topic/<store>.events" fits a name */
+#define WEFT_SESSION_STORE_MAX_LEN 50u        /* "/topic/<store>.events" fits a name */
 #define WEFT_SESSION_ID_LEN 16u
 #define WEFT_SESSION_DEFAULT_MAX_INACTIVE_S 1800u /* 30 min */
 #define WEFT_SESSION_MAX_MAX_INACTIVE_S (30u * 86400u)
