@@ -26,10 +26,10 @@
  * Return-code rule (the project's): constructors return NULL and set errno;
  * int functions return 0 or a negative errno; burst functions return a count.
  * Errors used here: -ENOENT (no live entry), -EEXIST (put-if-absent found
- * one), -ESTALE (CAS version mismatch), -EINVAL (bad argument, or INCR on a
- * non-numeric value), -ERANGE (INCR overflow), -E2BIG (key or value too
- * long), -ENOMEM (memory bound reached and eviction freed too little, or
- * allocation failed).
+ * one), -ESTALE (CAS or delete_if version mismatch), -EINVAL (bad argument,
+ * or INCR on a non-numeric value), -ERANGE (INCR overflow), -E2BIG (key or
+ * value too long), -ENOMEM (memory bound reached and eviction freed too
+ * little, or allocation failed).
  */
 #ifndef WEFT_CACHE_H
 #define WEFT_CACHE_H
@@ -189,6 +189,15 @@ int weft_cache_put(struct weft_cache *c, const struct weft_cache_key *key, const
  * memory, the key is removed without one. */
 int weft_cache_delete(struct weft_cache *c, const struct weft_cache_key *key, uint64_t now_ms,
 		      uint64_t *version_out);
+
+/* As weft_cache_delete (the same fresh version and tombstone), but only if
+ * the live entry's version is expected_version: a compare-and-delete, for
+ * a read-modify-write that decided the removal on the entry it read.
+ * -ENOENT if there is no live entry (a tombstone included); -ESTALE if its
+ * version differs (nothing changed; *version_out, if not NULL, receives
+ * the current version). */
+int weft_cache_delete_if(struct weft_cache *c, const struct weft_cache_key *key,
+			 uint64_t expected_version, uint64_t now_ms, uint64_t *version_out);
 
 /* Adds delta to the decimal int64 counter stored under key (created as 0 +
  * delta with w's TTL if absent or a tombstone). -EINVAL if the value is not a decimal int64,

@@ -1,6 +1,7 @@
 /*
- * cache/write.c — put (all modes), delete, incr, touch, the replicated
- * writes (apply_put, apply_delete) and discard: one write path.
+ * cache/write.c — put (all modes), delete (and its compare-and-delete,
+ * delete_if), incr, touch, the replicated writes (apply_put, apply_delete)
+ * and discard: one write path.
  *
  * A write locks the key's bucket (weft_cache_lock_key), finds the entry of
  * the key (reclaiming it if it has expired; a new key that finds its chain
@@ -47,7 +48,8 @@ enum write_op { OP_PUT, OP_DELETE, OP_INCR, OP_TOUCH, OP_APPLY_PUT, OP_APPLY_DEL
 struct write_req {
 	enum write_op op;
 	enum weft_cache_put_mode mode;
-	uint64_t expected;
+	uint64_t expected;                  /* OP_PUT CAS; OP_DELETE when if_version */
+	bool if_version;                    /* OP_DELETE: only the entry of version expected */
 	const void *value;
 	uint32_t vlen;
 	int64_t delta;
@@ -162,6 +164,10 @@ static int decide(struct weft_cache *c, const struct weft_cache_key *k, struct w
 	case OP_DELETE:
 		if (old == NULL)
 			return -ENOENT;
+		if (r->if_version && old->version != r->expected) {
+			r->version = old->version;
+			return -ESTALE;
+		}
 		r->live_removed = true;
 		if (keeps_tombstones(c))
 			*ne = weft_cache_tomb_new(k, 0, now); /* version drawn at publication */
@@ -322,22 +328,33 @@ int weft_cache_put(struct weft_cache *c, const struct weft_cache_key *key, const
 	return rc;
 }
 
-int weft_cache_delete(struct weft_cache *c, const struct weft_cache_key *key, uint64_t now_ms,
-		      uint64_t *version_out)
+static int do_delete(struct weft_cache *c, const struct weft_cache_key *key, bool if_version,
+		     uint64_t expected, uint64_t now_ms, uint64_t *version_out)
 {
 	int rc = weft_cache_check_key(key);
 	if (rc < 0)
 		return rc;
-	struct write_req r = {.op = OP_DELETE};
+	struct write_req r = {.op = OP_DELETE, .if_version = if_version, .expected = expected};
 	bool on = weft_cache_enter();
 	rc = do_write(c, key, &r, now_ms);
 	weft_cache_leave(on);
-	if (rc == 0) {
+	if (rc == 0)
 		weft_cache_count(&weft_cache_my_stats(c)->deletes, 1);
-		if (version_out != NULL)
-			*version_out = r.version;
-	}
+	if (version_out != NULL && (rc == 0 || rc == -ESTALE))
+		*version_out = r.version;
 	return rc;
+}
+
+int weft_cache_delete(struct weft_cache *c, const struct weft_cache_key *key, uint64_t now_ms,
+		      uint64_t *version_out)
+{
+	return do_delete(c, key, false, 0, now_ms, version_out);
+}
+
+int weft_cache_delete_if(struct weft_cache *c, const struct weft_cache_key *key,
+			 uint64_t expected_version, uint64_t now_ms, uint64_t *version_out)
+{
+	return do_delete(c, key, true, expected_version, now_ms, version_out);
 }
 
 int weft_cache_incr(struct weft_cache *c, const struct weft_cache_key *key, int64_t delta,

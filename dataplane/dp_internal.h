@@ -108,6 +108,7 @@ struct dp_counters {
 	uint64_t session_slack_writes;  /* reads that refreshed a stale access_ms */
 	uint64_t session_cas_retries;   /* read-modify-writes redone: the entry moved */
 	uint64_t session_events_dropped;/* events lost: the event ring was full */
+	uint64_t session_read_through;  /* misses sent to the segment's old owner */
 };
 
 const char *dp_drop_name(enum dp_drop d);
@@ -516,6 +517,11 @@ bool dp_rpc_busy(const struct dp_rpc_state *r);
  * until the answer. Answers the client itself (BUSY) when it cannot. */
 void dp_rpc_forward(struct dp_lcore *lc, const struct weft_dp_members *topo,
 		    const struct dp_req *req, uint32_t to);
+/* As dp_rpc_forward for a req whose at-most-once entry the caller already
+ * claimed when amo (dp_dedup_claim said new): the relayed answer, or BUSY,
+ * finishes it. */
+void dp_rpc_forward_claimed(struct dp_lcore *lc, const struct weft_dp_members *topo,
+			    const struct dp_req *req, uint32_t to, bool amo);
 /* Sends msg to each of the n members `to` of topo, holding the client
  * request described by h until all acked (or left the view). n == 0
  * answers at once. Takes its own references to msg, and h->payload (see
@@ -553,6 +559,21 @@ enum dp_route dp_route_request(struct dp_lcore *lc, const struct weft_dp_members
  * owner and returns true; false: answer the miss. */
 bool dp_route_read_through(struct dp_lcore *lc, const struct weft_dp_members *topo,
 			   const struct dp_req *req, struct weft_cache *c);
+/* A SESSION op that found neither a record nor a tombstone for its id
+ * here (amo: its at-most-once entry is claimed): when this node is the
+ * segment's acting primary and just became an owner of it (snapshot
+ * seg_prev, within its window, the old owner live), forwards it, node
+ * requests included, to the old owner (which serves it on its copy and
+ * replicates to the new owners) and returns true (session_read_through);
+ * false: serve the miss here. */
+bool dp_route_sess_read_through(struct dp_lcore *lc, const struct weft_dp_members *topo,
+				const struct dp_req *req, struct weft_cache *c, bool amo);
+/* A one-entry (or, with e NULL, an empty) REPLICATE message for cache c
+ * in mode (refs 1): e, then its key and value_len bytes of value. NULL
+ * when out of memory. */
+struct dp_rpc_msg *dp_route_repl_msg(const struct weft_cache *c, uint8_t mode,
+				     const struct weft_repl_entry *e, const void *key,
+				     const void *value);
 /* The mode a cache is treated with (its stored mode; LOCAL without a
  * cluster channel). */
 uint8_t dp_cache_mode(const struct weft_dp *dp, const struct weft_cache *c);

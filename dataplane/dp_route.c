@@ -16,12 +16,23 @@
  * Read-through: for a while after a view change, a GET that misses on a
  * node that just became an owner of the key's segment is asked of the
  * segment's old owner (seg_prev in the snapshot) before NOT_FOUND: the
- * state transfer may not have brought the key yet.
+ * state transfer may not have brought the key yet. A SESSION op that finds
+ * no record on a node that just became the segment's acting primary is
+ * sent there too (dp_sess.c): the old owner, not the acting primary of its
+ * view, serves it on its copy and replicates the result to the new view's
+ * owners, this node included.
  *
- * A request from a node (WEFT_F_NODE) is never forwarded again: when two
- * nodes briefly disagree on the view, the receiver serves it rather than
- * bounce it. In a quorum-less minority (snapshot no_quorum) every write to
- * a shared cache is refused with NO_QUORUM before anything is applied.
+ * A request from a node (WEFT_F_NODE) is never forwarded again, but for
+ * that session read-through: when two nodes briefly disagree on the view,
+ * the receiver serves it rather than bounce it. A node request reaching
+ * the session read-through is one a non-primary forwarded to this primary
+ * (the usual path of a client with an old table); the old owner it goes
+ * to, not the acting primary in the same view, serves it. Only views that
+ * disagree (a segment moved away and back within one view's propagation)
+ * could pass it on once more, until the views agree.
+ *
+ * In a quorum-less minority (snapshot no_quorum) every write to a shared
+ * cache is refused with NO_QUORUM before anything is applied.
  *
  * The client is answered only once every target acked the replication (or
  * left the view, the copy then re-sent to the segment's new owners):
@@ -171,25 +182,51 @@ enum dp_route dp_route_request(struct dp_lcore *lc, const struct weft_dp_members
 	return DP_ROUTE_FORWARDED;
 }
 
+/* The live old owner a miss of req is asked of (snapshot seg_prev, within
+ * its window, a DISTRIBUTED or REPLICATED cache, no tombstone here: the
+ * old owner may still hold the value deleted here), or NONE. */
+static uint32_t old_owner(struct dp_lcore *lc, const struct weft_dp_members *topo,
+			  const struct dp_req *req, struct weft_cache *c)
+{
+	if (lc->rpc == NULL || topo == NULL || topo->seg_prev == NULL ||
+	    lc->now_ms >= topo->seg_prev_until_ms || !dp_members_has_table(topo))
+		return WEFT_DP_SELF_NONE;
+	uint8_t mode = dp_cache_mode(lc->dp, c);
+	if (mode != WEFT_MODE_DISTRIBUTED && mode != WEFT_MODE_REPLICATED)
+		return WEFT_DP_SELF_NONE;
+	uint16_t p = topo->seg_prev[weft_wire_segment(req->key_hash, topo->seg_log2)];
+	if (p == WEFT_DP_READ_THROUGH_NONE || p == topo->self || !live(&topo->m[p]))
+		return WEFT_DP_SELF_NONE;
+	struct weft_cache_key k = {req->key, req->hdr.key_len, req->key_hash};
+	if (weft_cache_is_deleted(c, &k, lc->now_ms))
+		return WEFT_DP_SELF_NONE;
+	return p;
+}
+
 bool dp_route_read_through(struct dp_lcore *lc, const struct weft_dp_members *topo,
 			   const struct dp_req *req, struct weft_cache *c)
 {
-	if (lc->rpc == NULL || topo == NULL || topo->seg_prev == NULL ||
-	    lc->now_ms >= topo->seg_prev_until_ms || (req->hdr.flags & WEFT_F_NODE) ||
-	    !dp_members_has_table(topo))
+	if (req->hdr.flags & WEFT_F_NODE)
 		return false;
-	uint8_t mode = dp_cache_mode(lc->dp, c);
-	if (mode != WEFT_MODE_DISTRIBUTED && mode != WEFT_MODE_REPLICATED)
-		return false;
-	uint16_t p = topo->seg_prev[weft_wire_segment(req->key_hash, topo->seg_log2)];
-	if (p == WEFT_DP_READ_THROUGH_NONE || p == topo->self || !live(&topo->m[p]))
-		return false;
-	/* Deleted here: the old owner may still hold the deleted value. */
-	struct weft_cache_key k = {req->key, req->hdr.key_len, req->key_hash};
-	if (weft_cache_is_deleted(c, &k, lc->now_ms))
+	uint32_t p = old_owner(lc, topo, req, c);
+	if (p == WEFT_DP_SELF_NONE)
 		return false;
 	lc->c.read_through++;
 	dp_rpc_forward(lc, topo, req, p);
+	return true;
+}
+
+bool dp_route_sess_read_through(struct dp_lcore *lc, const struct weft_dp_members *topo,
+				const struct dp_req *req, struct weft_cache *c, bool amo)
+{
+	if (dp_cache_mode(lc->dp, c) != WEFT_MODE_DISTRIBUTED)
+		return false;
+	uint32_t p = old_owner(lc, topo, req, c);
+	if (p == WEFT_DP_SELF_NONE ||
+	    acting_primary(topo, weft_wire_segment(req->key_hash, topo->seg_log2)) != topo->self)
+		return false;
+	lc->c.session_read_through++;
+	dp_rpc_forward_claimed(lc, topo, req, p, amo);
 	return true;
 }
 
@@ -208,10 +245,9 @@ static void repl_extras(const struct weft_cache *c, uint8_t mode, uint32_t count
 	x->count = count;
 }
 
-/* A one-entry (or, with e NULL, an empty) REPLICATE message for cache c. */
-static struct dp_rpc_msg *repl_msg(const struct weft_cache *c, uint8_t mode,
-				   const struct weft_repl_entry *e, const void *key,
-				   const void *value)
+struct dp_rpc_msg *dp_route_repl_msg(const struct weft_cache *c, uint8_t mode,
+				     const struct weft_repl_entry *e, const void *key,
+				     const void *value)
 {
 	const char *name = weft_cache_name(c);
 	size_t nl = strlen(name);
@@ -275,7 +311,7 @@ void dp_route_after_write(struct dp_lcore *lc, const struct weft_dp_members *top
 			n = 0; /* gone already (a later delete replicates itself) */
 		}
 		if (n > 0) {
-			msg = repl_msg(c, mode, &e, req->key, value);
+			msg = dp_route_repl_msg(c, mode, &e, req->key, value);
 			if (msg == NULL) {
 				h.resp.status = WEFT_ST_NO_MEMORY;
 				h.resp.extras_len = 0;
@@ -296,7 +332,8 @@ void dp_route_after_open(struct dp_lcore *lc, const struct weft_dp_members *topo
 	unsigned n = lc->rpc != NULL
 			     ? dp_route_targets(topo, WEFT_MODE_REPLICATED, 0, to, WEFT_DP_MEMBERS_MAX)
 			     : 0;
-	struct dp_rpc_msg *msg = n > 0 ? repl_msg(c, mode, NULL, NULL, NULL) : NULL;
+	struct dp_rpc_msg *msg = n > 0 ? dp_route_repl_msg(c, mode, NULL, NULL, NULL)
+				       : NULL;
 	if (n > 0 && msg == NULL) {
 		h.resp.status = WEFT_ST_NO_MEMORY;
 		n = 0;

@@ -322,10 +322,16 @@ static void busy_answer(struct dp_lcore *lc, const struct dp_req *req, bool amo)
 void dp_rpc_forward(struct dp_lcore *lc, const struct weft_dp_members *topo,
 		    const struct dp_req *req, uint32_t to)
 {
-	struct dp_rpc_state *r = lc->rpc;
 	bool amo = dp_req_is_amo(req);
 	if (amo && !dp_dedup_claim(lc, req))
 		return;
+	dp_rpc_forward_claimed(lc, topo, req, to, amo);
+}
+
+void dp_rpc_forward_claimed(struct dp_lcore *lc, const struct weft_dp_members *topo,
+			    const struct dp_req *req, uint32_t to, bool amo)
+{
+	struct dp_rpc_state *r = lc->rpc;
 	uint32_t head = (uint32_t)req->hdr.name_len + req->hdr.key_len + req->hdr.extras_len;
 	struct dp_rpc_msg *m = dp_rpc_msg_new(req->hdr.opcode, req->hdr.name_len,
 					      req->hdr.key_len, req->hdr.extras_len,

@@ -99,13 +99,18 @@ static struct weft_cache *cache_of(struct dp_lcore *lc, const struct dp_req *req
 }
 
 /* Lookup-or-create; a cache created in a cluster is announced to every
- * other member (with its options and mode) before the client hears OK. */
+ * other member (with its options and mode) before the client hears OK. A
+ * session store opened with a mode other than DISTRIBUTED (or the default)
+ * is BAD_CACHE_OPTS. */
 static void serve_cache_open(struct dp_lcore *lc, const struct dp_req *req,
 			     const struct weft_dp_members *topo)
 {
 	struct weft_x_cache_opts x;
 	memcpy(&x, req->extras, sizeof(x));
-	if (x.mode >= WEFT_MODE__COUNT || x.reserved != 0) {
+	/* A session store is DISTRIBUTED (wire.h "Sessions"): no other mode. */
+	bool sessions = weft_wire_is_session_store((const char *)req->name, req->hdr.name_len);
+	if (x.mode >= WEFT_MODE__COUNT || x.reserved != 0 ||
+	    (sessions && x.mode != WEFT_MODE_DEFAULT && x.mode != WEFT_MODE_DISTRIBUTED)) {
 		answer(lc, req, WEFT_ST_BAD_CACHE_OPTS, NULL, 0, NULL, 0);
 		return;
 	}

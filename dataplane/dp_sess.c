@@ -7,14 +7,35 @@
  * The primary's read-modify-write: peek the record (no access counted),
  * weft_sess_apply at the burst's wall clock, then store the new record with
  * a compare-and-swap on the version read (put-if-absent when there was
- * none) or delete it; an entry that moved meanwhile (another lcore's op on
- * the same session) makes the whole op start again from the peek, at most
- * DP_SESS_TRIES times, then BUSY (nothing stored). A change is replicated
- * as dp_route_after_write replicates a write (REPLICATE of one PUT entry
- * with the stored version, or a DELETE with weft_cache_delete's version;
- * INVALIDATE entries in an INVALIDATED cache), and the client is answered
- * only when every target acked; a held answer carries its extras and value
- * in the hold's owned payload (dp_rpc.c).
+ * none) or delete it with a compare-and-delete on that version
+ * (weft_cache_delete_if); an entry that moved meanwhile (another lcore's op
+ * on the same session: an access that EXPIRE must not lose, a SET that
+ * INVALIDATE must not resurrect) makes the whole op start again from the
+ * peek, at most DP_SESS_TRIES times, then BUSY (nothing stored). A change
+ * is replicated as dp_route_after_write replicates a write (one REPLICATE
+ * entry made by dp_route_repl_msg: a PUT with the stored version, or a
+ * DELETE with the delete's version; INVALIDATE entries in an INVALIDATED
+ * cache), and the client is answered only when every target acked; a held
+ * answer carries its extras and value in the hold's owned payload
+ * (dp_rpc.c).
+ *
+ * The join window: right after a view change, the node that just became a
+ * session's primary may not have its record yet (state transfer). When the
+ * first peek finds neither a record nor a tombstone, and the snapshot names
+ * a live old owner of the segment within the read-through window, the op,
+ * whatever its action (a CREATE too: the old owner may hold the id, and a
+ * CREATE here would wrongly succeed), is forwarded to that old owner with
+ * WEFT_F_NODE (dp_route_sess_read_through, counted in session_read_through;
+ * the at-most-once entry claimed here is finished by the relayed answer).
+ * The old owner serves it on its copy, as any node request, and replicates
+ * the result to the segment's owners of its view, this node included.
+ *
+ * Events are queued when the primary stores the change, before the other
+ * owners ack it: the sessions service may publish one before the client is
+ * answered, and a change whose replication then ends BUSY (a silent
+ * backup) has published its event all the same. The change stands on the
+ * primary either way (a created session exists, an invalidated one is gone
+ * here), so the event tells what the primary holds.
  *
  * Invariants:
  *  - CREATE, REMOVE, INVALIDATE and EXPIRE claim the at-most-once table
@@ -23,8 +44,9 @@
  *  - session entries never expire by the cache's TTL (NO_EXPIRY both ways):
  *    the session layer removes them (EXPIRE, or an op finding one past its
  *    deadline);
- *  - an event is queued only after its change is stored here, at most
- *    once per change (a full ring drops it, counted).
+ *  - an event is queued only after its change is stored here (not after
+ *    the backups acked it), at most once per change (a full ring drops it,
+ *    counted).
  *
  * Caller: the worker lcore, an online QSBR reader (record pointers from
  * the peek are used before the lcore's next quiescent state).
@@ -87,9 +109,9 @@ static int commit(struct dp_lcore *lc, struct weft_cache *c, const struct weft_c
 				    lc->now_ms, version);
 		if (rc == -ESTALE || rc == -EEXIST || rc == -ENOENT)
 			rc = -EAGAIN;
-	} else if (res->outcome == WEFT_SESS_DELETE) {
-		rc = weft_cache_delete(c, k, lc->now_ms, version);
-		if (rc == -ENOENT)
+	} else if (res->outcome == WEFT_SESS_DELETE) { /* only of a record read: had */
+		rc = weft_cache_delete_if(c, k, had_version, lc->now_ms, version);
+		if (rc == -ESTALE || rc == -ENOENT)
 			rc = -EAGAIN;
 	}
 	return rc;
@@ -117,41 +139,6 @@ static void count_change(struct dp_lcore *lc, const struct weft_sess_result *res
 		lc->c.sessions_invalidated++;
 	else if (res->event == WEFT_SESSION_EXPIRED)
 		lc->c.sessions_expired++;
-}
-
-/* A REPLICATE of one entry e (key, value) for cache c in mode. */
-static struct dp_rpc_msg *repl_one(const struct weft_cache *c, uint8_t mode,
-				   const struct weft_repl_entry *e, const uint8_t *key,
-				   const uint8_t *value)
-{
-	const char *name = weft_cache_name(c);
-	size_t nl = strlen(name);
-	struct weft_x_replicate x;
-	struct weft_cache_opts o;
-	weft_cache_get_opts(c, &o);
-	memset(&x, 0, sizeof(x));
-	x.opts.max_bytes = o.max_bytes;
-	x.opts.max_entries = o.max_entries;
-	x.opts.default_ttl_ms = o.default_ttl_ms;
-	x.opts.default_max_idle_ms = o.default_max_idle_ms;
-	x.opts.mode = mode;
-	x.count = 1;
-	uint32_t len = (uint32_t)nl + sizeof(x) + sizeof(*e) + e->key_len + e->value_len;
-	struct dp_rpc_msg *m = dp_rpc_msg_new(WEFT_OP_REPLICATE, (uint8_t)nl, 0, sizeof(x), len);
-	if (m == NULL)
-		return NULL;
-	uint8_t *w = m->payload;
-	memcpy(w, name, nl);
-	w += nl;
-	memcpy(w, &x, sizeof(x));
-	w += sizeof(x);
-	memcpy(w, e, sizeof(*e));
-	w += sizeof(*e);
-	memcpy(w, key, e->key_len);
-	w += e->key_len;
-	if (e->value_len)
-		memcpy(w, value, e->value_len);
-	return m;
 }
 
 /* A stored change: replicated to the other owners, the client answered
@@ -185,7 +172,7 @@ static void replicate(struct dp_lcore *lc, const struct weft_dp_members *topo,
 			e.value_len = res->record_len;
 			e.ttl_ms = WEFT_TTL_NONE;
 		}
-		msg = repl_one(c, mode, &e, req->key, res->record);
+		msg = dp_route_repl_msg(c, mode, &e, req->key, res->record);
 		if (msg == NULL) {
 			h.resp.status = WEFT_ST_NO_MEMORY;
 			free(h.payload);
@@ -217,6 +204,8 @@ void dp_sess_serve(struct dp_lcore *lc, const struct dp_req *req, struct weft_ca
 		}
 		struct weft_cache_image img;
 		bool had = weft_cache_peek(c, &k, lc->now_ms, &img) == 0;
+		if (!had && t == 0 && dp_route_sess_read_through(lc, topo, req, c, amo))
+			return; /* the old owner answers, relayed */
 		weft_sess_apply(had ? img.value : NULL, had ? img.value_len : 0, &x, req->value,
 				req->value_len, lc->unix_ms, &res);
 		rc = commit(lc, c, &k, &res, had, had ? img.version : 0, &version);

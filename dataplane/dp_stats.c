@@ -193,6 +193,8 @@ static void put_counters(struct dp_text *o, const char *prefix, const struct dp_
 	dp_text_put(o, "%s.session_cas_retries %" PRIu64 "\n", prefix, c->session_cas_retries);
 	dp_text_put(o, "%s.session_events_dropped %" PRIu64 "\n", prefix,
 		    c->session_events_dropped);
+	dp_text_put(o, "%s.session_read_through %" PRIu64 "\n", prefix,
+		    c->session_read_through);
 }
 
 static void put_named(void *arg, const char *name, uint64_t v)

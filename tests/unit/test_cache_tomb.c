@@ -14,6 +14,8 @@
  *    the documented window), never counted as entries or expirations;
  *  - scan visits tombstones with deleted = true (never as live);
  *  - discard removes without a tombstone;
+ *  - delete_if removes only the entry of the version given (else -ESTALE
+ *    with the current one), leaving weft_cache_delete's tombstone;
  *  - bounds: tombstones are charged in bytes, evicted before live entries,
  *    not counted by max_entries, and a delete never fails for lack of room;
  *  - two threads applying one key's PUTs and DELETEs in opposite orders
@@ -412,6 +414,77 @@ static void test_discard(void **state)
 	done(c);
 }
 
+/* delete_if: a compare-and-delete on the live entry's version, with
+ * weft_cache_delete's version and tombstone when it matches. */
+static void test_delete_if(void **state)
+{
+	(void)state;
+	struct weft_cache *c = make("cad", WEFT_CACHE_MODE_DISTRIBUTED, 0, 0, 0);
+	struct kbuf ka, kb;
+	const struct weft_cache_key *a = mk(&ka, "a%u", 0), *b = mk(&kb, "b%u", 0);
+	uint64_t v1 = 0, v2 = 0, dv = 0, got = 0;
+	struct weft_cache_image img;
+
+	/* a version that is not the entry's: nothing changes, the current one
+	 * is returned */
+	assert_int_equal(put_s(c, a, "one", 0, &v1), 0);
+	assert_int_equal(weft_cache_delete_if(c, a, v1 + 1, 1, &got), -ESTALE);
+	assert_int_equal(got, v1);
+	assert_int_equal(weft_cache_peek(c, a, 1, &img), 0);
+	assert_int_equal(img.version, v1);
+	struct weft_cache_stats st = stats(c);
+	assert_int_equal(st.entries, 1);
+	assert_int_equal(st.tombstones, 0);
+	assert_int_equal(st.deletes, 0);
+
+	/* the entry moved (a write between the read and the delete): the
+	 * version read is refused */
+	assert_int_equal(put_s(c, a, "two", 2, &v2), 0);
+	assert_true(v2 > v1);
+	got = 0;
+	assert_int_equal(weft_cache_delete_if(c, a, v1, 3, &got), -ESTALE);
+	assert_int_equal(got, v2);
+	assert_int_equal(weft_cache_peek(c, a, 3, &img), 0);
+	assert_memory_equal(img.value, "two", 3);
+
+	/* TOUCH keeps the version: the entry is still the one read */
+	assert_int_equal(weft_cache_touch(c, a, NULL, 4, NULL), 0);
+	assert_int_equal(weft_cache_delete_if(c, a, v2, 5, &dv), 0);
+	assert_true(dv > v2);
+	assert_int_equal(weft_cache_peek(c, a, 5, &img), -ENOENT);
+	st = stats(c);
+	assert_int_equal(st.entries, 0);
+	assert_int_equal(st.tombstones, 1);
+	assert_int_equal(st.deletes, 1);
+	assert_int_equal(scan_key(c, a, 5).version, dv); /* as weft_cache_delete's */
+
+	/* a tombstone or no entry at all: -ENOENT, the tombstone untouched */
+	got = 7;
+	assert_int_equal(weft_cache_delete_if(c, a, dv, 6, &got), -ENOENT);
+	assert_int_equal(weft_cache_delete_if(c, a, v2, 6, &got), -ENOENT);
+	assert_int_equal(weft_cache_delete_if(c, b, 0, 6, &got), -ENOENT);
+	assert_int_equal(got, 7);
+	assert_int_equal(scan_key(c, a, 6).version, dv);
+	/* the tombstone orders an older replicated PUT as weft_cache_delete's */
+	struct weft_cache_image old = img_s("one", v2);
+	assert_int_equal(weft_cache_apply_put(c, a, &old, 6), -ESTALE);
+	assert_int_equal(weft_cache_delete_if(c, NULL, 0, 6, NULL), -EINVAL);
+	done(c);
+
+	/* LOCAL and INVALIDATED caches leave no tombstone, as weft_cache_delete */
+	uint32_t modes[] = {WEFT_CACHE_MODE_LOCAL, WEFT_CACHE_MODE_INVALIDATED};
+	for (unsigned i = 0; i < 2; i++) {
+		c = make("m", modes[i], 0, 0, 0);
+		assert_int_equal(put_s(c, a, "one", 0, &v1), 0);
+		assert_int_equal(weft_cache_delete_if(c, a, v1, 0, NULL), 0);
+		st = stats(c);
+		assert_int_equal(st.entries, 0);
+		assert_int_equal(st.tombstones, 0);
+		assert_int_equal(st.bytes, 0);
+		done(c);
+	}
+}
+
 static void test_bounds(void **state)
 {
 	(void)state;
@@ -627,6 +700,7 @@ int main(void)
 		cmocka_unit_test(test_expiry_and_maintain),
 		cmocka_unit_test(test_scan_visits_tombstones),
 		cmocka_unit_test(test_discard),
+		cmocka_unit_test(test_delete_if),
 		cmocka_unit_test(test_bounds),
 		cmocka_unit_test(test_concurrent_order),
 	};

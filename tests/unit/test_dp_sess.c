@@ -7,18 +7,31 @@
  * delete), a read that refreshes a stale access_ms is held and then
  * answered with its value, a silent backup ends in BUSY, a retransmitted
  * CREATE is answered from the at-most-once table, a non-primary forwards,
- * and events reach weft_dp_sess_events. One segment (seg_log2 0). The
+ * and events reach weft_dp_sess_events. The join window: a new primary
+ * asks the segment's old owner about a session it does not hold yet (every
+ * action, client and node requests; not with a tombstone, a dead old owner
+ * or the window over), and the old owner serves that request on its copy
+ * and replicates to the new primary. A session store opened in another
+ * mode than DISTRIBUTED is BAD_CACHE_OPTS. EXPIRE racing another lcore's
+ * access (a thread writing the record by CAS) never loses the access (the
+ * compare-and-delete). One segment (seg_log2 0). The
  * dataplane's clock is virtual; the sessions' wall clock is the real one
  * (records the tests plant are dated relative to dp_unix_ms()).
  */
+#define _GNU_SOURCE /* pthread_attr_setaffinity_np */
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <rte_mbuf.h>
@@ -107,7 +120,8 @@ static void send_raw(const uint8_t ip[4], uint16_t sport, uint64_t rid, uint8_t 
 	uint8_t *w = d + sizeof(h);
 	memcpy(d, &h, sizeof(h));
 	memcpy(w, name, nl);
-	memcpy(w + nl, key, kl);
+	if (kl)
+		memcpy(w + nl, key, kl);
 	if (xl)
 		memcpy(w + nl + kl, extras, xl);
 	if (vl)
@@ -196,9 +210,12 @@ struct member_spec {
 	uint8_t state;
 };
 
-/* Publishes a view of n live members (self, PEER, PEER2) with one segment
- * owned by owner[0..n_owners). */
-static void publish(uint32_t n, const uint16_t *owner, uint16_t n_owners, bool no_quorum)
+/* Publishes a view of n members (self, PEER, PEER2; live, but member
+ * dead_member when not UINT32_MAX) with one segment owned by
+ * owner[0..n_owners), and the read-through table prev (NULL: none) until
+ * prev_until_ms. */
+static void publish_view(uint32_t n, const uint16_t *owner, uint16_t n_owners, bool no_quorum,
+			 const uint16_t *prev, uint64_t prev_until_ms, uint32_t dead_member)
 {
 	static const uint8_t *ips[3] = {NODE_IP, PEER_IP, PEER2_IP};
 	struct {
@@ -210,7 +227,7 @@ static void publish(uint32_t n, const uint16_t *owner, uint16_t n_owners, bool n
 		snprintf(v.m[i].name, sizeof(v.m[i].name), "n%u", i);
 		v.m[i].ip = ip4(ips[i]);
 		v.m[i].port = NODE_PORT;
-		v.m[i].state = WEFT_DP_MEMBER_ALIVE;
+		v.m[i].state = i == dead_member ? WEFT_DP_MEMBER_DEAD : WEFT_DP_MEMBER_ALIVE;
 	}
 	v.h.view = ++T.view;
 	v.h.n = n;
@@ -218,7 +235,16 @@ static void publish(uint32_t n, const uint16_t *owner, uint16_t n_owners, bool n
 	v.h.owners = n_owners;
 	v.h.no_quorum = no_quorum;
 	v.h.seg_owner = owner;
+	v.h.seg_prev = prev;
+	v.h.seg_prev_until_ms = prev_until_ms;
 	assert_int_equal(weft_dp_publish_members(T.fp.dp, &v.h), 0);
+}
+
+/* Publishes a view of n live members (self, PEER, PEER2) with one segment
+ * owned by owner[0..n_owners). */
+static void publish(uint32_t n, const uint16_t *owner, uint16_t n_owners, bool no_quorum)
+{
+	publish_view(n, owner, n_owners, no_quorum, NULL, 0, UINT32_MAX);
 }
 
 static void alone(void)
@@ -803,6 +829,353 @@ static void test_non_primary_forwards(void **state)
 	assert_false(dp_rpc_busy(T.fp.dp->lc[0].rpc));
 }
 
+/* --- the join window (read-through to the segment's old owner) -------------------------- */
+
+/* A node's answer to r (a request this node sent it) from ip: status,
+ * extras, value. */
+static void answer_from(const uint8_t mac[6], const uint8_t ip[4], const struct sent *r,
+			uint16_t status, const void *x, uint16_t xl, const void *v, uint32_t vl)
+{
+	uint8_t d[1472];
+	struct weft_wire_hdr h;
+	memset(&h, 0, sizeof(h));
+	h.magic = WEFT_WIRE_MAGIC;
+	h.version = WEFT_WIRE_VERSION;
+	h.opcode = r->h.opcode;
+	h.flags = WEFT_F_RESPONSE;
+	h.status = status;
+	h.extras_len = xl;
+	h.client_id = r->h.client_id;
+	h.request_id = r->h.request_id;
+	h.msg_len = xl + vl;
+	assert_true(sizeof(h) + h.msg_len <= sizeof(d));
+	memcpy(d, &h, sizeof(h));
+	if (xl)
+		memcpy(d + sizeof(h), x, xl);
+	if (vl)
+		memcpy(d + sizeof(h) + xl, v, vl);
+	push_frame(mac, ip, NODE_PORT, d, (uint32_t)sizeof(h) + h.msg_len);
+}
+
+/* The one frame the node sends next: the SESSION op (action, id, value)
+ * passed on to ip with WEFT_F_NODE as a request of its own. */
+static struct sent expect_passed_on(struct rte_mbuf **m, const uint8_t ip[4], uint8_t action,
+				    const uint8_t id[16], const char *value)
+{
+	static struct sent s[MAXF];
+	unsigned n;
+	expect_one(m, s, &n, ip, NODE_PORT);
+	assert_int_equal(s[0].h.opcode, WEFT_OP_SESSION);
+	assert_int_equal(s[0].h.flags, WEFT_F_NODE);
+	assert_true(s[0].h.request_id >> 63); /* the node's own request id */
+	assert_int_equal(s[0].h.name_len, strlen(STORE));
+	assert_int_equal(s[0].h.key_len, 16);
+	assert_int_equal(s[0].h.extras_len, sizeof(struct weft_x_session));
+	assert_int_equal(s[0].len, strlen(STORE) + 16 + 8 + strlen(value));
+	assert_memory_equal(s[0].payload + strlen(STORE), id, 16);
+	assert_int_equal(s[0].payload[strlen(STORE) + 16], action);
+	assert_memory_equal(s[0].payload + strlen(STORE) + 24, value, strlen(value));
+	return s[0];
+}
+
+/* Right after a view change: this node, the segment's new primary, has not
+ * yet received a session by state transfer; a miss is asked of the old
+ * owner (every action, client and node requests), never when a tombstone
+ * is here, the window is over, or the old owner is not live. */
+static void test_join_window_reads_through(void **state)
+{
+	(void)state;
+	static const uint16_t own[] = {0, 1}; /* self the new primary, the peer its backup */
+	static const uint16_t prev[] = {1};   /* the peer held the segment before */
+	publish_view(2, own, 2, false, prev, T.now + 60000, UINT32_MAX);
+	uint8_t id[16], id2[16], v[1024];
+	new_id(id);
+	new_id(id2);
+	uint64_t srt0 = lc0()->session_read_through, rt0 = lc0()->read_through;
+	struct rte_mbuf *m[MAXF];
+
+	/* a GET: the old owner's answer (info + value) is relayed */
+	uint64_t rid = sess(WEFT_SESS_GET, id, "cart", NULL, 0);
+	struct sent f = expect_passed_on(m, PEER_IP, WEFT_SESS_GET, id, "cart");
+	struct weft_x_session_info info = {.created_ms = 7, .attrs = 1}, got;
+	answer_from(PEER_MAC, PEER_IP, &f, WEFT_ST_OK, &info, INFO_LEN, "3 items", 7);
+	free_all(m, 1);
+	assert_int_equal(expect_answer(rid, WEFT_ST_OK, INFO_LEN, &got, v), 7);
+	assert_memory_equal(v, "3 items", 7);
+	assert_int_equal(got.created_ms, 7);
+	assert_int_equal(lc0()->session_read_through - srt0, 1);
+	assert_int_equal(lc0()->read_through, rt0); /* GETs' counter is another */
+
+	/* a CREATE too (the old owner may hold the id): its answer is the
+	 * at-most-once answer, replayed to a retransmission without asking
+	 * again */
+	rid = sess(WEFT_SESS_CREATE, id2, NULL, NULL, 0);
+	f = expect_passed_on(m, PEER_IP, WEFT_SESS_CREATE, id2, "");
+	answer_from(PEER_MAC, PEER_IP, &f, WEFT_ST_EXISTS, NULL, 0, NULL, 0);
+	free_all(m, 1);
+	expect_answer(rid, WEFT_ST_EXISTS, 0, NULL, NULL);
+	uint64_t replays0 = lc0()->dedup_replays;
+	send_raw(CLIENT_IP, CLIENT_PORT, rid, WEFT_OP_SESSION, WEFT_F_RETRY, STORE, id2, 16,
+		 &(struct weft_x_session){.action = WEFT_SESS_CREATE}, 8, NULL, 0);
+	expect_answer(rid, WEFT_ST_EXISTS, 0, NULL, NULL); /* and nothing to the peer */
+	assert_int_equal(lc0()->dedup_replays - replays0, 1);
+	assert_int_equal(lc0()->session_read_through - srt0, 2);
+	assert_false(stored(id2, &(struct weft_sess_record){0}));
+
+	/* a node request (the old owner itself forwarding the op of a client
+	 * whose table is old) goes back to it as a request of this node's */
+	uint64_t nrid = ++T.rid;
+	send_raw(PEER_IP, NODE_PORT, nrid, WEFT_OP_SESSION, WEFT_F_NODE, STORE, id, 16,
+		 &(struct weft_x_session){.action = WEFT_SESS_GET}, 8, "cart", 4);
+	f = expect_passed_on(m, PEER_IP, WEFT_SESS_GET, id, "cart");
+	assert_int_not_equal(f.h.request_id, nrid);
+	answer_from(PEER_MAC, PEER_IP, &f, WEFT_ST_OK, &info, INFO_LEN, "3 items", 7);
+	free_all(m, 1);
+	struct sent s[MAXF];
+	unsigned n;
+	expect_one(m, s, &n, PEER_IP, NODE_PORT);
+	assert_int_equal(s[0].h.flags & WEFT_F_RESPONSE, WEFT_F_RESPONSE);
+	assert_int_equal(s[0].h.request_id, nrid);
+	assert_int_equal(s[0].h.status, WEFT_ST_OK);
+	assert_int_equal(s[0].len, INFO_LEN + 7);
+	free_all(m, n);
+	assert_int_equal(lc0()->session_read_through - srt0, 3);
+
+	/* a record here is served here */
+	uint8_t id3[16];
+	new_id(id3);
+	plant(id3, 600, dp_unix_ms(), 0, NULL, 0);
+	expect_answer(sess(WEFT_SESS_INFO, id3, NULL, NULL, 0), WEFT_ST_OK, INFO_LEN, NULL, NULL);
+	/* deleted here (a tombstone): not asked, the old owner may still hold it */
+	struct weft_cache_key k3 = {id3, 16, weft_cache_hash(id3, 16)};
+	assert_int_equal(weft_cache_delete(store(), &k3, T.now, NULL), 0);
+	expect_answer(sess(WEFT_SESS_INFO, id3, NULL, NULL, 0), WEFT_ST_NO_SESSION, 0, NULL, NULL);
+	/* the old owner dead, then the window over: the miss is answered here */
+	publish_view(2, own, 2, false, prev, T.now + 60000, 1);
+	expect_answer(sess(WEFT_SESS_GET, id, "cart", NULL, 0), WEFT_ST_NO_SESSION, 0, NULL, NULL);
+	publish_view(2, own, 2, false, prev, T.now, UINT32_MAX);
+	expect_answer(sess(WEFT_SESS_GET, id, "cart", NULL, 0), WEFT_ST_NO_SESSION, 0, NULL, NULL);
+	assert_int_equal(lc0()->session_read_through - srt0, 3);
+	/* STATS names the counter */
+	char buf[1 << 16];
+	assert_true(weft_dp_stats_format(T.fp.dp, buf, sizeof(buf)) < sizeof(buf));
+	assert_non_null(strstr(buf, "total.session_read_through "));
+}
+
+/* The other end: the old owner, not the primary of its view, serves the
+ * primary's read-through on its copy and replicates the result to the
+ * view's owners (the new primary included) before answering; a miss there
+ * is answered, never passed on again. */
+static void test_old_owner_serves_the_read_through(void **state)
+{
+	(void)state;
+	static const uint16_t own[] = {1, 0}; /* the peer is the new primary */
+	publish(2, own, 2, false);
+	uint8_t id[16];
+	new_id(id);
+	plant(id, 600, dp_unix_ms(), 0, NULL, 0);
+	uint64_t nrid = ++T.rid;
+	struct weft_x_session x = {.action = WEFT_SESS_SET, .attr_len = 4};
+	send_raw(PEER_IP, NODE_PORT, nrid, WEFT_OP_SESSION, WEFT_F_NODE, STORE, id, 16, &x,
+		 sizeof(x), "cartfull", 8);
+	struct rte_mbuf *m[MAXF];
+	struct weft_repl_entry e;
+	struct weft_sess_record rec;
+	struct sent r = repl_of_next(m, &e, &rec); /* to the peer, the answer held */
+	assert_int_equal(e.kind, WEFT_REPL_PUT);
+	assert_int_equal(rec.hdr.attrs, 1);
+	free_all(m, 1);
+	peer_ack(&r);
+	struct sent s[MAXF];
+	unsigned n;
+	expect_one(m, s, &n, PEER_IP, NODE_PORT);
+	assert_int_equal(s[0].h.flags & WEFT_F_RESPONSE, WEFT_F_RESPONSE);
+	assert_int_equal(s[0].h.request_id, nrid);
+	assert_int_equal(s[0].h.status, WEFT_ST_OK);
+	free_all(m, n);
+	assert_true(stored(id, &rec));
+	assert_int_equal(rec.hdr.attrs, 1);
+
+	/* a miss on a node that is not the acting primary is answered even
+	 * with a read-through table of its own (no second hop) */
+	static const uint16_t own3[] = {1, 0};
+	static const uint16_t prev3[] = {2};
+	publish_view(3, own3, 2, false, prev3, T.now + 60000, UINT32_MAX);
+	uint8_t id2[16];
+	new_id(id2);
+	uint64_t srt0 = lc0()->session_read_through;
+	nrid = ++T.rid;
+	send_raw(PEER_IP, NODE_PORT, nrid, WEFT_OP_SESSION, WEFT_F_NODE, STORE, id2, 16,
+		 &(struct weft_x_session){.action = WEFT_SESS_GET}, 8, "cart", 4);
+	expect_one(m, s, &n, PEER_IP, NODE_PORT);
+	assert_int_equal(s[0].h.request_id, nrid);
+	assert_int_equal(s[0].h.status, WEFT_ST_NO_SESSION);
+	free_all(m, n);
+	assert_int_equal(lc0()->session_read_through, srt0);
+}
+
+/* --- a session store stays distributed --------------------------------------------------- */
+
+static uint16_t cache_open(const char *name, uint32_t mode)
+{
+	struct weft_x_cache_opts o = {.mode = mode};
+	uint64_t rid = ++T.rid;
+	send_raw(CLIENT_IP, CLIENT_PORT, rid, WEFT_OP_CACHE_OPEN, 0, name, NULL, 0, &o, sizeof(o),
+		 NULL, 0);
+	struct rte_mbuf *m[MAXF];
+	struct sent s[MAXF];
+	unsigned n;
+	expect_one(m, s, &n, CLIENT_IP, CLIENT_PORT);
+	assert_int_equal(s[0].h.request_id, rid);
+	uint16_t st = s[0].h.status;
+	free_all(m, n);
+	return st;
+}
+
+static void test_session_store_stays_distributed(void **state)
+{
+	(void)state;
+	alone();
+	static const char *names[] = {STORE, "weft.sessions.open"};
+	static const uint32_t other[] = {WEFT_MODE_LOCAL, WEFT_MODE_REPLICATED,
+					 WEFT_MODE_INVALIDATED};
+	for (unsigned i = 0; i < 2; i++)
+		for (unsigned j = 0; j < 3; j++)
+			assert_int_equal(cache_open(names[i], other[j]), WEFT_ST_BAD_CACHE_OPTS);
+	/* refused before anything was created */
+	assert_null(weft_cache_find(T.fp.reg, "weft.sessions.open", 18));
+	assert_int_equal(cache_open("weft.sessions.open", WEFT_MODE_DEFAULT), WEFT_ST_OK);
+	assert_int_equal(cache_open("weft.sessions.open", WEFT_MODE_DISTRIBUTED), WEFT_ST_OK);
+	assert_int_equal(cache_open(STORE, WEFT_MODE_DISTRIBUTED), WEFT_ST_OK);
+	struct weft_cache *c = weft_cache_find(T.fp.reg, "weft.sessions.open", 18);
+	assert_non_null(c);
+	struct weft_cache_opts o;
+	weft_cache_get_opts(c, &o);
+	assert_int_equal(o.mode, WEFT_CACHE_MODE_DISTRIBUTED);
+	/* other caches take any mode; a near name is not a session store */
+	assert_int_equal(cache_open("weft.sessionsX", WEFT_MODE_REPLICATED), WEFT_ST_OK);
+	assert_int_equal(cache_open("web.sessions", WEFT_MODE_LOCAL), WEFT_ST_OK);
+}
+
+/* --- compare-and-delete: an access on another lcore is never lost ------------------------ */
+
+#define RACE_N 256u
+
+struct racer {
+	uint8_t ids[RACE_N][16];
+	struct weft_cache *c;
+	uint64_t fresh_ms;
+	atomic_uint go;     /* i + 1: the EXPIRE of session i is sent */
+	atomic_uint done;   /* i + 1: the racer's access to session i is over */
+	bool wrote[RACE_N]; /* its access was stored (CAS on the version it read) */
+};
+
+static uint64_t wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Another lcore's access to each session, as soon as its EXPIRE is sent
+ * (after a delay that varies, to land at different points of the
+ * primary's read-modify-write): the record rewritten with access_ms =
+ * fresh, CAS on the version it read. */
+static void *racer_main(void *arg)
+{
+	struct racer *r = arg;
+	urcu_qsbr_register_thread();
+	for (unsigned i = 0; i < RACE_N; i++) {
+		urcu_qsbr_thread_offline();
+		uint64_t t0 = wall_ms();
+		while (atomic_load(&r->go) < i + 1 && wall_ms() - t0 < 10000)
+			;
+		for (volatile unsigned spin = 0; spin < (i % 64u) * 300u; spin++)
+			;
+		urcu_qsbr_thread_online();
+		struct weft_cache_key k = {r->ids[i], 16, weft_cache_hash(r->ids[i], 16)};
+		struct weft_cache_image img;
+		uint8_t rec[sizeof(struct weft_session_record_hdr)];
+		if (weft_cache_peek(r->c, &k, 0, &img) == 0 && img.value_len == sizeof(rec)) {
+			memcpy(rec, img.value, sizeof(rec));
+			struct weft_session_record_hdr h;
+			memcpy(&h, rec, sizeof(h));
+			h.access_ms = r->fresh_ms;
+			memcpy(rec, &h, sizeof(h));
+			struct weft_cache_write w = {WEFT_CACHE_NO_EXPIRY, WEFT_CACHE_NO_EXPIRY};
+			r->wrote[i] = weft_cache_put(r->c, &k, rec, sizeof(rec), WEFT_CACHE_CAS,
+						     img.version, &w, 0, NULL) == 0;
+		}
+		urcu_qsbr_quiescent_state();
+		atomic_store(&r->done, i + 1);
+	}
+	urcu_qsbr_unregister_thread();
+	return NULL;
+}
+
+static void test_expire_never_loses_a_concurrent_access(void **state)
+{
+	(void)state;
+	alone();
+	static struct racer r;
+	memset(&r, 0, sizeof(r));
+	uint64_t now = dp_unix_ms();
+	for (unsigned i = 0; i < RACE_N; i++) {
+		new_id(r.ids[i]);
+		r.ids[i][1] = (uint8_t)i; /* unique here and apart from other tests' ids */
+		r.ids[i][2] = 0x5a;
+		plant(r.ids[i], 1, now - 5000, 0, NULL, 0); /* 1 s timeout, idle 5 s: due */
+	}
+	r.c = store();
+	r.fresh_ms = now;
+	/* the EAL pinned this thread to one core: let the racer run on any */
+	cpu_set_t any;
+	CPU_ZERO(&any);
+	for (long cpu = 0; cpu < sysconf(_SC_NPROCESSORS_ONLN) && cpu < CPU_SETSIZE; cpu++)
+		CPU_SET((int)cpu, &any);
+	pthread_attr_t attr;
+	assert_int_equal(pthread_attr_init(&attr), 0);
+	assert_int_equal(pthread_attr_setaffinity_np(&attr, sizeof(any), &any), 0);
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, &attr, racer_main, &r), 0);
+	pthread_attr_destroy(&attr);
+	unsigned expired = 0, kept = 0;
+	for (unsigned i = 0; i < RACE_N; i++) {
+		struct weft_x_session ex = {.action = WEFT_SESS_EXPIRE};
+		uint64_t rid = ++T.rid;
+		atomic_store(&r.go, i + 1);
+		send_raw(CLIENT_IP, CLIENT_PORT, rid, WEFT_OP_SESSION, WEFT_F_NODE, STORE, r.ids[i],
+			 16, &ex, sizeof(ex), NULL, 0);
+		struct rte_mbuf *m[MAXF];
+		struct sent s[MAXF];
+		unsigned n;
+		expect_one(m, s, &n, CLIENT_IP, CLIENT_PORT);
+		assert_int_equal(s[0].h.request_id, rid);
+		uint16_t st = s[0].h.status;
+		free_all(m, n);
+		uint64_t t0 = wall_ms();
+		while (atomic_load(&r.done) < i + 1 && wall_ms() - t0 < 10000)
+			;
+		assert_true(atomic_load(&r.done) >= i + 1);
+		struct weft_sess_record rec;
+		if (r.wrote[i]) { /* the access was stored: the session stays, fresh */
+			assert_int_equal(st, WEFT_ST_EXISTS);
+			assert_true(stored(r.ids[i], &rec));
+			assert_int_equal(rec.hdr.access_ms, now);
+			kept++;
+		} else { /* expired before the access could be stored */
+			assert_int_equal(st, WEFT_ST_OK);
+			assert_false(stored(r.ids[i], &rec));
+			expired++;
+		}
+		urcu_qsbr_quiescent_state();
+	}
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(expired + kept, RACE_N);
+	struct weft_dp_sess_event ev[RACE_N];
+	assert_int_equal(weft_dp_sess_events(T.fp.dp, ev, RACE_N), expired);
+}
+
 /* --- setup ------------------------------------------------------------------------------ */
 
 static int setup(void **state)
@@ -849,6 +1222,10 @@ int main(void)
 		cmocka_unit_test_setup(test_silent_backup_gives_busy, per_test),
 		cmocka_unit_test_setup(test_retransmitted_create_is_answered_once, per_test),
 		cmocka_unit_test_setup(test_non_primary_forwards, per_test),
+		cmocka_unit_test_setup(test_join_window_reads_through, per_test),
+		cmocka_unit_test_setup(test_old_owner_serves_the_read_through, per_test),
+		cmocka_unit_test_setup(test_session_store_stays_distributed, per_test),
+		cmocka_unit_test_setup(test_expire_never_loses_a_concurrent_access, per_test),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
