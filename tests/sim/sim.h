@@ -19,7 +19,9 @@
  * --msg the messaging layer over the real msg/ state machines: sim_msg.c,
  * sim_msg_node.c, sim_msg_xfer.c, sim_msg_client.c, sim_msg_check.c
  * (sim_msg.h); with --sgl the singleton layer over the real
- * control/ctl_singleton.c machines: sim_sgl.c, sim_sgl_check.c (sim_sgl.h).
+ * control/ctl_singleton.c machines: sim_sgl.c, sim_sgl_check.c (sim_sgl.h);
+ * with --sess the sessions layer over the real sess/ module: sim_sess.c,
+ * sim_sess_node.c, sim_sess_client.c (sim_sess.h).
  */
 #ifndef WEFT_TESTS_SIM_H
 #define WEFT_TESTS_SIM_H
@@ -123,6 +125,7 @@ struct sim_opts {
 	bool msg_converged;       /* --msg-converged: clients start once the
 	                             whole cluster has formed one view */
 	bool sgl;                 /* --sgl: the singleton layer (sim_sgl.c) */
+	bool sess;                /* --sess: the sessions layer (sim_sess.c) */
 };
 
 enum {
@@ -155,6 +158,7 @@ struct sim;
 struct sim_data;
 struct sim_msg_layer;
 struct sim_sgl_layer;
+struct sim_sess_layer;
 
 /* One crash of a node life, and which observers have declared it DOWN. */
 struct sim_crash {
@@ -216,6 +220,7 @@ struct sim {
 	uint64_t life_epoch;               /* +1 at every crash, start, exit */
 	struct sim_msg_layer *msgl;        /* NULL unless --msg */
 	struct sim_sgl_layer *sgl;         /* NULL unless --sgl */
+	struct sim_sess_layer *sess;       /* NULL unless --sess */
 };
 
 /* sim_core.c */
@@ -305,6 +310,17 @@ void sim_sgl_run_until(struct sim *s, uint64_t t_us);
 void sim_sgl_summary(const struct sim *s, char *buf, size_t n);
 void sim_sgl_totals(const struct sim *s, uint64_t *runs, uint64_t *overlaps);
 void sim_sgl_dump(const struct sim *s, FILE *f, const char *replay);
+
+/* sim_sess*.c: the sessions layer (--sess), used like the singleton layer
+ * (sim_sess_create hooks the core's events; sim_sess_run_until drives and
+ * runs the end checks). sim_sess_totals adds 1 run (0 without --sess) and
+ * the acknowledged session ops. */
+int sim_sess_create(struct sim *s);
+void sim_sess_destroy(struct sim *s);
+void sim_sess_run_until(struct sim *s, uint64_t t_us);
+void sim_sess_summary(const struct sim *s, char *buf, size_t n);
+void sim_sess_totals(const struct sim *s, uint64_t *runs, uint64_t *acked);
+void sim_sess_dump(const struct sim *s, FILE *f, const char *replay);
 
 /* sim_data_scale.c */
 int sim_data_scale(uint64_t seed, const uint32_t *sizes, unsigned n_sizes);

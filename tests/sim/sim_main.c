@@ -8,7 +8,7 @@
  *            [--data [--quorum] [--strict-copies] [--write-ms W]
  *             [--write-start-ms S] [--write-end-ms E] [--write-converged]]
  *            [--partition-max-ms P] [--msg [--msg-ms M] [--msg-converged]]
- *            [--sgl]
+ *            [--sgl] [--sess]
  *   weft-sim --scale [--seed S] [--sizes 10,100,1000]
  *   weft-sim --data-scale [--seed S] [--sizes 10,100,1000]
  *
@@ -20,7 +20,10 @@
  * invariants in sim_msg_check.c).
  * --sgl adds the singleton layer (sim_sgl*.c: the real ctl_singleton.c
  * machines over a linearizable claim store behind the simulated network;
- * invariants in sim_sgl_check.c). --msg, --sgl and --data exclude each other.
+ * invariants in sim_sgl_check.c).
+ * --sess adds the sessions layer (sim_sess*.c: the real sess/ module on every
+ * node life, replication, read-through, expiry passes, visitors; invariants
+ * in sim_sess_client.c). --msg, --sgl, --sess and --data exclude each other.
  *
  * LIST is a comma list of crash,pause,partition,oneway,drift,leave,dupid,
  * all, none. --runs K runs seeds S..S+K-1; with --nodes-max M each run draws
@@ -37,6 +40,8 @@
  *                                                   started, and those that
  *                                                   began while another run
  *                                                   of the name went on)
+ *         sess_runs=R sess_failed=F sess_acked=A  (--sess: runs, failed runs,
+ *                                                   acknowledged session ops)
  * detect_ms is the histogram of detection samples in whole ms (sim_detect.c;
  * samples of 65535 ms or more fall in the last bucket).
  */
@@ -59,7 +64,7 @@ static void usage(void)
 		"[--nodes-max M]\n"
 		"                [--data [--quorum] [--write-ms W]] "
 		"[--partition-max-ms P]\n"
-		"                [--msg [--msg-ms M] [--msg-converged]] [--sgl]\n"
+		"                [--msg [--msg-ms M] [--msg-converged]] [--sgl] [--sess]\n"
 		"       weft-sim --scale [--seed S] [--sizes 10,100,1000]\n"
 		"       weft-sim --data-scale [--seed S] [--sizes 10,100,1000]\n");
 	exit(2);
@@ -118,12 +123,16 @@ struct totals {
 	uint64_t events, detections, false_downs, excused_downs, acked;
 	uint64_t msg_acked, msg_delivered, msg_dups;
 	uint64_t sgl_runs, sgl_overlaps;
+	uint64_t sess_runs, sess_failed, sess_acked;
 	uint32_t nodes_max;
 	uint64_t hist[HIST_MS];     /* detection samples per whole ms */
 };
 
-static void add_totals(struct totals *t, const struct sim *s)
+static void add_totals(struct totals *t, const struct sim *s, int failed)
 {
+	if (s->sess)
+		t->sess_failed += failed != 0;
+	sim_sess_totals(s, &t->sess_runs, &t->sess_acked);
 	t->events += s->events_run;
 	t->acked += sim_data_acked(s);
 	sim_msg_totals(s, &t->msg_acked, &t->msg_delivered, &t->msg_dups);
@@ -154,11 +163,12 @@ static void print_totals(const struct totals *t, uint32_t runs, int failed)
 			any = true;
 		}
 	printf("%s acked=%llu msg_acked=%llu msg_delivered=%llu msg_dups=%llu "
-	       "sgl_runs=%llu sgl_overlaps=%llu\n",
+	       "sgl_runs=%llu sgl_overlaps=%llu sess_runs=%llu sess_failed=%llu sess_acked=%llu\n",
 	       any ? "" : "-", (unsigned long long)t->acked,
 	       (unsigned long long)t->msg_acked, (unsigned long long)t->msg_delivered,
 	       (unsigned long long)t->msg_dups, (unsigned long long)t->sgl_runs,
-	       (unsigned long long)t->sgl_overlaps);
+	       (unsigned long long)t->sgl_overlaps, (unsigned long long)t->sess_runs,
+	       (unsigned long long)t->sess_failed, (unsigned long long)t->sess_acked);
 }
 
 static void replay_cmd(const struct sim_opts *o, char *buf, size_t n)
@@ -196,6 +206,8 @@ static void replay_cmd(const struct sim_opts *o, char *buf, size_t n)
 		snprintf(buf + strlen(buf), n - strlen(buf), " --msg-converged");
 	if (o->sgl)
 		snprintf(buf + strlen(buf), n - strlen(buf), " --sgl");
+	if (o->sess)
+		snprintf(buf + strlen(buf), n - strlen(buf), " --sess");
 	if (o->msg && o->msg_ms != 10)
 		snprintf(buf + strlen(buf), n - strlen(buf), " --msg-ms %u", o->msg_ms);
 }
@@ -209,11 +221,12 @@ static int run_one(const struct sim_opts *o, struct totals *t)
 
 	replay_cmd(o, replay, sizeof(replay));
 	if (!s || (o->msg && sim_msg_create(s) != 0) ||
-	    (o->sgl && sim_sgl_create(s) != 0)) {
+	    (o->sgl && sim_sgl_create(s) != 0) || (o->sess && sim_sess_create(s) != 0)) {
 		fprintf(stderr, "weft-sim: cannot create the world\n");
 		if (s) {
 			sim_msg_destroy(s);
 			sim_sgl_destroy(s);
+			sim_sess_destroy(s);
 		}
 		sim_destroy(s);
 		return 1;
@@ -227,6 +240,8 @@ static int run_one(const struct sim_opts *o, struct totals *t)
 		sim_msg_run_until(s, o->duration_ms * 1000);
 	else if (o->sgl)
 		sim_sgl_run_until(s, o->duration_ms * 1000);
+	else if (o->sess)
+		sim_sess_run_until(s, o->duration_ms * 1000);
 	else
 		sim_run_until(s, o->duration_ms * 1000);
 	if (!s->failed && !s->converged_at)
@@ -245,26 +260,30 @@ static int run_one(const struct sim_opts *o, struct totals *t)
 			sim_msg_dump(s, stdout, replay);
 		else if (o->sgl)
 			sim_sgl_dump(s, stdout, replay);
+		else if (o->sess)
+			sim_sess_dump(s, stdout, replay);
 		else
 			sim_dump(s, stdout, replay);
 		rc = 1;
 	} else {
-		char data[512], msg[512], sgl[256];
+		char data[512], msg[512], sgl[256], sess[512];
 
 		sim_data_summary(s, data, sizeof(data));
 		sim_msg_summary(s, msg, sizeof(msg));
 		sim_sgl_summary(s, sgl, sizeof(sgl));
+		sim_sess_summary(s, sess, sizeof(sess));
 		printf("ok seed=%llu nodes=%u: converged %.2fs after faults "
-		       "stopped; %llu datagrams (%llu dropped), %llu events%s%s%s\n",
+		       "stopped; %llu datagrams (%llu dropped), %llu events%s%s%s%s\n",
 		       (unsigned long long)o->seed, o->nodes,
 		       (double)(s->converged_at - s->faults_end_us) / 1e6,
 		       (unsigned long long)s->msgs_sent,
 		       (unsigned long long)s->msgs_dropped,
-		       (unsigned long long)s->events_run, data, msg, sgl);
+		       (unsigned long long)s->events_run, data, msg, sgl, sess);
 	}
-	add_totals(t, s);
+	add_totals(t, s, rc);
 	sim_msg_destroy(s);
 	sim_sgl_destroy(s);
+	sim_sess_destroy(s);
 	sim_destroy(s);
 	return rc;
 }
@@ -311,6 +330,7 @@ int main(int argc, char **argv)
 		if (!strcmp(a, "--msg")) { o.msg = true; continue; }
 		if (!strcmp(a, "--msg-converged")) { o.msg_converged = true; continue; }
 		if (!strcmp(a, "--sgl")) { o.sgl = true; continue; }
+		if (!strcmp(a, "--sess")) { o.sess = true; continue; }
 		if (!v)
 			usage();
 		i++;
@@ -345,7 +365,8 @@ int main(int argc, char **argv)
 	    ((o.quorum || o.strict_copies || o.write_converged) && !o.data) ||
 	    nodes_max > SIM_MAX_NODES || o.msg_ms < 1 ||
 	    (o.msg && (o.nodes > 64 || nodes_max > 64)) || (o.msg_converged && !o.msg) ||
-	    (o.sgl && (o.msg || o.data || o.nodes > 64 || nodes_max > 64)))
+	    (o.sgl && (o.msg || o.data || o.nodes > 64 || nodes_max > 64)) ||
+	    (o.sess && (o.msg || o.data || o.sgl || o.nodes > 64 || nodes_max > 64)))
 		usage();
 	tot = calloc(1, sizeof(*tot));
 	if (!tot) {

@@ -1,0 +1,533 @@
+/*
+ * sim_sess_node.c — what one node of the sessions layer does (sim_sess.h):
+ * its view (the real segment table and read-through targets), serving an
+ * op with the real weft_sess_apply (forwarding, read-through, at-most-once
+ * table), synchronous replication of a change before its answer, the
+ * state-transfer pushes and drop, tombstone reclaiming and the expiry pass.
+ *
+ * Invariants: an entry is replaced only by a newer version (apply iff
+ * newer, as weft_cache_apply_put); a node's version counter is raised to
+ * every version it stores; a held answer is sent once, when its last
+ * target acked (or BUSY after SIM_ZGIVE_UP_US); a push is resent until
+ * acked or its destination leaves the view, and the drop waits for all.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl_rebalance_internal.h"
+#include "sim_data.h"
+#include "sim_sess.h"
+
+/* ---- tables and topology ---- */
+
+static uint32_t sess_seg(const struct sim *s, uint32_t sess)
+{
+	return s->sess->z[sess].seg;
+}
+
+/* Member j of node's view is live in its SWIM table (itself always). */
+static bool member_live(const struct sim *s, uint32_t node, uint32_t j)
+{
+	const struct sim_znode *n = &s->sess->n[node];
+	enum weft_swim_state st;
+	uint64_t nonce;
+
+	if (j == n->self)
+		return true;
+	if (weft_swim_member_state(s->node[node].sm, &n->mem[j].id, &st, &nonce))
+		return false;
+	return st == WEFT_SWIM_ALIVE || st == WEFT_SWIM_SUSPECT;
+}
+
+static uint32_t acting_primary(const struct sim *s, uint32_t node, uint32_t seg)
+{
+	const struct sim_znode *n = &s->sess->n[node];
+
+	for (uint32_t k = 0; k < n->owners; k++)
+		if (member_live(s, node, n->seg[seg * n->owners + k]))
+			return n->seg[seg * n->owners + k];
+	return SIM_NONE;
+}
+
+bool sim_zowns(const struct sim_znode *n, uint32_t seg)
+{
+	for (uint32_t k = 0; k < n->owners; k++)
+		if (n->seg[seg * n->owners + k] == n->self)
+			return true;
+	return false;
+}
+
+static void store(struct sim *s, uint32_t node, uint32_t sess, uint64_t ver, bool tomb,
+		  const uint8_t *rec, uint32_t len)
+{
+	struct sim_znode *n = &s->sess->n[node];
+	struct sim_zent *e = &n->ent[sess];
+
+	e->ver = ver;
+	e->state = tomb ? 2 : 1;
+	e->tomb_us = s->now;
+	e->len = (uint8_t)(tomb ? 0 : len);
+	if (!tomb)
+		memcpy(e->rec, rec, len);
+	if (ver > n->counter)
+		n->counter = ver;
+}
+
+/* ---- transfer pushes ---- */
+
+static void xfer_send(struct sim *s, uint32_t node, const struct sim_zxfer *x)
+{
+	const struct sim_zent *e = &s->sess->n[node].ent[x->sess];
+	struct sim_zev ev = { .kind = SIM_ZE_REPL, .src = node, .dst = x->node, .sess = x->sess,
+			      .rid = x->rid, .ver = e->ver, .tomb = e->state == 2, .xfer = 1,
+			      .rec_len = e->len };
+
+	memcpy(ev.rec, e->rec, e->len);
+	sim_zsend(s, &ev);
+}
+
+static void xfer_add(struct sim *s, uint32_t node, uint32_t to, uint32_t sess)
+{
+	struct sim_znode *n = &s->sess->n[node];
+
+	for (uint32_t i = 0; i < n->n_xf; i++)
+		if (n->xf[i].node == to && n->xf[i].sess == sess) {
+			n->xf[i].next_us = s->now;    /* resend the current entry */
+			return;
+		}
+	if (n->n_xf == SIM_ZMAX * SIM_ZOWNERS * 2) {
+		sim_fail(s, "(4) n%u: %u state-transfer pushes in flight", node, n->n_xf);
+		return;
+	}
+	struct sim_zxfer *x = &n->xf[n->n_xf++];
+
+	*x = (struct sim_zxfer){ to, sess, ++n->next_rid, s->now + SIM_ZXFER_RTO_US };
+	xfer_send(s, node, x);
+}
+
+/* Whether node's current view lists sim node i. */
+static bool in_view(const struct sim *s, uint32_t node, uint32_t i)
+{
+	const struct sim_znode *n = &s->sess->n[node];
+
+	for (uint32_t j = 0; j < n->n_mem; j++)
+		if (sim_dmember_node(s, &n->mem[j]) == i && s->node[i].nonce == n->mem[j].nonce)
+			return true;
+	return false;
+}
+
+/* The sim nodes owning seg in node's view, itself excluded. */
+static uint32_t owner_nodes(const struct sim *s, uint32_t node, uint32_t seg, uint32_t *out)
+{
+	const struct sim_znode *n = &s->sess->n[node];
+	uint32_t k = 0;
+
+	for (uint32_t o = 0; o < n->owners; o++) {
+		uint32_t j = n->seg[seg * n->owners + o], i;
+
+		if (j == n->self || (i = sim_dmember_node(s, &n->mem[j])) == SIM_NONE)
+			continue;
+		out[k++] = i;
+	}
+	return k;
+}
+
+/* ---- replication (dp_rpc.c) ---- */
+
+static void answer_send(struct sim *s, struct sim_zev *ans)
+{
+	ans->kind = SIM_ZE_RESP;
+	sim_zsend(s, ans);
+}
+
+static void hold_slot(struct sim *s, uint32_t node, struct sim_zhold *h, uint32_t to)
+{
+	struct sim_znode *n = &s->sess->n[node];
+
+	for (uint32_t k = 0; k < h->n_slot; k++)
+		if (h->slot[k].node == to)
+			return;
+	if (h->n_slot == SIM_ZOWNERS * 2)
+		return;
+	struct sim_zslot *sl = &h->slot[h->n_slot++];
+
+	*sl = (struct sim_zslot){ to, ++n->next_rid, s->now + SIM_ZRTO0_US, SIM_ZRTO0_US };
+	const struct sim_zent *e = &n->ent[h->ans.sess];
+	struct sim_zev ev = { .kind = SIM_ZE_REPL, .src = node, .dst = to, .sess = h->ans.sess,
+			      .rid = sl->rid, .ver = e->ver, .tomb = e->state == 2,
+			      .rec_len = e->len };
+
+	memcpy(ev.rec, e->rec, e->len);
+	sim_zsend(s, &ev);
+}
+
+/* A stored change: replicate to the owners of node's view, answer after. */
+static void replicate(struct sim *s, uint32_t node, const struct sim_zev *ans)
+{
+	struct sim_znode *n = &s->sess->n[node];
+	uint32_t to[SIM_ZOWNERS], k;
+
+	if (n->n_hold == SIM_ZHOLDS) {
+		sim_fail(s, "(4) n%u holds %u answers (dp_rpc's bound)", node, n->n_hold);
+		return;
+	}
+	struct sim_zhold *h = &n->hold[n->n_hold++];
+
+	*h = (struct sim_zhold){ .ans = *ans, .first_us = s->now };
+	k = owner_nodes(s, node, sess_seg(s, ans->sess), to);
+	for (uint32_t i = 0; i < k; i++)
+		hold_slot(s, node, h, to[i]);
+	if (h->n_slot == 0) {
+		answer_send(s, &h->ans);
+		*h = n->hold[--n->n_hold];
+	}
+}
+
+void sim_zon_ack(struct sim *s, const struct sim_zev *ev)
+{
+	struct sim_znode *n = &s->sess->n[ev->dst];
+
+	for (uint32_t hi = 0; hi < n->n_hold; hi++) {
+		struct sim_zhold *h = &n->hold[hi];
+
+		for (uint32_t k = 0; k < h->n_slot; k++) {
+			if (h->slot[k].rid != ev->rid || h->slot[k].node != ev->src)
+				continue;
+			h->slot[k] = h->slot[--h->n_slot];
+			if (h->n_slot == 0) {
+				answer_send(s, &h->ans);
+				n->hold[hi] = n->hold[--n->n_hold];
+			}
+			return;
+		}
+	}
+	for (uint32_t i = 0; i < n->n_xf; i++)
+		if (n->xf[i].rid == ev->rid && n->xf[i].node == ev->src) {
+			n->xf[i] = n->xf[--n->n_xf];
+			return;
+		}
+}
+
+void sim_zon_repl(struct sim *s, const struct sim_zev *ev)
+{
+	struct sim_znode *n = &s->sess->n[ev->dst];
+	struct sim_zev ack = { .kind = SIM_ZE_ACK, .src = ev->dst, .dst = ev->src, .rid = ev->rid };
+
+	if (ev->ver > n->ent[ev->sess].ver)
+		store(s, ev->dst, ev->sess, ev->ver, ev->tomb, ev->rec, ev->rec_len);
+	sim_zsend(s, &ack);
+}
+
+/* ---- serving (dp_sess.c) ---- */
+
+static bool dedup_find(const struct sim_znode *n, uint64_t op, uint16_t *st)
+{
+	uint32_t m = n->n_dedup < SIM_ZDEDUP ? n->n_dedup : SIM_ZDEDUP;
+
+	for (uint32_t i = 0; i < m; i++)
+		if (n->dedup_op[i] == op) {
+			*st = n->dedup_st[i];
+			return true;
+		}
+	return false;
+}
+
+static void forward(struct sim *s, uint32_t node, const struct sim_zev *req, uint32_t j)
+{
+	struct sim_zev f = *req;
+
+	f.src = node;
+	f.dst = sim_dmember_node(s, &s->sess->n[node].mem[j]);
+	f.flags_node = 1;
+	f.to_nonce = s->sess->n[node].mem[j].nonce;
+	if (f.dst != SIM_NONE)
+		sim_zsend(s, &f);
+}
+
+static void serve(struct sim *s, uint32_t node, const struct sim_zev *req)
+{
+	struct sim_sess_layer *L = s->sess;
+	struct sim_znode *n = &L->n[node];
+	struct sim_zent *e = &n->ent[req->sess];
+	uint32_t seg = sess_seg(s, req->sess);
+	bool amo = !weft_wire_session_action_is_idempotent(req->action);
+	struct sim_zev ans = { .src = node, .dst = req->entry, .entry = req->entry,
+			       .dst_nonce = req->dst_nonce, .sess = req->sess, .op = req->op,
+			       .action = req->action, .apply_us = s->now, .served_by = node,
+			       .attr = req->attr };
+	uint16_t st;
+
+	ans.no_table = !n->in_view ||
+		       (req->flags_node && req->to_nonce != s->node[node].nonce);
+	if (amo && dedup_find(n, req->op, &st)) {
+		ans.status = st;
+		answer_send(s, &ans);
+		return;
+	}
+	if (e->state == 0 && n->rt_until_us > s->now && n->rt[seg] != WEFT_DP_READ_THROUGH_NONE &&
+	    member_live(s, node, n->rt[seg]) && acting_primary(s, node, seg) == n->self) {
+		L->read_through++;
+		sim_ztrace(s, node, SIM_ZT_RT, req->sess, req->op,
+			   sim_dmember_node(s, &n->mem[n->rt[seg]]));
+		forward(s, node, req, n->rt[seg]);
+		return;
+	}
+	/* the request, as dp_sess.c builds it */
+	struct weft_x_session x = { .action = req->action, .max_inactive_s = req->max_inactive_s };
+	uint8_t value[2 + 8];
+	uint32_t vlen = 0;
+
+	if (req->action == WEFT_SESS_GET || req->action == WEFT_SESS_SET ||
+	    req->action == WEFT_SESS_REMOVE) {
+		value[0] = 'a';
+		value[1] = (uint8_t)('0' + req->attr);
+		vlen = 2;
+		if (req->action == WEFT_SESS_SET) {
+			x.attr_len = 2;
+			memcpy(value + 2, &req->val, 8);
+			vlen = 10;
+		}
+	}
+	struct weft_sess_result res;
+	uint64_t now_ms = sim_zwall_ms(s, node, s->now);
+
+	if (weft_sess_apply(e->state == 1 ? e->rec : NULL, e->state == 1 ? e->len : 0, &x, value,
+			    vlen, now_ms, &res) != 0) {
+		sim_fail(s, "weft_sess_apply: out of memory");
+		return;
+	}
+	ans.status = res.status;
+	sim_ztrace(s, node, SIM_ZT_SERVE, req->sess, req->op,
+		   (uint64_t)req->action << 32 | res.status << 8 | res.outcome);
+	if (res.answer && req->action == WEFT_SESS_GET && res.answer_len == res.answer_extras_len + 8u)
+		memcpy(&ans.val, res.answer + res.answer_extras_len, 8);
+	if (req->action != WEFT_SESS_INFO && req->action != WEFT_SESS_EXPIRE &&
+	    (res.status == WEFT_ST_OK || res.status == WEFT_ST_NOT_FOUND))
+		sim_zmodel_access(s, req->sess);
+	if (res.event == WEFT_SESSION_EXPIRED) {
+		L->expired++;
+		sim_ztrace(s, node, SIM_ZT_EXPIRE, req->sess, req->op, req->action);
+		sim_zmodel_expired(s, node, req->sess);
+	}
+	L->slack_writes += res.slack_write;
+	if (res.outcome != WEFT_SESS_UNCHANGED) {
+		uint64_t v = now_ms << 20;
+
+		v = v > n->counter ? v : n->counter + 1;
+		if (res.outcome == WEFT_SESS_STORE && res.record_len > SIM_ZREC) {
+			sim_fail(s, "a session record of %u bytes (model holds %u)", res.record_len,
+				 SIM_ZREC);
+			weft_sess_result_free(&res);
+			return;
+		}
+		store(s, node, req->sess, v, res.outcome == WEFT_SESS_DELETE, res.record,
+		      res.record_len);
+		ans.ver = v;
+	}
+	if (amo) {
+		n->dedup_op[n->n_dedup % SIM_ZDEDUP] = req->op;
+		n->dedup_st[n->n_dedup++ % SIM_ZDEDUP] = res.status;
+	}
+	if (res.outcome == WEFT_SESS_UNCHANGED)
+		answer_send(s, &ans);
+	else
+		replicate(s, node, &ans);
+	weft_sess_result_free(&res);
+}
+
+/* A request at node: from its visitor (or its own expiry pass), or
+ * forwarded by another node (WEFT_F_NODE: served here whatever the table). */
+void sim_zon_req(struct sim *s, uint32_t node, const struct sim_zev *req)
+{
+	struct sim_znode *n = &s->sess->n[node];
+	uint32_t p;
+
+	if (req->flags_node) {
+		serve(s, node, req);
+		return;
+	}
+	if (!n->in_view) {            /* no table yet: served here (dp_route_request) */
+		serve(s, node, req);
+		return;
+	}
+	p = acting_primary(s, node, sess_seg(s, req->sess));
+	if (p == n->self) {
+		serve(s, node, req);
+	} else if (p != SIM_NONE) {
+		s->sess->fwd++;
+		sim_ztrace(s, node, SIM_ZT_FWD, req->sess, req->op,
+			   sim_dmember_node(s, &n->mem[p]));
+		forward(s, node, req, p);
+	}
+}
+
+void sim_zsubmit(struct sim *s, uint32_t entry, const struct sim_zev *req)
+{
+	struct sim_zev r = *req;
+
+	r.kind = SIM_ZE_REQ;
+	r.src = r.dst = r.entry = entry;
+	r.dst_nonce = s->node[entry].nonce;
+	sim_zpush(s, s->now + 50, r);          /* app instance -> its node: local */
+}
+
+/* ---- views ---- */
+
+void sim_zon_view(struct sim *s, uint32_t node, const struct weft_swim_event *ev)
+{
+	struct sim_sess_layer *L = s->sess;
+	struct sim_znode *n = &L->n[node];
+	uint32_t self = SIM_NONE;
+
+	for (uint32_t j = 0; j < ev->n_view; j++)
+		if (!memcmp(&ev->view[j].id, &s->node[node].id, sizeof(ev->view[j].id)) &&
+		    ev->view[j].nonce == s->node[node].nonce)
+			self = j;
+	if (self == SIM_NONE || ev->n_view > SIM_ZMAX_NODES * 2 ||
+	    weft_swim_view_id_cmp(&ev->view_id, &n->view_id) == 0)
+		return;
+	/* the previous view, for the read-through targets (ctl_cluster.c) */
+	if (n->in_view) {
+		memcpy(n->prev_mem, n->mem, n->n_mem * sizeof(*n->mem));
+		memcpy(n->prev_seg, n->seg, sizeof(n->seg));
+		n->prev_n = n->n_mem;
+		n->prev_owners = n->owners;
+	}
+	n->view_id = ev->view_id;
+	n->n_mem = ev->n_view;
+	n->self = self;
+	memcpy(n->mem, ev->view, ev->n_view * sizeof(*ev->view));
+	L->scratch.owner = n->seg;
+	if (weft_swim_seg_compute(ev->view, ev->n_view, SIM_ZSEGS, SIM_ZOWNERS, &L->scratch)) {
+		sim_fail(s, "weft_swim_seg_compute failed");
+		return;
+	}
+	n->owners = L->scratch.owners;
+	struct weft_ctl_topo nt = { .n = n->n_mem, .members = n->mem, .n_segments = SIM_ZSEGS,
+				    .owners = n->owners, .seg_owner = n->seg };
+	struct weft_ctl_topo ot = { .n = n->prev_n, .members = n->prev_mem,
+				    .n_segments = SIM_ZSEGS, .owners = n->prev_owners,
+				    .seg_owner = n->prev_seg };
+	if (!n->in_view && n->n_mem > 1) {   /* joined: the others' view without us */
+		struct weft_swim_seg_table t = { .owner = n->prev_seg };
+
+		for (uint32_t i = 0, j = 0; i < n->n_mem; i++)
+			if (i != self)
+				n->prev_mem[j++] = n->mem[i];
+		if (weft_swim_seg_compute(n->prev_mem, n->n_mem - 1, SIM_ZSEGS, SIM_ZOWNERS, &t)) {
+			sim_fail(s, "weft_swim_seg_compute failed");
+			return;
+		}
+		ot.n = n->n_mem - 1;
+		ot.owners = t.owners;
+	}
+	weft_ctl_read_through(ot.n > 0 ? &ot : NULL, &nt, self, n->rt);
+	n->rt_until_us = s->now + SIM_ZRT_US;
+	n->in_view = true;
+	sim_ztrace(s, node, SIM_ZT_VIEW, SIM_ZMAX, ev->view_id.counter, ev->n_view);
+	/* held answers: targets gone from the view are replaced (dp_rpc_tick) */
+	for (uint32_t hi = 0; hi < n->n_hold; hi++) {
+		struct sim_zhold *h = &n->hold[hi];
+		uint32_t to[SIM_ZOWNERS], k;
+
+		for (uint32_t q = 0; q < h->n_slot;)
+			if (!in_view(s, node, h->slot[q].node))
+				h->slot[q] = h->slot[--h->n_slot];
+			else
+				q++;
+		k = owner_nodes(s, node, sess_seg(s, h->ans.sess), to);
+		for (uint32_t i = 0; i < k; i++)
+			hold_slot(s, node, h, to[i]);
+	}
+	/* state transfer: push every entry to the owners of its segment */
+	for (uint32_t z = 0; z < L->n_z && !s->failed; z++) {
+		uint32_t to[SIM_ZOWNERS], k;
+
+		if (!n->ent[z].state)
+			continue;
+		k = owner_nodes(s, node, sess_seg(s, z), to);
+		for (uint32_t i = 0; i < k; i++)
+			xfer_add(s, node, to[i], z);
+	}
+	n->drop_pending = true;
+}
+
+/* ---- the tick: retransmissions, drops, tombstones, expiry pass ---- */
+
+void sim_znode_tick(struct sim *s, uint32_t node)
+{
+	struct sim_sess_layer *L = s->sess;
+	struct sim_znode *n = &L->n[node];
+
+	for (uint32_t hi = 0; hi < n->n_hold;) {
+		struct sim_zhold *h = &n->hold[hi];
+
+		if (s->now - h->first_us >= SIM_ZGIVE_UP_US) {
+			L->busy++;
+			sim_ztrace(s, node, SIM_ZT_BUSY, h->ans.sess, h->ans.op, 0);
+			h->ans.status = WEFT_ST_BUSY;
+			answer_send(s, &h->ans);
+			*h = n->hold[--n->n_hold];
+			continue;
+		}
+		for (uint32_t k = 0; k < h->n_slot; k++) {
+			struct sim_zslot *sl = &h->slot[k];
+			const struct sim_zent *e = &n->ent[h->ans.sess];
+
+			if (s->now < sl->next_us)
+				continue;
+			sl->rto_us = sl->rto_us * 2 > SIM_ZRTO_MAX_US ? SIM_ZRTO_MAX_US : sl->rto_us * 2;
+			sl->next_us = s->now + sl->rto_us;
+			struct sim_zev ev = { .kind = SIM_ZE_REPL, .src = node, .dst = sl->node,
+					      .sess = h->ans.sess, .rid = sl->rid, .ver = e->ver,
+					      .tomb = e->state == 2, .rec_len = e->len };
+			memcpy(ev.rec, e->rec, e->len);
+			sim_zsend(s, &ev);
+		}
+		hi++;
+	}
+	for (uint32_t i = 0; i < n->n_xf;) {
+		struct sim_zxfer *x = &n->xf[i];
+
+		if (!in_view(s, node, x->node)) {
+			*x = n->xf[--n->n_xf];       /* the destination left the view */
+			continue;
+		}
+		if (s->now >= x->next_us) {
+			x->next_us = s->now + SIM_ZXFER_RTO_US;
+			xfer_send(s, node, x);
+		}
+		i++;
+	}
+	if (n->drop_pending && n->n_xf == 0) {
+		n->drop_pending = false;
+		for (uint32_t z = 0; z < L->n_z; z++)
+			if (n->ent[z].state && !sim_zowns(n, sess_seg(s, z))) {
+				sim_ztrace(s, node, SIM_ZT_DROP, z, n->ent[z].state, 0);
+				n->ent[z].state = 0;
+				n->ent[z].ver = 0;
+			}
+	}
+	for (uint32_t z = 0; z < L->n_z; z++)
+		if (n->ent[z].state == 2 && s->now - n->ent[z].tomb_us >= SIM_ZTOMB_US) {
+			n->ent[z].state = 0;        /* the tombstone is reclaimed */
+			n->ent[z].ver = 0;
+		}
+	if (s->now < n->next_pass_us)
+		return;
+	n->next_pass_us = s->now + SIM_ZPASS_US;
+	uint64_t now_ms = sim_zwall_ms(s, node, s->now);
+	uint32_t sent = 0;
+
+	for (uint32_t z = 0; z < L->n_z && sent < 256; z++) {
+		struct weft_sess_record r;
+
+		if (n->ent[z].state != 1 || weft_sess_decode(n->ent[z].rec, n->ent[z].len, &r) ||
+		    now_ms < weft_sess_deadline_ms(&r.hdr))
+			continue;
+		struct sim_zev req = { .sess = z, .action = WEFT_SESS_EXPIRE, .op = ++L->next_op_id };
+
+		sent++;
+		sim_zsubmit(s, node, &req);
+	}
+}
