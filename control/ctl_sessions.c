@@ -7,9 +7,11 @@
  * session stores, scan each for at most CTL_SESS_SCAN_BUDGET buckets from
  * where its last pass stopped (online only inside each weft_cache_scan
  * step), then send EXPIRE for up to CTL_SESS_EXPIRE_MAX due sessions
- * (offline). With nothing to do it sleeps, doubling the sleep from
- * IDLE_MIN_MS up to CTL_SESS_IDLE_MAX_MS (an event resets it), on a
- * condition variable that stop signals.
+ * (offline); a NO_SESSION answer for a copy on a node that does not own
+ * its segment discards that copy (online for the call). With nothing to
+ * do it sleeps, doubling the sleep from IDLE_MIN_MS up to
+ * CTL_SESS_IDLE_MAX_MS (an event resets it), on a condition variable that
+ * stop signals.
  *
  * Bounds: a publish is one call of the in-node client (timeout
  * CALL_TIMEOUT_MS, CALL_RETRIES retries, deadline CALL_DEADLINE_MS), and
@@ -59,7 +61,7 @@ struct store_scan {
 
 struct counters {
 	uint64_t published, publish_failed, bad_events;
-	uint64_t expired, not_due, gone, expire_failed;
+	uint64_t expired, not_due, gone, expire_failed, strays;
 };
 
 struct ctl_sessions {
@@ -77,6 +79,7 @@ struct ctl_sessions {
 	unsigned n_stores;
 	bool warned_stores;
 	uint8_t (*due)[WEFT_SESSION_ID_LEN];
+	uint64_t *due_version;
 	struct counters n, logged;
 	uint64_t next_log_ms;
 	uint8_t buf[WEFT_MAX_DGRAM_LEN];
@@ -240,20 +243,27 @@ static int expire_one(struct ctl_sessions *s, const char *store, const uint8_t *
  * EXPIRE without an answer ends the pass (the node is not answering: the
  * next pass finds the rest again); events are published between EXPIREs
  * so that a long pass does not delay them. false when the pass ended. */
-static bool expire_due(struct ctl_sessions *s, const char *store, unsigned n, uint64_t pass_end)
+static bool expire_due(struct ctl_sessions *s, struct weft_cache *c, unsigned n,
+		       uint64_t pass_end)
 {
+	const char *store = weft_cache_name(c);
 	for (unsigned i = 0; i < n; i++) {
 		if (stopping(s) || mono_ms() >= pass_end)
 			return false;
 		int st = expire_one(s, store, s->due[i]);
-		if (st == WEFT_ST_OK)
+		if (st == WEFT_ST_OK) {
 			s->n.expired++;
-		else if (st == WEFT_ST_EXISTS)
+		} else if (st == WEFT_ST_EXISTS) {
 			s->n.not_due++; /* the primary's clock says not yet */
-		else if (st == WEFT_ST_NO_SESSION)
+		} else if (st == WEFT_ST_NO_SESSION) {
 			s->n.gone++;    /* another owner's EXPIRE, or an invalidate, won */
-		else
+			urcu_qsbr_thread_online();
+			s->n.strays += ctl_sessions_discard_stray(s->cfg.dp, c, s->due[i],
+								  s->due_version[i]);
+			urcu_qsbr_thread_offline();
+		} else {
 			s->n.expire_failed++;
+		}
 		if (st < 0)
 			return false;
 		if (i % 16u == 15u)
@@ -267,7 +277,8 @@ static bool expire_due(struct ctl_sessions *s, const char *store, unsigned n, ui
 static unsigned pass_store(struct ctl_sessions *s, struct store_scan *st, unsigned budget,
 			   uint64_t pass_end)
 {
-	struct ctl_sess_scan a = {.now_unix_ms = unix_ms(), .due = s->due, .cap = budget};
+	struct ctl_sess_scan a = {.now_unix_ms = unix_ms(), .due = s->due,
+				  .due_version = s->due_version, .cap = budget};
 	unsigned buckets = 0;
 	do {
 		urcu_qsbr_thread_online();
@@ -276,7 +287,7 @@ static unsigned pass_store(struct ctl_sessions *s, struct store_scan *st, unsign
 		urcu_qsbr_thread_offline();
 		buckets += CTL_SESS_SCAN_STEP;
 	} while (st->cursor != 0 && buckets < CTL_SESS_SCAN_BUDGET && a.n < a.cap);
-	if (!expire_due(s, weft_cache_name(st->c), a.n, pass_end))
+	if (!expire_due(s, st->c, a.n, pass_end))
 		return 0;
 	return budget - a.n;
 }
@@ -332,6 +343,7 @@ static void release(struct ctl_sessions *s)
 	if (s->exp_l)
 		weft_dp_local_close(s->exp_l);
 	free(s->due);
+	free(s->due_version);
 	pthread_cond_destroy(&s->cv);
 	pthread_mutex_destroy(&s->mu);
 	free(s);
@@ -361,7 +373,8 @@ struct ctl_sessions *ctl_sessions_start(const struct ctl_sessions_cfg *cfg)
 	struct weft_client_opts co = {.timeout_ms = CALL_TIMEOUT_MS, .retries = CALL_RETRIES,
 				      .deadline_ms = CALL_DEADLINE_MS};
 	s->due = calloc(CTL_SESS_EXPIRE_MAX, sizeof(*s->due));
-	s->pub_l = s->due ? ctl_local_open(cfg->dp, &s->pub_id) : NULL;
+	s->due_version = calloc(CTL_SESS_EXPIRE_MAX, sizeof(*s->due_version));
+	s->pub_l = s->due && s->due_version ? ctl_local_open(cfg->dp, &s->pub_id) : NULL;
 	s->exp_l = s->pub_l ? ctl_local_open(cfg->dp, &s->exp_id) : NULL;
 	s->c = s->exp_l ? ctl_local_client(s->pub_l, s->pub_id, addr, &co) : NULL;
 	int rc = s->c ? pthread_create(&s->thread, NULL, sess_main, s) : (errno ? errno : ENOMEM);
@@ -389,9 +402,10 @@ void ctl_sessions_stop(struct ctl_sessions *s)
 	pthread_join(s->thread, NULL);
 	weft_ctl_log(WEFT_LOG_INFO,
 		     "sessions: stopped (%llu events published, %llu sessions expired, %llu "
-		     "expiry requests not due, %llu already gone)",
+		     "expiry requests not due, %llu already gone, %llu stray copies discarded)",
 		     (unsigned long long)s->n.published, (unsigned long long)s->n.expired,
-		     (unsigned long long)s->n.not_due, (unsigned long long)s->n.gone);
+		     (unsigned long long)s->n.not_due, (unsigned long long)s->n.gone,
+		     (unsigned long long)s->n.strays);
 	release(s);
 	if (online)
 		urcu_qsbr_thread_online();

@@ -12,6 +12,8 @@
  *    rechecks the deadline and removes the session everywhere (OK), or
  *    answers EXISTS (not due by its clock) or NO_SESSION (already gone).
  *    Backups send EXPIRE too: the primary decides, so this is harmless.
+ *    On NO_SESSION a node that does not own the id's segment discards its
+ *    own copy (ctl_sessions_discard_stray): no owner's delete reaches it.
  *
  * The thread is a registered QSBR reader, online only inside a scan step
  * (weft_cache_scan) and the registry walk, offline while it sends, waits
@@ -70,13 +72,16 @@ bool ctl_sessions_deadline(const uint8_t *value, uint32_t len, uint64_t *deadlin
 struct ctl_sess_scan {
 	uint64_t now_unix_ms;
 	uint8_t (*due)[WEFT_SESSION_ID_LEN]; /* cap entries */
+	uint64_t *due_version;               /* cap entries (NULL: not kept): the
+	                                        version of each due record seen */
 	unsigned n, cap;
 	uint64_t seen;   /* live records visited */
 	uint64_t bad;    /* entries that are not session records */
 };
-/* A weft_cache_scan_fn: adds key to a->due when its record is due (now >=
- * its deadline, as sess/sess.h decides) and there is room (tombstones and
- * foreign keys skipped). */
+/* A weft_cache_scan_fn: adds key to a->due (and its version to
+ * a->due_version) when its record is due (now >= its deadline, as
+ * sess/sess.h decides) and there is room (tombstones and foreign keys
+ * skipped). */
 void ctl_sessions_scan_fn(void *arg, const struct weft_cache_key *key,
 			  const struct weft_cache_image *img);
 
@@ -90,6 +95,17 @@ size_t ctl_sessions_expire_encode(const char *store, size_t store_len,
  * request_id) of a SESSION request; -1 otherwise (another datagram). */
 int ctl_sessions_expire_match(const uint8_t *d, size_t len, uint32_t client_id,
 			      uint64_t request_id);
+
+/* After the primary answered NO_SESSION to this node's EXPIRE of id: when
+ * this node does not own the id's segment in its current view
+ * (weft_dp_owns_hash), the copy here is a stray that no owner's delete
+ * will reach (a REPLICATE from a primary whose view was older, landed after
+ * this node gave the segment away), so it is discarded here
+ * (weft_cache_discard: only up to the version the scan saw, no tombstone).
+ * An owner keeps its copy. true when the copy was discarded. Caller: a
+ * registered QSBR reader, online for the call. */
+bool ctl_sessions_discard_stray(struct weft_dp *dp, struct weft_cache *c,
+				const uint8_t id[WEFT_SESSION_ID_LEN], uint64_t version);
 
 /* Fills the properties of an event's message (event, session, store) with
  * pointers into ev and hex (33 bytes, filled here). false when ev's kind

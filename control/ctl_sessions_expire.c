@@ -1,8 +1,8 @@
 /*
  * ctl_sessions_expire.c — the pure parts of weftd's sessions service
  * (ctl_sessions.h): a record's deadline, the scan callback that picks the
- * sessions due, the SESSION EXPIRE datagram and its answer, an event's
- * message properties.
+ * sessions due, the SESSION EXPIRE datagram and its answer, the discard
+ * of a stray copy, an event's message properties.
  *
  * The EXPIRE is a raw datagram rather than a libweft call because libweft
  * has no public EXPIRE (wire.h: node only): it goes to this node's own
@@ -48,8 +48,20 @@ void ctl_sessions_scan_fn(void *arg, const struct weft_cache_key *key,
 		return;
 	}
 	a->seen++;
-	if (a->now_unix_ms >= deadline && a->n < a->cap)
-		memcpy(a->due[a->n++], key->data, WEFT_SESSION_ID_LEN);
+	if (a->now_unix_ms < deadline || a->n == a->cap)
+		return;
+	if (a->due_version != NULL)
+		a->due_version[a->n] = img->version;
+	memcpy(a->due[a->n++], key->data, WEFT_SESSION_ID_LEN);
+}
+
+bool ctl_sessions_discard_stray(struct weft_dp *dp, struct weft_cache *c,
+				const uint8_t id[WEFT_SESSION_ID_LEN], uint64_t version)
+{
+	struct weft_cache_key k = {id, WEFT_SESSION_ID_LEN, weft_cache_hash(id, WEFT_SESSION_ID_LEN)};
+	if (weft_dp_owns_hash(dp, k.hash))
+		return false;
+	return weft_cache_discard(c, &k, version, weft_dp_now_ms(dp)) == 0;
 }
 
 size_t ctl_sessions_expire_encode(const char *store, size_t store_len,

@@ -275,6 +275,13 @@ int weft_dp_publish_members(struct weft_dp *dp, const struct weft_dp_members *sn
  * QSBR reader (online). NULL + errno: ENOENT (nothing published), ENOMEM. */
 struct weft_dp_members *weft_dp_members_copy(struct weft_dp *dp);
 
+/* Whether this node owns the segment of key hash h (weft_cache_hash) in the
+ * published view: true when the view's segment table lists it among the
+ * segment's owners, or when there is no table (nothing published, the
+ * self-only snapshot, a view of one member); false otherwise. The caller
+ * must be a registered QSBR reader (online), as for weft_dp_members_copy. */
+bool weft_dp_owns_hash(struct weft_dp *dp, uint64_t h);
+
 /* Formats the MEMBERS text (docs/protocol.md): "view <counter> coordinator
  * <name>\n", then per member "<name> <ip>:<port> <state> <uptime_s>
  * <node-id>\n", uptime from now_unix_ms. Returns the length it needs (as

@@ -551,7 +551,8 @@ void dp_rpc_tick(struct dp_lcore *lc);
  * local write, what to replicate to whom. */
 enum dp_route { DP_ROUTE_LOCAL, DP_ROUTE_FORWARDED, DP_ROUTE_ANSWERED };
 /* Decides for one request with a resolved cache; forwards or answers it
- * when not LOCAL. */
+ * when not LOCAL. A SESSION op on a clustered node in no view yet, or a
+ * CREATE forwarded by a node to a non-owner of its segment: BUSY. */
 enum dp_route dp_route_request(struct dp_lcore *lc, const struct weft_dp_members *topo,
 			       const struct dp_req *req, struct weft_cache *c);
 /* A GET that missed here: when this node just became an owner of the
@@ -559,13 +560,13 @@ enum dp_route dp_route_request(struct dp_lcore *lc, const struct weft_dp_members
  * owner and returns true; false: answer the miss. */
 bool dp_route_read_through(struct dp_lcore *lc, const struct weft_dp_members *topo,
 			   const struct dp_req *req, struct weft_cache *c);
-/* A SESSION op that found neither a record nor a tombstone for its id
- * here (amo: its at-most-once entry is claimed): when this node is the
- * segment's acting primary and just became an owner of it (snapshot
- * seg_prev, within its window, the old owner live), forwards it, node
- * requests included, to the old owner (which serves it on its copy and
- * replicates to the new owners) and returns true (session_read_through);
- * false: serve the miss here. */
+/* A SESSION op other than CREATE that found neither a record nor a
+ * tombstone for its id here (amo: its at-most-once entry is claimed): when
+ * this node is the segment's acting primary and just became an owner of it
+ * (snapshot seg_prev, within its window, the old owner live), forwards it,
+ * node requests included, to the old owner (which serves it on its copy
+ * and replicates to the new owners) and returns true
+ * (session_read_through); false: serve the miss here. */
 bool dp_route_sess_read_through(struct dp_lcore *lc, const struct weft_dp_members *topo,
 				const struct dp_req *req, struct weft_cache *c, bool amo);
 /* A one-entry (or, with e NULL, an empty) REPLICATE message for cache c

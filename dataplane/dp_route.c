@@ -16,11 +16,18 @@
  * Read-through: for a while after a view change, a GET that misses on a
  * node that just became an owner of the key's segment is asked of the
  * segment's old owner (seg_prev in the snapshot) before NOT_FOUND: the
- * state transfer may not have brought the key yet. A SESSION op that finds
- * no record on a node that just became the segment's acting primary is
- * sent there too (dp_sess.c): the old owner, not the acting primary of its
- * view, serves it on its copy and replicates the result to the new view's
- * owners, this node included.
+ * state transfer may not have brought the key yet. A SESSION op (not a
+ * CREATE) that finds no record on a node that just became the segment's
+ * acting primary is sent there too (dp_sess.c): the old owner, not the
+ * acting primary of its view, serves it on its copy and replicates the
+ * result to the new view's owners, this node included.
+ *
+ * A clustered node that is in no view yet (started or restarted: only the
+ * self-only snapshot of view 0) answers every SESSION op BUSY, a node
+ * request too: its store is empty while the sessions live on the owners
+ * of the cluster's view (the client retries, and the view comes within a
+ * second or two). So does a node that does not own the segment of a
+ * CREATE forwarded to it (the sender's view is older than its own).
  *
  * A request from a node (WEFT_F_NODE) is never forwarded again, but for
  * that session read-through: when two nodes briefly disagree on the view,
@@ -45,6 +52,7 @@
 #include <string.h>
 
 #include <rte_byteorder.h>
+#include <urcu/urcu-qsbr.h>
 
 #include "dp_internal.h"
 
@@ -135,6 +143,43 @@ static uint32_t acting_primary(const struct weft_dp_members *t, uint32_t seg)
 	return WEFT_DP_SELF_NONE;
 }
 
+/* Whether this clustered node is in a view yet: a snapshot of a view
+ * (counter > 0, not the self-only one weftd publishes at start) that
+ * lists this node. */
+static bool in_view(const struct weft_dp_members *topo)
+{
+	return topo != NULL && topo->view != 0 && topo->self != WEFT_DP_SELF_NONE;
+}
+
+/* Refused BUSY, nothing applied (the client retries). */
+static enum dp_route busy(struct dp_lcore *lc, const struct dp_req *req)
+{
+	lc->c.errors++;
+	dp_answer(lc, req, WEFT_ST_BUSY, NULL, 0, NULL, 0);
+	return DP_ROUTE_ANSWERED;
+}
+
+/* A SESSION op this node must not serve from its store for now: it is in
+ * no view yet (just started or restarted: its store is empty, the
+ * session lives on the owners of the cluster's view, and the view that
+ * comes next names them); or a CREATE that another node forwarded here
+ * (its view names this node the acting primary) while this node does not
+ * own the id's segment (a CREATE is never read through: only a sender
+ * with an older view forwards it here, and a record created here would
+ * be replicated to owners that do not include this node, a copy no owner
+ * ever removes). */
+static bool sess_refused(const struct weft_dp_members *topo, const struct dp_req *req)
+{
+	if (!in_view(topo))
+		return true;
+	if (!(req->hdr.flags & WEFT_F_NODE) || !dp_members_has_table(topo))
+		return false;
+	struct weft_x_session x;
+	memcpy(&x, req->extras, sizeof(x));
+	return x.action == WEFT_SESS_CREATE &&
+	       !dp_route_owns(topo, WEFT_MODE_DISTRIBUTED, req->key_hash);
+}
+
 /* A write this node applies: refused BUSY (nothing applied) while one of
  * its replication targets has no address yet. */
 static enum dp_route local_write(struct dp_lcore *lc, const struct weft_dp_members *topo,
@@ -142,20 +187,22 @@ static enum dp_route local_write(struct dp_lcore *lc, const struct weft_dp_membe
 {
 	if (!target_unknown(topo, mode, seg))
 		return DP_ROUTE_LOCAL;
-	lc->c.errors++;
 	lc->c.rpc_no_slot++;
-	dp_answer(lc, req, WEFT_ST_BUSY, NULL, 0, NULL, 0);
-	return DP_ROUTE_ANSWERED;
+	return busy(lc, req);
 }
 
 enum dp_route dp_route_request(struct dp_lcore *lc, const struct weft_dp_members *topo,
 			       const struct dp_req *req, struct weft_cache *c)
 {
-	if (lc->rpc == NULL || topo == NULL || req->hdr.key_len == 0)
+	if (lc->rpc == NULL || req->hdr.key_len == 0)
 		return DP_ROUTE_LOCAL;
 	uint8_t op = req->hdr.opcode;
 	uint8_t mode = dp_cache_mode(lc->dp, c);
 	if (mode == WEFT_MODE_LOCAL)
+		return DP_ROUTE_LOCAL;
+	if (op == WEFT_OP_SESSION && sess_refused(topo, req))
+		return busy(lc, req);
+	if (topo == NULL)
 		return DP_ROUTE_LOCAL;
 	bool write = is_write(op);
 	if (write && topo->no_quorum) {
@@ -341,4 +388,12 @@ void dp_route_after_open(struct dp_lcore *lc, const struct weft_dp_members *topo
 	h.mode = WEFT_MODE_REPLICATED;
 	dp_rpc_replicate(lc, topo, &h, msg, to, n);
 	dp_rpc_msg_put(msg);
+}
+
+bool weft_dp_owns_hash(struct weft_dp *dp, uint64_t h)
+{
+	urcu_qsbr_read_lock();
+	bool owns = dp_route_owns(dp_members_current(dp), WEFT_MODE_DISTRIBUTED, h);
+	urcu_qsbr_read_unlock();
+	return owns;
 }

@@ -22,13 +22,16 @@
  * The join window: right after a view change, the node that just became a
  * session's primary may not have its record yet (state transfer). When the
  * first peek finds neither a record nor a tombstone, and the snapshot names
- * a live old owner of the segment within the read-through window, the op,
- * whatever its action (a CREATE too: the old owner may hold the id, and a
- * CREATE here would wrongly succeed), is forwarded to that old owner with
- * WEFT_F_NODE (dp_route_sess_read_through, counted in session_read_through;
- * the at-most-once entry claimed here is finished by the relayed answer).
- * The old owner serves it on its copy, as any node request, and replicates
- * the result to the segment's owners of its view, this node included.
+ * a live old owner of the segment within the read-through window, the op
+ * is forwarded to that old owner with WEFT_F_NODE
+ * (dp_route_sess_read_through, counted in session_read_through; the
+ * at-most-once entry claimed here is finished by the relayed answer). The
+ * old owner serves it on its copy, as any node request, and replicates the
+ * result to the segment's owners of its view, this node included. Every
+ * action but CREATE: the id of a CREATE is a fresh random 128-bit one that
+ * no node can hold (a retransmission is answered by the at-most-once
+ * table), and a CREATE served by the old owner would leave a record on a
+ * node that no longer owns the segment, one no owner's delete reaches.
  *
  * Events are queued when the primary stores the change, before the other
  * owners ack it: the sessions service may publish one before the client is
@@ -204,7 +207,8 @@ void dp_sess_serve(struct dp_lcore *lc, const struct dp_req *req, struct weft_ca
 		}
 		struct weft_cache_image img;
 		bool had = weft_cache_peek(c, &k, lc->now_ms, &img) == 0;
-		if (!had && t == 0 && dp_route_sess_read_through(lc, topo, req, c, amo))
+		if (!had && t == 0 && x.action != WEFT_SESS_CREATE &&
+		    dp_route_sess_read_through(lc, topo, req, c, amo))
 			return; /* the old owner answers, relayed */
 		weft_sess_apply(had ? img.value : NULL, had ? img.value_len : 0, &x, req->value,
 				req->value_len, lc->unix_ms, &res);

@@ -221,8 +221,12 @@ static void run_event(struct sim *s, struct sim_zev *ev)
 		sim_zon_req(s, ev->dst, ev);
 		break;
 	case SIM_ZE_RESP:   /* at the entry node: relayed to its visitor */
-		if (ev->dst_nonce != s->node[ev->dst].nonce || ev->action == WEFT_SESS_EXPIRE)
+		if (ev->dst_nonce != s->node[ev->dst].nonce)
 			return;
+		if (ev->action == WEFT_SESS_EXPIRE) {   /* the node's own expiry pass */
+			sim_zon_expire_answer(s, ev);
+			return;
+		}
 		ev->kind = SIM_ZE_ANSWER;
 		sim_zpush(s, s->now + 50, *ev);
 		break;

@@ -12,19 +12,23 @@
  *
  * What the nodes do, as dataplane/dp_sess.c and control/ctl_sessions*.c:
  *  - an op reaches a random live node (the visitor's app instance); a node
- *    that is not the acting primary in its table forwards it (WEFT_F_NODE:
- *    served by the receiver whatever its table says); the primary applies
+ *    in no view yet answers it BUSY (a forwarded one too); a node that is
+ *    not the acting primary in its table forwards it (WEFT_F_NODE: served
+ *    by the receiver whatever its table says, but a CREATE for a segment
+ *    the receiver does not own: BUSY); the primary applies
  *    it with weft_sess_apply at ITS wall clock and, on a change, stores it
  *    (version from its counter raised to its clock << 20, as the cache's)
  *    and replicates it to the other owners of its view (REPL, retransmitted
  *    20 ms doubling to 320 ms, BUSY after 5 s) before the visitor hears
  *    OK; a DELETE leaves a tombstone for 10 s (WEFT_CACHE_TOMBSTONE_MS);
  *  - a primary holding neither the record nor a tombstone forwards the op
- *    to the read-through target within the window (the old owner serves it
- *    and replicates to the owners of its view);
+ *    (not a CREATE) to the read-through target within the window (the old
+ *    owner serves it and replicates to the owners of its view);
  *  - every node's expiry pass (every 1 s, CTL_SESS_PASS_MS) sends EXPIRE to
  *    its own node for each session its copy shows due by its wall clock:
- *    routed to the primary, which rechecks with weft_sess_apply;
+ *    routed to the primary, which rechecks with weft_sess_apply; on
+ *    NO_SESSION a node that does not own the segment in its view discards
+ *    its copy up to the version it saw (ctl_sessions_discard_stray);
  *  - state transfer (not the real planner: see docs): on each new view a
  *    node pushes every entry it holds to each owner of the entry's segment
  *    in that view, retransmitted until acked, and drops the segments it
@@ -88,6 +92,7 @@ struct sim_zev {
 	uint64_t val;              /* SET value; GET answer */
 	uint32_t max_inactive_s;
 	uint64_t ver;              /* REPL */
+	uint64_t seen_ver;         /* EXPIRE REQ/RESP: the version the pass saw */
 	uint64_t apply_us;         /* RESP: when the access was applied */
 	uint32_t served_by;        /* RESP: the node that applied it */
 	uint32_t rec_len;
@@ -195,7 +200,8 @@ struct sim_zsess {
 enum { SIM_ZS_NEW, SIM_ZS_CREATING, SIM_ZS_LIVE, SIM_ZS_GONE, SIM_ZS_ABANDONED };
 
 enum { SIM_ZT_OP, SIM_ZT_SERVE, SIM_ZT_FWD, SIM_ZT_RT, SIM_ZT_ANS, SIM_ZT_TIMEOUT,
-       SIM_ZT_EXPIRE, SIM_ZT_VIEW, SIM_ZT_LIFE, SIM_ZT_BUSY, SIM_ZT_DROP, SIM_ZT_LOST };
+       SIM_ZT_EXPIRE, SIM_ZT_VIEW, SIM_ZT_LIFE, SIM_ZT_BUSY, SIM_ZT_DROP, SIM_ZT_LOST,
+       SIM_ZT_REFUSED, SIM_ZT_STRAY };
 
 struct sim_sess_layer {
 	struct sim_znode *n;       /* [o.nodes] */
@@ -213,7 +219,7 @@ struct sim_sess_layer {
 	/* results */
 	uint64_t ops, acked, sets_acked, gave_up, busy, no_session_ok, expired,
 		slack_writes, read_through, lost_excused, split_excused,
-		checks_get, gone_checked, fwd;
+		checks_get, gone_checked, fwd, refused, strays;
 };
 
 /* sim_sess.c */
@@ -231,6 +237,8 @@ void sim_zon_view(struct sim *s, uint32_t node, const struct weft_swim_event *ev
 void sim_zon_req(struct sim *s, uint32_t node, const struct sim_zev *req);
 void sim_zon_repl(struct sim *s, const struct sim_zev *ev);
 void sim_zon_ack(struct sim *s, const struct sim_zev *ev);
+/* At node a->dst: the answer to its own expiry pass's EXPIRE. */
+void sim_zon_expire_answer(struct sim *s, const struct sim_zev *a);
 void sim_znode_tick(struct sim *s, uint32_t node);
 /* Whether n's view makes it an owner of seg (it keeps what it holds). */
 bool sim_zowns(const struct sim_znode *n, uint32_t seg);

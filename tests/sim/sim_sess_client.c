@@ -336,8 +336,9 @@ void sim_zclient_answer(struct sim *s, const struct sim_zev *a)
 			zfail2(s, z, a->served_by, a->apply_us, "answered NO_SESSION", a->no_table);
 			return;
 		}
-		if (a->action == WEFT_SESS_GET && z->p_snap[a->attr])
-			check_get(s, z, a);
+		/* not premature: the session may have expired while the op
+		 * was retried (its primary crashed), its values with it - no
+		 * GET value to check (1 holds for a live session) */
 		L->no_session_ok++;
 		z->state = SIM_ZS_GONE;       /* expired: the visitor starts anew */
 		break;
@@ -430,7 +431,7 @@ void sim_zcheck_end(struct sim *s)
 
 static const char *const what_s[] = {
 	"op", "serve", "forward", "read-thru", "answer", "timeout", "EXPIRED", "view", "life",
-	"BUSY", "drop", "excused",
+	"BUSY", "drop", "excused", "refused", "stray-gone",
 };
 
 static const char *action_s(uint64_t a)
@@ -504,13 +505,15 @@ void sim_sess_summary(const struct sim *s, char *buf, size_t n)
 	}
 	snprintf(buf, n, "; sess: %u sessions, %llu ops (%llu acked, %llu SETs), %llu GETs "
 		 "checked, %llu expired, %llu NO_SESSION after expiry, %llu slack writes, "
-		 "%llu read-through, %llu forwarded, %llu BUSY, %llu gave up, excused %llu "
-		 "crash / %llu split", L->n_z, (unsigned long long)L->ops,
+		 "%llu read-through, %llu forwarded, %llu BUSY (%llu refused: no view, or a "
+		 "CREATE at a non-owner), %llu stray copies discarded, %llu gave up, excused "
+		 "%llu crash / %llu split", L->n_z, (unsigned long long)L->ops,
 		 (unsigned long long)L->acked, (unsigned long long)L->sets_acked,
 		 (unsigned long long)L->checks_get, (unsigned long long)L->expired,
 		 (unsigned long long)L->no_session_ok, (unsigned long long)L->slack_writes,
 		 (unsigned long long)L->read_through, (unsigned long long)L->fwd,
-		 (unsigned long long)L->busy, (unsigned long long)L->gave_up,
+		 (unsigned long long)L->busy, (unsigned long long)L->refused,
+		 (unsigned long long)L->strays, (unsigned long long)L->gave_up,
 		 (unsigned long long)L->lost_excused, (unsigned long long)L->split_excused);
 }
 

@@ -2,8 +2,10 @@
  * sim_sess_node.c — what one node of the sessions layer does (sim_sess.h):
  * its view (the real segment table and read-through targets), serving an
  * op with the real weft_sess_apply (forwarding, read-through, at-most-once
- * table), synchronous replication of a change before its answer, the
- * state-transfer pushes and drop, tombstone reclaiming and the expiry pass.
+ * table, BUSY without a view or for a forwarded CREATE at a non-owner),
+ * synchronous replication of a change before its answer, the
+ * state-transfer pushes and drop, tombstone reclaiming and the expiry pass
+ * (with the discard of a stray copy on NO_SESSION).
  *
  * Invariants: an entry is replaced only by a newer version (apply iff
  * newer, as weft_cache_apply_put); a node's version counter is raised to
@@ -254,7 +256,7 @@ static void serve(struct sim *s, uint32_t node, const struct sim_zev *req)
 	struct sim_zev ans = { .src = node, .dst = req->entry, .entry = req->entry,
 			       .dst_nonce = req->dst_nonce, .sess = req->sess, .op = req->op,
 			       .action = req->action, .apply_us = s->now, .served_by = node,
-			       .attr = req->attr };
+			       .attr = req->attr, .seen_ver = req->seen_ver };
 	uint16_t st;
 
 	ans.no_table = !n->in_view ||
@@ -264,7 +266,8 @@ static void serve(struct sim *s, uint32_t node, const struct sim_zev *req)
 		answer_send(s, &ans);
 		return;
 	}
-	if (e->state == 0 && n->rt_until_us > s->now && n->rt[seg] != WEFT_DP_READ_THROUGH_NONE &&
+	if (e->state == 0 && req->action != WEFT_SESS_CREATE && n->rt_until_us > s->now &&
+	    n->rt[seg] != WEFT_DP_READ_THROUGH_NONE &&
 	    member_live(s, node, n->rt[seg]) && acting_primary(s, node, seg) == n->self) {
 		L->read_through++;
 		sim_ztrace(s, node, SIM_ZT_RT, req->sess, req->op,
@@ -335,19 +338,38 @@ static void serve(struct sim *s, uint32_t node, const struct sim_zev *req)
 	weft_sess_result_free(&res);
 }
 
+/* Refused BUSY, nothing applied (dp_route.c busy). */
+static void refuse(struct sim *s, uint32_t node, const struct sim_zev *req)
+{
+	struct sim_zev ans = { .src = node, .dst = req->entry, .entry = req->entry,
+			       .dst_nonce = req->dst_nonce, .sess = req->sess, .op = req->op,
+			       .action = req->action, .apply_us = s->now, .served_by = node,
+			       .attr = req->attr, .status = WEFT_ST_BUSY };
+
+	s->sess->refused++;
+	sim_ztrace(s, node, SIM_ZT_REFUSED, req->sess, req->op, req->flags_node);
+	answer_send(s, &ans);
+}
+
 /* A request at node: from its visitor (or its own expiry pass), or
- * forwarded by another node (WEFT_F_NODE: served here whatever the table). */
+ * forwarded by another node (WEFT_F_NODE: served here whatever the table,
+ * but a CREATE for a segment this node does not own). A node in no view
+ * yet refuses both (dp_route.c sess_refused). */
 void sim_zon_req(struct sim *s, uint32_t node, const struct sim_zev *req)
 {
 	struct sim_znode *n = &s->sess->n[node];
 	uint32_t p;
 
-	if (req->flags_node) {
-		serve(s, node, req);
+	if (!n->in_view) {            /* no table yet: BUSY (dp_route_request) */
+		refuse(s, node, req);
 		return;
 	}
-	if (!n->in_view) {            /* no table yet: served here (dp_route_request) */
-		serve(s, node, req);
+	if (req->flags_node) {
+		if (req->action == WEFT_SESS_CREATE && n->n_mem > 1 &&
+		    !sim_zowns(n, sess_seg(s, req->sess)))
+			refuse(s, node, req);
+		else
+			serve(s, node, req);
 		return;
 	}
 	p = acting_primary(s, node, sess_seg(s, req->sess));
@@ -525,9 +547,28 @@ void sim_znode_tick(struct sim *s, uint32_t node)
 		if (n->ent[z].state != 1 || weft_sess_decode(n->ent[z].rec, n->ent[z].len, &r) ||
 		    now_ms < weft_sess_deadline_ms(&r.hdr))
 			continue;
-		struct sim_zev req = { .sess = z, .action = WEFT_SESS_EXPIRE, .op = ++L->next_op_id };
+		struct sim_zev req = { .sess = z, .action = WEFT_SESS_EXPIRE, .op = ++L->next_op_id,
+				       .seen_ver = n->ent[z].ver };
 
 		sent++;
 		sim_zsubmit(s, node, &req);
 	}
+}
+
+/* The answer to node's own EXPIRE (ctl_sessions.c expire_due): NO_SESSION
+ * for a copy of a segment node does not own in its view discards that copy,
+ * up to the version the pass saw (ctl_sessions_discard_stray; without a
+ * table, or a view of one, the node counts as an owner and keeps it). */
+void sim_zon_expire_answer(struct sim *s, const struct sim_zev *a)
+{
+	struct sim_znode *n = &s->sess->n[a->dst];
+	struct sim_zent *e = &n->ent[a->sess];
+
+	if (a->status != WEFT_ST_NO_SESSION || e->state == 0 || e->ver > a->seen_ver ||
+	    !n->in_view || n->n_mem < 2 || sim_zowns(n, sess_seg(s, a->sess)))
+		return;
+	s->sess->strays++;
+	sim_ztrace(s, a->dst, SIM_ZT_STRAY, a->sess, e->state, e->ver);
+	e->state = 0;
+	e->ver = 0;
 }

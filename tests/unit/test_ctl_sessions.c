@@ -145,6 +145,23 @@ static void test_scan_picks_due(void **state)
 		id_of(i, id);
 		assert_non_null(bsearch(id, due, a.n, WEFT_SESSION_ID_LEN, cmp_id));
 	}
+	/* with due_version: each due id with the version of the record seen
+	 * (what a stray copy is discarded up to) */
+	uint8_t due2[400][WEFT_SESSION_ID_LEN];
+	uint64_t ver[400];
+	struct ctl_sess_scan v = {.now_unix_ms = NOW, .due = due2, .due_version = ver, .cap = 400};
+	cursor = 0;
+	do
+		cursor = weft_cache_scan(c, cursor, 64, 1, ctl_sessions_scan_fn, &v);
+	while (cursor != 0);
+	assert_int_equal(v.n, 187);
+	for (unsigned i = 0; i < v.n; i++) {
+		struct weft_cache_key vk = key_of(due2[i], WEFT_SESSION_ID_LEN);
+		struct weft_cache_image img;
+		assert_int_equal(weft_cache_peek(c, &vk, 1, &img), 0);
+		assert_int_not_equal(ver[i], 0);
+		assert_int_equal(ver[i], img.version);
+	}
 	/* room for 10: 10 taken, the rest left for a later pass */
 	struct ctl_sess_scan b = {.now_unix_ms = NOW, .due = due, .cap = 10};
 	cursor = 0;

@@ -10,7 +10,9 @@
  * the node remove it with EXPIRE — the "expired" event arrives without any
  * client op on the session, and the session is then gone (NO_SESSION); a
  * session in use is not expired; stop joins the thread and frees its local
- * clients (none left open).
+ * clients (none left open). The discard of a stray copy after NO_SESSION
+ * (ctl_sessions_discard_stray): only by a node that does not own the id's
+ * segment in its view, only up to the version its scan saw.
  *
  * Every wait is bounded: RECEIVE waits of at most 1 s, at most
  * EVENT_WAIT_TRIES of them per expected event.
@@ -175,6 +177,90 @@ static void test_start_refuses_bad_cfg(void **state)
 	assert_null(ctl_sessions_start(NULL));
 }
 
+/* Publishes a view of two members (this node, a peer) with one segment
+ * (seg_log2 0) owned by owner[0..n_owners). */
+static void publish_two(const uint16_t *owner, uint16_t n_owners)
+{
+	static uint64_t view;
+	struct {
+		struct weft_dp_members h;
+		struct weft_dp_member m[2];
+	} v;
+	memset(&v, 0, sizeof(v));
+	for (uint32_t i = 0; i < 2; i++) {
+		snprintf(v.m[i].name, sizeof(v.m[i].name), "n%u", i);
+		memcpy(&v.m[i].ip, NODE_IP, 4);
+		v.m[i].ip += i << 24; /* 10.215.0.2, 10.215.0.3 */
+		v.m[i].port = NODE_PORT;
+		v.m[i].state = WEFT_DP_MEMBER_ALIVE;
+	}
+	v.h.view = ++view;
+	v.h.n = 2;
+	v.h.self = 0;
+	v.h.owners = n_owners;
+	v.h.seg_owner = owner;
+	assert_int_equal(weft_dp_publish_members(T.fp.dp, &v.h), 0);
+}
+
+/* A record for id in c; its version. */
+static uint64_t put_record(struct weft_cache *c, const uint8_t id[WEFT_SESSION_ID_LEN])
+{
+	struct weft_session_record_hdr h = {.magic = WEFT_SESSION_RECORD_MAGIC,
+					    .max_inactive_s = 1, .access_ms = 1};
+	struct weft_cache_key k = {id, WEFT_SESSION_ID_LEN, weft_cache_hash(id, WEFT_SESSION_ID_LEN)};
+	struct weft_cache_write w = {WEFT_CACHE_NO_EXPIRY, WEFT_CACHE_NO_EXPIRY};
+	uint64_t ver = 0;
+	assert_int_equal(weft_cache_put(c, &k, &h, sizeof(h), WEFT_CACHE_PUT, 0, &w, 1, &ver), 0);
+	return ver;
+}
+
+static bool holds(struct weft_cache *c, const uint8_t id[WEFT_SESSION_ID_LEN])
+{
+	struct weft_cache_key k = {id, WEFT_SESSION_ID_LEN, weft_cache_hash(id, WEFT_SESSION_ID_LEN)};
+	struct weft_cache_image img;
+	return weft_cache_peek(c, &k, 1, &img) == 0;
+}
+
+/* What the expiry pass does when the primary answers NO_SESSION: a copy of
+ * a segment this node does not own in its view is a stray and goes (up to
+ * the version the scan saw, no tombstone left); an owner, or a node with
+ * no segment table, keeps its copy; a copy newer than the one seen stays. */
+static void test_stray_copy_discarded_on_no_session(void **state)
+{
+	(void)state;
+	urcu_qsbr_thread_online();
+	struct weft_cache_opts o = {.mode = WEFT_CACHE_MODE_DISTRIBUTED};
+	struct weft_cache *c = weft_cache_open(T.fp.reg, "weft.sessions.stray", 19, &o, NULL);
+	assert_non_null(c);
+	uint8_t id[WEFT_SESSION_ID_LEN];
+	memset(id, 0x5a, sizeof(id));
+	uint64_t v1 = put_record(c, id);
+
+	/* no table (the self-only snapshot): kept */
+	assert_false(ctl_sessions_discard_stray(T.fp.dp, c, id, v1));
+	assert_true(holds(c, id));
+	/* an owner (backup here): kept */
+	static const uint16_t with_self[] = {1, 0};
+	publish_two(with_self, 2);
+	assert_false(ctl_sessions_discard_stray(T.fp.dp, c, id, v1));
+	assert_true(holds(c, id));
+	/* not an owner, but the copy is newer than the one the scan saw: kept */
+	static const uint16_t peer_only[] = {1};
+	publish_two(peer_only, 1);
+	uint64_t v2 = put_record(c, id);
+	assert_true(v2 > v1);
+	assert_false(ctl_sessions_discard_stray(T.fp.dp, c, id, v1));
+	assert_true(holds(c, id));
+	/* not an owner, the copy seen: discarded, no tombstone */
+	assert_true(ctl_sessions_discard_stray(T.fp.dp, c, id, v2));
+	assert_false(holds(c, id));
+	struct weft_cache_key k = {id, WEFT_SESSION_ID_LEN, weft_cache_hash(id, WEFT_SESSION_ID_LEN)};
+	assert_false(weft_cache_is_deleted(c, &k, 1));
+	/* nothing left: nothing to discard */
+	assert_false(ctl_sessions_discard_stray(T.fp.dp, c, id, v2));
+	urcu_qsbr_thread_offline();
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -204,6 +290,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_start_refuses_bad_cfg),
 		cmocka_unit_test(test_events_and_expiry),
+		cmocka_unit_test(test_stray_copy_discarded_on_no_session),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

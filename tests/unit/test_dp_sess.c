@@ -9,9 +9,11 @@
  * CREATE is answered from the at-most-once table, a non-primary forwards,
  * and events reach weft_dp_sess_events. The join window: a new primary
  * asks the segment's old owner about a session it does not hold yet (every
- * action, client and node requests; not with a tombstone, a dead old owner
- * or the window over), and the old owner serves that request on its copy
- * and replicates to the new primary. A session store opened in another
+ * action but CREATE, client and node requests; not with a tombstone, a dead
+ * old owner or the window over), and the old owner serves that request on
+ * its copy and replicates to the new primary. A node in no view yet (the
+ * self-only view 0) answers SESSION ops BUSY, node requests too; a CREATE
+ * forwarded to a node that does not own its segment is BUSY. A session store opened in another
  * mode than DISTRIBUTED is BAD_CACHE_OPTS. EXPIRE racing another lcore's
  * access (a thread writing the record by CAS) never loses the access (the
  * compare-and-delete). One segment (seg_log2 0). The
@@ -880,7 +882,7 @@ static struct sent expect_passed_on(struct rte_mbuf **m, const uint8_t ip[4], ui
 
 /* Right after a view change: this node, the segment's new primary, has not
  * yet received a session by state transfer; a miss is asked of the old
- * owner (every action, client and node requests), never when a tombstone
+ * owner (every action but CREATE, client and node requests), never when a tombstone
  * is here, the window is over, or the old owner is not live. */
 static void test_join_window_reads_through(void **state)
 {
@@ -906,21 +908,25 @@ static void test_join_window_reads_through(void **state)
 	assert_int_equal(lc0()->session_read_through - srt0, 1);
 	assert_int_equal(lc0()->read_through, rt0); /* GETs' counter is another */
 
-	/* a CREATE too (the old owner may hold the id): its answer is the
-	 * at-most-once answer, replayed to a retransmission without asking
-	 * again */
+	/* never a CREATE: no node can hold the fresh random id, and the old
+	 * owner, no longer an owner, would keep a copy no owner's delete
+	 * reaches; it is created here and replicated to the backup, and a
+	 * retransmission is answered from the at-most-once table */
 	rid = sess(WEFT_SESS_CREATE, id2, NULL, NULL, 0);
-	f = expect_passed_on(m, PEER_IP, WEFT_SESS_CREATE, id2, "");
-	answer_from(PEER_MAC, PEER_IP, &f, WEFT_ST_EXISTS, NULL, 0, NULL, 0);
+	struct weft_repl_entry e;
+	struct weft_sess_record rec;
+	struct sent r = repl_of_next(m, &e, &rec);
+	assert_int_equal(e.kind, WEFT_REPL_PUT);
 	free_all(m, 1);
-	expect_answer(rid, WEFT_ST_EXISTS, 0, NULL, NULL);
+	peer_ack(&r);
+	expect_answer(rid, WEFT_ST_OK, 0, NULL, NULL);
 	uint64_t replays0 = lc0()->dedup_replays;
 	send_raw(CLIENT_IP, CLIENT_PORT, rid, WEFT_OP_SESSION, WEFT_F_RETRY, STORE, id2, 16,
 		 &(struct weft_x_session){.action = WEFT_SESS_CREATE}, 8, NULL, 0);
-	expect_answer(rid, WEFT_ST_EXISTS, 0, NULL, NULL); /* and nothing to the peer */
+	expect_answer(rid, WEFT_ST_OK, 0, NULL, NULL); /* and nothing to the peer */
 	assert_int_equal(lc0()->dedup_replays - replays0, 1);
-	assert_int_equal(lc0()->session_read_through - srt0, 2);
-	assert_false(stored(id2, &(struct weft_sess_record){0}));
+	assert_int_equal(lc0()->session_read_through - srt0, 1);
+	assert_true(stored(id2, &rec));
 
 	/* a node request (the old owner itself forwarding the op of a client
 	 * whose table is old) goes back to it as a request of this node's */
@@ -939,7 +945,7 @@ static void test_join_window_reads_through(void **state)
 	assert_int_equal(s[0].h.status, WEFT_ST_OK);
 	assert_int_equal(s[0].len, INFO_LEN + 7);
 	free_all(m, n);
-	assert_int_equal(lc0()->session_read_through - srt0, 3);
+	assert_int_equal(lc0()->session_read_through - srt0, 2);
 
 	/* a record here is served here */
 	uint8_t id3[16];
@@ -955,7 +961,7 @@ static void test_join_window_reads_through(void **state)
 	expect_answer(sess(WEFT_SESS_GET, id, "cart", NULL, 0), WEFT_ST_NO_SESSION, 0, NULL, NULL);
 	publish_view(2, own, 2, false, prev, T.now, UINT32_MAX);
 	expect_answer(sess(WEFT_SESS_GET, id, "cart", NULL, 0), WEFT_ST_NO_SESSION, 0, NULL, NULL);
-	assert_int_equal(lc0()->session_read_through - srt0, 3);
+	assert_int_equal(lc0()->session_read_through - srt0, 2);
 	/* STATS names the counter */
 	char buf[1 << 16];
 	assert_true(weft_dp_stats_format(T.fp.dp, buf, sizeof(buf)) < sizeof(buf));
@@ -1012,6 +1018,125 @@ static void test_old_owner_serves_the_read_through(void **state)
 	assert_int_equal(s[0].h.status, WEFT_ST_NO_SESSION);
 	free_all(m, n);
 	assert_int_equal(lc0()->session_read_through, srt0);
+}
+
+/* --- nodes that must not serve ------------------------------------------------------------ */
+
+/* What weftd publishes at start (weft_ctl_publish_self): this node alone,
+ * view 0, one owner per segment. */
+static void publish_self_only(void)
+{
+	static const uint16_t own[] = {0};
+	struct {
+		struct weft_dp_members h;
+		struct weft_dp_member m[1];
+	} v;
+	memset(&v, 0, sizeof(v));
+	snprintf(v.m[0].name, sizeof(v.m[0].name), "n0");
+	v.m[0].ip = ip4(NODE_IP);
+	v.m[0].port = NODE_PORT;
+	v.m[0].state = WEFT_DP_MEMBER_ALIVE;
+	v.h.view = 0;
+	v.h.n = 1;
+	v.h.self = 0;
+	v.h.owners = 1;
+	v.h.seg_owner = own;
+	assert_int_equal(weft_dp_publish_members(T.fp.dp, &v.h), 0);
+}
+
+/* A clustered node in no view yet (started or restarted: its store is
+ * empty, the sessions live on the cluster's owners) answers every SESSION
+ * op BUSY, a node request too, and stores nothing; once in a view it
+ * serves. */
+static void test_no_view_is_busy(void **state)
+{
+	(void)state;
+	publish_self_only();
+	uint8_t id[16];
+	new_id(id);
+	uint64_t created0 = lc0()->sessions_created;
+	uint64_t rid = sess(WEFT_SESS_CREATE, id, NULL, NULL, 0);
+	expect_answer(rid, WEFT_ST_BUSY, 0, NULL, NULL);
+	expect_answer(sess(WEFT_SESS_GET, id, "a", NULL, 0), WEFT_ST_BUSY, 0, NULL, NULL);
+	/* a planted record is not served either: the view decides */
+	plant(id, 600, dp_unix_ms(), 0, NULL, 0);
+	expect_answer(sess(WEFT_SESS_INFO, id, NULL, NULL, 0), WEFT_ST_BUSY, 0, NULL, NULL);
+	uint64_t nrid = ++T.rid;
+	send_raw(PEER_IP, NODE_PORT, nrid, WEFT_OP_SESSION, WEFT_F_NODE, STORE, id, 16,
+		 &(struct weft_x_session){.action = WEFT_SESS_GET}, 8, "a", 1);
+	struct rte_mbuf *m[MAXF];
+	struct sent s[MAXF];
+	unsigned n;
+	expect_one(m, s, &n, PEER_IP, NODE_PORT);
+	assert_int_equal(s[0].h.request_id, nrid);
+	assert_int_equal(s[0].h.status, WEFT_ST_BUSY);
+	free_all(m, n);
+	assert_int_equal(lc0()->sessions_created, created0);
+	/* the BUSY CREATE was not remembered: its retransmission, once the
+	 * node is in a view, creates the session */
+	uint8_t id2[16];
+	new_id(id2);
+	rid = sess(WEFT_SESS_CREATE, id2, NULL, NULL, 0);
+	expect_answer(rid, WEFT_ST_BUSY, 0, NULL, NULL);
+	alone();
+	send_raw(CLIENT_IP, CLIENT_PORT, rid, WEFT_OP_SESSION, WEFT_F_RETRY, STORE, id2, 16,
+		 &(struct weft_x_session){.action = WEFT_SESS_CREATE}, 8, NULL, 0);
+	expect_answer(rid, WEFT_ST_OK, 0, NULL, NULL);
+	assert_int_equal(lc0()->sessions_created - created0, 1);
+	expect_answer(sess(WEFT_SESS_INFO, id, NULL, NULL, 0), WEFT_ST_OK, INFO_LEN, NULL, NULL);
+}
+
+/* A CREATE forwarded by a node whose view names this node the primary,
+ * while this node's view does not make it an owner of the segment (the
+ * sender's view is older): BUSY, nothing created (a record here would be
+ * replicated to owners that exclude this node: a copy no delete reaches).
+ * Another action on a copy held here is still served (the read-through's
+ * old owner), and the same CREATE from a client is forwarded. */
+static void test_forwarded_create_at_a_non_owner_is_busy(void **state)
+{
+	(void)state;
+	static const uint16_t own[] = {1, 2}; /* this node owns nothing */
+	publish(3, own, 2, false);
+	uint8_t id[16];
+	new_id(id);
+	uint64_t created0 = lc0()->sessions_created;
+	uint64_t nrid = ++T.rid;
+	send_raw(PEER_IP, NODE_PORT, nrid, WEFT_OP_SESSION, WEFT_F_NODE, STORE, id, 16,
+		 &(struct weft_x_session){.action = WEFT_SESS_CREATE}, 8, NULL, 0);
+	struct rte_mbuf *m[MAXF];
+	struct sent s[MAXF];
+	unsigned n;
+	expect_one(m, s, &n, PEER_IP, NODE_PORT);
+	assert_int_equal(s[0].h.request_id, nrid);
+	assert_int_equal(s[0].h.flags & WEFT_F_RESPONSE, WEFT_F_RESPONSE);
+	assert_int_equal(s[0].h.status, WEFT_ST_BUSY);
+	free_all(m, n);
+	assert_int_equal(lc0()->sessions_created, created0);
+	assert_false(stored(id, &(struct weft_sess_record){0}));
+	/* an INFO on a copy held here is served (read-only: nothing sent) */
+	uint8_t id2[16];
+	new_id(id2);
+	plant(id2, 600, dp_unix_ms(), 0, NULL, 0);
+	nrid = ++T.rid;
+	send_raw(PEER_IP, NODE_PORT, nrid, WEFT_OP_SESSION, WEFT_F_NODE, STORE, id2, 16,
+		 &(struct weft_x_session){.action = WEFT_SESS_INFO}, 8, NULL, 0);
+	expect_one(m, s, &n, PEER_IP, NODE_PORT);
+	assert_int_equal(s[0].h.request_id, nrid);
+	assert_int_equal(s[0].h.status, WEFT_ST_OK);
+	free_all(m, n);
+	/* a client's CREATE goes to the primary */
+	sess(WEFT_SESS_CREATE, id, NULL, NULL, 0);
+	expect_one(m, s, &n, PEER_IP, NODE_PORT);
+	assert_int_equal(s[0].h.opcode, WEFT_OP_SESSION);
+	assert_int_equal(s[0].h.flags, WEFT_F_NODE);
+	free_all(m, n);
+	T.now += DP_RPC_GIVE_UP_MS + 1; /* let it go: the peer stays silent */
+	for (unsigned step = 0; step < 10 && dp_rpc_busy(T.fp.dp->lc[0].rpc); step++) {
+		n = poll_node(m, s);
+		free_all(m, n);
+		T.now += DP_RPC_RTO_MAX_MS;
+	}
+	assert_false(dp_rpc_busy(T.fp.dp->lc[0].rpc));
 }
 
 /* --- a session store stays distributed --------------------------------------------------- */
@@ -1224,6 +1349,8 @@ int main(void)
 		cmocka_unit_test_setup(test_non_primary_forwards, per_test),
 		cmocka_unit_test_setup(test_join_window_reads_through, per_test),
 		cmocka_unit_test_setup(test_old_owner_serves_the_read_through, per_test),
+		cmocka_unit_test_setup(test_no_view_is_busy, per_test),
+		cmocka_unit_test_setup(test_forwarded_create_at_a_non_owner_is_busy, per_test),
 		cmocka_unit_test_setup(test_session_store_stays_distributed, per_test),
 		cmocka_unit_test_setup(test_expire_never_loses_a_concurrent_access, per_test),
 	};
