@@ -280,7 +280,8 @@ static bool members_known(const struct weft_ctl_cluster *cl, const struct weft_s
 }
 
 /* Fills cl->seg_prev for the new view v (n members, table cl->seg with
- * `owners`, this node at self) from the previous one; a node's first view
+ * `owners`, this node at self, cl->live filled for v: an ALIVE old owner
+ * is preferred) from the previous one; a node's first view
  * (it just joined) compares with the same view without itself. Then keeps
  * v as the previous view. 0 or -ENOMEM. */
 static int read_through(struct weft_ctl_cluster *cl, const struct weft_swim_view_member *v,
@@ -302,7 +303,7 @@ static int read_through(struct weft_ctl_cluster *cl, const struct weft_swim_view
 		ot.n = n - 1;
 		ot.owners = t.owners;
 	}
-	weft_ctl_read_through(ot.n > 0 ? &ot : NULL, &nt, self, cl->seg_prev);
+	weft_ctl_read_through(ot.n > 0 ? &ot : NULL, &nt, self, cl->live, cl->seg_prev);
 	memcpy(cl->prev_view, v, n * sizeof(*v));
 	memcpy(cl->prev_seg, cl->seg, (size_t)cl->segments * owners * sizeof(*cl->seg));
 	cl->prev_n = n;

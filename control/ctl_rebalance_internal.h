@@ -65,11 +65,14 @@ struct weft_ctl_topo {
 /* Read-through (ctl_readthrough.c, pure): for each of new_t's segments,
  * the index in new_t of the member that a new owner `self` (an index in
  * new_t) asks on a miss while the segment moves in — the first owner of
- * the segment in old_t still a member of new_t (id and nonce) — or
- * WEFT_DP_READ_THROUGH_NONE when self owned it in old_t (it has the data),
- * no old owner is left, or old_t is NULL. out: new_t->n_segments entries. */
+ * the segment in old_t still a member of new_t (id and nonce) that
+ * alive[] says is ALIVE, else the first one still a member whatever its
+ * state — or WEFT_DP_READ_THROUGH_NONE when self owned it in old_t (it
+ * has the data), no old owner is left, or old_t is NULL. alive: new_t->n
+ * entries (true: ALIVE in this node's table), or NULL (all alive). out:
+ * new_t->n_segments entries. */
 void weft_ctl_read_through(const struct weft_ctl_topo *old_t, const struct weft_ctl_topo *new_t,
-			   uint32_t self, uint16_t *out);
+			   uint32_t self, const bool *alive, uint16_t *out);
 
 /* One transfer: segment seg to new-topology member `to`, sent by
  * old-topology member `from`. */

@@ -7,8 +7,8 @@
  * session stores, scan each for at most CTL_SESS_SCAN_BUDGET buckets from
  * where its last pass stopped (online only inside each weft_cache_scan
  * step), then send EXPIRE for up to CTL_SESS_EXPIRE_MAX due sessions
- * (offline); a NO_SESSION answer for a copy on a node that does not own
- * its segment discards that copy (online for the call). With nothing to
+ * (offline); a NO_SESSION answer discards this node's due copy, owner or
+ * not (online for the call). With nothing to
  * do it sleeps, doubling the sleep from IDLE_MIN_MS up to
  * CTL_SESS_IDLE_MAX_MS (an event resets it), on a condition variable that
  * stop signals.
@@ -61,7 +61,7 @@ struct store_scan {
 
 struct counters {
 	uint64_t published, publish_failed, bad_events;
-	uint64_t expired, not_due, gone, expire_failed, strays;
+	uint64_t expired, not_due, gone, expire_failed, discarded;
 };
 
 struct ctl_sessions {
@@ -258,8 +258,8 @@ static bool expire_due(struct ctl_sessions *s, struct weft_cache *c, unsigned n,
 		} else if (st == WEFT_ST_NO_SESSION) {
 			s->n.gone++;    /* another owner's EXPIRE, or an invalidate, won */
 			urcu_qsbr_thread_online();
-			s->n.strays += ctl_sessions_discard_stray(s->cfg.dp, c, s->due[i],
-								  s->due_version[i]);
+			s->n.discarded += ctl_sessions_discard_due(s->cfg.dp, c, s->due[i],
+								   s->due_version[i]);
 			urcu_qsbr_thread_offline();
 		} else {
 			s->n.expire_failed++;
@@ -402,10 +402,10 @@ void ctl_sessions_stop(struct ctl_sessions *s)
 	pthread_join(s->thread, NULL);
 	weft_ctl_log(WEFT_LOG_INFO,
 		     "sessions: stopped (%llu events published, %llu sessions expired, %llu "
-		     "expiry requests not due, %llu already gone, %llu stray copies discarded)",
+		     "expiry requests not due, %llu already gone, %llu due copies discarded)",
 		     (unsigned long long)s->n.published, (unsigned long long)s->n.expired,
 		     (unsigned long long)s->n.not_due, (unsigned long long)s->n.gone,
-		     (unsigned long long)s->n.strays);
+		     (unsigned long long)s->n.discarded);
 	release(s);
 	if (online)
 		urcu_qsbr_thread_online();

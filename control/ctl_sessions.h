@@ -12,8 +12,9 @@
  *    rechecks the deadline and removes the session everywhere (OK), or
  *    answers EXISTS (not due by its clock) or NO_SESSION (already gone).
  *    Backups send EXPIRE too: the primary decides, so this is harmless.
- *    On NO_SESSION a node that does not own the id's segment discards its
- *    own copy (ctl_sessions_discard_stray): no owner's delete reaches it.
+ *    On NO_SESSION the node discards its own due copy, owner or not
+ *    (ctl_sessions_discard_due): the primary is authoritative, and a copy
+ *    it does not hold may be one no owner's delete reaches.
  *
  * The thread is a registered QSBR reader, online only inside a scan step
  * (weft_cache_scan) and the registry walk, offline while it sends, waits
@@ -96,16 +97,19 @@ size_t ctl_sessions_expire_encode(const char *store, size_t store_len,
 int ctl_sessions_expire_match(const uint8_t *d, size_t len, uint32_t client_id,
 			      uint64_t request_id);
 
-/* After the primary answered NO_SESSION to this node's EXPIRE of id: when
- * this node does not own the id's segment in its current view
- * (weft_dp_owns_hash), the copy here is a stray that no owner's delete
- * will reach (a REPLICATE from a primary whose view was older, landed after
- * this node gave the segment away), so it is discarded here
- * (weft_cache_discard: only up to the version the scan saw, no tombstone).
- * An owner keeps its copy. true when the copy was discarded. Caller: a
- * registered QSBR reader, online for the call. */
-bool ctl_sessions_discard_stray(struct weft_dp *dp, struct weft_cache *c,
-				const uint8_t id[WEFT_SESSION_ID_LEN], uint64_t version);
+/* After the primary answered NO_SESSION to this node's EXPIRE of id (sent
+ * because the copy here is past its deadline by its own record): the
+ * primary is authoritative, so the copy is discarded here whether or not
+ * this node owns the id's segment (weft_cache_discard: only up to the
+ * version the scan saw, no tombstone). Such a copy may be a stray (a
+ * REPLICATE from a primary whose view was older, landed after this node
+ * gave the segment away) or an owner's copy that the primary's delete
+ * never reached (the primary dropped the record under another view):
+ * no owner's delete removes either, and being due it serves nobody.
+ * A copy written after the scan saw it stays. true when the copy was
+ * discarded. Caller: a registered QSBR reader, online for the call. */
+bool ctl_sessions_discard_due(struct weft_dp *dp, struct weft_cache *c,
+			      const uint8_t id[WEFT_SESSION_ID_LEN], uint64_t version);
 
 /* Fills the properties of an event's message (event, session, store) with
  * pointers into ev and hex (33 bytes, filled here). false when ev's kind

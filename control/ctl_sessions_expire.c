@@ -2,7 +2,8 @@
  * ctl_sessions_expire.c — the pure parts of weftd's sessions service
  * (ctl_sessions.h): a record's deadline, the scan callback that picks the
  * sessions due, the SESSION EXPIRE datagram and its answer, the discard
- * of a stray copy, an event's message properties.
+ * of a due copy the primary no longer holds, an event's message
+ * properties.
  *
  * The EXPIRE is a raw datagram rather than a libweft call because libweft
  * has no public EXPIRE (wire.h: node only): it goes to this node's own
@@ -55,12 +56,10 @@ void ctl_sessions_scan_fn(void *arg, const struct weft_cache_key *key,
 	memcpy(a->due[a->n++], key->data, WEFT_SESSION_ID_LEN);
 }
 
-bool ctl_sessions_discard_stray(struct weft_dp *dp, struct weft_cache *c,
-				const uint8_t id[WEFT_SESSION_ID_LEN], uint64_t version)
+bool ctl_sessions_discard_due(struct weft_dp *dp, struct weft_cache *c,
+			      const uint8_t id[WEFT_SESSION_ID_LEN], uint64_t version)
 {
 	struct weft_cache_key k = {id, WEFT_SESSION_ID_LEN, weft_cache_hash(id, WEFT_SESSION_ID_LEN)};
-	if (weft_dp_owns_hash(dp, k.hash))
-		return false;
 	return weft_cache_discard(c, &k, version, weft_dp_now_ms(dp)) == 0;
 }
 

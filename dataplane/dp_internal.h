@@ -109,6 +109,7 @@ struct dp_counters {
 	uint64_t session_cas_retries;   /* read-modify-writes redone: the entry moved */
 	uint64_t session_events_dropped;/* events lost: the event ring was full */
 	uint64_t session_read_through;  /* misses sent to the segment's old owner */
+	uint64_t session_read_through_busy; /* misses refused BUSY: that owner is DEAD */
 };
 
 const char *dp_drop_name(enum dp_drop d);
@@ -563,10 +564,13 @@ bool dp_route_read_through(struct dp_lcore *lc, const struct weft_dp_members *to
 /* A SESSION op other than CREATE that found neither a record nor a
  * tombstone for its id here (amo: its at-most-once entry is claimed): when
  * this node is the segment's acting primary and just became an owner of it
- * (snapshot seg_prev, within its window, the old owner live), forwards it,
- * node requests included, to the old owner (which serves it on its copy
- * and replicates to the new owners) and returns true
- * (session_read_through); false: serve the miss here. */
+ * (snapshot seg_prev, within its window), forwards it, node requests
+ * included, to the old owner when that one is live (it serves the op on
+ * its copy and replicates to the new owners; session_read_through), or
+ * answers BUSY when the snapshot shows it DEAD (dp_answer_final: the
+ * at-most-once entry finished with BUSY, nothing applied;
+ * session_read_through_busy), and returns true; false: serve the miss
+ * here. */
 bool dp_route_sess_read_through(struct dp_lcore *lc, const struct weft_dp_members *topo,
 				const struct dp_req *req, struct weft_cache *c, bool amo);
 /* A one-entry (or, with e NULL, an empty) REPLICATE message for cache c

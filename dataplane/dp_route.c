@@ -20,7 +20,12 @@
  * CREATE) that finds no record on a node that just became the segment's
  * acting primary is sent there too (dp_sess.c): the old owner, not the
  * acting primary of its view, serves it on its copy and replicates the
- * result to the new view's owners, this node included.
+ * result to the new view's owners, this node included. When that old
+ * owner is DEAD in the snapshot (a crashed primary not yet dropped from
+ * the view, and no ALIVE old owner to pick instead: ctl_readthrough.c),
+ * the op is answered BUSY rather than NO_SESSION from a store that may
+ * not hold the record yet: the client retries, and the next view (which
+ * drops the dead member) or the state transfer settles it.
  *
  * A clustered node that is in no view yet (started or restarted: only the
  * self-only snapshot of view 0) answers every SESSION op BUSY, a node
@@ -229,12 +234,16 @@ enum dp_route dp_route_request(struct dp_lcore *lc, const struct weft_dp_members
 	return DP_ROUTE_FORWARDED;
 }
 
-/* The live old owner a miss of req is asked of (snapshot seg_prev, within
- * its window, a DISTRIBUTED or REPLICATED cache, no tombstone here: the
- * old owner may still hold the value deleted here), or NONE. */
+/* The old owner a miss of req is asked of (snapshot seg_prev, within its
+ * window, a DISTRIBUTED or REPLICATED cache, no tombstone here: the old
+ * owner may still hold the value deleted here), or NONE. A target that
+ * is not live gives NONE, and *dead = true when the snapshot shows it
+ * DEAD (crashed, or no record of it yet): a LEFT one handed its segments
+ * over before it left, so what is not here is nowhere. */
 static uint32_t old_owner(struct dp_lcore *lc, const struct weft_dp_members *topo,
-			  const struct dp_req *req, struct weft_cache *c)
+			  const struct dp_req *req, struct weft_cache *c, bool *dead)
 {
+	*dead = false;
 	if (lc->rpc == NULL || topo == NULL || topo->seg_prev == NULL ||
 	    lc->now_ms >= topo->seg_prev_until_ms || !dp_members_has_table(topo))
 		return WEFT_DP_SELF_NONE;
@@ -242,11 +251,15 @@ static uint32_t old_owner(struct dp_lcore *lc, const struct weft_dp_members *top
 	if (mode != WEFT_MODE_DISTRIBUTED && mode != WEFT_MODE_REPLICATED)
 		return WEFT_DP_SELF_NONE;
 	uint16_t p = topo->seg_prev[weft_wire_segment(req->key_hash, topo->seg_log2)];
-	if (p == WEFT_DP_READ_THROUGH_NONE || p == topo->self || !live(&topo->m[p]))
+	if (p == WEFT_DP_READ_THROUGH_NONE || p == topo->self)
 		return WEFT_DP_SELF_NONE;
 	struct weft_cache_key k = {req->key, req->hdr.key_len, req->key_hash};
 	if (weft_cache_is_deleted(c, &k, lc->now_ms))
 		return WEFT_DP_SELF_NONE;
+	if (!live(&topo->m[p])) {
+		*dead = topo->m[p].state == WEFT_DP_MEMBER_DEAD;
+		return WEFT_DP_SELF_NONE;
+	}
 	return p;
 }
 
@@ -255,7 +268,8 @@ bool dp_route_read_through(struct dp_lcore *lc, const struct weft_dp_members *to
 {
 	if (req->hdr.flags & WEFT_F_NODE)
 		return false;
-	uint32_t p = old_owner(lc, topo, req, c);
+	bool dead;
+	uint32_t p = old_owner(lc, topo, req, c, &dead);
 	if (p == WEFT_DP_SELF_NONE)
 		return false;
 	lc->c.read_through++;
@@ -268,10 +282,16 @@ bool dp_route_sess_read_through(struct dp_lcore *lc, const struct weft_dp_member
 {
 	if (dp_cache_mode(lc->dp, c) != WEFT_MODE_DISTRIBUTED)
 		return false;
-	uint32_t p = old_owner(lc, topo, req, c);
-	if (p == WEFT_DP_SELF_NONE ||
+	bool dead;
+	uint32_t p = old_owner(lc, topo, req, c, &dead);
+	if ((p == WEFT_DP_SELF_NONE && !dead) ||
 	    acting_primary(topo, weft_wire_segment(req->key_hash, topo->seg_log2)) != topo->self)
 		return false;
+	if (dead) { /* the one to ask is down: the record may be on its way here */
+		lc->c.session_read_through_busy++;
+		dp_answer_final(lc, req, amo, WEFT_ST_BUSY, NULL, 0, NULL, 0);
+		return true;
+	}
 	lc->c.session_read_through++;
 	dp_rpc_forward_claimed(lc, topo, req, p, amo);
 	return true;

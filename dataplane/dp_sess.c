@@ -27,7 +27,12 @@
  * (dp_route_sess_read_through, counted in session_read_through; the
  * at-most-once entry claimed here is finished by the relayed answer). The
  * old owner serves it on its copy, as any node request, and replicates the
- * result to the segment's owners of its view, this node included. Every
+ * result to the segment's owners of its view, this node included. When
+ * that old owner is DEAD in the snapshot (a crashed primary still listed,
+ * with no ALIVE old owner to ask instead), the op is answered BUSY, never
+ * NO_SESSION from a store the record may not have reached yet (counted in
+ * session_read_through_busy; the claimed at-most-once entry is finished
+ * with BUSY: nothing was applied, the client's next call is served). Every
  * action but CREATE: the id of a CREATE is a fresh random 128-bit one that
  * no node can hold (a retransmission is answered by the at-most-once
  * table), and a CREATE served by the old owner would leave a record on a
@@ -209,7 +214,7 @@ void dp_sess_serve(struct dp_lcore *lc, const struct dp_req *req, struct weft_ca
 		bool had = weft_cache_peek(c, &k, lc->now_ms, &img) == 0;
 		if (!had && t == 0 && x.action != WEFT_SESS_CREATE &&
 		    dp_route_sess_read_through(lc, topo, req, c, amo))
-			return; /* the old owner answers, relayed */
+			return; /* the old owner answers, relayed; or BUSY */
 		weft_sess_apply(had ? img.value : NULL, had ? img.value_len : 0, &x, req->value,
 				req->value_len, lc->unix_ms, &res);
 		rc = commit(lc, c, &k, &res, had, had ? img.version : 0, &version);

@@ -195,6 +195,8 @@ static void put_counters(struct dp_text *o, const char *prefix, const struct dp_
 		    c->session_events_dropped);
 	dp_text_put(o, "%s.session_read_through %" PRIu64 "\n", prefix,
 		    c->session_read_through);
+	dp_text_put(o, "%s.session_read_through_busy %" PRIu64 "\n", prefix,
+		    c->session_read_through_busy);
 }
 
 static void put_named(void *arg, const char *name, uint64_t v)

@@ -7,8 +7,9 @@
  * owners 2, as the data layer), a session's segment is XXH3-64(id) & 255
  * (weft_wire_segment), the acting primary the first owner its SWIM table
  * holds ALIVE or SUSPECT, and the read-through target the real
- * weft_ctl_read_through (control/ctl_readthrough.c), kept 60 s after each
- * new view (CL_READ_THROUGH_MS).
+ * weft_ctl_read_through (control/ctl_readthrough.c; an old owner ALIVE in
+ * the node's SWIM table at the view first), kept 60 s after each new view
+ * (CL_READ_THROUGH_MS).
  *
  * What the nodes do, as dataplane/dp_sess.c and control/ctl_sessions*.c:
  *  - an op reaches a random live node (the visitor's app instance); a node
@@ -23,18 +24,22 @@
  *    OK; a DELETE leaves a tombstone for 10 s (WEFT_CACHE_TOMBSTONE_MS);
  *  - a primary holding neither the record nor a tombstone forwards the op
  *    (not a CREATE) to the read-through target within the window (the old
- *    owner serves it and replicates to the owners of its view);
+ *    owner serves it and replicates to the owners of its view), or answers
+ *    BUSY when its SWIM table holds that target DEAD (recorded in the
+ *    at-most-once table for a claimed action, as dp_answer_final);
  *  - every node's expiry pass (every 1 s, CTL_SESS_PASS_MS) sends EXPIRE to
  *    its own node for each session its copy shows due by its wall clock:
  *    routed to the primary, which rechecks with weft_sess_apply; on
- *    NO_SESSION a node that does not own the segment in its view discards
- *    its copy up to the version it saw (ctl_sessions_discard_stray);
+ *    NO_SESSION the node discards its copy, owner or not, up to the
+ *    version it saw (ctl_sessions_discard_due);
  *  - state transfer (not the real planner: see docs): on each new view a
  *    node pushes every entry it holds to each owner of the entry's segment
  *    in that view, retransmitted until acked, and drops the segments it
  *    no longer owns once all its pushes are acked;
  *  - CREATE, REMOVE, INVALIDATE, EXPIRE are at most once per node life
- *    (a per-life table of answered op ids).
+ *    (a per-life table of op ids, as dp_dedup.c: claimed when applied, a
+ *    repeat dropped while the change is replicated; finished by the final
+ *    answer, held or not, which a repeat then gets).
  * Wall clocks: unix_ms = base + (t * (1 + drift) + woff) / 1000, drift the
  * node's (+-1% with the drift fault) and woff +-SIM_ZWOFF_US.
  *
@@ -201,7 +206,7 @@ enum { SIM_ZS_NEW, SIM_ZS_CREATING, SIM_ZS_LIVE, SIM_ZS_GONE, SIM_ZS_ABANDONED }
 
 enum { SIM_ZT_OP, SIM_ZT_SERVE, SIM_ZT_FWD, SIM_ZT_RT, SIM_ZT_ANS, SIM_ZT_TIMEOUT,
        SIM_ZT_EXPIRE, SIM_ZT_VIEW, SIM_ZT_LIFE, SIM_ZT_BUSY, SIM_ZT_DROP, SIM_ZT_LOST,
-       SIM_ZT_REFUSED, SIM_ZT_STRAY };
+       SIM_ZT_REFUSED, SIM_ZT_STRAY, SIM_ZT_RTBUSY };
 
 struct sim_sess_layer {
 	struct sim_znode *n;       /* [o.nodes] */
@@ -219,7 +224,7 @@ struct sim_sess_layer {
 	/* results */
 	uint64_t ops, acked, sets_acked, gave_up, busy, no_session_ok, expired,
 		slack_writes, read_through, lost_excused, split_excused,
-		checks_get, gone_checked, fwd, refused, strays;
+		checks_get, gone_checked, fwd, refused, discarded, rt_busy;
 };
 
 /* sim_sess.c */

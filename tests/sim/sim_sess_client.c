@@ -431,7 +431,7 @@ void sim_zcheck_end(struct sim *s)
 
 static const char *const what_s[] = {
 	"op", "serve", "forward", "read-thru", "answer", "timeout", "EXPIRED", "view", "life",
-	"BUSY", "drop", "excused", "refused", "stray-gone",
+	"BUSY", "drop", "excused", "refused", "discarded", "rt-busy",
 };
 
 static const char *action_s(uint64_t a)
@@ -465,6 +465,7 @@ void sim_zprint(FILE *f, const struct sim_ztrace *t)
 		break;
 	case SIM_ZT_FWD:
 	case SIM_ZT_RT:
+	case SIM_ZT_RTBUSY:
 		fprintf(f, "op %llu -> n%llu\n", (unsigned long long)t->a, (unsigned long long)t->b);
 		break;
 	default:
@@ -506,14 +507,16 @@ void sim_sess_summary(const struct sim *s, char *buf, size_t n)
 	snprintf(buf, n, "; sess: %u sessions, %llu ops (%llu acked, %llu SETs), %llu GETs "
 		 "checked, %llu expired, %llu NO_SESSION after expiry, %llu slack writes, "
 		 "%llu read-through, %llu forwarded, %llu BUSY (%llu refused: no view, or a "
-		 "CREATE at a non-owner), %llu stray copies discarded, %llu gave up, excused "
-		 "%llu crash / %llu split", L->n_z, (unsigned long long)L->ops,
-		 (unsigned long long)L->acked, (unsigned long long)L->sets_acked,
-		 (unsigned long long)L->checks_get, (unsigned long long)L->expired,
+		 "CREATE at a non-owner; %llu read-through target dead), %llu due copies "
+		 "discarded, %llu gave up, excused %llu crash / %llu split", L->n_z,
+		 (unsigned long long)L->ops, (unsigned long long)L->acked,
+		 (unsigned long long)L->sets_acked, (unsigned long long)L->checks_get,
+		 (unsigned long long)L->expired,
 		 (unsigned long long)L->no_session_ok, (unsigned long long)L->slack_writes,
 		 (unsigned long long)L->read_through, (unsigned long long)L->fwd,
 		 (unsigned long long)L->busy, (unsigned long long)L->refused,
-		 (unsigned long long)L->strays, (unsigned long long)L->gave_up,
+		 (unsigned long long)L->rt_busy, (unsigned long long)L->discarded,
+		 (unsigned long long)L->gave_up,
 		 (unsigned long long)L->lost_excused, (unsigned long long)L->split_excused);
 }
 

@@ -2,10 +2,11 @@
  * sim_sess_node.c — what one node of the sessions layer does (sim_sess.h):
  * its view (the real segment table and read-through targets), serving an
  * op with the real weft_sess_apply (forwarding, read-through, at-most-once
- * table, BUSY without a view or for a forwarded CREATE at a non-owner),
+ * table, BUSY without a view or for a forwarded CREATE at a non-owner, or
+ * for a miss whose read-through target is DEAD),
  * synchronous replication of a change before its answer, the
  * state-transfer pushes and drop, tombstone reclaiming and the expiry pass
- * (with the discard of a stray copy on NO_SESSION).
+ * (with the discard of a due copy on NO_SESSION, owner or not).
  *
  * Invariants: an entry is replaced only by a newer version (apply iff
  * newer, as weft_cache_apply_put); a node's version counter is raised to
@@ -27,17 +28,26 @@ static uint32_t sess_seg(const struct sim *s, uint32_t sess)
 	return s->sess->z[sess].seg;
 }
 
-/* Member j of node's view is live in its SWIM table (itself always). */
-static bool member_live(const struct sim *s, uint32_t node, uint32_t j)
+/* The state of member j of node's view in its SWIM table (itself ALIVE;
+ * one it has no record of DEAD, as ctl_cluster.c publishes it). */
+static enum weft_swim_state member_state(const struct sim *s, uint32_t node, uint32_t j)
 {
 	const struct sim_znode *n = &s->sess->n[node];
 	enum weft_swim_state st;
 	uint64_t nonce;
 
 	if (j == n->self)
-		return true;
+		return WEFT_SWIM_ALIVE;
 	if (weft_swim_member_state(s->node[node].sm, &n->mem[j].id, &st, &nonce))
-		return false;
+		return WEFT_SWIM_DEAD;
+	return st;
+}
+
+/* Member j of node's view is live in its SWIM table (itself always). */
+static bool member_live(const struct sim *s, uint32_t node, uint32_t j)
+{
+	enum weft_swim_state st = member_state(s, node, j);
+
 	return st == WEFT_SWIM_ALIVE || st == WEFT_SWIM_SUSPECT;
 }
 
@@ -134,10 +144,45 @@ static uint32_t owner_nodes(const struct sim *s, uint32_t node, uint32_t seg, ui
 	return k;
 }
 
+/* ---- the at-most-once table (dp_dedup.c) ---- */
+
+#define SIM_ZDEDUP_INFLIGHT UINT16_MAX
+
+static bool dedup_find(const struct sim_znode *n, uint64_t op, uint16_t *st)
+{
+	uint32_t m = n->n_dedup < SIM_ZDEDUP ? n->n_dedup : SIM_ZDEDUP;
+
+	for (uint32_t i = 0; i < m; i++)
+		if (n->dedup_op[i] == op) {
+			*st = n->dedup_st[i];
+			return true;
+		}
+	return false;
+}
+
+/* Claims op (in flight) or finishes it with its answer's status. */
+static void dedup_set(struct sim_znode *n, uint64_t op, uint16_t st)
+{
+	uint32_t m = n->n_dedup < SIM_ZDEDUP ? n->n_dedup : SIM_ZDEDUP;
+
+	for (uint32_t i = 0; i < m; i++)
+		if (n->dedup_op[i] == op) {
+			n->dedup_st[i] = st;
+			return;
+		}
+	n->dedup_op[n->n_dedup % SIM_ZDEDUP] = op;
+	n->dedup_st[n->n_dedup++ % SIM_ZDEDUP] = st;
+}
+
 /* ---- replication (dp_rpc.c) ---- */
 
+/* The final answer of an op (held or not): a claimed action's entry is
+ * finished with it (dp_answer_final), so a repeat gets the same answer. */
 static void answer_send(struct sim *s, struct sim_zev *ans)
 {
+	if (ans->src < s->o.nodes && ans->op != 0 &&
+	    !weft_wire_session_action_is_idempotent(ans->action))
+		dedup_set(&s->sess->n[ans->src], ans->op, ans->status);
 	ans->kind = SIM_ZE_RESP;
 	sim_zsend(s, ans);
 }
@@ -222,18 +267,6 @@ void sim_zon_repl(struct sim *s, const struct sim_zev *ev)
 
 /* ---- serving (dp_sess.c) ---- */
 
-static bool dedup_find(const struct sim_znode *n, uint64_t op, uint16_t *st)
-{
-	uint32_t m = n->n_dedup < SIM_ZDEDUP ? n->n_dedup : SIM_ZDEDUP;
-
-	for (uint32_t i = 0; i < m; i++)
-		if (n->dedup_op[i] == op) {
-			*st = n->dedup_st[i];
-			return true;
-		}
-	return false;
-}
-
 static void forward(struct sim *s, uint32_t node, const struct sim_zev *req, uint32_t j)
 {
 	struct sim_zev f = *req;
@@ -262,18 +295,31 @@ static void serve(struct sim *s, uint32_t node, const struct sim_zev *req)
 	ans.no_table = !n->in_view ||
 		       (req->flags_node && req->to_nonce != s->node[node].nonce);
 	if (amo && dedup_find(n, req->op, &st)) {
+		if (st == SIM_ZDEDUP_INFLIGHT)
+			return;           /* being replicated: dropped (DP_DEDUP_INFLIGHT) */
 		ans.status = st;
 		answer_send(s, &ans);
 		return;
 	}
 	if (e->state == 0 && req->action != WEFT_SESS_CREATE && n->rt_until_us > s->now &&
-	    n->rt[seg] != WEFT_DP_READ_THROUGH_NONE &&
-	    member_live(s, node, n->rt[seg]) && acting_primary(s, node, seg) == n->self) {
-		L->read_through++;
-		sim_ztrace(s, node, SIM_ZT_RT, req->sess, req->op,
-			   sim_dmember_node(s, &n->mem[n->rt[seg]]));
-		forward(s, node, req, n->rt[seg]);
-		return;
+	    n->rt[seg] != WEFT_DP_READ_THROUGH_NONE && acting_primary(s, node, seg) == n->self) {
+		if (member_live(s, node, n->rt[seg])) {
+			L->read_through++;
+			sim_ztrace(s, node, SIM_ZT_RT, req->sess, req->op,
+				   sim_dmember_node(s, &n->mem[n->rt[seg]]));
+			forward(s, node, req, n->rt[seg]);
+			return;
+		}
+		if (member_state(s, node, n->rt[seg]) == WEFT_SWIM_DEAD) {
+			/* the old owner is down: BUSY, the at-most-once entry
+			 * finished with it (dp_route_sess_read_through) */
+			L->rt_busy++;
+			sim_ztrace(s, node, SIM_ZT_RTBUSY, req->sess, req->op,
+				   sim_dmember_node(s, &n->mem[n->rt[seg]]));
+			ans.status = WEFT_ST_BUSY;
+			answer_send(s, &ans);
+			return;
+		}
 	}
 	/* the request, as dp_sess.c builds it */
 	struct weft_x_session x = { .action = req->action, .max_inactive_s = req->max_inactive_s };
@@ -327,10 +373,8 @@ static void serve(struct sim *s, uint32_t node, const struct sim_zev *req)
 		      res.record_len);
 		ans.ver = v;
 	}
-	if (amo) {
-		n->dedup_op[n->n_dedup % SIM_ZDEDUP] = req->op;
-		n->dedup_st[n->n_dedup++ % SIM_ZDEDUP] = res.status;
-	}
+	if (amo)     /* claimed before anything is stored, finished by the answer */
+		dedup_set(n, req->op, SIM_ZDEDUP_INFLIGHT);
 	if (res.outcome == WEFT_SESS_UNCHANGED)
 		answer_send(s, &ans);
 	else
@@ -348,7 +392,8 @@ static void refuse(struct sim *s, uint32_t node, const struct sim_zev *req)
 
 	s->sess->refused++;
 	sim_ztrace(s, node, SIM_ZT_REFUSED, req->sess, req->op, req->flags_node);
-	answer_send(s, &ans);
+	ans.kind = SIM_ZE_RESP;           /* before any claim: nothing remembered */
+	sim_zsend(s, &ans);
 }
 
 /* A request at node: from its visitor (or its own expiry pass), or
@@ -443,7 +488,11 @@ void sim_zon_view(struct sim *s, uint32_t node, const struct weft_swim_event *ev
 		ot.n = n->n_mem - 1;
 		ot.owners = t.owners;
 	}
-	weft_ctl_read_through(ot.n > 0 ? &ot : NULL, &nt, self, n->rt);
+	bool alive[SIM_ZMAX_NODES * 2];         /* ctl_cluster.c's cl->live */
+
+	for (uint32_t j = 0; j < n->n_mem; j++)
+		alive[j] = member_state(s, node, j) == WEFT_SWIM_ALIVE;
+	weft_ctl_read_through(ot.n > 0 ? &ot : NULL, &nt, self, alive, n->rt);
 	n->rt_until_us = s->now + SIM_ZRT_US;
 	n->in_view = true;
 	sim_ztrace(s, node, SIM_ZT_VIEW, SIM_ZMAX, ev->view_id.counter, ev->n_view);
@@ -556,18 +605,16 @@ void sim_znode_tick(struct sim *s, uint32_t node)
 }
 
 /* The answer to node's own EXPIRE (ctl_sessions.c expire_due): NO_SESSION
- * for a copy of a segment node does not own in its view discards that copy,
- * up to the version the pass saw (ctl_sessions_discard_stray; without a
- * table, or a view of one, the node counts as an owner and keeps it). */
+ * discards the node's due copy, owner or not, up to the version the pass
+ * saw (ctl_sessions_discard_due: the primary is authoritative). */
 void sim_zon_expire_answer(struct sim *s, const struct sim_zev *a)
 {
 	struct sim_znode *n = &s->sess->n[a->dst];
 	struct sim_zent *e = &n->ent[a->sess];
 
-	if (a->status != WEFT_ST_NO_SESSION || e->state == 0 || e->ver > a->seen_ver ||
-	    !n->in_view || n->n_mem < 2 || sim_zowns(n, sess_seg(s, a->sess)))
+	if (a->status != WEFT_ST_NO_SESSION || e->state == 0 || e->ver > a->seen_ver)
 		return;
-	s->sess->strays++;
+	s->sess->discarded++;
 	sim_ztrace(s, a->dst, SIM_ZT_STRAY, a->sess, e->state, e->ver);
 	e->state = 0;
 	e->ver = 0;

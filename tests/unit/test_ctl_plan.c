@@ -3,7 +3,8 @@
  * (moves only to the newcomer, about 1/N of the owner slots), leave and
  * failure (owners restored to `owners` copies, each sent by a surviving old
  * owner), replicated caches, no moves between equal views (whatever the
- * member order), the graceful hand-off, and exactly one sender per move.
+ * member order), the graceful hand-off, exactly one sender per move, and
+ * the read-through target (ctl_readthrough.c: an ALIVE old owner first).
  *
  * Pure and deterministic: topologies come from weft_swim_seg_compute over
  * made-up node ids; "data" is simulated as a holds[member][segment] table
@@ -347,7 +348,7 @@ static void test_read_through(void **state)
 	uint16_t out[SEGS];
 	unsigned asked = 0;
 	for (uint32_t self = 0; self < 4; self++) {
-		weft_ctl_read_through(&a.t, &b.t, self, out);
+		weft_ctl_read_through(&a.t, &b.t, self, NULL, out);
 		for (uint32_t s = 0; s < SEGS; s++) {
 			bool had = false, owns = false;
 			for (uint32_t i = 0; i < a.t.owners; i++)
@@ -368,16 +369,50 @@ static void test_read_through(void **state)
 	static struct topo c;
 	static const uint32_t without1[] = {2, 3, 4};
 	topo_make(&c, without1, 3, 2);
-	weft_ctl_read_through(&a.t, &c.t, 2 /* node 4 */, out);
+	weft_ctl_read_through(&a.t, &c.t, 2 /* node 4 */, NULL, out);
 	for (uint32_t s = 0; s < SEGS; s++) {
 		uint16_t p = a.seg[s * a.t.owners], bk = a.seg[s * a.t.owners + 1];
 		uint16_t want = p == 0 ? (uint16_t)(bk - 1) : (uint16_t)(p - 1); /* 2->0, 3->1 */
 		assert_int_equal(out[s], want);
 	}
 	/* No previous topology: nothing to read through. */
-	weft_ctl_read_through(NULL, &b.t, 3, out);
+	weft_ctl_read_through(NULL, &b.t, 3, NULL, out);
 	for (uint32_t s = 0; s < SEGS; s++)
 		assert_int_equal(out[s], WEFT_DP_READ_THROUGH_NONE);
+}
+
+/* Read-through to a live old owner (sim bug S3): a restarted node joins
+ * while the old primary of a segment has crashed but is still a member
+ * (not declared DOWN): the ALIVE old backup is asked, not the dead
+ * primary; with no old owner ALIVE, the first one still a member. */
+static void test_read_through_prefers_alive(void **state)
+{
+	(void)state;
+	static struct topo a, b;
+	static const uint32_t three[] = {1, 2, 3}, four[] = {1, 2, 3, 4};
+	topo_make(&a, three, 3, 2);
+	topo_make(&b, four, 4, 2);
+	uint16_t out[SEGS];
+	bool alive[4] = {false, true, true, true}; /* node 1 (index 0) crashed */
+	unsigned to_backup = 0;
+	weft_ctl_read_through(&a.t, &b.t, 3, alive, out);
+	for (uint32_t s = 0; s < SEGS; s++) {
+		uint16_t p = a.seg[s * a.t.owners], bk = a.seg[s * a.t.owners + 1];
+		assert_int_equal(out[s], p == 0 ? bk : p); /* never the dead one */
+		to_backup += p == 0;
+	}
+	assert_true(to_backup > 0);
+	/* Both old owners of a segment not ALIVE: the first one, as before
+	 * (the lcores forward only to a live member). */
+	bool none[4] = {false, false, false, true};
+	weft_ctl_read_through(&a.t, &b.t, 3, none, out);
+	for (uint32_t s = 0; s < SEGS; s++)
+		assert_int_equal(out[s], a.seg[s * a.t.owners]);
+	/* Self owned the segment before: none, whatever the states. */
+	weft_ctl_read_through(&a.t, &b.t, 1, alive, out);
+	for (uint32_t s = 0; s < SEGS; s++)
+		if (a.seg[s * a.t.owners] == 1 || a.seg[s * a.t.owners + 1] == 1)
+			assert_int_equal(out[s], WEFT_DP_READ_THROUGH_NONE);
 }
 
 int main(void)
@@ -391,6 +426,7 @@ int main(void)
 		cmocka_unit_test(test_handoff),
 		cmocka_unit_test(test_bad_args),
 		cmocka_unit_test(test_read_through),
+		cmocka_unit_test(test_read_through_prefers_alive),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,9 +10,9 @@
  * the node remove it with EXPIRE — the "expired" event arrives without any
  * client op on the session, and the session is then gone (NO_SESSION); a
  * session in use is not expired; stop joins the thread and frees its local
- * clients (none left open). The discard of a stray copy after NO_SESSION
- * (ctl_sessions_discard_stray): only by a node that does not own the id's
- * segment in its view, only up to the version its scan saw.
+ * clients (none left open). The discard of a due copy after NO_SESSION
+ * (ctl_sessions_discard_due): owner or not, only up to the version its
+ * scan saw.
  *
  * Every wait is bounded: RECEIVE waits of at most 1 s, at most
  * EVENT_WAIT_TRIES of them per expected event.
@@ -221,11 +221,12 @@ static bool holds(struct weft_cache *c, const uint8_t id[WEFT_SESSION_ID_LEN])
 	return weft_cache_peek(c, &k, 1, &img) == 0;
 }
 
-/* What the expiry pass does when the primary answers NO_SESSION: a copy of
- * a segment this node does not own in its view is a stray and goes (up to
- * the version the scan saw, no tombstone left); an owner, or a node with
- * no segment table, keeps its copy; a copy newer than the one seen stays. */
-static void test_stray_copy_discarded_on_no_session(void **state)
+/* What the expiry pass does when the primary answers NO_SESSION (sim bug
+ * S4): the primary is authoritative, so the due copy goes whether this
+ * node owns the segment or not, and with no segment table too (up to the
+ * version the scan saw, no tombstone left); a copy newer than the one
+ * seen stays. */
+static void test_due_copy_discarded_on_no_session(void **state)
 {
 	(void)state;
 	urcu_qsbr_thread_online();
@@ -234,30 +235,33 @@ static void test_stray_copy_discarded_on_no_session(void **state)
 	assert_non_null(c);
 	uint8_t id[WEFT_SESSION_ID_LEN];
 	memset(id, 0x5a, sizeof(id));
-	uint64_t v1 = put_record(c, id);
+	struct weft_cache_key k = {id, WEFT_SESSION_ID_LEN, weft_cache_hash(id, WEFT_SESSION_ID_LEN)};
 
-	/* no table (the self-only snapshot): kept */
-	assert_false(ctl_sessions_discard_stray(T.fp.dp, c, id, v1));
-	assert_true(holds(c, id));
-	/* an owner (backup here): kept */
+	/* no table (the self-only snapshot): discarded */
+	uint64_t v1 = put_record(c, id);
+	assert_true(ctl_sessions_discard_due(T.fp.dp, c, id, v1));
+	assert_false(holds(c, id));
+	/* an owner (backup here): discarded too, no tombstone */
 	static const uint16_t with_self[] = {1, 0};
 	publish_two(with_self, 2);
-	assert_false(ctl_sessions_discard_stray(T.fp.dp, c, id, v1));
-	assert_true(holds(c, id));
-	/* not an owner, but the copy is newer than the one the scan saw: kept */
+	v1 = put_record(c, id);
+	assert_true(ctl_sessions_discard_due(T.fp.dp, c, id, v1));
+	assert_false(holds(c, id));
+	assert_false(weft_cache_is_deleted(c, &k, 1));
+	/* the copy is newer than the one the scan saw: kept */
 	static const uint16_t peer_only[] = {1};
 	publish_two(peer_only, 1);
+	v1 = put_record(c, id);
 	uint64_t v2 = put_record(c, id);
 	assert_true(v2 > v1);
-	assert_false(ctl_sessions_discard_stray(T.fp.dp, c, id, v1));
+	assert_false(ctl_sessions_discard_due(T.fp.dp, c, id, v1));
 	assert_true(holds(c, id));
 	/* not an owner, the copy seen: discarded, no tombstone */
-	assert_true(ctl_sessions_discard_stray(T.fp.dp, c, id, v2));
+	assert_true(ctl_sessions_discard_due(T.fp.dp, c, id, v2));
 	assert_false(holds(c, id));
-	struct weft_cache_key k = {id, WEFT_SESSION_ID_LEN, weft_cache_hash(id, WEFT_SESSION_ID_LEN)};
 	assert_false(weft_cache_is_deleted(c, &k, 1));
 	/* nothing left: nothing to discard */
-	assert_false(ctl_sessions_discard_stray(T.fp.dp, c, id, v2));
+	assert_false(ctl_sessions_discard_due(T.fp.dp, c, id, v2));
 	urcu_qsbr_thread_offline();
 }
 
@@ -290,7 +294,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_start_refuses_bad_cfg),
 		cmocka_unit_test(test_events_and_expiry),
-		cmocka_unit_test(test_stray_copy_discarded_on_no_session),
+		cmocka_unit_test(test_due_copy_discarded_on_no_session),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

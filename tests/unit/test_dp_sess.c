@@ -9,8 +9,9 @@
  * CREATE is answered from the at-most-once table, a non-primary forwards,
  * and events reach weft_dp_sess_events. The join window: a new primary
  * asks the segment's old owner about a session it does not hold yet (every
- * action but CREATE, client and node requests; not with a tombstone, a dead
- * old owner or the window over), and the old owner serves that request on
+ * action but CREATE, client and node requests; not with a tombstone or the
+ * window over; BUSY when that old owner is DEAD, the miss answered here
+ * when it LEFT), and the old owner serves that request on
  * its copy and replicates to the new primary. A node in no view yet (the
  * self-only view 0) answers SESSION ops BUSY, node requests too; a CREATE
  * forwarded to a node that does not own its segment is BUSY. A session store opened in another
@@ -213,9 +214,10 @@ struct member_spec {
 };
 
 /* Publishes a view of n members (self, PEER, PEER2; live, but member
- * dead_member when not UINT32_MAX) with one segment owned by
- * owner[0..n_owners), and the read-through table prev (NULL: none) until
- * prev_until_ms. */
+ * dead_member when not UINT32_MAX: DEAD, or odd_state when that is not
+ * ALIVE) with one segment owned by owner[0..n_owners), and the
+ * read-through table prev (NULL: none) until prev_until_ms. */
+static uint8_t odd_state = WEFT_DP_MEMBER_ALIVE;
 static void publish_view(uint32_t n, const uint16_t *owner, uint16_t n_owners, bool no_quorum,
 			 const uint16_t *prev, uint64_t prev_until_ms, uint32_t dead_member)
 {
@@ -229,7 +231,8 @@ static void publish_view(uint32_t n, const uint16_t *owner, uint16_t n_owners, b
 		snprintf(v.m[i].name, sizeof(v.m[i].name), "n%u", i);
 		v.m[i].ip = ip4(ips[i]);
 		v.m[i].port = NODE_PORT;
-		v.m[i].state = i == dead_member ? WEFT_DP_MEMBER_DEAD : WEFT_DP_MEMBER_ALIVE;
+		v.m[i].state = i != dead_member ? WEFT_DP_MEMBER_ALIVE
+				 : odd_state != WEFT_DP_MEMBER_ALIVE ? odd_state : WEFT_DP_MEMBER_DEAD;
 	}
 	v.h.view = ++T.view;
 	v.h.n = n;
@@ -882,8 +885,12 @@ static struct sent expect_passed_on(struct rte_mbuf **m, const uint8_t ip[4], ui
 
 /* Right after a view change: this node, the segment's new primary, has not
  * yet received a session by state transfer; a miss is asked of the old
- * owner (every action but CREATE, client and node requests), never when a tombstone
- * is here, the window is over, or the old owner is not live. */
+ * owner (every action but CREATE, client and node requests), never when a
+ * tombstone is here or the window is over; with the old owner DEAD (sim
+ * bug S3) the miss is BUSY, not NO_SESSION (a claimed action's
+ * at-most-once entry finished: its retransmission is answered BUSY again,
+ * not dropped, and nothing is applied); with the old owner LEFT (it handed
+ * its segments over) the miss is answered here. */
 static void test_join_window_reads_through(void **state)
 {
 	(void)state;
@@ -956,16 +963,46 @@ static void test_join_window_reads_through(void **state)
 	struct weft_cache_key k3 = {id3, 16, weft_cache_hash(id3, 16)};
 	assert_int_equal(weft_cache_delete(store(), &k3, T.now, NULL), 0);
 	expect_answer(sess(WEFT_SESS_INFO, id3, NULL, NULL, 0), WEFT_ST_NO_SESSION, 0, NULL, NULL);
-	/* the old owner dead, then the window over: the miss is answered here */
+	/* the old owner dead (crashed, still in the view): BUSY, client and
+	 * node requests alike, and nothing stored or sent to a peer */
 	publish_view(2, own, 2, false, prev, T.now + 60000, 1);
+	uint64_t busy0 = lc0()->session_read_through_busy;
+	expect_answer(sess(WEFT_SESS_GET, id, "cart", NULL, 0), WEFT_ST_BUSY, 0, NULL, NULL);
+	nrid = ++T.rid;
+	send_raw(PEER_IP, NODE_PORT, nrid, WEFT_OP_SESSION, WEFT_F_NODE, STORE, id, 16,
+		 &(struct weft_x_session){.action = WEFT_SESS_LOAD}, 8, NULL, 0);
+	expect_one(m, s, &n, PEER_IP, NODE_PORT);
+	assert_int_equal(s[0].h.request_id, nrid);
+	assert_int_equal(s[0].h.status, WEFT_ST_BUSY);
+	free_all(m, n);
+	/* a claimed action: BUSY, and its retransmission BUSY again from the
+	 * at-most-once table (finished, not left in flight: not dropped) */
+	rid = sess(WEFT_SESS_INVALIDATE, id, NULL, NULL, 0);
+	expect_answer(rid, WEFT_ST_BUSY, 0, NULL, NULL);
+	replays0 = lc0()->dedup_replays;
+	send_raw(CLIENT_IP, CLIENT_PORT, rid, WEFT_OP_SESSION, WEFT_F_RETRY, STORE, id, 16,
+		 &(struct weft_x_session){.action = WEFT_SESS_INVALIDATE}, 8, NULL, 0);
+	expect_answer(rid, WEFT_ST_BUSY, 0, NULL, NULL);
+	assert_int_equal(lc0()->dedup_replays - replays0, 1);
+	assert_int_equal(lc0()->session_read_through_busy - busy0, 3);
+	struct weft_cache_key k1 = {id, 16, weft_cache_hash(id, 16)};
+	assert_false(stored(id, &rec));
+	assert_false(weft_cache_is_deleted(store(), &k1, T.now));
+	/* the old owner LEFT (it handed its segments over), then the window
+	 * over: the miss is answered here */
+	odd_state = WEFT_DP_MEMBER_LEFT;
+	publish_view(2, own, 2, false, prev, T.now + 60000, 1);
+	odd_state = WEFT_DP_MEMBER_ALIVE;
 	expect_answer(sess(WEFT_SESS_GET, id, "cart", NULL, 0), WEFT_ST_NO_SESSION, 0, NULL, NULL);
 	publish_view(2, own, 2, false, prev, T.now, UINT32_MAX);
 	expect_answer(sess(WEFT_SESS_GET, id, "cart", NULL, 0), WEFT_ST_NO_SESSION, 0, NULL, NULL);
 	assert_int_equal(lc0()->session_read_through - srt0, 2);
+	assert_int_equal(lc0()->session_read_through_busy - busy0, 3);
 	/* STATS names the counter */
 	char buf[1 << 16];
 	assert_true(weft_dp_stats_format(T.fp.dp, buf, sizeof(buf)) < sizeof(buf));
 	assert_non_null(strstr(buf, "total.session_read_through "));
+	assert_non_null(strstr(buf, "total.session_read_through_busy "));
 }
 
 /* The other end: the old owner, not the primary of its view, serves the
