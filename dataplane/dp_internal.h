@@ -110,6 +110,7 @@ struct dp_counters {
 	uint64_t session_events_dropped;/* events lost: the event ring was full */
 	uint64_t session_read_through;  /* misses sent to the segment's old owner */
 	uint64_t session_read_through_busy; /* misses refused BUSY: that owner is DEAD */
+	uint64_t session_retry_writes;  /* retried reads replicated before their answer */
 };
 
 const char *dp_drop_name(enum dp_drop d);

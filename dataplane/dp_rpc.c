@@ -17,7 +17,9 @@
  *  - a REPL hold's answer payload (dp_hold_init.payload) is freed exactly
  *    once, in hold_answer (whatever the answer) or dp_rpc_destroy;
  *  - retransmissions reuse the request id, so a forwarded non-idempotent op
- *    is applied at most once by the owner's at-most-once table.
+ *    is applied at most once by the owner's at-most-once table; a forward's
+ *    retransmissions carry WEFT_F_RETRY, as a forward of a client's
+ *    retransmission does.
  *
  * Caller: the worker lcore, an online QSBR reader (it reads the topology).
  */
@@ -171,13 +173,18 @@ static bool peer_flow(struct dp_lcore *lc, uint32_t ip, uint16_t port, struct dp
 	return true;
 }
 
-/* Sends (or resends) slot s's message, split into datagrams. */
-static void slot_send(struct dp_lcore *lc, struct dp_slot *s)
+/* Sends (or resends) slot s's message, split into datagrams. retry: a
+ * retransmission; a forwarded client request's is sent with WEFT_F_RETRY,
+ * as the client's own would be (a session read seeing it is held until
+ * replicated again: dp_sess.c). */
+static void slot_send(struct dp_lcore *lc, struct dp_slot *s, bool retry)
 {
 	struct dp_flow f;
 	if (!peer_flow(lc, s->ip, s->port, &f))
 		return;
 	struct weft_wire_hdr h = s->msg->hdr;
+	if (retry && lc->rpc->hold[s->hold].kind == HOLD_FWD)
+		h.flags |= WEFT_F_RETRY;
 	h.client_id = lc->dp->node_client_id;
 	h.request_id = s->rid;
 	h.epoch = __atomic_load_n(&lc->dp->epoch, __ATOMIC_RELAXED);
@@ -230,7 +237,7 @@ static struct dp_slot *slot_new(struct dp_lcore *lc, uint16_t hold, uint32_t ip,
 	r->n_slots++;
 	r->hold[hold].waiting++;
 	lc->c.rpc_sent++;
-	slot_send(lc, s);
+	slot_send(lc, s, false);
 	return s;
 }
 
@@ -342,6 +349,7 @@ void dp_rpc_forward_claimed(struct dp_lcore *lc, const struct weft_dp_members *t
 		busy_answer(lc, req, amo);
 		return;
 	}
+	m->hdr.flags |= req->hdr.flags & WEFT_F_RETRY; /* the owner sees a client's retry */
 	uint8_t *w = m->payload;
 	memcpy(w, req->name, req->hdr.name_len);
 	w += req->hdr.name_len;
@@ -606,7 +614,7 @@ void dp_rpc_tick(struct dp_lcore *lc)
 		if (s->next_ms < next_due)
 			next_due = s->next_ms;
 		lc->c.rpc_retransmits++;
-		slot_send(lc, s);
+		slot_send(lc, s, true);
 	}
 	/* Slots made during the scan (re-targeted replications) set an
 	 * earlier due time themselves. */

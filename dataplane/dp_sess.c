@@ -48,7 +48,13 @@
  * Invariants:
  *  - CREATE, REMOVE, INVALIDATE and EXPIRE claim the at-most-once table
  *    before anything is read; their answers carry no extras;
- *  - an unchanged record is answered at once, with nothing sent to peers;
+ *  - an unchanged record is answered at once, with nothing sent to peers,
+ *    but for a retried read (GET, LIST, LOAD, TOUCH with WEFT_F_RETRY on a
+ *    live record): its first attempt may have refreshed access_ms by a
+ *    slack write whose replication is still held, so the record is
+ *    replicated as it is (same version: a backup that has it acks it
+ *    stale, still OK) and the answer held until the acks, like a slack
+ *    write (session_retry_writes); a first attempt costs nothing more;
  *  - session entries never expire by the cache's TTL (NO_EXPIRY both ways):
  *    the session layer removes them (EXPIRE, or an op finding one past its
  *    deadline);
@@ -149,11 +155,13 @@ static void count_change(struct dp_lcore *lc, const struct weft_sess_result *res
 		lc->c.sessions_expired++;
 }
 
-/* A stored change: replicated to the other owners, the client answered
- * once they acked (at once without any). Takes res->answer. */
+/* A stored change (or, for a retried read, the record as it is: rec,
+ * rec_len): replicated to the other owners, the client answered once they
+ * acked (at once without any). Takes res->answer. */
 static void replicate(struct dp_lcore *lc, const struct weft_dp_members *topo,
 		      const struct dp_req *req, struct weft_cache *c, bool amo,
-		      struct weft_sess_result *res, uint64_t version)
+		      struct weft_sess_result *res, const uint8_t *rec, uint32_t rec_len,
+		      uint64_t version)
 {
 	struct dp_hold_init h = {.req = req, .amo = amo, .resp = {.status = res->status},
 				 .payload = res->answer, .payload_len = res->answer_len,
@@ -177,10 +185,10 @@ static void replicate(struct dp_lcore *lc, const struct weft_dp_members *topo,
 			e.kind = WEFT_REPL_DELETE;
 		} else {
 			e.kind = WEFT_REPL_PUT;
-			e.value_len = res->record_len;
+			e.value_len = rec_len;
 			e.ttl_ms = WEFT_TTL_NONE;
 		}
-		msg = dp_route_repl_msg(c, mode, &e, req->key, res->record);
+		msg = dp_route_repl_msg(c, mode, &e, req->key, rec);
 		if (msg == NULL) {
 			h.resp.status = WEFT_ST_NO_MEMORY;
 			free(h.payload);
@@ -190,6 +198,22 @@ static void replicate(struct dp_lcore *lc, const struct weft_dp_members *topo,
 	}
 	dp_rpc_replicate(lc, topo, &h, msg, to, n); /* n == 0: answers now */
 	dp_rpc_msg_put(msg);
+}
+
+/* Whether an unchanged result is a retransmitted read's access (GET,
+ * LIST, LOAD, TOUCH with WEFT_F_RETRY, on a live record): its first
+ * attempt may have made a slack write whose replication is still held, so
+ * the record as it is is replicated again and the answer held until the
+ * acks, never acknowledged at once. */
+static bool retried_read(const struct dp_req *req, const struct weft_x_session *x, bool had,
+			 const struct weft_sess_result *res)
+{
+	if (!(req->hdr.flags & WEFT_F_RETRY) || !had)
+		return false;
+	if (res->status != WEFT_ST_OK && res->status != WEFT_ST_NOT_FOUND)
+		return false;
+	return x->action == WEFT_SESS_GET || x->action == WEFT_SESS_LIST ||
+	       x->action == WEFT_SESS_LOAD || x->action == WEFT_SESS_TOUCH;
 }
 
 void dp_sess_serve(struct dp_lcore *lc, const struct dp_req *req, struct weft_cache *c,
@@ -203,6 +227,8 @@ void dp_sess_serve(struct dp_lcore *lc, const struct dp_req *req, struct weft_ca
 	struct weft_cache_key k = {.data = req->key, .len = req->hdr.key_len,
 				   .hash = req->key_hash};
 	struct weft_sess_result res;
+	struct weft_cache_image img;
+	bool had = false;
 	uint64_t version = 0;
 	int rc = -EAGAIN;
 	for (unsigned t = 0; t < DP_SESS_TRIES && rc == -EAGAIN; t++) {
@@ -210,8 +236,7 @@ void dp_sess_serve(struct dp_lcore *lc, const struct dp_req *req, struct weft_ca
 			weft_sess_result_free(&res);
 			lc->c.session_cas_retries++;
 		}
-		struct weft_cache_image img;
-		bool had = weft_cache_peek(c, &k, lc->now_ms, &img) == 0;
+		had = weft_cache_peek(c, &k, lc->now_ms, &img) == 0;
 		if (!had && t == 0 && x.action != WEFT_SESS_CREATE &&
 		    dp_route_sess_read_through(lc, topo, req, c, amo))
 			return; /* the old owner answers, relayed; or BUSY */
@@ -224,6 +249,12 @@ void dp_sess_serve(struct dp_lcore *lc, const struct dp_req *req, struct weft_ca
 		uint16_t st = rc == -EAGAIN ? WEFT_ST_BUSY
 					    : dp_status_of(rc, WEFT_OP_SESSION, req->hdr.key_len);
 		dp_answer_final(lc, req, amo, st, NULL, 0, NULL, 0);
+		return;
+	}
+	if (res.outcome == WEFT_SESS_UNCHANGED && retried_read(req, &x, had, &res)) {
+		lc->c.session_retry_writes++;
+		replicate(lc, topo, req, c, amo, &res, img.value, img.value_len, img.version);
+		weft_sess_result_free(&res);
 		return;
 	}
 	if (res.outcome == WEFT_SESS_UNCHANGED) {
@@ -240,6 +271,6 @@ void dp_sess_serve(struct dp_lcore *lc, const struct dp_req *req, struct weft_ca
 	count_change(lc, &res);
 	if (res.event != 0)
 		event_push(lc, req, res.event);
-	replicate(lc, topo, req, c, amo, &res, version);
+	replicate(lc, topo, req, c, amo, &res, res.record, res.record_len, version);
 	weft_sess_result_free(&res);
 }

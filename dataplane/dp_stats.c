@@ -197,6 +197,8 @@ static void put_counters(struct dp_text *o, const char *prefix, const struct dp_
 		    c->session_read_through);
 	dp_text_put(o, "%s.session_read_through_busy %" PRIu64 "\n", prefix,
 		    c->session_read_through_busy);
+	dp_text_put(o, "%s.session_retry_writes %" PRIu64 "\n", prefix,
+		    c->session_retry_writes);
 }
 
 static void put_named(void *arg, const char *name, uint64_t v)

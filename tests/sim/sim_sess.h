@@ -89,6 +89,7 @@ struct sim_zev {
 	uint64_t op;               /* the visitor's op id (0: an EXPIRE) */
 	uint64_t rid;              /* REPL/ACK */
 	uint8_t action, flags_node, tomb, xfer;
+	uint8_t retry;             /* REQ: a retransmission of the op (WEFT_F_RETRY) */
 	uint8_t no_table;          /* RESP: served by a life without a table, or
 	                              not the life the forwarder's view names */
 	uint64_t to_nonce;         /* REQ forwarded: the life the sender's view names */
@@ -195,6 +196,8 @@ struct sim_zsess {
 	uint32_t expired_by;
 	uint64_t acked_ver;            /* the version of the last acked change */
 	uint16_t exposure;             /* holder crashes since 2 live holders */
+	uint64_t lost_us;              /* when exposure last reached `owners`: what
+	                                  was acked before may be lost (0: never) */
 	uint64_t ack_us;               /* the last acked op (visitor's time) */
 	uint64_t set_ack_us[SIM_ZATTRS];
 	uint32_t ops;
@@ -224,7 +227,7 @@ struct sim_sess_layer {
 	/* results */
 	uint64_t ops, acked, sets_acked, gave_up, busy, no_session_ok, expired,
 		slack_writes, read_through, lost_excused, split_excused,
-		checks_get, gone_checked, fwd, refused, discarded, rt_busy;
+		checks_get, gone_checked, fwd, refused, discarded, rt_busy, retry_writes;
 };
 
 /* sim_sess.c */

@@ -16,7 +16,9 @@
  *      acknowledged before the GET was first sent, or a later one (never
  *      NOT_FOUND or NO_SESSION for it) — excused when `owners` holders of
  *      the session crashed since it was last on `owners` live nodes with
- *      the acked version (counted lost_excused), or when a partition or a
+ *      the acked version, or when that ack came before such a loss (a
+ *      copy that missed it may have been written since, a newer version
+ *      without it: counted lost_excused), or when a partition or a
  *      pause was in force within SIM_CALM_US before that ack or at any time
  *      since (no quorum: both sides serve, the newer version wins on the
  *      merge; counted split_excused);
@@ -66,7 +68,7 @@ static bool excused(struct sim *s, struct sim_zsess *z, uint64_t ref)
 {
 	struct sim_sess_layer *L = s->sess;
 
-	if (z->exposure >= SIM_ZOWNERS) {
+	if (z->exposure >= SIM_ZOWNERS || (z->lost_us && ref <= z->lost_us)) {
 		L->lost_excused++;
 		sim_ztrace(s, 0, SIM_ZT_LOST, (uint32_t)(z - L->z), 0, z->exposure);
 		return true;
@@ -123,8 +125,8 @@ void sim_zmodel_crash(struct sim *s, uint32_t node)
 	struct sim_sess_layer *L = s->sess;
 
 	for (uint32_t k = 0; k < L->n_z; k++)
-		if (L->n[node].ent[k].state == 1)
-			L->z[k].exposure++;
+		if (L->n[node].ent[k].state == 1 && ++L->z[k].exposure >= SIM_ZOWNERS)
+			L->z[k].lost_us = s->now;
 }
 
 /* ---- visitors ---- */
@@ -139,13 +141,15 @@ static uint32_t pick_entry(struct sim *s)
 	return n ? cand[sim_below(&s->rng, n)] : SIM_ZNONE;
 }
 
-static void send_op(struct sim *s, struct sim_zsess *z)
+/* retry: the same op sent again (libweft's retransmission, WEFT_F_RETRY). */
+static void send_op(struct sim *s, struct sim_zsess *z, bool retry)
 {
 	struct sim_sess_layer *L = s->sess;
 	uint32_t k = (uint32_t)(z - L->z), e = pick_entry(s);
 	struct sim_zev req = { .sess = k, .action = z->p_action, .op = z->p_op, .attr = z->p_attr,
 			       .val = z->p_val, .max_inactive_s =
-				       z->p_action == WEFT_SESS_CREATE ? z->mi_s : 0 };
+				       z->p_action == WEFT_SESS_CREATE ? z->mi_s : 0,
+			       .retry = retry };
 
 	z->p_sent_us = s->now;
 	if (e == SIM_ZNONE)
@@ -168,7 +172,7 @@ static void start_op(struct sim *s, struct sim_zsess *z, uint8_t action)
 	memcpy(z->p_snap, z->acked, sizeof(z->p_snap));
 	z->ops++;
 	L->ops++;
-	send_op(s, z);
+	send_op(s, z, false);
 }
 
 static void new_visitor(struct sim *s)
@@ -232,9 +236,11 @@ void sim_zclient_tick(struct sim *s)
 
 			sim_ztrace(s, z->p_entry, SIM_ZT_TIMEOUT, k, z->p_op, retry);
 			if (retry) {
-				if (z->p_action == WEFT_SESS_INVALIDATE)   /* a new call */
+				bool again = z->p_action != WEFT_SESS_INVALIDATE;
+
+				if (!again)                          /* a new call */
 					z->p_op = ++L->next_op_id;
-				send_op(s, z);
+				send_op(s, z, again);
 				continue;
 			}
 			L->gave_up++;
@@ -506,13 +512,15 @@ void sim_sess_summary(const struct sim *s, char *buf, size_t n)
 	}
 	snprintf(buf, n, "; sess: %u sessions, %llu ops (%llu acked, %llu SETs), %llu GETs "
 		 "checked, %llu expired, %llu NO_SESSION after expiry, %llu slack writes, "
-		 "%llu read-through, %llu forwarded, %llu BUSY (%llu refused: no view, or a "
+		 "%llu retried reads replicated, %llu read-through, %llu forwarded, %llu BUSY "
+		 "(%llu refused: no view, or a "
 		 "CREATE at a non-owner; %llu read-through target dead), %llu due copies "
 		 "discarded, %llu gave up, excused %llu crash / %llu split", L->n_z,
 		 (unsigned long long)L->ops, (unsigned long long)L->acked,
 		 (unsigned long long)L->sets_acked, (unsigned long long)L->checks_get,
 		 (unsigned long long)L->expired,
 		 (unsigned long long)L->no_session_ok, (unsigned long long)L->slack_writes,
+		 (unsigned long long)L->retry_writes,
 		 (unsigned long long)L->read_through, (unsigned long long)L->fwd,
 		 (unsigned long long)L->busy, (unsigned long long)L->refused,
 		 (unsigned long long)L->rt_busy, (unsigned long long)L->discarded,

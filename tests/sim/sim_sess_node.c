@@ -4,7 +4,8 @@
  * op with the real weft_sess_apply (forwarding, read-through, at-most-once
  * table, BUSY without a view or for a forwarded CREATE at a non-owner, or
  * for a miss whose read-through target is DEAD),
- * synchronous replication of a change before its answer, the
+ * synchronous replication of a change before its answer (and of the record
+ * as it is for a retransmitted read, as dp_sess.c), the
  * state-transfer pushes and drop, tombstone reclaiming and the expiry pass
  * (with the discard of a due copy on NO_SESSION, owner or not).
  *
@@ -279,6 +280,20 @@ static void forward(struct sim *s, uint32_t node, const struct sim_zev *req, uin
 		sim_zsend(s, &f);
 }
 
+/* A retransmitted read (GET, LIST, LOAD, TOUCH) on a live record: its
+ * first attempt's slack write may still be held, so it is replicated again
+ * and held, never answered at once (dp_sess.c retried_read). */
+static bool retried_read(const struct sim_zev *req, const struct sim_zent *e,
+			 const struct weft_sess_result *res)
+{
+	if (!req->retry || e->state != 1)
+		return false;
+	if (res->status != WEFT_ST_OK && res->status != WEFT_ST_NOT_FOUND)
+		return false;
+	return req->action == WEFT_SESS_GET || req->action == WEFT_SESS_LIST ||
+	       req->action == WEFT_SESS_LOAD || req->action == WEFT_SESS_TOUCH;
+}
+
 static void serve(struct sim *s, uint32_t node, const struct sim_zev *req)
 {
 	struct sim_sess_layer *L = s->sess;
@@ -375,10 +390,15 @@ static void serve(struct sim *s, uint32_t node, const struct sim_zev *req)
 	}
 	if (amo)     /* claimed before anything is stored, finished by the answer */
 		dedup_set(n, req->op, SIM_ZDEDUP_INFLIGHT);
-	if (res.outcome == WEFT_SESS_UNCHANGED)
-		answer_send(s, &ans);
-	else
+	if (res.outcome == WEFT_SESS_UNCHANGED && retried_read(req, e, &res)) {
+		L->retry_writes++;    /* the record as it is, held until acked */
+		ans.ver = e->ver;     /* the access acked is in that version */
 		replicate(s, node, &ans);
+	} else if (res.outcome == WEFT_SESS_UNCHANGED) {
+		answer_send(s, &ans);
+	} else {
+		replicate(s, node, &ans);
+	}
 	weft_sess_result_free(&res);
 }
 

@@ -718,6 +718,63 @@ static void test_stale_read_is_held_with_its_value(void **state)
 	assert_int_equal(lc0()->session_slack_writes - sw0, 1);
 }
 
+/* S6: a retransmission (WEFT_F_RETRY, same request id) of a read whose
+ * first attempt made a slack write still held for the backup's ack finds
+ * the record refreshed; it is replicated again as it is and held until the
+ * backup acks, never answered at once. A first attempt on a fresh record
+ * is answered at once with nothing sent to the backup. */
+static void test_retried_read_is_held_until_replicated(void **state)
+{
+	(void)state;
+	with_backup();
+	uint8_t id[16], v[1024];
+	new_id(id);
+	uint8_t attr[6 + 2 + 2];
+	struct weft_session_attr_hdr h = {.name_len = 2, .value_len = 2};
+	memcpy(attr, &h, sizeof(h));
+	memcpy(attr + 6, "hi", 2);
+	memcpy(attr + 8, "yo", 2);
+	uint64_t old = dp_unix_ms() - 120000;
+	plant(id, 600, old, 1, attr, sizeof(attr));
+	uint64_t sw0 = lc0()->session_slack_writes, rw0 = lc0()->session_retry_writes;
+	uint64_t rid = sess(WEFT_SESS_GET, id, "hi", NULL, 0);
+	struct rte_mbuf *m1[MAXF], *m2[MAXF];
+	struct weft_repl_entry e1, e2;
+	struct weft_sess_record rec1, rec2;
+	struct sent r1 = repl_of_next(m1, &e1, &rec1); /* the slack write, held */
+	assert_int_equal(lc0()->session_slack_writes - sw0, 1);
+	assert_true(rec1.hdr.access_ms > old + 60000);
+	/* the client's retransmission, before the backup acked */
+	struct weft_x_session x = {.action = WEFT_SESS_GET};
+	send_raw(CLIENT_IP, CLIENT_PORT, rid, WEFT_OP_SESSION, WEFT_F_RETRY, STORE, id, 16, &x,
+		 sizeof(x), "hi", 2);
+	struct sent r2 = repl_of_next(m2, &e2, &rec2); /* replicated again, held */
+	assert_int_equal(e2.kind, WEFT_REPL_PUT);
+	assert_int_equal(e2.version, e1.version); /* the record as it is */
+	assert_int_equal(rec2.hdr.access_ms, rec1.hdr.access_ms);
+	assert_int_equal(lc0()->session_slack_writes - sw0, 1);
+	assert_int_equal(lc0()->session_retry_writes - rw0, 1);
+	/* each attempt is answered once its own replication is acked */
+	peer_ack(&r2);
+	free_all(m2, 1);
+	assert_int_equal(expect_answer(rid, WEFT_ST_OK, INFO_LEN, NULL, v), 2);
+	assert_memory_equal(v, "yo", 2);
+	peer_ack(&r1);
+	free_all(m1, 1);
+	assert_int_equal(expect_answer(rid, WEFT_ST_OK, INFO_LEN, NULL, v), 2);
+	assert_false(dp_rpc_busy(T.fp.dp->lc[0].rpc));
+	/* a first attempt on the (now fresh) record: at once, nothing to the
+	 * backup (expect_answer: exactly one frame, the client's) */
+	expect_answer(sess(WEFT_SESS_GET, id, "hi", NULL, 0), WEFT_ST_OK, INFO_LEN, NULL, v);
+	expect_answer(sess(WEFT_SESS_LOAD, id, NULL, NULL, 0), WEFT_ST_OK, INFO_LEN, NULL, v);
+	assert_int_equal(lc0()->session_slack_writes - sw0, 1);
+	assert_int_equal(lc0()->session_retry_writes - rw0, 1);
+	/* STATS names it */
+	char buf[1 << 16];
+	assert_true(weft_dp_stats_format(T.fp.dp, buf, sizeof(buf)) < sizeof(buf));
+	assert_non_null(strstr(buf, "total.session_retry_writes "));
+}
+
 static void test_silent_backup_gives_busy(void **state)
 {
 	(void)state;
@@ -794,6 +851,12 @@ static void test_non_primary_forwards(void **state)
 	assert_int_equal(s[0].h.opcode, WEFT_OP_SESSION);
 	assert_int_equal(s[0].h.flags, WEFT_F_NODE);
 	assert_int_equal(s[0].h.key_len, 16);
+	free_all(m, n);
+	/* unanswered, it is sent again, marked a retry (a session read at the
+	 * primary is then held until replicated: dp_sess.c) */
+	T.now += DP_RPC_RTO_MS + 1;
+	expect_one(m, s, &n, PEER_IP, NODE_PORT);
+	assert_int_equal(s[0].h.flags, WEFT_F_NODE | WEFT_F_RETRY);
 	/* the primary's answer (info + value) is relayed */
 	uint8_t d[sizeof(struct weft_wire_hdr) + sizeof(struct weft_x_session_info) + 3];
 	struct weft_wire_hdr h;
@@ -824,6 +887,7 @@ static void test_non_primary_forwards(void **state)
 	send_raw(CLIENT_IP, CLIENT_PORT, rid, WEFT_OP_SESSION, WEFT_F_RETRY, STORE, id, 16,
 		 &(struct weft_x_session){.action = WEFT_SESS_GET}, 8, "a", 1);
 	expect_one(m, s, &n, PEER_IP, NODE_PORT);
+	assert_int_equal(s[0].h.flags, WEFT_F_NODE | WEFT_F_RETRY); /* the client's mark kept */
 	free_all(m, n);
 	T.now += DP_RPC_GIVE_UP_MS + 1; /* let it go: the peer stays silent */
 	for (unsigned step = 0; step < 10 && dp_rpc_busy(T.fp.dp->lc[0].rpc); step++) {
@@ -1381,6 +1445,7 @@ int main(void)
 		cmocka_unit_test_setup(test_event_ring_full_counts_drops, per_test),
 		cmocka_unit_test_setup(test_writes_reach_the_backup_first, per_test),
 		cmocka_unit_test_setup(test_stale_read_is_held_with_its_value, per_test),
+		cmocka_unit_test_setup(test_retried_read_is_held_until_replicated, per_test),
 		cmocka_unit_test_setup(test_silent_backup_gives_busy, per_test),
 		cmocka_unit_test_setup(test_retransmitted_create_is_answered_once, per_test),
 		cmocka_unit_test_setup(test_non_primary_forwards, per_test),
