@@ -33,6 +33,7 @@
 #include <weft/weft.h>
 
 #include "weftctl_apps.h"
+#include "weftctl_cli.h"
 #include "weftctl_msg.h"
 #include "weftctl_print.h"
 #include "weftctl_sessions.h"
@@ -99,12 +100,6 @@ static void usage(FILE *f)
 		WEFT_DEFAULT_PORT, WEFT_DEFAULT_TIMEOUT_MS);
 }
 
-static void die_usage(const char *msg, const char *arg)
-{
-	fprintf(stderr, "weftctl: %s%s%s\n", msg, arg ? ": " : "", arg ? arg : "");
-	fprintf(stderr, "try 'weftctl -h'\n");
-	exit(2);
-}
 
 static uint64_t parse_u64(const char *s, const char *what)
 {
@@ -121,7 +116,7 @@ static uint64_t parse_u64(const char *s, const char *what)
 	if (mul != 1)
 		end++;
 	if (errno || end == s || *end != '\0' || s[0] == '-' || v > UINT64_MAX / mul)
-		die_usage(what, s);
+		weftctl_die_usage(what, s);
 	return (uint64_t)v * mul;
 }
 
@@ -134,7 +129,7 @@ static uint64_t parse_seconds(const char *s, const char *what)
 	errno = 0;
 	double d = strtod(s, &end);
 	if (errno || end == s || *end != '\0' || !(d >= 0) || d > 1e15)
-		die_usage(what, s);
+		weftctl_die_usage(what, s);
 	return (uint64_t)(d * 1000.0 + 0.5);
 }
 
@@ -149,7 +144,7 @@ static uint32_t parse_mode(const char *s)
 	for (uint32_t m = WEFT_MODE_LOCAL; m < WEFT_MODE__COUNT; m++)
 		if (strcmp(s, names[m]) == 0)
 			return m;
-	die_usage("bad --mode (local, distributed, replicated or invalidated)", s);
+	weftctl_die_usage("bad --mode (local, distributed, replicated or invalidated)", s);
 	return 0;
 }
 
@@ -180,7 +175,7 @@ static void parse(int argc, char **argv, struct cli *o)
 			else if (o->argc < MAX_ARGS)
 				o->argv[o->argc++] = a;
 			else
-				die_usage("too many arguments", NULL);
+				weftctl_die_usage("too many arguments", NULL);
 			continue;
 		}
 		if (strcmp(a, "--") == 0) {
@@ -193,13 +188,13 @@ static void parse(int argc, char **argv, struct cli *o)
 		} else if (strcmp(a, "--direct") == 0) {
 			o->direct = true;
 		} else if (!has_next) {
-			die_usage("option needs a value (or is unknown)", a);
+			weftctl_die_usage("option needs a value (or is unknown)", a);
 		} else if (strcmp(a, "-s") == 0 || strcmp(a, "--server") == 0) {
 			o->server = argv[++i];
 		} else if (strcmp(a, "--timeout") == 0) {
 			uint64_t t = parse_u64(argv[++i], "bad --timeout");
 			if (t == 0 || t > UINT32_MAX)
-				die_usage("bad --timeout", argv[i]);
+				weftctl_die_usage("bad --timeout", argv[i]);
 			o->timeout_ms = (uint32_t)t;
 		} else if (strcmp(a, "--ttl") == 0) {
 			o->ttl_ms = parse_seconds(argv[++i], "bad --ttl");
@@ -214,7 +209,7 @@ static void parse(int argc, char **argv, struct cli *o)
 		} else if (strcmp(a, "--mode") == 0) {
 			o->mode = parse_mode(argv[++i]);
 		} else {
-			die_usage("unknown option", a);
+			weftctl_die_usage("unknown option", a);
 		}
 	}
 }
@@ -251,7 +246,7 @@ static void *read_stdin(size_t *len)
 static void need_args(const struct cli *o, int min, int max)
 {
 	if (o->argc < min || o->argc > max)
-		die_usage("wrong number of arguments for", o->cmd);
+		weftctl_die_usage("wrong number of arguments for", o->cmd);
 }
 
 /* Maps a libweft status to the exit code, printing errors. */
@@ -329,7 +324,7 @@ static int cmd_get(const struct cli *o, weft_client *c)
 static int cmd_mget(const struct cli *o, weft_client *c)
 {
 	if (o->argc < 2 || o->argc - 1 > (int)WEFT_MAX_MULTI_GET)
-		die_usage("mget takes a cache and 1..64 keys", NULL);
+		weftctl_die_usage("mget takes a cache and 1..64 keys", NULL);
 	struct weft_mget_item items[WEFT_MAX_MULTI_GET];
 	size_t n = (size_t)o->argc - 1;
 	void *block = NULL;
@@ -408,7 +403,7 @@ static int cmd_other(const struct cli *o, weft_client *c)
 			errno = 0;
 			long long d = strtoll(o->argv[2], &end, 10);
 			if (errno || *end != '\0' || end == o->argv[2])
-				die_usage("bad increment", o->argv[2]);
+				weftctl_die_usage("bad increment", o->argv[2]);
 			delta = d;
 		}
 		rc = weft_incr(c, o->argv[0], o->argv[1], strlen(o->argv[1]), delta, o->ttl_ms, &val);
@@ -417,7 +412,7 @@ static int cmd_other(const struct cli *o, weft_client *c)
 	} else if (strcmp(cmd, "touch") == 0) {
 		need_args(o, 2, 2);
 		if (!o->has_ttl && !o->has_idle)
-			die_usage("touch needs --ttl and/or --max-idle", NULL);
+			weftctl_die_usage("touch needs --ttl and/or --max-idle", NULL);
 		struct weft_write_opts wo = { .ttl_ms = o->ttl_ms, .max_idle_ms = o->idle_ms };
 		rc = weft_touch(c, o->argv[0], o->argv[1], strlen(o->argv[1]), &wo, &version);
 		if (rc == 0 && o->show_version)
@@ -429,7 +424,7 @@ static int cmd_other(const struct cli *o, weft_client *c)
 					     .default_max_idle_ms = o->idle_ms, .mode = o->mode };
 		rc = weft_open_cache(c, o->argv[0], &oo);
 	} else {
-		die_usage("unknown command", cmd);
+		weftctl_die_usage("unknown command", cmd);
 		return 2;
 	}
 	if (rc == 0 && fflush(stdout) != 0) {

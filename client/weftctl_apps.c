@@ -41,6 +41,7 @@
 #include <weft/weft.h>
 
 #include "weftctl_apps.h"
+#include "weftctl_cli.h"
 
 #define MAX_ARGS 4
 #define MAX_MEMBERS 256u
@@ -92,42 +93,10 @@ void weftctl_apps_usage(FILE *f)
 		"An app can also be deployed by copying it into the node's HOME/deployments/.\n");
 }
 
-static bool in(const char *s, const char *const *set, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(s, set[i]) == 0)
-			return true;
-	return false;
-}
-
-static bool positional(const char *a)
-{
-	return a[0] != '-' || strcmp(a, "-") == 0;
-}
-
 const char *weftctl_apps_command(int argc, char **argv)
 {
-	const char *cmd = NULL;
-	bool opts_done = false;
-	for (int i = 1; i < argc && cmd == NULL; i++) {
-		const char *a = argv[i];
-		if (!opts_done && (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0))
-			return NULL;
-		if (opts_done || positional(a))
-			cmd = a;
-		else if (strcmp(a, "--") == 0)
-			opts_done = true;
-		else if (in(a, valued, sizeof(valued) / sizeof(valued[0])))
-			i++;
-	}
-	return cmd && in(cmd, commands, sizeof(commands) / sizeof(commands[0])) ? cmd : NULL;
-}
-
-static void die_usage(const char *msg, const char *arg)
-{
-	fprintf(stderr, "weftctl: %s%s%s\ntry 'weftctl -h'\n", msg, arg ? ": " : "",
-		arg ? arg : "");
-	exit(2);
+	return weftctl_find_command(argc, argv, valued, sizeof(valued) / sizeof(valued[0]),
+				    commands, sizeof(commands) / sizeof(commands[0]));
 }
 
 static void parse(int argc, char **argv, struct acli *o)
@@ -136,13 +105,13 @@ static void parse(int argc, char **argv, struct acli *o)
 	o->server = getenv("WEFT_SERVER") ? getenv("WEFT_SERVER") : "127.0.0.1";
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
-		if (opts_done || positional(a)) {
+		if (opts_done || weftctl_positional(a)) {
 			if (o->cmd == NULL)
 				o->cmd = a;
 			else if (o->argc < MAX_ARGS)
 				o->argv[o->argc++] = a;
 			else
-				die_usage("too many arguments", NULL);
+				weftctl_die_usage("too many arguments", NULL);
 		} else if (strcmp(a, "--") == 0) {
 			opts_done = true;
 		} else if (strcmp(a, "--all") == 0) {
@@ -150,7 +119,7 @@ static void parse(int argc, char **argv, struct acli *o)
 		} else if (strcmp(a, "--direct") == 0) {
 			o->direct = true;
 		} else if (i + 1 >= argc) {
-			die_usage("option needs a value (or is unknown)", a);
+			weftctl_die_usage("option needs a value (or is unknown)", a);
 		} else if (strcmp(a, "-s") == 0 || strcmp(a, "--server") == 0) {
 			o->server = argv[++i];
 		} else if (strcmp(a, "--timeout") == 0) {
@@ -158,10 +127,10 @@ static void parse(int argc, char **argv, struct acli *o)
 			errno = 0;
 			unsigned long v = strtoul(argv[++i], &end, 10);
 			if (errno || *end != '\0' || end == argv[i] || v == 0 || v > UINT32_MAX)
-				die_usage("bad --timeout (ms)", argv[i]);
+				weftctl_die_usage("bad --timeout (ms)", argv[i]);
 			o->attempt_ms = (uint32_t)v;
 		} else {
-			die_usage("unknown option for this command", a);
+			weftctl_die_usage("unknown option for this command", a);
 		}
 	}
 }
@@ -169,7 +138,7 @@ static void parse(int argc, char **argv, struct acli *o)
 static void need_args(const struct acli *o, int n)
 {
 	if (o->argc != n)
-		die_usage("wrong number of arguments for", o->cmd);
+		weftctl_die_usage("wrong number of arguments for", o->cmd);
 }
 
 static int fail(const char *what, const char *who, weft_client *c, int rc)

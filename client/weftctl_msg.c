@@ -36,6 +36,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "weftctl_cli.h"
 #include "weftctl_msg.h"
 
 #define MAX_ARGS 8
@@ -102,62 +103,10 @@ void weftctl_msg_usage(FILE *f)
 		PUBLISH_TIMEOUT_S);
 }
 
-static bool in(const char *s, const char *const *set, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(s, set[i]) == 0)
-			return true;
-	return false;
-}
-
-static bool positional(const char *a)
-{
-	if (a[0] != '-' || strcmp(a, "-") == 0)
-		return true;
-	const char *s = a + 1; /* a negative number is an argument */
-	if (*s == '\0')
-		return false;
-	for (; *s; s++)
-		if (*s < '0' || *s > '9')
-			return false;
-	return true;
-}
-
 const char *weftctl_msg_command(int argc, char **argv)
 {
-	const char *cmd = NULL;
-	bool opts_done = false;
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		if (!opts_done && (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0))
-			return NULL;
-		if (opts_done || positional(a)) {
-			if (cmd == NULL)
-				cmd = a;
-		} else if (strcmp(a, "--") == 0) {
-			opts_done = true;
-		} else if (in(a, valued, sizeof(valued) / sizeof(valued[0]))) {
-			i++;
-		}
-	}
-	return cmd && in(cmd, commands, sizeof(commands) / sizeof(commands[0])) ? cmd : NULL;
-}
-
-static void die_usage(const char *msg, const char *arg)
-{
-	fprintf(stderr, "weftctl: %s%s%s\ntry 'weftctl -h'\n", msg, arg ? ": " : "",
-		arg ? arg : "");
-	exit(2);
-}
-
-static uint64_t parse_num(const char *s, const char *what, uint64_t max)
-{
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno || end == s || *end != '\0' || s[0] == '-' || v > max)
-		die_usage(what, s);
-	return v;
+	return weftctl_find_command(argc, argv, valued, sizeof(valued) / sizeof(valued[0]),
+				    commands, sizeof(commands) / sizeof(commands[0]));
 }
 
 static uint64_t parse_secs(const char *s, const char *what)
@@ -166,7 +115,7 @@ static uint64_t parse_secs(const char *s, const char *what)
 	errno = 0;
 	double d = strtod(s, &end);
 	if (errno || end == s || *end != '\0' || !(d > 0) || d > 1e9)
-		die_usage(what, s);
+		weftctl_die_usage(what, s);
 	return (uint64_t)(d * 1000.0 + 0.5);
 }
 
@@ -174,13 +123,13 @@ static void add_prop(struct mcli *o, const char *a)
 {
 	const char *eq = strchr(a, '=');
 	if (eq == NULL || eq == a)
-		die_usage("--prop takes NAME=VALUE", a);
+		weftctl_die_usage("--prop takes NAME=VALUE", a);
 	if (o->n_props == MAX_PROPS)
-		die_usage("too many --prop", a);
+		weftctl_die_usage("too many --prop", a);
 	size_t nl = (size_t)(eq - a);
 	char *name = strndup(a, nl);
 	if (name == NULL)
-		die_usage("out of memory", NULL);
+		weftctl_die_usage("out of memory", NULL);
 	o->props[o->n_props++] = (struct weft_prop){ .name = name, .value = eq + 1,
 						     .value_len = strlen(eq + 1) };
 }
@@ -191,31 +140,31 @@ static bool option(struct mcli *o, const char *a, const char *v)
 	if (strcmp(a, "-s") == 0 || strcmp(a, "--server") == 0)
 		o->server = v;
 	else if (strcmp(a, "--timeout") == 0 && o->cmd == NULL) {
-		o->attempt_ms = (uint32_t)parse_num(v, "bad --timeout (ms)", UINT32_MAX);
+		o->attempt_ms = (uint32_t)weftctl_parse_num(v, "bad --timeout (ms)", UINT32_MAX);
 		if (o->attempt_ms == 0)
-			die_usage("bad --timeout (ms)", v);
+			weftctl_die_usage("bad --timeout (ms)", v);
 	} else if (strcmp(a, "--timeout") == 0)
 		o->timeout_ms = parse_secs(v, "bad --timeout (seconds)");
 	else if (strcmp(a, "--ttl") == 0) {
 		o->ttl_ms = strcmp(v, "none") == 0 ? WEFT_TTL_NONE
-						   : parse_num(v, "bad --ttl (ms)", UINT64_MAX - 1);
+						   : weftctl_parse_num(v, "bad --ttl (ms)", UINT64_MAX - 1);
 		o->has_ttl = true;
 	} else if (strcmp(a, "--prop") == 0)
 		add_prop(o, v);
 	else if (strcmp(a, "--count") == 0)
-		o->count = parse_num(v, "bad --count", UINT32_MAX);
+		o->count = weftctl_parse_num(v, "bad --count", UINT32_MAX);
 	else if (strcmp(a, "--durable") == 0)
 		o->durable = v;
 	else if (strcmp(a, "--max") == 0)
-		o->max = (uint32_t)parse_num(v, "bad --max (1..64)", WEFT_MAX_RECEIVE);
+		o->max = (uint32_t)weftctl_parse_num(v, "bad --max (1..64)", WEFT_MAX_RECEIVE);
 	else if (strcmp(a, "--max-depth") == 0)
-		o->dopts.max_depth = (uint32_t)parse_num(v, "bad --max-depth", UINT32_MAX);
+		o->dopts.max_depth = (uint32_t)weftctl_parse_num(v, "bad --max-depth", UINT32_MAX);
 	else if (strcmp(a, "--max-deliveries") == 0)
-		o->dopts.max_deliveries = (uint32_t)parse_num(v, "bad --max-deliveries", UINT32_MAX);
+		o->dopts.max_deliveries = (uint32_t)weftctl_parse_num(v, "bad --max-deliveries", UINT32_MAX);
 	else if (strcmp(a, "--visibility") == 0)
-		o->dopts.visibility_ms = (uint32_t)parse_num(v, "bad --visibility (ms)", UINT32_MAX);
+		o->dopts.visibility_ms = (uint32_t)weftctl_parse_num(v, "bad --visibility (ms)", UINT32_MAX);
 	else if (strcmp(a, "--max-bytes") == 0)
-		o->dopts.max_bytes = parse_num(v, "bad --max-bytes", UINT64_MAX);
+		o->dopts.max_bytes = weftctl_parse_num(v, "bad --max-bytes", UINT64_MAX);
 	else
 		return false;
 	return true;
@@ -227,13 +176,13 @@ static void parse(int argc, char **argv, struct mcli *o)
 	o->server = getenv("WEFT_SERVER") ? getenv("WEFT_SERVER") : "127.0.0.1";
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
-		if (opts_done || positional(a)) {
+		if (opts_done || weftctl_positional(a)) {
 			if (o->cmd == NULL)
 				o->cmd = a;
 			else if (o->argc < MAX_ARGS)
 				o->argv[o->argc++] = a;
 			else
-				die_usage("too many arguments", NULL);
+				weftctl_die_usage("too many arguments", NULL);
 		} else if (strcmp(a, "--") == 0) {
 			opts_done = true;
 		} else if (strcmp(a, "--direct") == 0) {
@@ -244,9 +193,9 @@ static void parse(int argc, char **argv, struct mcli *o)
 			o->nack = true;
 		} else if (strcmp(a, "--all") == 0) {
 			o->all = true;
-		} else if (!in(a, valued, sizeof(valued) / sizeof(valued[0])) || i + 1 >= argc ||
+		} else if (!weftctl_in(a, valued, sizeof(valued) / sizeof(valued[0])) || i + 1 >= argc ||
 			   !option(o, a, argv[i + 1])) {
-			die_usage(i + 1 >= argc ? "option needs a value (or is unknown)"
+			weftctl_die_usage(i + 1 >= argc ? "option needs a value (or is unknown)"
 						: "unknown option for this command",
 				  a);
 		} else {
@@ -260,7 +209,7 @@ static void parse(int argc, char **argv, struct mcli *o)
 static void need_args(const struct mcli *o, int min, int max)
 {
 	if (o->argc < min || o->argc > max)
-		die_usage("wrong number of arguments for", o->cmd);
+		weftctl_die_usage("wrong number of arguments for", o->cmd);
 }
 
 static int report(const struct mcli *o, weft_client *c, int rc)
@@ -326,7 +275,7 @@ static int cmd_publish(const struct mcli *o, weft_client *c)
 	int rc = 0;
 
 	if (from_stdin && o->count)
-		die_usage("publish: --count needs a BODY, not '-'", NULL);
+		weftctl_die_usage("publish: --count needs a BODY, not '-'", NULL);
 	if (from_stdin) {
 		char *line = NULL;
 		size_t cap = 0;
@@ -342,7 +291,7 @@ static int cmd_publish(const struct mcli *o, weft_client *c)
 		size_t blen = strlen(body);
 		char *buf = malloc(blen + 24);
 		if (buf == NULL)
-			die_usage("out of memory", NULL);
+			weftctl_die_usage("out of memory", NULL);
 		for (uint64_t i = 1; i <= o->count && rc == 0 && !stop_requested; i++) {
 			int n = snprintf(buf, blen + 24, "%s-%" PRIu64, body, i);
 			rc = publish_one(o, c, buf, (size_t)n, retry_ms);

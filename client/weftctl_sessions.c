@@ -38,6 +38,7 @@
 
 #include <weft/weft.h>
 
+#include "weftctl_cli.h"
 #include "weftctl_sessions.h"
 
 #define VALUE_SHOW 64u /* bytes of a value shown */
@@ -75,52 +76,10 @@ void weftctl_sessions_usage(FILE *f)
 		"                                       members' IPs at port P (default 8080)\n");
 }
 
-static bool in(const char *s, const char *const *set, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(s, set[i]) == 0)
-			return true;
-	return false;
-}
-
-static bool positional(const char *a)
-{
-	return a[0] != '-' || strcmp(a, "-") == 0;
-}
-
 const char *weftctl_sessions_command(int argc, char **argv)
 {
-	const char *cmd = NULL;
-	bool opts_done = false;
-	for (int i = 1; i < argc && cmd == NULL; i++) {
-		const char *a = argv[i];
-		if (!opts_done && (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0))
-			return NULL;
-		if (opts_done || positional(a))
-			cmd = a;
-		else if (strcmp(a, "--") == 0)
-			opts_done = true;
-		else if (in(a, valued, sizeof(valued) / sizeof(valued[0])))
-			i++;
-	}
-	return cmd && in(cmd, commands, sizeof(commands) / sizeof(commands[0])) ? cmd : NULL;
-}
-
-static void die_usage(const char *msg, const char *arg)
-{
-	fprintf(stderr, "weftctl: %s%s%s\ntry 'weftctl -h'\n", msg, arg ? ": " : "",
-		arg ? arg : "");
-	exit(2);
-}
-
-static uint64_t parse_num(const char *s, const char *what, uint64_t max)
-{
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno || end == s || *end != '\0' || s[0] == '-' || v > max)
-		die_usage(what, s);
-	return v;
+	return weftctl_find_command(argc, argv, valued, sizeof(valued) / sizeof(valued[0]),
+				    commands, sizeof(commands) / sizeof(commands[0]));
 }
 
 static void parse(int argc, char **argv, struct scli *o)
@@ -131,13 +90,13 @@ static void parse(int argc, char **argv, struct scli *o)
 	o->upstream = "weft_web";
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
-		if (opts_done || positional(a)) {
+		if (opts_done || weftctl_positional(a)) {
 			if (o->cmd == NULL)
 				o->cmd = a;
 			else if (o->argc < (int)(sizeof(o->argv) / sizeof(o->argv[0])))
 				o->argv[o->argc++] = a;
 			else
-				die_usage("too many arguments", NULL);
+				weftctl_die_usage("too many arguments", NULL);
 			continue;
 		}
 		if (strcmp(a, "--") == 0) {
@@ -149,30 +108,30 @@ static void parse(int argc, char **argv, struct scli *o)
 			continue;
 		}
 		if (i + 1 >= argc)
-			die_usage("option needs a value (or is unknown)", a);
+			weftctl_die_usage("option needs a value (or is unknown)", a);
 		const char *v = argv[++i];
 		if (strcmp(a, "-s") == 0 || strcmp(a, "--server") == 0)
 			o->server = v;
 		else if (strcmp(a, "--timeout") == 0)
-			o->attempt_ms = (uint32_t)parse_num(v, "bad --timeout (ms)", UINT32_MAX);
+			o->attempt_ms = (uint32_t)weftctl_parse_num(v, "bad --timeout (ms)", UINT32_MAX);
 		else if (strcmp(a, "--store") == 0)
 			o->store = v;
 		else if (strcmp(a, "--max-inactive") == 0)
-			o->max_inactive_s = (uint32_t)parse_num(v, "bad --max-inactive (seconds)",
+			o->max_inactive_s = (uint32_t)weftctl_parse_num(v, "bad --max-inactive (seconds)",
 								WEFT_SESSION_MAX_MAX_INACTIVE_S);
 		else if (strcmp(a, "--port") == 0)
-			o->port = (unsigned)parse_num(v, "bad --port", 65535);
+			o->port = (unsigned)weftctl_parse_num(v, "bad --port", 65535);
 		else if (strcmp(a, "--upstream") == 0)
 			o->upstream = v;
 		else if (strcmp(a, "--count") == 0)
-			o->count = parse_num(v, "bad --count", UINT32_MAX);
+			o->count = weftctl_parse_num(v, "bad --count", UINT32_MAX);
 		else if (strcmp(a, "--wait") == 0)
-			o->wait_ms = parse_num(v, "bad --wait (seconds)", 86400u * 365u) * 1000u;
+			o->wait_ms = weftctl_parse_num(v, "bad --wait (seconds)", 86400u * 365u) * 1000u;
 		else
-			die_usage("unknown option for this command", a);
+			weftctl_die_usage("unknown option for this command", a);
 	}
 	if (o->cmd == NULL)
-		die_usage("no command", NULL);
+		weftctl_die_usage("no command", NULL);
 }
 
 int weftctl_sessions_fail(const char *what, weft_client *c, int rc)
@@ -188,14 +147,14 @@ int weftctl_sessions_fail(const char *what, weft_client *c, int rc)
 static void need_args(const struct scli *o, int min, int max)
 {
 	if (o->argc < min || o->argc > max)
-		die_usage("wrong number of arguments for", o->cmd);
+		weftctl_die_usage("wrong number of arguments for", o->cmd);
 }
 
 static struct weft_session_id id_arg(const char *hex)
 {
 	struct weft_session_id id;
 	if (weft_session_id_parse(hex, &id) != 0)
-		die_usage("bad session id (32 hex digits, not all zero)", hex);
+		weftctl_die_usage("bad session id (32 hex digits, not all zero)", hex);
 	return id;
 }
 
@@ -406,7 +365,7 @@ int weftctl_sessions_main(int argc, char **argv)
 	struct scli o = { 0 };
 	parse(argc, argv, &o);
 	if (o.store != NULL && !weft_wire_is_session_store(o.store, strlen(o.store)))
-		die_usage("bad --store (weft.sessions or weft.sessions.<name>)", o.store);
+		weftctl_die_usage("bad --store (weft.sessions or weft.sessions.<name>)", o.store);
 	struct weft_client_opts co;
 	weft_client_opts_init(&co);
 	if (o.attempt_ms)

@@ -1,0 +1,32 @@
+/*
+ * weftctl_cli.h — what weftctl's command modules (weftctl_msg.c,
+ * weftctl_apps.c, weftctl_sessions.c) share to read their command lines:
+ * finding the command word among options, usage errors and numbers.
+ */
+#ifndef WEFTCTL_CLI_H
+#define WEFTCTL_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Whether s is one of the n strings of set. */
+bool weftctl_in(const char *s, const char *const *set, size_t n);
+
+/* Whether argument a is a positional one: not an option, or "-" (stdin),
+ * or a negative number. */
+bool weftctl_positional(const char *a);
+
+/* The first positional argument of argv[1..argc) when it is one of
+ * commands (options in valued take the next argument; "--" ends the
+ * options), else NULL; NULL too when -h / --help comes before "--". */
+const char *weftctl_find_command(int argc, char **argv, const char *const *valued,
+				 size_t n_valued, const char *const *commands, size_t n_commands);
+
+/* Prints "weftctl: MSG[: ARG]" and a hint to stderr, exits with status 2. */
+_Noreturn void weftctl_die_usage(const char *msg, const char *arg);
+
+/* s as a decimal integer in 0..max, or weftctl_die_usage(what, s). */
+uint64_t weftctl_parse_num(const char *s, const char *what, uint64_t max);
+
+#endif /* WEFTCTL_CLI_H */
