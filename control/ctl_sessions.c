@@ -59,10 +59,6 @@ struct store_scan {
 	uint64_t cursor;
 };
 
-struct counters {
-	uint64_t published, publish_failed, bad_events;
-	uint64_t expired, not_due, gone, expire_failed, discarded;
-};
 
 struct ctl_sessions {
 	struct ctl_sessions_cfg cfg;
@@ -80,7 +76,7 @@ struct ctl_sessions {
 	bool warned_stores;
 	uint8_t (*due)[WEFT_SESSION_ID_LEN];
 	uint64_t *due_version;
-	struct counters n, logged;
+	struct weft_dp_sess_service n, logged; /* totals; as last logged */
 	uint64_t next_log_ms;
 	uint8_t buf[WEFT_MAX_DGRAM_LEN];
 };
@@ -319,6 +315,7 @@ static void *sess_main(void *arg)
 			next_pass = now + CTL_SESS_PASS_MS;
 		}
 		log_failures(s, now);
+		weft_dp_sess_service_publish(s->cfg.dp, &s->n);
 		if (busy) {
 			idle_ms = IDLE_MIN_MS;
 			continue;
@@ -331,6 +328,7 @@ static void *sess_main(void *arg)
 		if (drain_events(s) == 0)
 			break;
 	log_failures(s, UINT64_MAX);
+	weft_dp_sess_service_publish(s->cfg.dp, &s->n);
 	urcu_qsbr_unregister_thread();
 	return NULL;
 }

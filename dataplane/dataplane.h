@@ -338,6 +338,21 @@ struct weft_dp_sess_event {
  * thread at a time (not an lcore). */
 unsigned weft_dp_sess_events(struct weft_dp *dp, struct weft_dp_sess_event *out, unsigned max);
 
+/* What the sessions service did since the node started (totals), shown in
+ * STATS as "sessions_service.<field> N". */
+struct weft_dp_sess_service {
+	uint64_t published;      /* events published to their topic */
+	uint64_t publish_failed; /* events lost: the publish failed */
+	uint64_t bad_events;     /* events with no valid topic (not published) */
+	uint64_t expired;        /* EXPIREs the primary applied */
+	uint64_t not_due;        /* EXPIREs the primary found not due (clocks differ) */
+	uint64_t gone;           /* EXPIREs that found the session gone already */
+	uint64_t expire_failed;  /* EXPIREs that got no answer or an error */
+	uint64_t discarded;      /* due copies dropped after the primary said NO_SESSION */
+};
+/* Publishes the service's counters (copied). Any thread. */
+void weft_dp_sess_service_publish(struct weft_dp *dp, const struct weft_dp_sess_service *s);
+
 /* --- in-node clients ---------------------------------------------------------
  *
  * weftd's own threads (the app thread pool, the control thread) speak the

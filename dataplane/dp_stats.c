@@ -58,14 +58,38 @@ static const char *const mode_names[WEFT_MODE__COUNT] = {
 	"default", "local", "distributed", "replicated", "invalidated",
 };
 
-/* The rebalancing progress the control thread publishes, and the app
- * runtime's APPS text. */
+/* What threads outside the dataplane publish for STATS and APPS: the
+ * control thread's rebalancing progress, the app runtime's APPS text and
+ * the sessions service's counters. */
 struct dp_rebalance_box {
 	pthread_mutex_t lock;
 	struct weft_dp_rebalance r;
 	char *apps;       /* malloc'd, apps_len bytes; NULL: none */
 	size_t apps_len;
+	struct weft_dp_sess_service sess;
 };
+
+void weft_dp_sess_service_publish(struct weft_dp *dp, const struct weft_dp_sess_service *s)
+{
+	pthread_mutex_lock(&dp->rebalance->lock);
+	dp->rebalance->sess = *s;
+	pthread_mutex_unlock(&dp->rebalance->lock);
+}
+
+static void put_sess_service(struct dp_text *o, struct dp_rebalance_box *b)
+{
+	pthread_mutex_lock(&b->lock);
+	struct weft_dp_sess_service s = b->sess;
+	pthread_mutex_unlock(&b->lock);
+	dp_text_put(o, "sessions_service.published %" PRIu64
+		    "\nsessions_service.publish_failed %" PRIu64
+		    "\nsessions_service.bad_events %" PRIu64 "\nsessions_service.expired %" PRIu64
+		    "\nsessions_service.not_due %" PRIu64 "\nsessions_service.gone %" PRIu64
+		    "\nsessions_service.expire_failed %" PRIu64
+		    "\nsessions_service.discarded %" PRIu64 "\n",
+		    s.published, s.publish_failed, s.bad_events, s.expired, s.not_due, s.gone,
+		    s.expire_failed, s.discarded);
+}
 
 int weft_dp_apps_publish(struct weft_dp *dp, const char *text, size_t len)
 {
@@ -266,6 +290,7 @@ size_t weft_dp_stats_format(struct weft_dp *dp, char *buf, size_t len)
 	if (dp->ctl != NULL)
 		dp_ctl_stats_format(dp->ctl, put_named, &o);
 	put_rebalance(&o, dp->rebalance);
+	put_sess_service(&o, dp->rebalance);
 	weft_cache_foreach(dp->reg, put_cache, &o);
 	return o.len;
 }

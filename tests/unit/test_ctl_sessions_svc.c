@@ -33,32 +33,13 @@
 #include "ctl_local.h"
 #include "ctl_sessions.h"
 #include "dp_fakeport.h"
+#include "dp_poller.h"
 
 static const uint8_t NODE_IP[4] = {10, 215, 0, 2};
 #define NODE_PORT 7700u
 #define EVENT_WAIT_TRIES 15
 
-static struct {
-	struct dp_fakeport fp;
-	pthread_t poller;
-	volatile bool stop;
-} T;
-
-static void *poll_main(void *arg)
-{
-	(void)arg;
-	urcu_qsbr_register_thread();
-	while (!T.stop) {
-		weft_dp_poll_once(T.fp.dp, 0);
-		urcu_qsbr_quiescent_state();
-		struct rte_mbuf *out[32];
-		unsigned n = rte_ring_dequeue_burst(T.fp.tx, (void **)out, 32, NULL);
-		if (n)
-			rte_pktmbuf_free_bulk(out, n);
-	}
-	urcu_qsbr_unregister_thread();
-	return NULL;
-}
+static struct dp_poller T;
 
 /* Waits (bounded) for the next session event on k: 0 with *ev / *id, or
  * -1 when none came. Checks the store property too. */
@@ -165,6 +146,17 @@ static void test_events_and_expiry(void **state)
 	ctl_sessions_stop(svc);
 	assert_int_equal(__atomic_load_n(&T.fp.dp->n_locals, __ATOMIC_RELAXED), 0);
 	ctl_sessions_stop(NULL);
+
+	/* STATS shows what the service did: the five events above published,
+	 * b expired by its pass, nothing lost. */
+	size_t len = weft_dp_stats_format(T.fp.dp, NULL, 0);
+	char *text = malloc(len + 1);
+	assert_non_null(text);
+	weft_dp_stats_format(T.fp.dp, text, len + 1);
+	assert_non_null(strstr(text, "\nsessions_service.published 5\n"));
+	assert_non_null(strstr(text, "\nsessions_service.expired 1\n"));
+	assert_non_null(strstr(text, "\nsessions_service.publish_failed 0\n"));
+	free(text);
 }
 
 static void test_start_refuses_bad_cfg(void **state)
@@ -268,24 +260,13 @@ static void test_due_copy_discarded_on_no_session(void **state)
 static int setup(void **state)
 {
 	(void)state;
-	uint32_t ip;
-	memcpy(&ip, NODE_IP, 4);
-	struct weft_dp_config cfg = {.bind_ip = ip, .udp_port = NODE_PORT, .n_workers = 1,
-				     .poll = WEFT_DP_POLL_BUSY};
-	if (dp_fakeport_open(&T.fp, "test_ctl_sessions_svc", 1024, 1024, 4095, &cfg) != 0)
-		return -1;
-	/* The test thread only uses local clients: it holds no RCU pointer. */
-	urcu_qsbr_thread_offline();
-	return pthread_create(&T.poller, NULL, poll_main, NULL);
+	return dp_poller_open(&T, "test_ctl_sessions_svc", NODE_IP, NODE_PORT);
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	T.stop = true;
-	pthread_join(T.poller, NULL);
-	urcu_qsbr_thread_online();
-	dp_fakeport_close(&T.fp);
+	dp_poller_close(&T);
 	return 0;
 }
 
