@@ -1,9 +1,10 @@
 /*
  * libweft messaging (weft.h "Messaging") against a fake 3-node cluster on
  * loopback: three scripted fake nodes (test_client_peer.c) answer TOPOLOGY
- * with a table this file encodes (16 segments, 2 owners; segment s's
- * owners are node (s + rot) % 3 then (s + rot + 1) % 3), answer the
- * messaging ops as the test scripts them, and log every request.
+ * with the table test_client_peer.c encodes (16 segments, 2 owners;
+ * segment s's owners are node (s + rot) % 3 then (s + rot + 1) % 3),
+ * answer the messaging ops as the test scripts them, and log every request
+ * but FETCH.
  *
  * Asserted: PUBLISH carries the ttl, the property list and the body as
  * wire.h lays them out, and its weft_x_published is returned; FULL
@@ -21,7 +22,6 @@
  * Every wait is bounded: client timeouts are short, the peers poll with a
  * cap (test_client_peer.h), weft_listen gets a max_ms.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -35,28 +35,13 @@
 #include <unistd.h>
 
 #include <cmocka.h>
-#include <xxhash.h>
 
 #include "client_internal.h"
 #include "test_client_peer.h"
 
-#define NODES 3u
-#define SEG_LOG2 4u
 #define LOG_MAX 256u
 #define SCRIPT_MAX 8u
 #define LIST_MAX (64u << 10)
-
-struct rec {
-	unsigned node;
-	uint8_t op;
-	uint64_t rid;
-	char name[WEFT_MAX_NAME_LEN + 1];
-	char key[WEFT_MAX_KEY_LEN + 1];
-	uint8_t extras[64];
-	uint16_t extras_len;
-	uint8_t value[WEFT_MAX_DGRAM_PAYLOAD];
-	size_t value_len;
-};
 
 /* One scripted RECEIVE answer. */
 struct answer {
@@ -67,21 +52,9 @@ struct answer {
 	bool no_extras; /* a malformed OK: without weft_x_received */
 };
 
-struct cluster;
-struct node {
-	struct cluster *cl;
-	unsigned idx;
-};
-
 struct cluster {
-	pthread_mutex_t mu;
-	struct peer p[NODES];
-	struct node nodes[NODES];
-	bool stopped;
+	struct peer_cluster pc; /* the nodes, the table, mu */
 	/* scenario */
-	uint32_t epoch;
-	unsigned rot;
-	bool silent[NODES];
 	uint16_t publish_status;
 	unsigned hold_ms;            /* delay before a RECEIVE's answer */
 	struct answer script[SCRIPT_MAX];
@@ -91,20 +64,14 @@ struct cluster {
 	uint16_t long_xlen;
 	/* what happened */
 	unsigned fetches; /* FETCH requests (not in the log) */
-	struct rec log[LOG_MAX];
-	unsigned n_log;
+	struct peer_rec log[LOG_MAX]; /* pc's log */
 };
-
-static unsigned seg_of(const void *key, size_t len)
-{
-	return (unsigned)(XXH3_64bits(key, len) & ((1u << SEG_LOG2) - 1u));
-}
 
 /* The primary of destination name under rotation rot. */
 static unsigned primary_of(unsigned rot, const char *name)
 {
 	size_t rl = weft_wire_dest_route_len(name, strlen(name));
-	return (seg_of(name, rl) + rot) % NODES;
+	return (peer_cluster_seg(name, rl) + rot) % PEER_NODES;
 }
 
 /* A name "PREFIX<i>SUFFIX" whose primary (rot 0) is node. */
@@ -116,29 +83,6 @@ static void name_on(char *out, size_t cap, const char *prefix, const char *suffi
 			return;
 	}
 	fail_msg("no name found");
-}
-
-static size_t encode_table(const struct cluster *cl, uint8_t *out)
-{
-	struct weft_topo_hdr h = { .epoch = cl->epoch, .n_segments_log2 = SEG_LOG2, .owners = 2,
-				   .n_members = NODES };
-	size_t off = sizeof(h);
-	memcpy(out, &h, sizeof(h));
-	for (unsigned i = 0; i < NODES; i++) {
-		struct weft_topo_member m = { .port = cl->p[i].port, .ip = htonl(INADDR_LOOPBACK),
-					      .name_len = 2 };
-		memcpy(out + off, &m, sizeof(m));
-		off += sizeof(m);
-		out[off++] = 'n';
-		out[off++] = (uint8_t)('0' + i);
-	}
-	for (unsigned s = 0; s < (1u << SEG_LOG2); s++)
-		for (unsigned r = 0; r < 2; r++) {
-			uint16_t o = (uint16_t)((s + cl->rot + r) % NODES);
-			memcpy(out + off, &o, 2);
-			off += 2;
-		}
-	return off;
 }
 
 /* Sends extras + list, in pieces when longer than a datagram (the first
@@ -175,46 +119,12 @@ static void serve_fetch(struct cluster *cl, struct peer *p, const struct weft_wi
 				cl->long_xlen, k);
 }
 
-static void node_handler(struct peer *p, const uint8_t *d, size_t len)
+static void answer_req(void *ctx, struct peer *p, const struct peer_req *q)
 {
-	struct node *nd = p->ctx;
-	struct cluster *cl = nd->cl;
-	struct weft_wire_hdr h;
-	if (len < sizeof(h))
-		return;
-	memcpy(&h, d, sizeof(h));
-	const uint8_t *name = d + sizeof(h);
-	const uint8_t *key = name + h.name_len;
-	const uint8_t *extras = key + h.key_len;
-	const uint8_t *val = extras + h.extras_len;
-	size_t head = sizeof(h) + h.name_len + h.key_len + h.extras_len;
-	if (head > len || h.frag_offset != 0)
-		return;
-
-	pthread_mutex_lock(&cl->mu);
-	if (cl->n_log < LOG_MAX && h.opcode != WEFT_OP_FETCH) {
-		struct rec *r = &cl->log[cl->n_log++];
-		memset(r, 0, sizeof(*r));
-		r->node = nd->idx;
-		r->op = h.opcode;
-		r->rid = h.request_id;
-		memcpy(r->name, name, h.name_len);
-		memcpy(r->key, key, h.key_len);
-		r->extras_len = h.extras_len < sizeof(r->extras) ? h.extras_len : sizeof(r->extras);
-		memcpy(r->extras, extras, r->extras_len);
-		r->value_len = len - head;
-		memcpy(r->value, val, r->value_len);
-	}
-	if (cl->silent[nd->idx]) {
-		pthread_mutex_unlock(&cl->mu);
-		return;
-	}
-	p->epoch = cl->epoch;
-	uint8_t out[WEFT_MAX_DGRAM_PAYLOAD];
+	struct cluster *cl = ctx;
+	const struct weft_wire_hdr h = q->h;
+	const uint8_t *name = q->name, *extras = q->extras;
 	switch (h.opcode) {
-	case WEFT_OP_TOPOLOGY:
-		peer_reply(p, &h, WEFT_ST_OK, NULL, 0, out, (uint32_t)encode_table(cl, out));
-		break;
 	case WEFT_OP_PUBLISH: {
 		struct weft_x_published x = { .id = 77, .fanout = 3 };
 		bool ok = cl->publish_status == WEFT_ST_OK;
@@ -253,50 +163,25 @@ static void node_handler(struct peer *p, const uint8_t *d, size_t len)
 	default:
 		peer_reply(p, &h, WEFT_ST_OK, NULL, 0, NULL, 0);
 	}
-	pthread_mutex_unlock(&cl->mu);
 }
 
 static int setup(void **state)
 {
 	struct cluster *cl = calloc(1, sizeof(*cl));
 	assert_non_null(cl);
-	pthread_mutex_init(&cl->mu, NULL);
-	cl->epoch = 5;
-	for (unsigned i = 0; i < NODES; i++) {
-		cl->nodes[i] = (struct node){ .cl = cl, .idx = i };
-		peer_start(&cl->p[i], node_handler, &cl->nodes[i]);
-	}
+	peer_cluster_start(&cl->pc, answer_req, cl, cl->log, LOG_MAX);
 	*state = cl;
 	return 0;
-}
-
-/* Stops the nodes (draining what the client sent): the log is then final. */
-static void stop_all(struct cluster *cl)
-{
-	if (cl->stopped)
-		return;
-	for (unsigned i = 0; i < NODES; i++)
-		peer_stop(&cl->p[i]);
-	cl->stopped = true;
 }
 
 static int teardown(void **state)
 {
 	struct cluster *cl = *state;
-	stop_all(cl);
+	peer_cluster_destroy(&cl->pc);
 	for (unsigned i = 0; i < cl->n_script; i++)
 		free(cl->script[i].list);
-	pthread_mutex_destroy(&cl->mu);
 	free(cl);
 	return 0;
-}
-
-static weft_client *client_of(struct cluster *cl, uint32_t timeout_ms, uint32_t retries)
-{
-	struct weft_client_opts o = { .timeout_ms = timeout_ms, .retries = retries };
-	weft_client *c = weft_client_connect(cl->p[0].addr, &o);
-	assert_non_null(c);
-	return c;
 }
 
 /* --- message lists ---------------------------------------------------- */
@@ -324,12 +209,12 @@ static void list_add(struct list *l, uint64_t id, uint16_t deliveries, const voi
 /* Scripts the next RECEIVE answer (takes l's buffer). */
 static void script(struct cluster *cl, uint16_t status, uint32_t count, struct list *l)
 {
-	pthread_mutex_lock(&cl->mu);
+	pthread_mutex_lock(&cl->pc.mu);
 	assert_true(cl->n_script < SCRIPT_MAX);
 	cl->script[cl->n_script++] = (struct answer){ .status = status, .count = count,
 						      .list = l ? l->buf : NULL,
 						      .len = l ? l->len : 0 };
-	pthread_mutex_unlock(&cl->mu);
+	pthread_mutex_unlock(&cl->pc.mu);
 	if (l)
 		*l = (struct list){ 0 };
 }
@@ -345,22 +230,12 @@ static size_t encode_props(const struct weft_prop *p, size_t n, uint8_t *out)
 	return len;
 }
 
-/* Log entries of op, copied out. */
-static unsigned find_ops(struct cluster *cl, uint8_t op, struct rec *out, unsigned max)
-{
-	unsigned n = 0;
-	for (unsigned i = 0; i < cl->n_log && n < max; i++)
-		if (cl->log[i].op == op)
-			out[n++] = cl->log[i];
-	return n;
-}
-
 /* --- tests ------------------------------------------------------------- */
 
 static void test_publish_encodes(void **state)
 {
 	struct cluster *cl = *state;
-	weft_client *c = client_of(cl, 200, 2);
+	weft_client *c = peer_cluster_client(&cl->pc, 200, 2);
 	char dest[64];
 	name_on(dest, sizeof(dest), "/queue/pub", "", 1);
 	const struct weft_prop props[] = {
@@ -375,10 +250,10 @@ static void test_publish_encodes(void **state)
 	assert_int_equal(id, 77);
 	assert_int_equal(fanout, 3);
 	weft_client_close(c);
-	stop_all(cl);
+	peer_cluster_stop(&cl->pc);
 
-	struct rec r[4];
-	assert_int_equal(find_ops(cl, WEFT_OP_PUBLISH, r, 4), 1);
+	struct peer_rec r[4];
+	assert_int_equal(peer_cluster_find(&cl->pc, WEFT_OP_PUBLISH, r, 4), 1);
 	assert_int_equal(r[0].node, 1); /* the primary */
 	assert_string_equal(r[0].name, dest);
 	assert_string_equal(r[0].key, "");
@@ -400,21 +275,21 @@ static void test_publish_full(void **state)
 {
 	struct cluster *cl = *state;
 	cl->publish_status = WEFT_ST_FULL;
-	weft_client *c = client_of(cl, 200, 2);
+	weft_client *c = peer_cluster_client(&cl->pc, 200, 2);
 	uint64_t id = 12345;
 	assert_int_equal(weft_publish(c, "/queue/full", "x", 1, NULL, &id, NULL), -WEFT_ST_FULL);
 	assert_int_equal(id, 12345); /* untouched on error */
 	weft_client_close(c);
-	stop_all(cl);
-	struct rec r[4];
-	assert_int_equal(find_ops(cl, WEFT_OP_PUBLISH, r, 4), 1); /* not retried */
+	peer_cluster_stop(&cl->pc);
+	struct peer_rec r[4];
+	assert_int_equal(peer_cluster_find(&cl->pc, WEFT_OP_PUBLISH, r, 4), 1); /* not retried */
 	assert_int_equal(r[0].value_len, 1);
 }
 
 static void test_invalid_args_send_nothing(void **state)
 {
 	struct cluster *cl = *state;
-	weft_client *c = client_of(cl, 200, 2);
+	weft_client *c = peer_cluster_client(&cl->pc, 200, 2);
 	static const char *const bad_names[] = {
 		"/queue/", "/topic/", "/foo/x", "queue/x", "/queue/a b", "/queue/a\tb", "",
 		"/queue/0123456789012345678901234567890123456789012345678901234567", /* 65 */
@@ -487,8 +362,8 @@ static void test_invalid_args_send_nothing(void **state)
 	assert_int_equal(weft_ack(NULL, NULL, 0, NULL), -WEFT_ST_INVALID_ARG);
 	assert_int_equal(weft_consumer_close(k, false), 0); /* never subscribed: nothing sent */
 	weft_client_close(c);
-	stop_all(cl);
-	assert_int_equal(cl->n_log, 0);
+	peer_cluster_stop(&cl->pc);
+	assert_int_equal(cl->pc.n_log, 0);
 }
 
 static void test_receive_parses_list(void **state)
@@ -506,7 +381,7 @@ static void test_receive_parses_list(void **state)
 	list_add(&l, 12, 1, NULL, 0, "third", 5);
 	script(cl, WEFT_ST_OK, 3, &l);
 
-	weft_client *c = client_of(cl, 200, 2);
+	weft_client *c = peer_cluster_client(&cl->pc, 200, 2);
 	char dest[64];
 	name_on(dest, sizeof(dest), "/topic/dur", "", 2);
 	weft_consumer *k = weft_consumer_open(c, dest, "sub-a");
@@ -552,10 +427,10 @@ static void test_receive_parses_list(void **state)
 	uint64_t kid = weft_consumer_id(k);
 	assert_int_equal(weft_consumer_close(k, true), 0);
 	weft_client_close(c);
-	stop_all(cl);
+	peer_cluster_stop(&cl->pc);
 
-	struct rec r[4];
-	assert_int_equal(find_ops(cl, WEFT_OP_RECEIVE, r, 4), 2);
+	struct peer_rec r[4];
+	assert_int_equal(peer_cluster_find(&cl->pc, WEFT_OP_RECEIVE, r, 4), 2);
 	assert_int_equal(r[0].node, 2); /* a durable subscription: the topic's primary */
 	assert_string_equal(r[0].name, dest);
 	assert_string_equal(r[0].key, "sub-a");
@@ -568,7 +443,7 @@ static void test_receive_parses_list(void **state)
 	assert_int_equal(x.visibility_ms, 1234);
 	memcpy(&x, r[1].extras, sizeof(x));
 	assert_int_equal(x.max, 1); /* ro NULL */
-	assert_int_equal(find_ops(cl, WEFT_OP_UNSUBSCRIBE, r, 4), 1);
+	assert_int_equal(peer_cluster_find(&cl->pc, WEFT_OP_UNSUBSCRIBE, r, 4), 1);
 	assert_int_equal(r[0].node, 2);
 	assert_string_equal(r[0].key, "sub-a"); /* remove_durable */
 	struct weft_x_unsubscribe u;
@@ -587,7 +462,7 @@ static void test_receive_long_list_fetch(void **state)
 		list_add(&l, 100 + i, 1, NULL, 0, body[i], sizeof(body[i]));
 	}
 	script(cl, WEFT_ST_OK, 3, &l);
-	weft_client *c = client_of(cl, 300, 3);
+	weft_client *c = peer_cluster_client(&cl->pc, 300, 3);
 	weft_consumer *k = weft_consumer_open(c, "/queue/long", NULL);
 	struct weft_message m[4];
 	size_t n;
@@ -603,7 +478,7 @@ static void test_receive_long_list_fetch(void **state)
 	free(block);
 	weft_consumer_close(k, false);
 	weft_client_close(c);
-	stop_all(cl);
+	peer_cluster_stop(&cl->pc);
 	assert_true(cl->fetches > 0); /* 42 pieces: 10 beyond the first window */
 }
 
@@ -616,7 +491,7 @@ static void test_malformed_lists(void **state)
 	list_add(&l, 1, 1, NULL, 0, "a", 1);
 	list_add(&l, 2, 1, NULL, 0, "b", 1);
 	script(cl, WEFT_ST_OK, 3, &l);
-	weft_client *c = client_of(cl, 200, 2);
+	weft_client *c = peer_cluster_client(&cl->pc, 200, 2);
 	weft_consumer *k = weft_consumer_open(c, "/queue/bad", NULL);
 	size_t n = 42;
 	void *block = NULL;
@@ -632,9 +507,9 @@ static void test_malformed_lists(void **state)
 	assert_int_equal(weft_receive(k, &ro, m, &n, &block, NULL), -WEFT_ST_PROTOCOL);
 	/* OK without the weft_x_received extras. */
 	script(cl, WEFT_ST_OK, 0, NULL);
-	pthread_mutex_lock(&cl->mu);
+	pthread_mutex_lock(&cl->pc.mu);
 	cl->script[cl->n_script - 1].no_extras = true;
-	pthread_mutex_unlock(&cl->mu);
+	pthread_mutex_unlock(&cl->pc.mu);
 	assert_int_equal(weft_receive(k, &ro, m, &n, &block, NULL), -WEFT_ST_PROTOCOL);
 	weft_consumer_close(k, false);
 	weft_client_close(c);
@@ -681,7 +556,7 @@ static void test_gone_resent_with_new_id(void **state)
 	script(cl, WEFT_ST_OK, 1, &l);
 	script(cl, WEFT_ST_GONE, 0, NULL);
 	script(cl, WEFT_ST_GONE, 0, NULL);
-	weft_client *c = client_of(cl, 200, 2);
+	weft_client *c = peer_cluster_client(&cl->pc, 200, 2);
 	weft_consumer *k = weft_consumer_open(c, "/queue/g", NULL);
 	struct weft_message m[2];
 	size_t n;
@@ -695,9 +570,9 @@ static void test_gone_resent_with_new_id(void **state)
 	assert_int_equal(weft_receive(k, &ro, m, &n, &block, NULL), -WEFT_ST_GONE);
 	weft_consumer_close(k, false);
 	weft_client_close(c);
-	stop_all(cl);
-	struct rec r[8];
-	assert_int_equal(find_ops(cl, WEFT_OP_RECEIVE, r, 8), 4);
+	peer_cluster_stop(&cl->pc);
+	struct peer_rec r[8];
+	assert_int_equal(peer_cluster_find(&cl->pc, WEFT_OP_RECEIVE, r, 8), 4);
 	assert_int_not_equal(r[0].rid, r[1].rid);
 	assert_int_not_equal(r[2].rid, r[3].rid);
 	assert_memory_equal(r[0].extras, r[1].extras, sizeof(struct weft_x_receive));
@@ -706,7 +581,7 @@ static void test_gone_resent_with_new_id(void **state)
 static void test_ack_nack_ids(void **state)
 {
 	struct cluster *cl = *state;
-	weft_client *c = client_of(cl, 200, 2);
+	weft_client *c = peer_cluster_client(&cl->pc, 200, 2);
 	char dest[64];
 	name_on(dest, sizeof(dest), "/queue/ack", "", 1);
 	weft_consumer *k = weft_consumer_open(c, dest, NULL);
@@ -725,10 +600,10 @@ static void test_ack_nack_ids(void **state)
 	uint64_t kid = weft_consumer_id(k);
 	weft_consumer_close(k, false);
 	weft_client_close(c);
-	stop_all(cl);
+	peer_cluster_stop(&cl->pc);
 
-	struct rec r[8];
-	assert_int_equal(find_ops(cl, WEFT_OP_ACK, r, 8), 4);
+	struct peer_rec r[8];
+	assert_int_equal(peer_cluster_find(&cl->pc, WEFT_OP_ACK, r, 8), 4);
 	struct weft_x_ack x;
 	memcpy(&x, r[0].extras, sizeof(x));
 	assert_int_equal(r[0].node, 1);
@@ -750,13 +625,13 @@ static void test_ack_nack_ids(void **state)
 	 * first part is logged, but 72 ids fit). */
 	assert_memory_equal(r[3].value, ids + WEFT_MAX_ACK, (200 - WEFT_MAX_ACK) * 8);
 	/* never received: no UNSUBSCRIBE */
-	assert_int_equal(find_ops(cl, WEFT_OP_UNSUBSCRIBE, r, 8), 0);
+	assert_int_equal(peer_cluster_find(&cl->pc, WEFT_OP_UNSUBSCRIBE, r, 8), 0);
 }
 
 static void test_queue_ops_to_primary_of_routing_name(void **state)
 {
 	struct cluster *cl = *state;
-	weft_client *c = client_of(cl, 200, 2);
+	weft_client *c = peer_cluster_client(&cl->pc, 200, 2);
 	char q[64], dlq[80];
 	name_on(q, sizeof(q), "/queue/r", "", 2);
 	snprintf(dlq, sizeof(dlq), "%s.dlq", q);
@@ -780,11 +655,11 @@ static void test_queue_ops_to_primary_of_routing_name(void **state)
 	assert_int_equal(len, strlen(text));
 	free(text);
 	weft_client_close(c);
-	stop_all(cl);
+	peer_cluster_stop(&cl->pc);
 
 	unsigned none_node = primary_of(0, "/queue/none");
-	for (unsigned i = 0; i < cl->n_log; i++) {
-		const struct rec *r = &cl->log[i];
+	for (unsigned i = 0; i < cl->pc.n_log; i++) {
+		const struct peer_rec *r = &cl->pc.log[i];
 		if (r->op == WEFT_OP_TOPOLOGY || r->op == WEFT_OP_DESTINATIONS)
 			assert_int_equal(r->node, 0); /* the seed */
 		else if (strcmp(r->name, "/queue/none") == 0)
@@ -792,19 +667,19 @@ static void test_queue_ops_to_primary_of_routing_name(void **state)
 		else
 			assert_int_equal(r->node, 2);
 	}
-	struct rec r[4];
-	assert_int_equal(find_ops(cl, WEFT_OP_PUBLISH, r, 4), 1);
+	struct peer_rec r[4];
+	assert_int_equal(peer_cluster_find(&cl->pc, WEFT_OP_PUBLISH, r, 4), 1);
 	assert_string_equal(r[0].name, dlq); /* the name itself, routed by q */
-	assert_int_equal(find_ops(cl, WEFT_OP_DEST_OPEN, r, 4), 1);
+	assert_int_equal(peer_cluster_find(&cl->pc, WEFT_OP_DEST_OPEN, r, 4), 1);
 	assert_int_equal(r[0].extras_len, sizeof(struct weft_x_dest_opts));
-	assert_int_equal(find_ops(cl, WEFT_OP_UNSUBSCRIBE, r, 4), 1);
+	assert_int_equal(peer_cluster_find(&cl->pc, WEFT_OP_UNSUBSCRIBE, r, 4), 1);
 	assert_string_equal(r[0].key, "");
 }
 
 static void test_plain_topic_to_seed(void **state)
 {
 	struct cluster *cl = *state;
-	weft_client *c = client_of(cl, 200, 2);
+	weft_client *c = peer_cluster_client(&cl->pc, 200, 2);
 	char t[64];
 	name_on(t, sizeof(t), "/topic/t", "", 2);
 	weft_consumer *k = weft_consumer_open(c, t, NULL);
@@ -819,25 +694,15 @@ static void test_plain_topic_to_seed(void **state)
 	assert_int_equal(weft_publish(c, t, "p", 1, NULL, NULL, NULL), 0);
 	assert_int_equal(weft_consumer_close(k, false), 0);
 	weft_client_close(c);
-	stop_all(cl);
-	struct rec r[4];
-	assert_int_equal(find_ops(cl, WEFT_OP_RECEIVE, r, 4), 1);
+	peer_cluster_stop(&cl->pc);
+	struct peer_rec r[4];
+	assert_int_equal(peer_cluster_find(&cl->pc, WEFT_OP_RECEIVE, r, 4), 1);
 	assert_int_equal(r[0].node, 0);
-	assert_int_equal(find_ops(cl, WEFT_OP_UNSUBSCRIBE, r, 4), 1);
+	assert_int_equal(peer_cluster_find(&cl->pc, WEFT_OP_UNSUBSCRIBE, r, 4), 1);
 	assert_int_equal(r[0].node, 0);
-	assert_int_equal(find_ops(cl, WEFT_OP_ACK, r, 4), 0);
-	assert_int_equal(find_ops(cl, WEFT_OP_PUBLISH, r, 4), 1);
+	assert_int_equal(peer_cluster_find(&cl->pc, WEFT_OP_ACK, r, 4), 0);
+	assert_int_equal(peer_cluster_find(&cl->pc, WEFT_OP_PUBLISH, r, 4), 1);
 	assert_int_equal(r[0].node, 2); /* publishing goes to the topic's primary */
-}
-
-/* The table moves (rot 0 -> 1, epoch 5 -> 6) and the old primary is dead. */
-static void move_primary(struct cluster *cl, unsigned dead)
-{
-	pthread_mutex_lock(&cl->mu);
-	cl->silent[dead] = true;
-	cl->rot = 1;
-	cl->epoch = 6;
-	pthread_mutex_unlock(&cl->mu);
 }
 
 static void test_receive_resent_after_failover_publish_not(void **state)
@@ -851,10 +716,10 @@ static void test_receive_resent_after_failover_publish_not(void **state)
 	list_add(&l, 3, 1, NULL, 0, "x", 1);
 	script(cl, WEFT_ST_OK, 1, &l);
 
-	weft_client *c = client_of(cl, 100, 1);
+	weft_client *c = peer_cluster_client(&cl->pc, 100, 1);
 	assert_int_equal(weft_dest_open(c, q, NULL), 0); /* fetches the table */
 	weft_consumer *k = weft_consumer_open(c, q, NULL);
-	move_primary(cl, 1);
+	peer_cluster_set(&cl->pc, 1, 6, 1, true); /* table moves, old primary dead */
 	struct weft_message m[1];
 	size_t n;
 	void *block;
@@ -867,28 +732,25 @@ static void test_receive_resent_after_failover_publish_not(void **state)
 	weft_client_close(c);
 
 	/* PUBLISH in the same situation: not re-sent to the new primary. */
-	pthread_mutex_lock(&cl->mu);
-	cl->silent[1] = false;
-	cl->rot = 0;
-	cl->epoch = 5;
-	pthread_mutex_unlock(&cl->mu);
-	c = client_of(cl, 100, 1);
+	peer_cluster_set(&cl->pc, 0, 5, 1, false); /* back as it was */
+	c = peer_cluster_client(&cl->pc, 100, 1);
 	assert_int_equal(weft_dest_open(c, q, NULL), 0);
-	move_primary(cl, 1);
+	peer_cluster_set(&cl->pc, 1, 6, 1, true); /* table moves, old primary dead */
 	assert_int_equal(weft_publish(c, q, "p", 1, NULL, NULL, NULL), -WEFT_ST_TIMEOUT);
 	weft_client_close(c);
-	stop_all(cl);
+	peer_cluster_stop(&cl->pc);
 
-	struct rec r[8];
-	assert_int_equal(find_ops(cl, WEFT_OP_RECEIVE, r, 8), 3); /* 2 attempts at 1, then next */
+	struct peer_rec r[8];
+	/* 2 attempts at 1, then next */
+	assert_int_equal(peer_cluster_find(&cl->pc, WEFT_OP_RECEIVE, r, 8), 3);
 	assert_int_equal(r[0].node, 1);
 	assert_int_equal(r[1].node, 1);
 	assert_int_equal(r[0].rid, r[1].rid); /* a retransmission */
 	assert_int_equal(r[2].node, next);
 	assert_int_not_equal(r[2].rid, r[0].rid);
-	assert_int_equal(find_ops(cl, WEFT_OP_ACK, r, 8), 1);
+	assert_int_equal(peer_cluster_find(&cl->pc, WEFT_OP_ACK, r, 8), 1);
 	assert_int_equal(r[0].node, next);
-	assert_int_equal(find_ops(cl, WEFT_OP_PUBLISH, r, 8), 2);
+	assert_int_equal(peer_cluster_find(&cl->pc, WEFT_OP_PUBLISH, r, 8), 2);
 	assert_int_equal(r[0].node, 1);
 	assert_int_equal(r[1].node, 1);
 }
@@ -899,7 +761,7 @@ static void test_receive_held_not_retransmitted(void **state)
 	struct list l = { 0 };
 	list_add(&l, 1, 1, NULL, 0, "late", 4);
 	script(cl, WEFT_ST_OK, 1, &l);
-	weft_client *c = client_of(cl, 100, 1);
+	weft_client *c = peer_cluster_client(&cl->pc, 100, 1);
 	weft_consumer *k = weft_consumer_open(c, "/queue/hold", NULL);
 	struct weft_message m[1];
 	size_t n;
@@ -907,23 +769,23 @@ static void test_receive_held_not_retransmitted(void **state)
 	struct weft_receive_opts ro = { .max = 1, .wait_ms = 3000 };
 	assert_int_equal(weft_receive(k, &ro, m, &n, &block, NULL), 0); /* fetches the table */
 	free(block);
-	pthread_mutex_lock(&cl->mu);
+	pthread_mutex_lock(&cl->pc.mu);
 	cl->hold_ms = 400; /* 4 attempt timeouts, well within wait_ms */
-	pthread_mutex_unlock(&cl->mu);
+	pthread_mutex_unlock(&cl->pc.mu);
 	list_add(&l, 2, 1, NULL, 0, "held", 4);
 	script(cl, WEFT_ST_OK, 1, &l);
 	assert_int_equal(weft_receive(k, &ro, m, &n, &block, NULL), 0);
 	assert_int_equal(n, 1);
 	assert_memory_equal(m[0].body, "held", 4);
 	free(block);
-	pthread_mutex_lock(&cl->mu);
+	pthread_mutex_lock(&cl->pc.mu);
 	cl->hold_ms = 0;
-	pthread_mutex_unlock(&cl->mu);
+	pthread_mutex_unlock(&cl->pc.mu);
 	weft_consumer_close(k, false);
 	weft_client_close(c);
-	stop_all(cl);
-	struct rec r[4];
-	assert_int_equal(find_ops(cl, WEFT_OP_RECEIVE, r, 4), 2); /* no retransmission */
+	peer_cluster_stop(&cl->pc);
+	struct peer_rec r[4];
+	assert_int_equal(peer_cluster_find(&cl->pc, WEFT_OP_RECEIVE, r, 4), 2); /* no retransmission */
 }
 
 struct listen_ctx {
@@ -955,7 +817,7 @@ static void test_listen_acks_and_nacks(void **state)
 	list_add(&l, 4, 1, NULL, 0, "d", 1);
 	list_add(&l, 5, 1, NULL, 0, "e", 1);
 	script(cl, WEFT_ST_OK, 2, &l);
-	weft_client *c = client_of(cl, 200, 2);
+	weft_client *c = peer_cluster_client(&cl->pc, 200, 2);
 	weft_consumer *k = weft_consumer_open(c, "/queue/listen", NULL);
 	struct listen_ctx lc = { 0 };
 	assert_int_equal(weft_listen(k, listener, &lc, 10000), 0);
@@ -966,10 +828,10 @@ static void test_listen_acks_and_nacks(void **state)
 	assert_int_equal(weft_listen(k, NULL, &lc, 50), -WEFT_ST_INVALID_ARG);
 	weft_consumer_close(k, false);
 	weft_client_close(c);
-	stop_all(cl);
+	peer_cluster_stop(&cl->pc);
 
-	struct rec r[8];
-	assert_int_equal(find_ops(cl, WEFT_OP_ACK, r, 8), 3);
+	struct peer_rec r[8];
+	assert_int_equal(peer_cluster_find(&cl->pc, WEFT_OP_ACK, r, 8), 3);
 	struct weft_x_ack x;
 	uint64_t want_ack[] = { 1, 3 }, want_nack[] = { 2 }, want_stop[] = { 4 };
 	memcpy(&x, r[0].extras, sizeof(x));
@@ -984,7 +846,7 @@ static void test_listen_acks_and_nacks(void **state)
 	assert_int_equal(r[2].value_len, sizeof(want_stop));
 	assert_memory_equal(r[2].value, want_stop, sizeof(want_stop));
 	struct weft_x_receive rx;
-	assert_true(find_ops(cl, WEFT_OP_RECEIVE, r, 8) >= 3);
+	assert_true(peer_cluster_find(&cl->pc, WEFT_OP_RECEIVE, r, 8) >= 3);
 	memcpy(&rx, r[0].extras, sizeof(rx));
 	assert_true(rx.wait_ms <= 1000 && rx.wait_ms > 0);
 	assert_int_equal(rx.max, 16);

@@ -1,14 +1,20 @@
 /*
- * The fake weft node of libweft's unit tests (see test_client_peer.h).
+ * The fake weft node of libweft's unit tests, and the fake cluster of such
+ * nodes (see test_client_peer.h).
  */
 #include <arpa/inet.h>
 #include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <cmocka.h>
+#include <xxhash.h>
 
 #include "test_client_peer.h"
 
@@ -133,4 +139,152 @@ void peer_send_piece(struct peer *p, const struct weft_wire_hdr *req, uint8_t op
 	memcpy(buf, &h, sizeof(h));
 	memcpy(buf + sizeof(h), payload + off, n);
 	peer_send_raw(p, buf, sizeof(h) + n);
+}
+
+/* Parses the single-datagram request [d, +len) into *r: false when short
+ * or a fragment. */
+static bool req_parse(const uint8_t *d, size_t len, struct peer_req *r)
+{
+	if (len < sizeof(r->h))
+		return false;
+	memcpy(&r->h, d, sizeof(r->h));
+	r->name = d + sizeof(r->h);
+	r->key = r->name + r->h.name_len;
+	r->extras = r->key + r->h.key_len;
+	r->value = r->extras + r->h.extras_len;
+	size_t head = sizeof(r->h) + r->h.name_len + r->h.key_len + r->h.extras_len;
+	if (head > len || r->h.frag_offset != 0)
+		return false;
+	r->value_len = len - head;
+	return true;
+}
+
+static void log_req(struct peer_cluster *pc, unsigned node, const struct peer_req *q)
+{
+	if (pc->n_log >= pc->log_max || q->h.opcode == WEFT_OP_FETCH)
+		return;
+	struct peer_rec *r = &pc->log[pc->n_log++];
+	memset(r, 0, sizeof(*r));
+	r->node = node;
+	r->op = q->h.opcode;
+	r->rid = q->h.request_id;
+	memcpy(r->name, q->name, q->h.name_len);
+	memcpy(r->key, q->key, q->h.key_len);
+	r->key_len = q->h.key_len;
+	r->extras_len = q->h.extras_len;
+	memcpy(r->extras, q->extras,
+	       q->h.extras_len < sizeof(r->extras) ? q->h.extras_len : sizeof(r->extras));
+	if (q->h.opcode == WEFT_OP_SESSION && q->h.extras_len == sizeof(r->x))
+		memcpy(&r->x, q->extras, sizeof(r->x));
+	r->value_len = q->value_len;
+	memcpy(r->value, q->value, r->value_len);
+}
+
+/* Each node's handler: logs, then answers TOPOLOGY with the table and
+ * leaves the rest to the test; a silent node only logs. */
+static void cluster_handler(struct peer *p, const uint8_t *d, size_t len)
+{
+	struct peer_cluster *pc = p->ctx;
+	unsigned node = (unsigned)(p - pc->p);
+	struct peer_req q;
+	if (!req_parse(d, len, &q))
+		return;
+	pthread_mutex_lock(&pc->mu);
+	log_req(pc, node, &q);
+	if (!pc->silent[node]) {
+		p->epoch = pc->epoch;
+		if (q.h.opcode == WEFT_OP_TOPOLOGY) {
+			uint8_t out[WEFT_MAX_DGRAM_PAYLOAD];
+			peer_reply(p, &q.h, WEFT_ST_OK, NULL, 0, out,
+				   (uint32_t)peer_cluster_table(pc, out));
+		} else {
+			pc->answer(pc->ctx, p, &q);
+		}
+	}
+	pthread_mutex_unlock(&pc->mu);
+}
+
+void peer_cluster_start(struct peer_cluster *pc, peer_cluster_answer *answer, void *ctx,
+			struct peer_rec *log, unsigned log_max)
+{
+	pthread_mutex_init(&pc->mu, NULL);
+	pc->answer = answer;
+	pc->ctx = ctx;
+	pc->log = log;
+	pc->log_max = log_max;
+	pc->epoch = 5;
+	for (unsigned i = 0; i < PEER_NODES; i++)
+		peer_start(&pc->p[i], cluster_handler, pc);
+}
+
+void peer_cluster_stop(struct peer_cluster *pc)
+{
+	if (pc->stopped)
+		return;
+	for (unsigned i = 0; i < PEER_NODES; i++)
+		peer_stop(&pc->p[i]);
+	pc->stopped = true;
+}
+
+void peer_cluster_destroy(struct peer_cluster *pc)
+{
+	peer_cluster_stop(pc);
+	pthread_mutex_destroy(&pc->mu);
+}
+
+unsigned peer_cluster_find(const struct peer_cluster *pc, uint8_t op, struct peer_rec *out,
+			   unsigned max)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < pc->n_log && n < max; i++)
+		if (pc->log[i].op == op)
+			out[n++] = pc->log[i];
+	return n;
+}
+
+void peer_cluster_set(struct peer_cluster *pc, unsigned rot, uint32_t epoch, unsigned node,
+		      bool silent)
+{
+	pthread_mutex_lock(&pc->mu);
+	pc->rot = rot;
+	pc->epoch = epoch;
+	pc->silent[node] = silent;
+	pthread_mutex_unlock(&pc->mu);
+}
+
+unsigned peer_cluster_seg(const void *key, size_t len)
+{
+	return (unsigned)(XXH3_64bits(key, len) & ((1u << PEER_SEG_LOG2) - 1u));
+}
+
+size_t peer_cluster_table(const struct peer_cluster *pc, uint8_t *out)
+{
+	struct weft_topo_hdr h = { .epoch = pc->epoch, .n_segments_log2 = PEER_SEG_LOG2,
+				   .owners = 2, .n_members = PEER_NODES };
+	size_t off = sizeof(h);
+	memcpy(out, &h, sizeof(h));
+	for (unsigned i = 0; i < PEER_NODES; i++) {
+		struct weft_topo_member m = { .port = pc->p[i].port, .ip = htonl(INADDR_LOOPBACK),
+					      .name_len = 2 };
+		memcpy(out + off, &m, sizeof(m));
+		off += sizeof(m);
+		out[off++] = 'n';
+		out[off++] = (uint8_t)('0' + i);
+	}
+	for (unsigned s = 0; s < (1u << PEER_SEG_LOG2); s++)
+		for (unsigned r = 0; r < 2; r++) {
+			uint16_t o = (uint16_t)((s + pc->rot + r) % PEER_NODES);
+			memcpy(out + off, &o, 2);
+			off += 2;
+		}
+	return off;
+}
+
+weft_client *peer_cluster_client(const struct peer_cluster *pc, uint32_t timeout_ms,
+				 uint32_t retries)
+{
+	struct weft_client_opts o = { .timeout_ms = timeout_ms, .retries = retries };
+	weft_client *c = weft_client_connect(pc->p[0].addr, &o);
+	assert_non_null(c);
+	return c;
 }

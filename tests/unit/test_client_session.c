@@ -1,10 +1,10 @@
 /*
  * libweft sessions (weft.h "Sessions", client/session.c) against a fake
  * 3-node cluster on loopback: three scripted fake nodes
- * (test_client_peer.c) answer TOPOLOGY with a table this file encodes (16
- * segments, 2 owners; segment s's owners are node (s + rot) % 3 then
- * (s + rot + 1) % 3), answer SESSION as the test scripts it, and log every
- * request.
+ * (test_client_peer.c) answer TOPOLOGY with the table test_client_peer.c
+ * encodes (16 segments, 2 owners; segment s's owners are node (s + rot) % 3
+ * then (s + rot + 1) % 3), answer SESSION as the test scripts it, and log
+ * every request.
  *
  * Asserted: ids round-trip through hex (lowercase out, either case in),
  * bad hex and the all-zero id are refused; every action's request carries
@@ -23,8 +23,6 @@
  * Every wait is bounded: client timeouts are short, the peers poll with a
  * cap (test_client_peer.h), weft_session_listen gets a max_ms.
  */
-#include <arpa/inet.h>
-#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -34,43 +32,15 @@
 #include <string.h>
 
 #include <cmocka.h>
-#include <xxhash.h>
 
 #include "client_internal.h"
 #include "test_client_peer.h"
 
-#define NODES 3u
-#define SEG_LOG2 4u
 #define LOG_MAX 64u
 
-struct rec {
-	unsigned node;
-	uint8_t op;
-	uint64_t rid;
-	char name[WEFT_MAX_NAME_LEN + 1];
-	uint8_t key[WEFT_MAX_KEY_LEN];
-	size_t key_len;
-	struct weft_x_session x;
-	uint16_t extras_len;
-	uint8_t value[WEFT_MAX_DGRAM_PAYLOAD];
-	size_t value_len;
-};
-
-struct cluster;
-struct node {
-	struct cluster *cl;
-	unsigned idx;
-};
-
 struct cluster {
-	pthread_mutex_t mu;
-	struct peer p[NODES];
-	struct node nodes[NODES];
-	bool stopped;
+	struct peer_cluster pc; /* the nodes, the table, mu */
 	/* scenario */
-	uint32_t epoch;
-	unsigned rot;
-	bool silent[NODES];
 	unsigned create_exists;      /* CREATEs answered EXISTS before an OK */
 	uint16_t status;             /* the status of other actions (0: OK) */
 	bool no_info;                /* OK without the info extras */
@@ -81,41 +51,12 @@ struct cluster {
 	size_t recv_len;
 	uint32_t recv_count;
 	/* what happened */
-	struct rec log[LOG_MAX];
-	unsigned n_log;
+	struct peer_rec log[LOG_MAX]; /* pc's log */
 };
 
-static unsigned seg_of(const void *key, size_t len)
+static unsigned primary_of(unsigned rot, const void *id)
 {
-	return (unsigned)(XXH3_64bits(key, len) & ((1u << SEG_LOG2) - 1u));
-}
-
-static unsigned primary_of(unsigned rot, const uint8_t *id)
-{
-	return (seg_of(id, WEFT_SESSION_ID_LEN) + rot) % NODES;
-}
-
-static size_t encode_table(const struct cluster *cl, uint8_t *out)
-{
-	struct weft_topo_hdr h = { .epoch = cl->epoch, .n_segments_log2 = SEG_LOG2, .owners = 2,
-				   .n_members = NODES };
-	size_t off = sizeof(h);
-	memcpy(out, &h, sizeof(h));
-	for (unsigned i = 0; i < NODES; i++) {
-		struct weft_topo_member m = { .port = cl->p[i].port, .ip = htonl(INADDR_LOOPBACK),
-					      .name_len = 2 };
-		memcpy(out + off, &m, sizeof(m));
-		off += sizeof(m);
-		out[off++] = 'n';
-		out[off++] = (uint8_t)('0' + i);
-	}
-	for (unsigned s = 0; s < (1u << SEG_LOG2); s++)
-		for (unsigned r = 0; r < 2; r++) {
-			uint16_t o = (uint16_t)((s + cl->rot + r) % NODES);
-			memcpy(out + off, &o, 2);
-			off += 2;
-		}
-	return off;
+	return (peer_cluster_seg(id, WEFT_SESSION_ID_LEN) + rot) % PEER_NODES;
 }
 
 static void answer_session(struct cluster *cl, struct peer *p, const struct weft_wire_hdr *h,
@@ -139,115 +80,47 @@ static void answer_session(struct cluster *cl, struct peer *p, const struct weft
 	peer_reply(p, h, WEFT_ST_OK, &cl->info, xl, cl->body, body ? (uint32_t)cl->body_len : 0);
 }
 
-static void node_handler(struct peer *p, const uint8_t *d, size_t len)
+static void answer_req(void *ctx, struct peer *p, const struct peer_req *q)
 {
-	struct node *nd = p->ctx;
-	struct cluster *cl = nd->cl;
-	struct weft_wire_hdr h;
-	if (len < sizeof(h))
-		return;
-	memcpy(&h, d, sizeof(h));
-	const uint8_t *name = d + sizeof(h);
-	const uint8_t *key = name + h.name_len;
-	const uint8_t *extras = key + h.key_len;
-	size_t head = sizeof(h) + h.name_len + h.key_len + h.extras_len;
-	if (head > len || h.frag_offset != 0)
-		return;
-
-	pthread_mutex_lock(&cl->mu);
-	struct weft_x_session x = { 0 };
-	if (h.opcode == WEFT_OP_SESSION && h.extras_len == sizeof(x))
-		memcpy(&x, extras, sizeof(x));
-	if (cl->n_log < LOG_MAX) {
-		struct rec *r = &cl->log[cl->n_log++];
-		memset(r, 0, sizeof(*r));
-		r->node = nd->idx;
-		r->op = h.opcode;
-		r->rid = h.request_id;
-		memcpy(r->name, name, h.name_len);
-		memcpy(r->key, key, h.key_len);
-		r->key_len = h.key_len;
-		r->x = x;
-		r->extras_len = h.extras_len;
-		r->value_len = len - head;
-		memcpy(r->value, d + head, r->value_len);
-	}
-	if (cl->silent[nd->idx]) {
-		pthread_mutex_unlock(&cl->mu);
-		return;
-	}
-	p->epoch = cl->epoch;
-	uint8_t out[WEFT_MAX_DGRAM_PAYLOAD];
-	switch (h.opcode) {
-	case WEFT_OP_TOPOLOGY:
-		peer_reply(p, &h, WEFT_ST_OK, NULL, 0, out, (uint32_t)encode_table(cl, out));
+	struct cluster *cl = ctx;
+	switch (q->h.opcode) {
+	case WEFT_OP_SESSION: {
+		struct weft_x_session x = { 0 }; /* zero when q has none */
+		if (q->h.extras_len == sizeof(x))
+			memcpy(&x, q->extras, sizeof(x));
+		answer_session(cl, p, &q->h, &x);
 		break;
-	case WEFT_OP_SESSION:
-		answer_session(cl, p, &h, &x);
-		break;
+	}
 	case WEFT_OP_RECEIVE: {
 		struct weft_x_received rx = { .count = cl->recv_count };
-		peer_reply(p, &h, WEFT_ST_OK, &rx, sizeof(rx), cl->recv, (uint32_t)cl->recv_len);
+		peer_reply(p, &q->h, WEFT_ST_OK, &rx, sizeof(rx), cl->recv, (uint32_t)cl->recv_len);
 		cl->recv_count = 0; /* then empty waits */
 		cl->recv_len = 0;
 		break;
 	}
 	default:
-		peer_reply(p, &h, WEFT_ST_OK, NULL, 0, NULL, 0);
+		peer_reply(p, &q->h, WEFT_ST_OK, NULL, 0, NULL, 0);
 	}
-	pthread_mutex_unlock(&cl->mu);
 }
 
 static int setup(void **state)
 {
 	struct cluster *cl = calloc(1, sizeof(*cl));
 	assert_non_null(cl);
-	pthread_mutex_init(&cl->mu, NULL);
-	cl->epoch = 5;
 	cl->info = (struct weft_x_session_info){ .created_ms = 1000, .access_ms = 2000,
 						 .idle_ms = 30, .max_inactive_s = 600,
 						 .attrs = 0, .bytes = 32 };
-	for (unsigned i = 0; i < NODES; i++) {
-		cl->nodes[i] = (struct node){ .cl = cl, .idx = i };
-		peer_start(&cl->p[i], node_handler, &cl->nodes[i]);
-	}
+	peer_cluster_start(&cl->pc, answer_req, cl, cl->log, LOG_MAX);
 	*state = cl;
 	return 0;
-}
-
-static void stop_all(struct cluster *cl)
-{
-	if (cl->stopped)
-		return;
-	for (unsigned i = 0; i < NODES; i++)
-		peer_stop(&cl->p[i]);
-	cl->stopped = true;
 }
 
 static int teardown(void **state)
 {
 	struct cluster *cl = *state;
-	stop_all(cl);
-	pthread_mutex_destroy(&cl->mu);
+	peer_cluster_destroy(&cl->pc);
 	free(cl);
 	return 0;
-}
-
-static weft_client *client_of(struct cluster *cl, uint32_t timeout_ms, uint32_t retries)
-{
-	struct weft_client_opts o = { .timeout_ms = timeout_ms, .retries = retries };
-	weft_client *c = weft_client_connect(cl->p[0].addr, &o);
-	assert_non_null(c);
-	return c;
-}
-
-static unsigned find_ops(struct cluster *cl, uint8_t op, struct rec *out, unsigned max)
-{
-	unsigned n = 0;
-	for (unsigned i = 0; i < cl->n_log && n < max; i++)
-		if (cl->log[i].op == op)
-			out[n++] = cl->log[i];
-	return n;
 }
 
 /* Appends one attribute (wire.h weft_session_attr_hdr, name, value when
@@ -323,7 +196,7 @@ static void test_create_redraws_on_exists(void **state)
 {
 	struct cluster *cl = *state;
 	cl->create_exists = 2;
-	weft_client *c = client_of(cl, 200, 2);
+	weft_client *c = peer_cluster_client(&cl->pc, 200, 2);
 	struct weft_session_id id;
 	assert_int_equal(weft_session_create(c, "weft.sessions.shop", 600, &id), 0);
 	/* taken every time: bounded, EXISTS */
@@ -332,10 +205,10 @@ static void test_create_redraws_on_exists(void **state)
 	assert_int_equal(weft_session_create(c, NULL, 0, &id2), -WEFT_ST_EXISTS);
 	assert_memory_equal(id2.b, keep.b, 16);
 	weft_client_close(c);
-	stop_all(cl);
+	peer_cluster_stop(&cl->pc);
 
-	struct rec r[16];
-	unsigned n = find_ops(cl, WEFT_OP_SESSION, r, 16);
+	struct peer_rec r[16];
+	unsigned n = peer_cluster_find(&cl->pc, WEFT_OP_SESSION, r, 16);
 	assert_int_equal(n, 3 + 4);
 	for (unsigned i = 0; i < n; i++) {
 		assert_int_equal(r[i].x.action, WEFT_SESS_CREATE);
@@ -363,7 +236,7 @@ static void test_actions_encode_and_decode(void **state)
 	unsigned prim = primary_of(0, id.b);
 	memcpy(cl->body, "blue", 4);
 	cl->body_len = 4;
-	weft_client *c = client_of(cl, 200, 2);
+	weft_client *c = peer_cluster_client(&cl->pc, 200, 2);
 
 	assert_int_equal(weft_session_set(c, NULL, &id, "color", "blue", 4), 0);
 	void *v = NULL;
@@ -397,10 +270,10 @@ static void test_actions_encode_and_decode(void **state)
 	cl->status = WEFT_ST_VALUE_TOO_LARGE;
 	assert_int_equal(weft_session_set(c, NULL, &id, "big", "x", 1), -WEFT_ST_VALUE_TOO_LARGE);
 	weft_client_close(c);
-	stop_all(cl);
+	peer_cluster_stop(&cl->pc);
 
-	struct rec r[16];
-	unsigned n = find_ops(cl, WEFT_OP_SESSION, r, 16);
+	struct peer_rec r[16];
+	unsigned n = peer_cluster_find(&cl->pc, WEFT_OP_SESSION, r, 16);
 	assert_int_equal(n, 10);
 	static const uint8_t actions[] = { WEFT_SESS_SET, WEFT_SESS_GET, WEFT_SESS_GET,
 					   WEFT_SESS_REMOVE, WEFT_SESS_TOUCH, WEFT_SESS_INFO,
@@ -434,7 +307,7 @@ static void test_list_and_load(void **state)
 	off = attr_add(cl->body, off, "bin", 3, bin, 3, true);
 	cl->body_len = off;
 	cl->info.attrs = 3;
-	weft_client *c = client_of(cl, 200, 2);
+	weft_client *c = peer_cluster_client(&cl->pc, 200, 2);
 	struct weft_session_attr *a = NULL;
 	size_t n = 0;
 	struct weft_session_info si;
@@ -468,9 +341,9 @@ static void test_list_and_load(void **state)
 	assert_null(a);
 	assert_int_equal(n, 0);
 	weft_client_close(c);
-	stop_all(cl);
-	struct rec r[8];
-	assert_int_equal(find_ops(cl, WEFT_OP_SESSION, r, 8), 3);
+	peer_cluster_stop(&cl->pc);
+	struct peer_rec r[8];
+	assert_int_equal(peer_cluster_find(&cl->pc, WEFT_OP_SESSION, r, 8), 3);
 	assert_int_equal(r[0].x.action, WEFT_SESS_LOAD);
 	assert_int_equal(r[1].x.action, WEFT_SESS_LIST);
 	assert_string_equal(r[1].name, "weft.sessions.a");
@@ -524,7 +397,7 @@ static void test_malformed_answers(void **state)
 {
 	struct cluster *cl = *state;
 	struct weft_session_id id = some_id(7);
-	weft_client *c = client_of(cl, 200, 2);
+	weft_client *c = peer_cluster_client(&cl->pc, 200, 2);
 	struct weft_session_attr *a = NULL;
 	size_t n = 0;
 	void *v = NULL;
@@ -562,7 +435,7 @@ static int ignore_event(void *ctx, enum weft_session_event ev, const struct weft
 static void test_invalid_args_send_nothing(void **state)
 {
 	struct cluster *cl = *state;
-	weft_client *c = client_of(cl, 200, 2);
+	weft_client *c = peer_cluster_client(&cl->pc, 200, 2);
 	struct weft_session_id id = some_id(8), zero = { 0 };
 	char long_name[300];
 	memset(long_name, 'a', sizeof(long_name));
@@ -613,17 +486,8 @@ static void test_invalid_args_send_nothing(void **state)
 	assert_int_equal(weft_session_events_topic(NULL, topic), 0);
 	assert_string_equal(topic, "/topic/weft.sessions.events");
 	weft_client_close(c);
-	stop_all(cl);
-	assert_int_equal(cl->n_log, 0);
-}
-
-static void move_primary(struct cluster *cl, unsigned dead)
-{
-	pthread_mutex_lock(&cl->mu);
-	cl->silent[dead] = true;
-	cl->rot = 1;
-	cl->epoch = 6;
-	pthread_mutex_unlock(&cl->mu);
+	peer_cluster_stop(&cl->pc);
+	assert_int_equal(cl->pc.n_log, 0);
 }
 
 static void test_read_resent_after_failover_invalidate_not(void **state)
@@ -632,27 +496,23 @@ static void test_read_resent_after_failover_invalidate_not(void **state)
 	struct weft_session_id id = some_id(11);
 	unsigned dead = primary_of(0, id.b), next = primary_of(1, id.b);
 	assert_int_not_equal(dead, next);
-	weft_client *c = client_of(cl, 100, 1);
+	weft_client *c = peer_cluster_client(&cl->pc, 100, 1);
 	struct weft_session_info si;
 	assert_int_equal(weft_session_info(c, NULL, &id, &si), 0); /* fetches the table */
-	move_primary(cl, dead);
+	peer_cluster_set(&cl->pc, 1, 6, dead, true); /* table moves, old primary dead */
 	assert_int_equal(weft_session_info(c, NULL, &id, &si), 0);
 	weft_client_close(c);
 
-	pthread_mutex_lock(&cl->mu);
-	cl->silent[dead] = false;
-	cl->rot = 0;
-	cl->epoch = 5;
-	pthread_mutex_unlock(&cl->mu);
-	c = client_of(cl, 100, 1);
+	peer_cluster_set(&cl->pc, 0, 5, dead, false); /* back as it was */
+	c = peer_cluster_client(&cl->pc, 100, 1);
 	assert_int_equal(weft_session_info(c, NULL, &id, &si), 0);
-	move_primary(cl, dead);
+	peer_cluster_set(&cl->pc, 1, 6, dead, true); /* table moves, old primary dead */
 	assert_int_equal(weft_session_invalidate(c, NULL, &id), -WEFT_ST_TIMEOUT);
 	weft_client_close(c);
-	stop_all(cl);
+	peer_cluster_stop(&cl->pc);
 
-	struct rec r[16];
-	unsigned n = find_ops(cl, WEFT_OP_SESSION, r, 16);
+	struct peer_rec r[16];
+	unsigned n = peer_cluster_find(&cl->pc, WEFT_OP_SESSION, r, 16);
 	assert_int_equal(n, 1 + 3 + 1 + 2);
 	assert_int_equal(r[1].node, dead);
 	assert_int_equal(r[2].node, dead);
@@ -716,7 +576,7 @@ static void test_listen_decodes_events(void **state)
 	off = msg_add(cl->recv, off, 6, p3, 2);
 	cl->recv_len = off;
 	cl->recv_count = 6;
-	weft_client *c = client_of(cl, 200, 2);
+	weft_client *c = peer_cluster_client(&cl->pc, 200, 2);
 	struct seen s = { 0 };
 	assert_int_equal(weft_session_listen(c, "weft.sessions.x", on_event, &s, 10000), 0);
 	assert_int_equal(s.n, 2); /* stopped at the second event; bad ones skipped */
@@ -728,9 +588,9 @@ static void test_listen_decodes_events(void **state)
 	assert_int_equal(weft_session_listen(c, NULL, on_event, &s, 50), 0);
 	assert_int_equal(s.n, 2);
 	weft_client_close(c);
-	stop_all(cl);
-	struct rec r[16];
-	unsigned n = find_ops(cl, WEFT_OP_RECEIVE, r, 16);
+	peer_cluster_stop(&cl->pc);
+	struct peer_rec r[16];
+	unsigned n = peer_cluster_find(&cl->pc, WEFT_OP_RECEIVE, r, 16);
 	assert_true(n >= 2);
 	assert_string_equal(r[0].name, "/topic/weft.sessions.x.events");
 	assert_int_equal(r[0].node, 0); /* a plain topic: at the client's home */

@@ -27,9 +27,8 @@
 #include <rte_ring.h>
 #include <urcu-qsbr.h>
 
-#include "dp_fakeport.h"
-#include "dp_frames.h"
 #include "dp_internal.h"
+#include "dp_node.h"
 
 static const uint8_t PEER_MAC[6] = {0x02, 0, 0, 0, 0, 0x11};
 static const uint8_t PEER2_MAC[6] = {0x02, 0, 0, 0, 0, 0x22};
@@ -41,82 +40,18 @@ static const uint8_t NODE_IP[4] = {10, 214, 0, 2};
 #define NODE_PORT 7700u
 #define CTL_PORT 7701u
 #define CLIENT_PORT 5000u
-#define MAXF 256
 
-static struct {
-	struct dp_fakeport fp;
-	uint64_t now;
-	uint64_t view;
-	uint64_t rid;
-} T;
-
-/* One frame the node sent, decoded. */
-struct sent {
-	uint32_t dst_ip;
-	uint16_t dst_port;
-	struct weft_wire_hdr h;
-	const uint8_t *payload; /* into the mbuf */
-	uint32_t len;
-};
-
-static uint64_t vclock(void *arg)
-{
-	(void)arg;
-	return T.now;
-}
-
-static uint32_t ip4(const uint8_t b[4])
-{
-	uint32_t v;
-	memcpy(&v, b, 4);
-	return v;
-}
-
-static void push_frame(const uint8_t src_mac[6], const uint8_t src_ip[4], uint16_t sport,
-		       const void *payload, uint32_t plen)
-{
-	uint8_t f[1600];
-	assert_true(plen <= 1472);
-	uint32_t len = frame_udp(f, T.fp.node_mac, src_mac, src_ip, NODE_IP, sport, NODE_PORT, 0,
-				 payload, plen);
-	struct rte_mbuf *m = rte_pktmbuf_alloc(T.fp.pool);
-	assert_non_null(m);
-	memcpy(rte_pktmbuf_append(m, (uint16_t)len), f, len);
-	assert_int_equal(rte_ring_enqueue(T.fp.rx, m), 0);
-}
+static struct dp_node T;
 
 /* Sends one request (one datagram) from src; returns its request id. */
 static uint64_t send_msg(const uint8_t mac[6], const uint8_t ip[4], uint16_t sport, uint8_t op,
 			 uint8_t flags, const char *name, const char *key, const void *extras,
 			 uint16_t xl, const void *value, uint32_t vl)
 {
-	uint8_t d[1472];
-	struct weft_wire_hdr h;
-	memset(&h, 0, sizeof(h));
-	size_t nl = name ? strlen(name) : 0, kl = key ? strlen(key) : 0;
-	h.magic = WEFT_WIRE_MAGIC;
-	h.version = WEFT_WIRE_VERSION;
-	h.opcode = op;
-	h.flags = flags;
-	h.name_len = (uint8_t)nl;
-	h.key_len = (uint16_t)kl;
-	h.extras_len = xl;
-	h.client_id = 0xc11e;
-	h.request_id = ++T.rid;
-	h.msg_len = (uint32_t)(nl + kl + xl + vl);
-	assert_true(sizeof(h) + h.msg_len <= sizeof(d));
-	uint8_t *w = d + sizeof(h);
-	memcpy(d, &h, sizeof(h));
-	if (nl)
-		memcpy(w, name, nl);
-	if (kl)
-		memcpy(w + nl, key, kl);
-	if (xl)
-		memcpy(w + nl + kl, extras, xl);
-	if (vl)
-		memcpy(w + nl + kl + xl, value, vl);
-	push_frame(mac, ip, sport, d, (uint32_t)sizeof(h) + h.msg_len);
-	return h.request_id;
+	uint64_t rid = ++T.rid;
+	dp_push_request(&T, mac, ip, sport, rid, op, flags, name, key,
+			(uint16_t)(key ? strlen(key) : 0), extras, xl, value, vl);
+	return rid;
 }
 
 static uint64_t client_put(const char *cache, const char *key, const char *value)
@@ -132,108 +67,6 @@ static uint64_t client_get(const char *cache, const char *key)
 			NULL, 0);
 }
 
-/* One worker iteration; decodes what it sent into s[] (mbufs in m[]). */
-static unsigned poll_node(struct rte_mbuf **m, struct sent *s)
-{
-	weft_dp_poll_once(T.fp.dp, 0);
-	unsigned n = rte_ring_dequeue_burst(T.fp.tx, (void **)m, MAXF, NULL);
-	for (unsigned i = 0; i < n; i++) {
-		const uint8_t *f = rte_pktmbuf_mtod(m[i], const uint8_t *);
-		memset(&s[i], 0, sizeof(s[i]));
-		if (rd16(f + 12) != 0x0800)
-			continue; /* ARP */
-		memcpy(&s[i].dst_ip, f + 30, 4);
-		s[i].dst_port = rd16(f + 36);
-		memcpy(&s[i].h, f + 42, sizeof(s[i].h));
-		s[i].payload = f + 42 + sizeof(struct weft_wire_hdr);
-		s[i].len = m[i]->data_len - 42 - (uint32_t)sizeof(struct weft_wire_hdr);
-	}
-	return n;
-}
-
-static void free_all(struct rte_mbuf **m, unsigned n)
-{
-	for (unsigned i = 0; i < n; i++)
-		rte_pktmbuf_free(m[i]);
-}
-
-/* Polls once and expects exactly one frame to ip:port; returns its index. */
-static unsigned expect_one(struct rte_mbuf **m, struct sent *s, unsigned *n, const uint8_t ip[4],
-			   uint16_t port)
-{
-	*n = poll_node(m, s);
-	assert_int_equal(*n, 1);
-	assert_int_equal(s[0].dst_ip, ip4(ip));
-	assert_int_equal(s[0].dst_port, port);
-	return 0;
-}
-
-/* Answers the node's request r (as the peer at ip) with status and the
- * given response payload. */
-static void peer_answer(const uint8_t mac[6], const uint8_t ip[4], const struct sent *r,
-			uint16_t status, const void *extras, uint16_t xl, const void *value,
-			uint32_t vl, uint32_t claimed_len)
-{
-	uint8_t d[1472];
-	struct weft_wire_hdr h;
-	memset(&h, 0, sizeof(h));
-	h.magic = WEFT_WIRE_MAGIC;
-	h.version = WEFT_WIRE_VERSION;
-	h.opcode = r->h.opcode;
-	h.flags = WEFT_F_RESPONSE;
-	h.status = status;
-	h.extras_len = xl;
-	h.client_id = r->h.client_id;
-	h.request_id = r->h.request_id;
-	h.msg_len = claimed_len ? claimed_len : xl + vl;
-	memcpy(d, &h, sizeof(h));
-	if (xl)
-		memcpy(d + sizeof(h), extras, xl);
-	if (vl)
-		memcpy(d + sizeof(h) + xl, value, vl);
-	push_frame(mac, ip, NODE_PORT, d, (uint32_t)sizeof(h) + xl + vl);
-}
-
-/* One member of a published view: its address (NULL: its record has not
- * reached this node, the snapshot shows 0.0.0.0:0) and its state. */
-struct member_spec {
-	const uint8_t *ip;
-	uint8_t state;
-};
-
-/* Publishes view `view` of n members (index 0 is this node) with one
- * segment owned by owner[0..n_owners), and the read-through table prev
- * (NULL: none) until prev_until_ms. */
-static void publish_view(uint64_t view, const struct member_spec *mm, uint32_t n,
-			 const uint16_t *owner, uint16_t n_owners, bool no_quorum,
-			 const uint16_t *prev, uint64_t prev_until_ms)
-{
-	struct {
-		struct weft_dp_members h;
-		struct weft_dp_member m[3];
-	} v;
-	assert_true(n <= 3);
-	memset(&v, 0, sizeof(v));
-	for (uint32_t i = 0; i < n; i++) {
-		snprintf(v.m[i].name, sizeof(v.m[i].name), "n%u", i);
-		if (mm[i].ip != NULL) {
-			v.m[i].ip = ip4(mm[i].ip);
-			v.m[i].port = NODE_PORT;
-		}
-		v.m[i].state = mm[i].state;
-	}
-	v.h.view = view;
-	v.h.n = n;
-	v.h.self = 0;
-	v.h.seg_log2 = 0;
-	v.h.owners = n_owners;
-	v.h.no_quorum = no_quorum;
-	v.h.seg_owner = owner;
-	v.h.seg_prev = prev;
-	v.h.seg_prev_until_ms = prev_until_ms;
-	assert_int_equal(weft_dp_publish_members(T.fp.dp, &v.h), 0);
-}
-
 /* Publishes a new view of n live members (self first, then PEER, PEER2)
  * with one segment owned by owner[0..n_owners). */
 static void publish(uint32_t n, const uint16_t *owner, uint16_t n_owners, bool no_quorum)
@@ -241,53 +74,12 @@ static void publish(uint32_t n, const uint16_t *owner, uint16_t n_owners, bool n
 	static const struct member_spec all[3] = {{NODE_IP, WEFT_DP_MEMBER_ALIVE},
 						  {PEER_IP, WEFT_DP_MEMBER_ALIVE},
 						  {PEER2_IP, WEFT_DP_MEMBER_ALIVE}};
-	publish_view(++T.view, all, n, owner, n_owners, no_quorum, NULL, 0);
+	dp_publish(&T, ++T.view, all, n, owner, n_owners, no_quorum, NULL, 0);
 }
 
 static const struct dp_counters *lc0(void)
 {
 	return &T.fp.dp->lc[0].c;
-}
-
-/* The REPLICATE message r carries: its one entry. */
-static void repl_entry(const struct sent *r, const char *cache, struct weft_repl_entry *e,
-		       const uint8_t **key, const uint8_t **value)
-{
-	assert_int_equal(r->h.opcode, WEFT_OP_REPLICATE);
-	assert_int_equal(r->h.flags, WEFT_F_NODE);
-	assert_int_equal(r->h.name_len, strlen(cache));
-	assert_memory_equal(r->payload, cache, strlen(cache));
-	struct weft_x_replicate x;
-	memcpy(&x, r->payload + r->h.name_len, sizeof(x));
-	assert_int_equal(x.count, 1);
-	const uint8_t *list = r->payload + r->h.name_len + sizeof(x);
-	uint32_t pos = 0;
-	assert_true(dp_repl_next(list, r->len - r->h.name_len - (uint32_t)sizeof(x), &pos, e, key,
-				 value));
-}
-
-static void learn(const uint8_t mac[6], const uint8_t ip[4])
-{
-	uint8_t f[60];
-	memset(f, 0, sizeof(f));
-	memset(f, 0xff, 6);
-	memcpy(f + 6, mac, 6);
-	wr16(f + 12, 0x0806);
-	uint8_t *a = f + 14;
-	wr16(a, 1);
-	wr16(a + 2, 0x0800);
-	a[4] = 6;
-	a[5] = 4;
-	wr16(a + 6, 1);
-	memcpy(a + 8, mac, 6);
-	memcpy(a + 14, ip, 4);
-	memcpy(a + 24, NODE_IP, 4);
-	struct rte_mbuf *m = rte_pktmbuf_alloc(T.fp.pool);
-	memcpy(rte_pktmbuf_append(m, 60), f, 60);
-	rte_ring_enqueue(T.fp.rx, m);
-	struct rte_mbuf *out[MAXF];
-	struct sent s[MAXF];
-	free_all(out, poll_node(out, s)); /* the ARP reply */
 }
 
 static void expect_get(const char *cache, const char *key, uint16_t status, uint64_t version,
@@ -298,16 +90,16 @@ static void expect_get(const char *cache, const char *key, uint16_t status, uint
 static void test_write_waits_for_backup_ack(void **state)
 {
 	(void)state;
-	struct rte_mbuf *m[MAXF];
-	struct sent s[MAXF];
+	struct rte_mbuf *m[DP_MAXF];
+	struct sent s[DP_MAXF];
 	unsigned n;
 	static const uint16_t own[] = {0, 1}; /* self primary, peer backup */
 	publish(2, own, 2, false);
 	uint64_t rid = client_put("sync", "k1", "v1");
-	expect_one(m, s, &n, PEER_IP, NODE_PORT);
+	dp_expect_one(&T, m, s, &n, PEER_IP, NODE_PORT);
 	struct weft_repl_entry e;
 	const uint8_t *k, *v;
-	repl_entry(&s[0], "sync", &e, &k, &v);
+	dp_repl_entry(&s[0], "sync", &e, &k, &v, NULL);
 	assert_int_equal(e.kind, WEFT_REPL_PUT);
 	assert_int_equal(e.key_len, 2);
 	assert_memory_equal(k, "k1", 2);
@@ -316,105 +108,105 @@ static void test_write_waits_for_backup_ack(void **state)
 	assert_int_equal(e.ttl_ms, WEFT_TTL_NONE);
 	struct sent first = s[0];
 	uint64_t version = e.version;
-	free_all(m, n);
+	dp_free_all(m, n);
 
 	/* No ack: nothing for the client; after the timeout the same request
 	 * (same id) goes again. */
-	assert_int_equal(poll_node(m, s), 0);
+	assert_int_equal(dp_poll(&T, m, s), 0);
 	T.now += DP_RPC_RTO_MS + 1;
-	expect_one(m, s, &n, PEER_IP, NODE_PORT);
+	dp_expect_one(&T, m, s, &n, PEER_IP, NODE_PORT);
 	assert_int_equal(s[0].h.request_id, first.h.request_id);
 	assert_int_equal(s[0].h.client_id, first.h.client_id);
-	free_all(m, n);
+	dp_free_all(m, n);
 
 	struct weft_x_repl_ack ack = {1, 0};
-	peer_answer(PEER_MAC, PEER_IP, &first, WEFT_ST_OK, &ack, sizeof(ack), NULL, 0, 0);
-	expect_one(m, s, &n, CLIENT_IP, CLIENT_PORT);
+	dp_push_answer(&T, PEER_MAC, PEER_IP, &first, WEFT_ST_OK, &ack, sizeof(ack), NULL, 0, 0);
+	dp_expect_one(&T, m, s, &n, CLIENT_IP, CLIENT_PORT);
 	assert_int_equal(s[0].h.request_id, rid);
 	assert_int_equal(s[0].h.status, WEFT_ST_OK);
 	struct weft_x_version xv;
 	memcpy(&xv, s[0].payload, sizeof(xv));
 	assert_int_equal(xv.version, version);
-	free_all(m, n);
+	dp_free_all(m, n);
 
 	/* A duplicate ack matches nothing: counted, no second answer. */
 	uint64_t stray0 = lc0()->rpc_stray;
-	peer_answer(PEER_MAC, PEER_IP, &first, WEFT_ST_OK, &ack, sizeof(ack), NULL, 0, 0);
-	assert_int_equal(poll_node(m, s), 0);
+	dp_push_answer(&T, PEER_MAC, PEER_IP, &first, WEFT_ST_OK, &ack, sizeof(ack), NULL, 0, 0);
+	assert_int_equal(dp_poll(&T, m, s), 0);
 	assert_int_equal(lc0()->rpc_stray - stray0, 1);
 
 	/* The backup's copy is only a promise here; the primary serves reads. */
 	client_get("sync", "k1");
-	expect_one(m, s, &n, CLIENT_IP, CLIENT_PORT);
+	dp_expect_one(&T, m, s, &n, CLIENT_IP, CLIENT_PORT);
 	assert_int_equal(s[0].h.status, WEFT_ST_OK);
-	free_all(m, n);
+	dp_free_all(m, n);
 }
 
 static void test_backup_leaving_view_completes_write(void **state)
 {
 	(void)state;
-	struct rte_mbuf *m[MAXF];
-	struct sent s[MAXF];
+	struct rte_mbuf *m[DP_MAXF];
+	struct sent s[DP_MAXF];
 	unsigned n;
 	static const uint16_t own[] = {0, 1};
 	publish(2, own, 2, false);
 	client_put("sync", "k2", "v2");
-	expect_one(m, s, &n, PEER_IP, NODE_PORT);
-	free_all(m, n);
+	dp_expect_one(&T, m, s, &n, PEER_IP, NODE_PORT);
+	dp_free_all(m, n);
 	static const uint16_t alone[] = {0};
 	publish(1, alone, 1, false);
-	expect_one(m, s, &n, CLIENT_IP, CLIENT_PORT);
+	dp_expect_one(&T, m, s, &n, CLIENT_IP, CLIENT_PORT);
 	assert_int_equal(s[0].h.status, WEFT_ST_OK);
-	free_all(m, n);
+	dp_free_all(m, n);
 }
 
 static void test_backup_replaced_gets_the_write(void **state)
 {
 	(void)state;
-	struct rte_mbuf *m[MAXF];
-	struct sent s[MAXF];
+	struct rte_mbuf *m[DP_MAXF];
+	struct sent s[DP_MAXF];
 	unsigned n;
 	static const uint16_t own[] = {0, 1};
 	publish(3, own, 2, false);
 	client_put("sync", "k3", "v3");
-	expect_one(m, s, &n, PEER_IP, NODE_PORT);
-	free_all(m, n);
+	dp_expect_one(&T, m, s, &n, PEER_IP, NODE_PORT);
+	dp_free_all(m, n);
 	/* PEER is declared dead but still in the view: it stays a target
 	 * (were it alive after all, its ack would count). */
 	const struct member_spec peer_dead[3] = {{NODE_IP, WEFT_DP_MEMBER_ALIVE},
 						 {PEER_IP, WEFT_DP_MEMBER_DEAD},
 						 {PEER2_IP, WEFT_DP_MEMBER_ALIVE}};
-	publish_view(++T.view, peer_dead, 3, own, 2, false, NULL, 0);
-	assert_int_equal(poll_node(m, s), 0);
+	dp_publish(&T, ++T.view, peer_dead, 3, own, 2, false, NULL, 0);
+	assert_int_equal(dp_poll(&T, m, s), 0);
 	assert_true(dp_rpc_busy(T.fp.dp->lc[0].rpc));
 	/* The next view drops PEER; PEER2 is the new backup: the write goes
 	 * to PEER2 before OK. */
 	const struct member_spec without_peer[2] = {{NODE_IP, WEFT_DP_MEMBER_ALIVE},
 						    {PEER2_IP, WEFT_DP_MEMBER_ALIVE}};
 	static const uint16_t own2[] = {0, 1};
-	publish_view(++T.view, without_peer, 2, own2, 2, false, NULL, 0);
+	dp_publish(&T, ++T.view, without_peer, 2, own2, 2, false, NULL, 0);
 	/* PEER2 is not in the ARP table yet: it is asked (ARP request), and
 	 * the replication goes out at the next retransmission once known. */
 	uint64_t re0 = lc0()->rpc_retargeted;
-	n = poll_node(m, s);
+	n = dp_poll(&T, m, s);
 	assert_int_equal(n, 1);
 	assert_int_equal(rd16(rte_pktmbuf_mtod(m[0], const uint8_t *) + 12), 0x0806);
 	assert_int_equal(lc0()->rpc_retargeted - re0, 1);
-	free_all(m, n);
-	learn(PEER2_MAC, PEER2_IP);
+	dp_free_all(m, n);
+	dp_learn(&T, PEER2_MAC, PEER2_IP);
 	T.now += DP_RPC_RTO_MS + 1;
-	expect_one(m, s, &n, PEER2_IP, NODE_PORT);
+	dp_expect_one(&T, m, s, &n, PEER2_IP, NODE_PORT);
 	struct sent r = s[0];
 	struct weft_repl_entry e;
 	const uint8_t *k, *val;
-	repl_entry(&r, "sync", &e, &k, &val);
+	dp_repl_entry(&r, "sync", &e, &k, &val, NULL);
 	assert_memory_equal(k, "k3", 2);
-	free_all(m, n);
+	dp_free_all(m, n);
 	struct weft_x_repl_ack ack = {1, 0};
-	peer_answer(PEER2_MAC, PEER2_IP, &r, WEFT_ST_OK, &ack, sizeof(ack), NULL, 0, 0);
-	expect_one(m, s, &n, CLIENT_IP, CLIENT_PORT);
+	dp_push_answer(&T, PEER2_MAC, PEER2_IP, &r, WEFT_ST_OK, &ack, sizeof(ack), NULL, 0, 0);
+	dp_expect_one(&T, m, s, &n, CLIENT_IP, CLIENT_PORT);
 	assert_int_equal(s[0].h.status, WEFT_ST_OK);
-	free_all(m, n);
+	dp_free_all(m, n);
 }
 
 /* A co-owner in the view whose record (address) has not reached this node
@@ -423,55 +215,55 @@ static void test_backup_replaced_gets_the_write(void **state)
 static void test_unknown_co_owner_refuses_writes(void **state)
 {
 	(void)state;
-	struct rte_mbuf *m[MAXF];
-	struct sent s[MAXF];
+	struct rte_mbuf *m[DP_MAXF];
+	struct sent s[DP_MAXF];
 	unsigned n;
 	struct member_spec mm[2] = {{NODE_IP, WEFT_DP_MEMBER_ALIVE},
 				    {NULL, WEFT_DP_MEMBER_DEAD}}; /* no record: 0.0.0.0 */
 	static const uint16_t own[] = {0, 1};
-	publish_view(++T.view, mm, 2, own, 2, false, NULL, 0);
+	dp_publish(&T, ++T.view, mm, 2, own, 2, false, NULL, 0);
 	client_put("sync", "unk", "v");
-	expect_one(m, s, &n, CLIENT_IP, CLIENT_PORT);
+	dp_expect_one(&T, m, s, &n, CLIENT_IP, CLIENT_PORT);
 	assert_int_equal(s[0].h.status, WEFT_ST_BUSY);
-	free_all(m, n);
+	dp_free_all(m, n);
 	expect_get("sync", "unk", WEFT_ST_NOT_FOUND, 0, NULL); /* nothing applied */
 	/* Its record arrives: writes go through again. */
 	mm[1] = (struct member_spec){PEER_IP, WEFT_DP_MEMBER_ALIVE};
-	publish_view(T.view, mm, 2, own, 2, false, NULL, 0); /* same view */
+	dp_publish(&T, T.view, mm, 2, own, 2, false, NULL, 0); /* same view */
 	client_put("sync", "unk", "v");
-	expect_one(m, s, &n, PEER_IP, NODE_PORT);
+	dp_expect_one(&T, m, s, &n, PEER_IP, NODE_PORT);
 	struct sent r = s[0];
-	free_all(m, n);
+	dp_free_all(m, n);
 	struct weft_x_repl_ack ack = {1, 0};
-	peer_answer(PEER_MAC, PEER_IP, &r, WEFT_ST_OK, &ack, sizeof(ack), NULL, 0, 0);
-	expect_one(m, s, &n, CLIENT_IP, CLIENT_PORT);
+	dp_push_answer(&T, PEER_MAC, PEER_IP, &r, WEFT_ST_OK, &ack, sizeof(ack), NULL, 0, 0);
+	dp_expect_one(&T, m, s, &n, CLIENT_IP, CLIENT_PORT);
 	assert_int_equal(s[0].h.status, WEFT_ST_OK);
-	free_all(m, n);
+	dp_free_all(m, n);
 }
 
 static void test_silent_backup_gives_busy(void **state)
 {
 	(void)state;
-	struct rte_mbuf *m[MAXF];
-	struct sent s[MAXF];
+	struct rte_mbuf *m[DP_MAXF];
+	struct sent s[DP_MAXF];
 	unsigned n;
 	static const uint16_t own[] = {0, 1};
 	publish(2, own, 2, false);
 	uint64_t rid = client_put("sync", "k4", "v4");
-	n = poll_node(m, s);
-	free_all(m, n);
+	n = dp_poll(&T, m, s);
+	dp_free_all(m, n);
 	uint64_t gave0 = lc0()->rpc_gave_up, rt0 = lc0()->rpc_retransmits;
 	bool answered = false;
 	for (unsigned step = 0; step < 100 && !answered; step++) {
 		T.now += 100;
-		n = poll_node(m, s);
+		n = dp_poll(&T, m, s);
 		for (unsigned i = 0; i < n; i++)
-			if (s[i].dst_ip == ip4(CLIENT_IP)) {
+			if (s[i].dst_ip == dp_ip4(CLIENT_IP)) {
 				assert_int_equal(s[i].h.request_id, rid);
 				assert_int_equal(s[i].h.status, WEFT_ST_BUSY);
 				answered = true;
 			}
-		free_all(m, n);
+		dp_free_all(m, n);
 	}
 	assert_true(answered);
 	assert_int_equal(lc0()->rpc_gave_up - gave0, 1);
@@ -484,119 +276,119 @@ static void test_silent_backup_gives_busy(void **state)
 static void test_non_primary_forwards_writes(void **state)
 {
 	(void)state;
-	struct rte_mbuf *m[MAXF];
-	struct sent s[MAXF];
+	struct rte_mbuf *m[DP_MAXF];
+	struct sent s[DP_MAXF];
 	unsigned n;
 	static const uint16_t own[] = {1, 0}; /* peer primary, self backup */
 	publish(2, own, 2, false);
 	uint64_t rid = client_put("fw", "fk", "fv");
-	expect_one(m, s, &n, PEER_IP, NODE_PORT);
+	dp_expect_one(&T, m, s, &n, PEER_IP, NODE_PORT);
 	struct sent f = s[0];
 	assert_int_equal(f.h.opcode, WEFT_OP_PUT);
 	assert_int_equal(f.h.flags, WEFT_F_NODE);
 	assert_int_not_equal(f.h.request_id, rid);
 	assert_int_equal(f.h.msg_len, 2 + 2 + sizeof(struct weft_x_write) + 2);
 	assert_memory_equal(f.payload, "fwfk", 4);
-	free_all(m, n);
+	dp_free_all(m, n);
 	struct weft_x_version xv = {4242};
-	peer_answer(PEER_MAC, PEER_IP, &f, WEFT_ST_OK, &xv, sizeof(xv), NULL, 0, 0);
-	expect_one(m, s, &n, CLIENT_IP, CLIENT_PORT);
+	dp_push_answer(&T, PEER_MAC, PEER_IP, &f, WEFT_ST_OK, &xv, sizeof(xv), NULL, 0, 0);
+	dp_expect_one(&T, m, s, &n, CLIENT_IP, CLIENT_PORT);
 	assert_int_equal(s[0].h.request_id, rid);
 	assert_int_equal(s[0].h.client_id, 0xc11e);
 	assert_int_equal(s[0].h.status, WEFT_ST_OK);
 	memcpy(&xv, s[0].payload, sizeof(xv));
 	assert_int_equal(xv.version, 4242);
-	free_all(m, n);
+	dp_free_all(m, n);
 	/* Reads are served by any owner: here, locally (nothing stored here). */
 	client_get("fw", "fk");
-	expect_one(m, s, &n, CLIENT_IP, CLIENT_PORT);
+	dp_expect_one(&T, m, s, &n, CLIENT_IP, CLIENT_PORT);
 	assert_int_equal(s[0].h.status, WEFT_ST_NOT_FOUND);
-	free_all(m, n);
+	dp_free_all(m, n);
 	/* A request from a node is never forwarded again, even when the views
 	 * disagree: served here, replicated to the segment's other owner. */
 	struct weft_x_write x = {0, 0};
 	send_msg(PEER_MAC, PEER_IP, NODE_PORT, WEFT_OP_PUT, WEFT_F_NODE, "fw", "fk2", &x,
 		 sizeof(x), "z", 1);
-	expect_one(m, s, &n, PEER_IP, NODE_PORT);
+	dp_expect_one(&T, m, s, &n, PEER_IP, NODE_PORT);
 	struct sent r = s[0];
 	assert_int_equal(r.h.opcode, WEFT_OP_REPLICATE);
-	free_all(m, n);
+	dp_free_all(m, n);
 	struct weft_x_repl_ack ack = {1, 0};
-	peer_answer(PEER_MAC, PEER_IP, &r, WEFT_ST_OK, &ack, sizeof(ack), NULL, 0, 0);
-	expect_one(m, s, &n, PEER_IP, NODE_PORT);
+	dp_push_answer(&T, PEER_MAC, PEER_IP, &r, WEFT_ST_OK, &ack, sizeof(ack), NULL, 0, 0);
+	dp_expect_one(&T, m, s, &n, PEER_IP, NODE_PORT);
 	assert_int_equal(s[0].h.flags, WEFT_F_RESPONSE);
 	assert_int_equal(s[0].h.opcode, WEFT_OP_PUT);
 	assert_int_equal(s[0].h.status, WEFT_ST_OK);
-	free_all(m, n);
+	dp_free_all(m, n);
 }
 
 static void test_non_owner_forwards_reads(void **state)
 {
 	(void)state;
-	struct rte_mbuf *m[MAXF];
-	struct sent s[MAXF];
+	struct rte_mbuf *m[DP_MAXF];
+	struct sent s[DP_MAXF];
 	unsigned n;
 	static const uint16_t own[] = {1, 2}; /* self owns nothing */
 	publish(3, own, 2, false);
 	uint64_t rid = client_get("fw", "gk");
-	expect_one(m, s, &n, PEER_IP, NODE_PORT);
+	dp_expect_one(&T, m, s, &n, PEER_IP, NODE_PORT);
 	struct sent f = s[0];
 	assert_int_equal(f.h.opcode, WEFT_OP_GET);
-	free_all(m, n);
+	dp_free_all(m, n);
 	struct weft_x_version xv = {9};
-	peer_answer(PEER_MAC, PEER_IP, &f, WEFT_ST_OK, &xv, sizeof(xv), "hello", 5, 0);
-	expect_one(m, s, &n, CLIENT_IP, CLIENT_PORT);
+	dp_push_answer(&T, PEER_MAC, PEER_IP, &f, WEFT_ST_OK, &xv, sizeof(xv), "hello", 5, 0);
+	dp_expect_one(&T, m, s, &n, CLIENT_IP, CLIENT_PORT);
 	assert_int_equal(s[0].h.request_id, rid);
 	assert_int_equal(s[0].h.msg_len, sizeof(xv) + 5);
 	assert_memory_equal(s[0].payload + sizeof(xv), "hello", 5);
-	free_all(m, n);
+	dp_free_all(m, n);
 
 	/* An answer longer than a datagram cannot be relayed: NOT_OWNER. */
 	client_get("fw", "gk");
-	expect_one(m, s, &n, PEER_IP, NODE_PORT);
+	dp_expect_one(&T, m, s, &n, PEER_IP, NODE_PORT);
 	f = s[0];
-	free_all(m, n);
-	peer_answer(PEER_MAC, PEER_IP, &f, WEFT_ST_OK, &xv, sizeof(xv), "part", 4, 5000);
-	expect_one(m, s, &n, CLIENT_IP, CLIENT_PORT);
+	dp_free_all(m, n);
+	dp_push_answer(&T, PEER_MAC, PEER_IP, &f, WEFT_ST_OK, &xv, sizeof(xv), "part", 4, 5000);
+	dp_expect_one(&T, m, s, &n, CLIENT_IP, CLIENT_PORT);
 	assert_int_equal(s[0].h.status, WEFT_ST_NOT_OWNER);
-	free_all(m, n);
+	dp_free_all(m, n);
 
 	/* The owner leaves the view before answering: BUSY (the client retries
 	 * with the new table). */
 	client_get("fw", "gk");
-	expect_one(m, s, &n, PEER_IP, NODE_PORT);
-	free_all(m, n);
+	dp_expect_one(&T, m, s, &n, PEER_IP, NODE_PORT);
+	dp_free_all(m, n);
 	static const uint16_t alone[] = {0};
 	publish(1, alone, 1, false);
-	expect_one(m, s, &n, CLIENT_IP, CLIENT_PORT);
+	dp_expect_one(&T, m, s, &n, CLIENT_IP, CLIENT_PORT);
 	assert_int_equal(s[0].h.status, WEFT_ST_BUSY);
-	free_all(m, n);
+	dp_free_all(m, n);
 }
 
 static void test_multi_get_marks_foreign_keys(void **state)
 {
 	(void)state;
-	struct rte_mbuf *m[MAXF];
-	struct sent s[MAXF];
+	struct rte_mbuf *m[DP_MAXF];
+	struct sent s[DP_MAXF];
 	unsigned n;
 	uint8_t list[2 + 2 * 4] = {2, 0, 2, 0, 'a', '1', 2, 0, 'a', '2'};
 	static const uint16_t other[] = {1, 2};
 	publish(3, other, 2, false);
 	send_msg(CLIENT_MAC, CLIENT_IP, CLIENT_PORT, WEFT_OP_MULTI_GET, 0, "mg", NULL, NULL, 0,
 		 list, sizeof(list));
-	expect_one(m, s, &n, CLIENT_IP, CLIENT_PORT);
+	dp_expect_one(&T, m, s, &n, CLIENT_IP, CLIENT_PORT);
 	struct weft_mget_entry_hdr e;
 	memcpy(&e, s[0].payload + 2, sizeof(e));
 	assert_int_equal(e.status, WEFT_ST_NOT_OWNER);
-	free_all(m, n);
+	dp_free_all(m, n);
 	static const uint16_t mine[] = {0, 1};
 	publish(2, mine, 2, false);
 	send_msg(CLIENT_MAC, CLIENT_IP, CLIENT_PORT, WEFT_OP_MULTI_GET, 0, "mg", NULL, NULL, 0,
 		 list, sizeof(list));
-	expect_one(m, s, &n, CLIENT_IP, CLIENT_PORT);
+	dp_expect_one(&T, m, s, &n, CLIENT_IP, CLIENT_PORT);
 	memcpy(&e, s[0].payload + 2, sizeof(e));
 	assert_int_equal(e.status, WEFT_ST_NOT_FOUND);
-	free_all(m, n);
+	dp_free_all(m, n);
 }
 
 /* --- read-through while a segment moves in --------------------------------- */
@@ -604,64 +396,64 @@ static void test_multi_get_marks_foreign_keys(void **state)
 static void test_miss_reads_through_to_old_owner(void **state)
 {
 	(void)state;
-	struct rte_mbuf *m[MAXF];
-	struct sent s[MAXF];
+	struct rte_mbuf *m[DP_MAXF];
+	struct sent s[DP_MAXF];
 	unsigned n;
 	const struct member_spec both[2] = {{NODE_IP, WEFT_DP_MEMBER_ALIVE},
 					    {PEER_IP, WEFT_DP_MEMBER_ALIVE}};
 	static const uint16_t own[] = {0, 1};
 	static const uint16_t prev[] = {1}; /* the peer held the segment before */
-	publish_view(++T.view, both, 2, own, 2, false, prev, T.now + 1000);
+	dp_publish(&T, ++T.view, both, 2, own, 2, false, prev, T.now + 1000);
 
 	/* A miss here is asked of the old owner, whose answer is relayed. */
 	uint64_t rt0 = lc0()->read_through;
 	uint64_t rid = client_get("rt", "moving");
-	expect_one(m, s, &n, PEER_IP, NODE_PORT);
+	dp_expect_one(&T, m, s, &n, PEER_IP, NODE_PORT);
 	struct sent f = s[0];
 	assert_int_equal(f.h.opcode, WEFT_OP_GET);
 	assert_int_equal(f.h.flags, WEFT_F_NODE);
-	free_all(m, n);
+	dp_free_all(m, n);
 	assert_int_equal(lc0()->read_through - rt0, 1);
 	struct weft_x_version xv = {31};
-	peer_answer(PEER_MAC, PEER_IP, &f, WEFT_ST_OK, &xv, sizeof(xv), "old", 3, 0);
-	expect_one(m, s, &n, CLIENT_IP, CLIENT_PORT);
+	dp_push_answer(&T, PEER_MAC, PEER_IP, &f, WEFT_ST_OK, &xv, sizeof(xv), "old", 3, 0);
+	dp_expect_one(&T, m, s, &n, CLIENT_IP, CLIENT_PORT);
 	assert_int_equal(s[0].h.request_id, rid);
 	assert_int_equal(s[0].h.status, WEFT_ST_OK);
 	assert_memory_equal(s[0].payload + sizeof(xv), "old", 3);
-	free_all(m, n);
+	dp_free_all(m, n);
 
 	/* A hit is served here; a node's own GET is never read through. */
 	client_put("rt", "here", "v");
-	n = poll_node(m, s); /* replication to the peer */
+	n = dp_poll(&T, m, s); /* replication to the peer */
 	struct sent r = s[0];
-	free_all(m, n);
+	dp_free_all(m, n);
 	struct weft_x_repl_ack ack = {1, 0};
-	peer_answer(PEER_MAC, PEER_IP, &r, WEFT_ST_OK, &ack, sizeof(ack), NULL, 0, 0);
-	free_all(m, poll_node(m, s));
+	dp_push_answer(&T, PEER_MAC, PEER_IP, &r, WEFT_ST_OK, &ack, sizeof(ack), NULL, 0, 0);
+	dp_free_all(m, dp_poll(&T, m, s));
 	expect_get("rt", "here", WEFT_ST_OK, 0, NULL);
 	send_msg(PEER_MAC, PEER_IP, NODE_PORT, WEFT_OP_GET, WEFT_F_NODE, "rt", "moving", NULL, 0,
 		 NULL, 0);
-	expect_one(m, s, &n, PEER_IP, NODE_PORT);
+	dp_expect_one(&T, m, s, &n, PEER_IP, NODE_PORT);
 	assert_int_equal(s[0].h.flags, WEFT_F_RESPONSE);
 	assert_int_equal(s[0].h.status, WEFT_ST_NOT_FOUND);
-	free_all(m, n);
+	dp_free_all(m, n);
 
 	/* A key deleted here is not asked of the old owner (which may still
 	 * hold the deleted value): its tombstone answers NOT_FOUND. */
 	send_msg(CLIENT_MAC, CLIENT_IP, CLIENT_PORT, WEFT_OP_DELETE, 0, "rt", "here", NULL, 0,
 		 NULL, 0);
-	n = poll_node(m, s); /* the DELETE replicated to the peer */
+	n = dp_poll(&T, m, s); /* the DELETE replicated to the peer */
 	assert_int_equal(n, 1);
 	r = s[0];
 	struct weft_repl_entry e;
 	const uint8_t *k, *val;
-	repl_entry(&r, "rt", &e, &k, &val);
+	dp_repl_entry(&r, "rt", &e, &k, &val, NULL);
 	assert_int_equal(e.kind, WEFT_REPL_DELETE);
-	free_all(m, n);
-	peer_answer(PEER_MAC, PEER_IP, &r, WEFT_ST_OK, &ack, sizeof(ack), NULL, 0, 0);
-	expect_one(m, s, &n, CLIENT_IP, CLIENT_PORT);
+	dp_free_all(m, n);
+	dp_push_answer(&T, PEER_MAC, PEER_IP, &r, WEFT_ST_OK, &ack, sizeof(ack), NULL, 0, 0);
+	dp_expect_one(&T, m, s, &n, CLIENT_IP, CLIENT_PORT);
 	assert_int_equal(s[0].h.status, WEFT_ST_OK);
-	free_all(m, n);
+	dp_free_all(m, n);
 	expect_get("rt", "here", WEFT_ST_NOT_FOUND, 0, NULL);
 	assert_int_equal(lc0()->read_through - rt0, 1);
 
@@ -676,19 +468,19 @@ static void test_miss_reads_through_to_old_owner(void **state)
 static void test_minority_refuses_writes(void **state)
 {
 	(void)state;
-	struct rte_mbuf *m[MAXF];
-	struct sent s[MAXF];
+	struct rte_mbuf *m[DP_MAXF];
+	struct sent s[DP_MAXF];
 	unsigned n;
 	static const uint16_t own[] = {0, 1};
 	publish(2, own, 2, true);
 	client_put("q", "qk", "qv");
-	expect_one(m, s, &n, CLIENT_IP, CLIENT_PORT);
+	dp_expect_one(&T, m, s, &n, CLIENT_IP, CLIENT_PORT);
 	assert_int_equal(s[0].h.status, WEFT_ST_NO_QUORUM);
-	free_all(m, n);
+	dp_free_all(m, n);
 	client_get("q", "qk");
-	expect_one(m, s, &n, CLIENT_IP, CLIENT_PORT);
+	dp_expect_one(&T, m, s, &n, CLIENT_IP, CLIENT_PORT);
 	assert_int_equal(s[0].h.status, WEFT_ST_NOT_FOUND);
-	free_all(m, n);
+	dp_free_all(m, n);
 }
 
 /* --- serving REPLICATE --------------------------------------------------------- */
@@ -719,10 +511,10 @@ static uint32_t entry(uint8_t *w, uint8_t kind, const char *key, const char *val
 
 static void expect_ack(uint16_t status, uint32_t applied, uint32_t stale)
 {
-	struct rte_mbuf *m[MAXF];
-	struct sent s[MAXF];
+	struct rte_mbuf *m[DP_MAXF];
+	struct sent s[DP_MAXF];
 	unsigned n;
-	expect_one(m, s, &n, PEER_IP, NODE_PORT);
+	dp_expect_one(&T, m, s, &n, PEER_IP, NODE_PORT);
 	assert_int_equal(s[0].h.status, status);
 	if (status == WEFT_ST_OK) {
 		struct weft_x_repl_ack a;
@@ -730,17 +522,17 @@ static void expect_ack(uint16_t status, uint32_t applied, uint32_t stale)
 		assert_int_equal(a.applied, applied);
 		assert_int_equal(a.stale, stale);
 	}
-	free_all(m, n);
+	dp_free_all(m, n);
 }
 
 static void expect_get(const char *cache, const char *key, uint16_t status, uint64_t version,
 		       const char *value)
 {
-	struct rte_mbuf *m[MAXF];
-	struct sent s[MAXF];
+	struct rte_mbuf *m[DP_MAXF];
+	struct sent s[DP_MAXF];
 	unsigned n;
 	client_get(cache, key);
-	expect_one(m, s, &n, CLIENT_IP, CLIENT_PORT);
+	dp_expect_one(&T, m, s, &n, CLIENT_IP, CLIENT_PORT);
 	assert_int_equal(s[0].h.status, status);
 	if (status == WEFT_ST_OK && value != NULL) {
 		struct weft_x_version xv;
@@ -749,7 +541,7 @@ static void expect_get(const char *cache, const char *key, uint16_t status, uint
 		assert_int_equal(s[0].len, sizeof(xv) + strlen(value));
 		assert_memory_equal(s[0].payload + sizeof(xv), value, strlen(value));
 	}
-	free_all(m, n);
+	dp_free_all(m, n);
 }
 
 static void test_replicate_applies_in_version_order(void **state)
@@ -788,23 +580,23 @@ static void test_replicate_applies_in_version_order(void **state)
 	weft_cache_get_opts(c, &o);
 	assert_int_equal(o.mode, WEFT_CACHE_MODE_REPLICATED);
 	/* A local write after replicated ones gets a newer version. */
-	struct rte_mbuf *m[MAXF];
-	struct sent s[MAXF];
+	struct rte_mbuf *m[DP_MAXF];
+	struct sent s[DP_MAXF];
 	unsigned n;
 	client_put("rc", "r3", "x");
-	n = poll_node(m, s); /* REPLICATE to the peer (replicated mode) */
+	n = dp_poll(&T, m, s); /* REPLICATE to the peer (replicated mode) */
 	assert_int_equal(n, 1);
 	struct weft_repl_entry e;
 	const uint8_t *k, *v;
 	struct sent r = s[0];
-	repl_entry(&r, "rc", &e, &k, &v);
+	dp_repl_entry(&r, "rc", &e, &k, &v, NULL);
 	assert_true(e.version > 1001);
-	free_all(m, n);
+	dp_free_all(m, n);
 	struct weft_x_repl_ack ack = {1, 0};
-	peer_answer(PEER_MAC, PEER_IP, &r, WEFT_ST_OK, &ack, sizeof(ack), NULL, 0, 0);
-	expect_one(m, s, &n, CLIENT_IP, CLIENT_PORT);
+	dp_push_answer(&T, PEER_MAC, PEER_IP, &r, WEFT_ST_OK, &ack, sizeof(ack), NULL, 0, 0);
+	dp_expect_one(&T, m, s, &n, CLIENT_IP, CLIENT_PORT);
 	assert_int_equal(s[0].h.status, WEFT_ST_OK);
-	free_all(m, n);
+	dp_free_all(m, n);
 }
 
 static void test_bad_replicate_is_refused(void **state)
@@ -833,8 +625,8 @@ static void test_bad_replicate_is_refused(void **state)
 static void test_cache_open_modes(void **state)
 {
 	(void)state;
-	struct rte_mbuf *m[MAXF];
-	struct sent s[MAXF];
+	struct rte_mbuf *m[DP_MAXF];
+	struct sent s[DP_MAXF];
 	unsigned n;
 	static const uint16_t own[] = {0, 1};
 	publish(2, own, 2, false);
@@ -843,16 +635,16 @@ static void test_cache_open_modes(void **state)
 	x.mode = 9;
 	send_msg(CLIENT_MAC, CLIENT_IP, CLIENT_PORT, WEFT_OP_CACHE_OPEN, 0, "oc", NULL, &x,
 		 sizeof(x), NULL, 0);
-	expect_one(m, s, &n, CLIENT_IP, CLIENT_PORT);
+	dp_expect_one(&T, m, s, &n, CLIENT_IP, CLIENT_PORT);
 	assert_int_equal(s[0].h.status, WEFT_ST_BAD_CACHE_OPTS);
-	free_all(m, n);
+	dp_free_all(m, n);
 
 	/* A new replicated cache is announced to the other members first. */
 	x.mode = WEFT_MODE_REPLICATED;
 	x.max_entries = 77;
 	uint64_t rid = send_msg(CLIENT_MAC, CLIENT_IP, CLIENT_PORT, WEFT_OP_CACHE_OPEN, 0, "oc",
 				NULL, &x, sizeof(x), NULL, 0);
-	expect_one(m, s, &n, PEER_IP, NODE_PORT);
+	dp_expect_one(&T, m, s, &n, PEER_IP, NODE_PORT);
 	struct sent r = s[0];
 	assert_int_equal(r.h.opcode, WEFT_OP_REPLICATE);
 	struct weft_x_replicate xr;
@@ -860,23 +652,23 @@ static void test_cache_open_modes(void **state)
 	assert_int_equal(xr.count, 0);
 	assert_int_equal(xr.opts.mode, WEFT_MODE_REPLICATED);
 	assert_int_equal(xr.opts.max_entries, 77);
-	free_all(m, n);
+	dp_free_all(m, n);
 	struct weft_x_repl_ack ack = {0, 0};
-	peer_answer(PEER_MAC, PEER_IP, &r, WEFT_ST_OK, &ack, sizeof(ack), NULL, 0, 0);
-	expect_one(m, s, &n, CLIENT_IP, CLIENT_PORT);
+	dp_push_answer(&T, PEER_MAC, PEER_IP, &r, WEFT_ST_OK, &ack, sizeof(ack), NULL, 0, 0);
+	dp_expect_one(&T, m, s, &n, CLIENT_IP, CLIENT_PORT);
 	assert_int_equal(s[0].h.request_id, rid);
 	assert_int_equal(s[0].h.status, WEFT_ST_OK);
-	free_all(m, n);
+	dp_free_all(m, n);
 	/* Opening it again finds it: no announcement. */
 	send_msg(CLIENT_MAC, CLIENT_IP, CLIENT_PORT, WEFT_OP_CACHE_OPEN, 0, "oc", NULL, &x,
 		 sizeof(x), NULL, 0);
-	expect_one(m, s, &n, CLIENT_IP, CLIENT_PORT);
+	dp_expect_one(&T, m, s, &n, CLIENT_IP, CLIENT_PORT);
 	assert_int_equal(s[0].h.status, WEFT_ST_OK);
-	free_all(m, n);
+	dp_free_all(m, n);
 	/* A cache first named by a keyed request is distributed in a cluster. */
 	client_get("implicit", "k");
-	n = poll_node(m, s);
-	free_all(m, n);
+	n = dp_poll(&T, m, s);
+	dp_free_all(m, n);
 	struct weft_cache_opts o;
 	weft_cache_get_opts(weft_cache_find(T.fp.reg, "implicit", 8), &o);
 	assert_int_equal(o.mode, WEFT_CACHE_MODE_DISTRIBUTED);
@@ -887,14 +679,10 @@ static void test_cache_open_modes(void **state)
 static int setup(void **state)
 {
 	(void)state;
-	T.now = 1000000;
-	struct weft_dp_config cfg = {.bind_ip = ip4(NODE_IP), .udp_port = NODE_PORT,
-				     .n_workers = 1, .poll = WEFT_DP_POLL_BUSY, .clock = vclock,
-				     .ctl_port = CTL_PORT};
-	if (dp_fakeport_open(&T.fp, "test_dp_cluster", 4096, 4096, 8191, &cfg) != 0)
+	if (dp_node_open(&T, "test_dp_cluster", NODE_IP, NODE_PORT, CTL_PORT) != 0)
 		return -1;
-	learn(PEER_MAC, PEER_IP);
-	learn(CLIENT_MAC, CLIENT_IP);
+	dp_learn(&T, PEER_MAC, PEER_IP);
+	dp_learn(&T, CLIENT_MAC, CLIENT_IP);
 	return 0;
 }
 

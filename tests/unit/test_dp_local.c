@@ -21,6 +21,7 @@
 #include <weft/weft.h>
 
 #include "dp_fakeport.h"
+#include "dp_poller.h"
 #include "dp_frames.h"
 #include "dp_internal.h"
 
@@ -29,28 +30,7 @@ static const uint8_t PEER_IP[4] = {10, 215, 0, 9};
 static const uint8_t PEER_MAC[6] = {0x02, 0, 0, 0, 0, 0x09};
 #define NODE_PORT 7700u
 
-static struct {
-	struct dp_fakeport fp;
-	pthread_t poller;
-	volatile bool stop;
-} T;
-
-static void *poll_main(void *arg)
-{
-	(void)arg;
-	urcu_qsbr_register_thread();
-	while (!T.stop) {
-		weft_dp_poll_once(T.fp.dp, 0);
-		urcu_qsbr_quiescent_state();
-		/* the port's own output is not looked at here */
-		struct rte_mbuf *out[32];
-		unsigned n = rte_ring_dequeue_burst(T.fp.tx, (void **)out, 32, NULL);
-		if (n)
-			rte_pktmbuf_free_bulk(out, n);
-	}
-	urcu_qsbr_unregister_thread();
-	return NULL;
-}
+static struct dp_poller T;
 
 static int t_send(void *ctx, uint32_t ip, uint16_t port, const void *buf, size_t len)
 {
@@ -216,24 +196,13 @@ static void test_bad_opens_and_sends(void **state)
 static int setup(void **state)
 {
 	(void)state;
-	uint32_t ip;
-	memcpy(&ip, NODE_IP, 4);
-	struct weft_dp_config cfg = {.bind_ip = ip, .udp_port = NODE_PORT, .n_workers = 1,
-				     .poll = WEFT_DP_POLL_BUSY};
-	if (dp_fakeport_open(&T.fp, "test_dp_local", 1024, 1024, 4095, &cfg) != 0)
-		return -1;
-	/* The test thread only uses local clients: it holds no RCU pointer. */
-	urcu_qsbr_thread_offline();
-	return pthread_create(&T.poller, NULL, poll_main, NULL);
+	return dp_poller_open(&T, "test_dp_local", NODE_IP, NODE_PORT);
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	T.stop = true;
-	pthread_join(T.poller, NULL);
-	urcu_qsbr_thread_online();
-	dp_fakeport_close(&T.fp);
+	dp_poller_close(&T);
 	return 0;
 }
 

@@ -40,9 +40,8 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
-#include "dp_fakeport.h"
-#include "dp_frames.h"
 #include "dp_internal.h"
+#include "dp_node.h"
 #include "sess.h"
 
 static const uint8_t PEER_MAC[6] = {0x02, 0, 0, 0, 0, 0x11};
@@ -54,82 +53,19 @@ static const uint8_t NODE_IP[4] = {10, 215, 0, 2};
 #define NODE_PORT 7700u
 #define CTL_PORT 7701u
 #define CLIENT_PORT 5000u
-#define MAXF 256
 #define STORE WEFT_SESSION_STORE
 #define INFO_LEN ((uint16_t)sizeof(struct weft_x_session_info))
 
-static struct {
-	struct dp_fakeport fp;
-	uint64_t now;
-	uint64_t view;
-	uint64_t rid;
-	uint8_t next_id;
-} T;
-
-struct sent {
-	uint32_t dst_ip;
-	uint16_t dst_port;
-	struct weft_wire_hdr h;
-	const uint8_t *payload;
-	uint32_t len;
-};
-
-static uint64_t vclock(void *arg)
-{
-	(void)arg;
-	return T.now;
-}
-
-static uint32_t ip4(const uint8_t b[4])
-{
-	uint32_t v;
-	memcpy(&v, b, 4);
-	return v;
-}
-
-static void push_frame(const uint8_t src_mac[6], const uint8_t src_ip[4], uint16_t sport,
-		       const void *payload, uint32_t plen)
-{
-	uint8_t f[1600];
-	assert_true(plen <= 1472);
-	uint32_t len = frame_udp(f, T.fp.node_mac, src_mac, src_ip, NODE_IP, sport, NODE_PORT, 0,
-				 payload, plen);
-	struct rte_mbuf *m = rte_pktmbuf_alloc(T.fp.pool);
-	assert_non_null(m);
-	memcpy(rte_pktmbuf_append(m, (uint16_t)len), f, len);
-	assert_int_equal(rte_ring_enqueue(T.fp.rx, m), 0);
-}
+static struct dp_node T;
+static uint8_t next_id; /* of new_id */
 
 /* One request datagram from ip:sport with request id rid. */
 static void send_raw(const uint8_t ip[4], uint16_t sport, uint64_t rid, uint8_t op, uint8_t flags,
 		     const char *name, const uint8_t *key, uint16_t kl, const void *extras,
 		     uint16_t xl, const void *value, uint32_t vl)
 {
-	uint8_t d[1472];
-	struct weft_wire_hdr h;
-	memset(&h, 0, sizeof(h));
-	size_t nl = strlen(name);
-	h.magic = WEFT_WIRE_MAGIC;
-	h.version = WEFT_WIRE_VERSION;
-	h.opcode = op;
-	h.flags = flags;
-	h.name_len = (uint8_t)nl;
-	h.key_len = kl;
-	h.extras_len = xl;
-	h.client_id = 0xc11e;
-	h.request_id = rid;
-	h.msg_len = (uint32_t)(nl + kl + xl + vl);
-	assert_true(sizeof(h) + h.msg_len <= sizeof(d));
-	uint8_t *w = d + sizeof(h);
-	memcpy(d, &h, sizeof(h));
-	memcpy(w, name, nl);
-	if (kl)
-		memcpy(w + nl, key, kl);
-	if (xl)
-		memcpy(w + nl + kl, extras, xl);
-	if (vl)
-		memcpy(w + nl + kl + xl, value, vl);
-	push_frame(CLIENT_MAC, ip, sport, d, (uint32_t)sizeof(h) + h.msg_len);
+	dp_push_request(&T, CLIENT_MAC, ip, sport, rid, op, flags, name, key, kl, extras, xl, value,
+			vl);
 }
 
 /* A SESSION request from the client; value = name (GET, REMOVE) or
@@ -149,49 +85,15 @@ static uint64_t sess(uint8_t action, const uint8_t id[16], const char *name, con
 	return rid;
 }
 
-static unsigned poll_node(struct rte_mbuf **m, struct sent *s)
-{
-	weft_dp_poll_once(T.fp.dp, 0);
-	unsigned n = rte_ring_dequeue_burst(T.fp.tx, (void **)m, MAXF, NULL);
-	for (unsigned i = 0; i < n; i++) {
-		const uint8_t *f = rte_pktmbuf_mtod(m[i], const uint8_t *);
-		memset(&s[i], 0, sizeof(s[i]));
-		if (rd16(f + 12) != 0x0800)
-			continue; /* ARP */
-		memcpy(&s[i].dst_ip, f + 30, 4);
-		s[i].dst_port = rd16(f + 36);
-		memcpy(&s[i].h, f + 42, sizeof(s[i].h));
-		s[i].payload = f + 42 + sizeof(struct weft_wire_hdr);
-		s[i].len = m[i]->data_len - 42 - (uint32_t)sizeof(struct weft_wire_hdr);
-	}
-	return n;
-}
-
-static void free_all(struct rte_mbuf **m, unsigned n)
-{
-	for (unsigned i = 0; i < n; i++)
-		rte_pktmbuf_free(m[i]);
-}
-
-/* Polls once, expects exactly one frame to ip:port. */
-static void expect_one(struct rte_mbuf **m, struct sent *s, unsigned *n, const uint8_t ip[4],
-		       uint16_t port)
-{
-	*n = poll_node(m, s);
-	assert_int_equal(*n, 1);
-	assert_int_equal(s[0].dst_ip, ip4(ip));
-	assert_int_equal(s[0].dst_port, port);
-}
-
 /* The client's answer to rid: status, and a copy of extras and value
  * (value_out: at least 1024 bytes, may be NULL). Returns the value length. */
 static uint32_t expect_answer(uint64_t rid, uint16_t status, uint16_t extras_len,
 			      struct weft_x_session_info *info, uint8_t *value_out)
 {
-	struct rte_mbuf *m[MAXF];
-	struct sent s[MAXF];
+	struct rte_mbuf *m[DP_MAXF];
+	struct sent s[DP_MAXF];
 	unsigned n;
-	expect_one(m, s, &n, CLIENT_IP, CLIENT_PORT);
+	dp_expect_one(&T, m, s, &n, CLIENT_IP, CLIENT_PORT);
 	assert_int_equal(s[0].h.request_id, rid);
 	assert_int_equal(s[0].h.flags & WEFT_F_RESPONSE, WEFT_F_RESPONSE);
 	assert_int_equal(s[0].h.status, status);
@@ -204,14 +106,9 @@ static uint32_t expect_answer(uint64_t rid, uint16_t status, uint16_t extras_len
 		assert_true(vl <= 1024);
 		memcpy(value_out, s[0].payload + extras_len, vl);
 	}
-	free_all(m, n);
+	dp_free_all(m, n);
 	return vl;
 }
-
-struct member_spec {
-	const uint8_t *ip;
-	uint8_t state;
-};
 
 /* Publishes a view of n members (self, PEER, PEER2; live, but member
  * dead_member when not UINT32_MAX: DEAD, or odd_state when that is not
@@ -222,27 +119,14 @@ static void publish_view(uint32_t n, const uint16_t *owner, uint16_t n_owners, b
 			 const uint16_t *prev, uint64_t prev_until_ms, uint32_t dead_member)
 {
 	static const uint8_t *ips[3] = {NODE_IP, PEER_IP, PEER2_IP};
-	struct {
-		struct weft_dp_members h;
-		struct weft_dp_member m[3];
-	} v;
-	memset(&v, 0, sizeof(v));
+	struct member_spec mm[3];
+	assert_true(n <= 3);
 	for (uint32_t i = 0; i < n; i++) {
-		snprintf(v.m[i].name, sizeof(v.m[i].name), "n%u", i);
-		v.m[i].ip = ip4(ips[i]);
-		v.m[i].port = NODE_PORT;
-		v.m[i].state = i != dead_member ? WEFT_DP_MEMBER_ALIVE
-				 : odd_state != WEFT_DP_MEMBER_ALIVE ? odd_state : WEFT_DP_MEMBER_DEAD;
+		mm[i].ip = ips[i];
+		mm[i].state = i != dead_member ? WEFT_DP_MEMBER_ALIVE
+			      : odd_state != WEFT_DP_MEMBER_ALIVE ? odd_state : WEFT_DP_MEMBER_DEAD;
 	}
-	v.h.view = ++T.view;
-	v.h.n = n;
-	v.h.self = 0;
-	v.h.owners = n_owners;
-	v.h.no_quorum = no_quorum;
-	v.h.seg_owner = owner;
-	v.h.seg_prev = prev;
-	v.h.seg_prev_until_ms = prev_until_ms;
-	assert_int_equal(weft_dp_publish_members(T.fp.dp, &v.h), 0);
+	dp_publish(&T, ++T.view, mm, n, owner, n_owners, no_quorum, prev, prev_until_ms);
 }
 
 /* Publishes a view of n live members (self, PEER, PEER2) with one segment
@@ -273,31 +157,7 @@ static void new_id(uint8_t id[16])
 {
 	memset(id, 0, 16);
 	id[0] = 0xa5;
-	id[15] = ++T.next_id;
-}
-
-static void learn(const uint8_t mac[6], const uint8_t ip[4])
-{
-	uint8_t f[60];
-	memset(f, 0, sizeof(f));
-	memset(f, 0xff, 6);
-	memcpy(f + 6, mac, 6);
-	wr16(f + 12, 0x0806);
-	uint8_t *a = f + 14;
-	wr16(a, 1);
-	wr16(a + 2, 0x0800);
-	a[4] = 6;
-	a[5] = 4;
-	wr16(a + 6, 1);
-	memcpy(a + 8, mac, 6);
-	memcpy(a + 14, ip, 4);
-	memcpy(a + 24, NODE_IP, 4);
-	struct rte_mbuf *m = rte_pktmbuf_alloc(T.fp.pool);
-	memcpy(rte_pktmbuf_append(m, 60), f, 60);
-	rte_ring_enqueue(T.fp.rx, m);
-	struct rte_mbuf *out[MAXF];
-	struct sent s[MAXF];
-	free_all(out, poll_node(out, s));
+	id[15] = ++next_id;
 }
 
 /* The session store's cache (created by the first SESSION op). */
@@ -332,6 +192,33 @@ static void plant(const uint8_t id[16], uint32_t mi, uint64_t access_ms, uint32_
 	free(rec);
 }
 
+/* Plants a record with one attribute name = value (timeout 600 s), last
+ * accessed at access_ms. */
+static void plant_attr(const uint8_t id[16], uint64_t access_ms, const char *name,
+		       const void *value, uint32_t value_len)
+{
+	uint16_t nl = (uint16_t)strlen(name);
+	uint32_t al = (uint32_t)sizeof(struct weft_session_attr_hdr) + nl + value_len;
+	uint8_t *attr = malloc(al);
+	assert_non_null(attr);
+	struct weft_session_attr_hdr h = {.name_len = nl, .value_len = value_len};
+	memcpy(attr, &h, sizeof(h));
+	memcpy(attr + sizeof(h), name, nl);
+	memcpy(attr + sizeof(h) + nl, value, value_len);
+	plant(id, 600, access_ms, 1, attr, al);
+	free(attr);
+}
+
+/* Plants id with the one attribute name = value (a string), last accessed
+ * 120 s ago: past the slack (60 s), so a read refreshes it. Returns that
+ * access time. */
+static uint64_t plant_stale(const uint8_t id[16], const char *name, const char *value)
+{
+	uint64_t old = dp_unix_ms() - 120000;
+	plant_attr(id, old, name, value, (uint32_t)strlen(value));
+	return old;
+}
+
 /* The record stored here for id (decoded); false when none. */
 static bool stored(const uint8_t id[16], struct weft_sess_record *out)
 {
@@ -343,41 +230,21 @@ static bool stored(const uint8_t id[16], struct weft_sess_record *out)
 	return true;
 }
 
-/* The REPLICATE message r carries: its one entry, decoded. */
+/* The REPLICATE message r carries: its one entry, decoded (a session
+ * store's are DISTRIBUTED). */
 static void repl_entry(const struct sent *r, struct weft_repl_entry *e, const uint8_t **key,
 		       const uint8_t **value)
 {
-	assert_int_equal(r->h.opcode, WEFT_OP_REPLICATE);
-	assert_int_equal(r->h.flags, WEFT_F_NODE);
-	assert_int_equal(r->h.name_len, strlen(STORE));
-	assert_memory_equal(r->payload, STORE, strlen(STORE));
 	struct weft_x_replicate x;
-	memcpy(&x, r->payload + r->h.name_len, sizeof(x));
-	assert_int_equal(x.count, 1);
+	dp_repl_entry(r, STORE, e, key, value, &x);
 	assert_int_equal(x.opts.mode, WEFT_MODE_DISTRIBUTED);
-	const uint8_t *list = r->payload + r->h.name_len + sizeof(x);
-	uint32_t pos = 0;
-	assert_true(dp_repl_next(list, r->len - r->h.name_len - (uint32_t)sizeof(x), &pos, e, key,
-				 value));
 }
 
+/* The backup's (PEER's) ack of the REPLICATE r: one entry applied. */
 static void peer_ack(const struct sent *r)
 {
-	uint8_t d[sizeof(struct weft_wire_hdr) + sizeof(struct weft_x_repl_ack)];
-	struct weft_wire_hdr h;
-	memset(&h, 0, sizeof(h));
-	h.magic = WEFT_WIRE_MAGIC;
-	h.version = WEFT_WIRE_VERSION;
-	h.opcode = r->h.opcode;
-	h.flags = WEFT_F_RESPONSE;
-	h.extras_len = sizeof(struct weft_x_repl_ack);
-	h.client_id = r->h.client_id;
-	h.request_id = r->h.request_id;
-	h.msg_len = h.extras_len;
 	struct weft_x_repl_ack ack = {1, 0};
-	memcpy(d, &h, sizeof(h));
-	memcpy(d + sizeof(h), &ack, sizeof(ack));
-	push_frame(PEER_MAC, PEER_IP, NODE_PORT, d, sizeof(d));
+	dp_push_answer(&T, PEER_MAC, PEER_IP, r, WEFT_ST_OK, &ack, sizeof(ack), NULL, 0, 0);
 }
 
 /* With a backup: the node's REPLICATE for the op just sent (nothing to the
@@ -386,9 +253,9 @@ static void peer_ack(const struct sent *r)
 static struct sent repl_of_next(struct rte_mbuf **m, struct weft_repl_entry *e,
 				struct weft_sess_record *rec)
 {
-	static struct sent s[MAXF];
+	static struct sent s[DP_MAXF];
 	unsigned n;
-	expect_one(m, s, &n, PEER_IP, NODE_PORT);
+	dp_expect_one(&T, m, s, &n, PEER_IP, NODE_PORT);
 	const uint8_t *k, *v;
 	repl_entry(&s[0], e, &k, &v);
 	assert_int_equal(e->key_len, 16);
@@ -396,10 +263,55 @@ static struct sent repl_of_next(struct rte_mbuf **m, struct weft_repl_entry *e,
 		assert_int_equal(e->ttl_ms, WEFT_TTL_NONE);
 		assert_int_equal(weft_sess_decode(v, e->value_len, rec), 0);
 	}
-	struct rte_mbuf *mm[MAXF];
-	struct sent ss[MAXF];
-	assert_int_equal(poll_node(mm, ss), 0); /* held: no answer before the ack */
+	struct rte_mbuf *mm[DP_MAXF];
+	struct sent ss[DP_MAXF];
+	assert_int_equal(dp_poll(&T, mm, ss), 0); /* held: no answer before the ack */
 	return s[0];
+}
+
+/* With a backup: repl_of_next for the op just sent, then the backup's ack
+ * (the frame freed: *e and rec->hdr stay valid, rec->attrs does not). */
+static void repl_acked(struct weft_repl_entry *e, struct weft_sess_record *rec)
+{
+	struct rte_mbuf *m[DP_MAXF];
+	struct sent r = repl_of_next(m, e, rec);
+	dp_free_all(m, 1);
+	peer_ack(&r);
+}
+
+/* The one frame the node sends next: to ip:port, for request rid (the
+ * frame freed: the payload is not valid, h and len are). */
+static struct sent next_answer_to(const uint8_t ip[4], uint16_t port, uint64_t rid)
+{
+	struct rte_mbuf *m[DP_MAXF];
+	struct sent s[DP_MAXF];
+	unsigned n;
+	dp_expect_one(&T, m, s, &n, ip, port);
+	assert_int_equal(s[0].h.request_id, rid);
+	dp_free_all(m, n);
+	return s[0];
+}
+
+/* next_answer_to PEER for its node request nrid, with status. */
+static struct sent expect_to_peer(uint64_t nrid, uint16_t status)
+{
+	struct sent a = next_answer_to(PEER_IP, NODE_PORT, nrid);
+	assert_int_equal(a.h.status, status);
+	return a;
+}
+
+/* Lets the node's request to a silent peer go: past DP_RPC_GIVE_UP_MS,
+ * polled (at most 10 times) until no request is in flight. */
+static void let_rpc_give_up(void)
+{
+	struct rte_mbuf *m[DP_MAXF];
+	struct sent s[DP_MAXF];
+	T.now += DP_RPC_GIVE_UP_MS + 1;
+	for (unsigned step = 0; step < 10 && dp_rpc_busy(T.fp.dp->lc[0].rpc); step++) {
+		dp_free_all(m, dp_poll(&T, m, s));
+		T.now += DP_RPC_RTO_MAX_MS;
+	}
+	assert_false(dp_rpc_busy(T.fp.dp->lc[0].rpc));
 }
 
 /* --- one node ---------------------------------------------------------------------- */
@@ -533,12 +445,12 @@ static void test_refusals(void **state)
 	expect_answer(T.rid, WEFT_ST_EXISTS, 0, NULL, NULL);
 	send_raw(NODE_IP, NODE_PORT + 2, ++T.rid, WEFT_OP_SESSION, 0, STORE, id, 16, &ex,
 		 sizeof(ex), NULL, 0);
-	struct rte_mbuf *m[MAXF];
-	struct sent s[MAXF];
+	struct rte_mbuf *m[DP_MAXF];
+	struct sent s[DP_MAXF];
 	unsigned n;
-	expect_one(m, s, &n, NODE_IP, NODE_PORT + 2);
+	dp_expect_one(&T, m, s, &n, NODE_IP, NODE_PORT + 2);
 	assert_int_equal(s[0].h.status, WEFT_ST_EXISTS);
-	free_all(m, n);
+	dp_free_all(m, n);
 	/* a minority refuses session ops as writes */
 	static const uint16_t own[] = {0, 1};
 	publish(2, own, 2, true);
@@ -553,15 +465,11 @@ static void test_value_too_large(void **state)
 	new_id(id);
 	/* a session one attribute short of the limit: "big" = 1 MiB - 32 - 6 - 3 - 10 */
 	uint32_t vl = WEFT_SESSION_MAX_BYTES - 32 - 6 - 3 - 10;
-	uint32_t al = 6 + 3 + vl;
-	uint8_t *attr = malloc(al);
-	assert_non_null(attr);
-	struct weft_session_attr_hdr h = {.name_len = 3, .value_len = vl};
-	memcpy(attr, &h, sizeof(h));
-	memcpy(attr + 6, "big", 3);
-	memset(attr + 9, 'x', vl);
-	plant(id, 600, dp_unix_ms(), 1, attr, al);
-	free(attr);
+	uint8_t *big = malloc(vl);
+	assert_non_null(big);
+	memset(big, 'x', vl);
+	plant_attr(id, dp_unix_ms(), "big", big, vl);
+	free(big);
 	/* 6 + 1 + 3 = 10 bytes fit exactly; 11 do not, and nothing changes */
 	expect_answer(sess(WEFT_SESS_SET, id, "q", "abcd", 0), WEFT_ST_VALUE_TOO_LARGE, 0, NULL,
 		      NULL);
@@ -633,19 +541,17 @@ static void test_writes_reach_the_backup_first(void **state)
 	with_backup();
 	uint8_t id[16], v[1024];
 	new_id(id);
-	struct rte_mbuf *m[MAXF];
+	struct rte_mbuf *m[DP_MAXF];
 	struct weft_repl_entry e;
 	struct weft_sess_record rec;
 	uint64_t rid = sess(WEFT_SESS_CREATE, id, NULL, NULL, 0);
-	struct sent r = repl_of_next(m, &e, &rec);
+	repl_acked(&e, &rec);
 	assert_int_equal(e.kind, WEFT_REPL_PUT);
 	assert_int_equal(rec.hdr.attrs, 0);
-	free_all(m, 1);
-	peer_ack(&r);
 	expect_answer(rid, WEFT_ST_OK, 0, NULL, NULL);
 	/* SET: the backup gets the record with the attribute before the OK */
 	rid = sess(WEFT_SESS_SET, id, "cart", "3 items", 0);
-	r = repl_of_next(m, &e, &rec);
+	struct sent r = repl_of_next(m, &e, &rec);
 	assert_int_equal(e.kind, WEFT_REPL_PUT);
 	assert_int_equal(rec.hdr.attrs, 1);
 	uint32_t pos = 0;
@@ -659,7 +565,7 @@ static void test_writes_reach_the_backup_first(void **state)
 	struct weft_cache_image img;
 	assert_int_equal(weft_cache_peek(store(), &k, T.now, &img), 0);
 	assert_int_equal(e.version, img.version);
-	free_all(m, 1);
+	dp_free_all(m, 1);
 	peer_ack(&r);
 	struct weft_x_session_info info;
 	expect_answer(rid, WEFT_ST_OK, INFO_LEN, &info, NULL);
@@ -670,12 +576,10 @@ static void test_writes_reach_the_backup_first(void **state)
 			 7);
 	/* INVALIDATE: a DELETE on the backup, with the delete's version */
 	rid = sess(WEFT_SESS_INVALIDATE, id, NULL, NULL, 0);
-	r = repl_of_next(m, &e, &rec);
+	repl_acked(&e, &rec);
 	assert_int_equal(e.kind, WEFT_REPL_DELETE);
 	assert_int_equal(e.value_len, 0);
 	assert_true(e.version > img.version);
-	free_all(m, 1);
-	peer_ack(&r);
 	expect_answer(rid, WEFT_ST_OK, 0, NULL, NULL);
 	struct weft_dp_sess_event ev[4];
 	assert_int_equal(weft_dp_sess_events(T.fp.dp, ev, 4), 2);
@@ -683,39 +587,52 @@ static void test_writes_reach_the_backup_first(void **state)
 	assert_int_equal(ev[1].kind, WEFT_SESSION_INVALIDATED);
 }
 
+/* A GET of "hi" on a fresh session planted stale (plant_stale: "hi" =
+ * value): one slack write, held for the backup. */
+struct stale_get {
+	uint8_t id[16];
+	uint64_t old;      /* the planted access time */
+	uint64_t sw0, rw0; /* slack / retry writes before the GET */
+	uint64_t rid;
+	struct rte_mbuf *m[DP_MAXF];
+	struct weft_repl_entry e;
+	struct weft_sess_record rec; /* the refreshed record, to the backup */
+	struct sent r;               /* its REPLICATE, not acked yet */
+};
+
+/* With a backup: sends g's GET and checks its held slack write (the
+ * access time moved past the slack, 60 s of the 600 s timeout). */
+static void stale_get(struct stale_get *g, const char *value)
+{
+	with_backup();
+	new_id(g->id);
+	g->old = plant_stale(g->id, "hi", value);
+	g->sw0 = lc0()->session_slack_writes;
+	g->rw0 = lc0()->session_retry_writes;
+	g->rid = sess(WEFT_SESS_GET, g->id, "hi", NULL, 0);
+	g->r = repl_of_next(g->m, &g->e, &g->rec);
+	assert_int_equal(lc0()->session_slack_writes - g->sw0, 1);
+	assert_true(g->rec.hdr.access_ms > g->old + 60000);
+}
+
 static void test_stale_read_is_held_with_its_value(void **state)
 {
 	(void)state;
-	with_backup();
-	uint8_t id[16], v[1024];
-	new_id(id);
+	uint8_t v[1024];
 	/* timeout 600 s (slack 60 s), last access 120 s ago: a read refreshes */
-	uint8_t attr[6 + 2 + 5];
-	struct weft_session_attr_hdr h = {.name_len = 2, .value_len = 5};
-	memcpy(attr, &h, sizeof(h));
-	memcpy(attr + 6, "hi", 2);
-	memcpy(attr + 8, "there", 5);
-	uint64_t old = dp_unix_ms() - 120000;
-	plant(id, 600, old, 1, attr, sizeof(attr));
-	uint64_t sw0 = lc0()->session_slack_writes;
-	uint64_t rid = sess(WEFT_SESS_GET, id, "hi", NULL, 0);
-	struct rte_mbuf *m[MAXF];
-	struct weft_repl_entry e;
-	struct weft_sess_record rec;
-	struct sent r = repl_of_next(m, &e, &rec);
-	assert_int_equal(lc0()->session_slack_writes - sw0, 1);
-	assert_true(rec.hdr.access_ms > old + 60000);
-	assert_int_equal(rec.hdr.attrs, 1);
-	free_all(m, 1);
-	peer_ack(&r);
+	struct stale_get g;
+	stale_get(&g, "there");
+	assert_int_equal(g.rec.hdr.attrs, 1);
+	dp_free_all(g.m, 1);
+	peer_ack(&g.r);
 	struct weft_x_session_info info;
-	assert_int_equal(expect_answer(rid, WEFT_ST_OK, INFO_LEN, &info, v), 5);
+	assert_int_equal(expect_answer(g.rid, WEFT_ST_OK, INFO_LEN, &info, v), 5);
 	assert_memory_equal(v, "there", 5);
-	assert_int_equal(info.access_ms, old); /* as the primary saw it */
+	assert_int_equal(info.access_ms, g.old); /* as the primary saw it */
 	assert_true(info.idle_ms >= 120000);
 	/* the next read is within the slack: at once */
-	expect_answer(sess(WEFT_SESS_GET, id, "hi", NULL, 0), WEFT_ST_OK, INFO_LEN, NULL, v);
-	assert_int_equal(lc0()->session_slack_writes - sw0, 1);
+	expect_answer(sess(WEFT_SESS_GET, g.id, "hi", NULL, 0), WEFT_ST_OK, INFO_LEN, NULL, v);
+	assert_int_equal(lc0()->session_slack_writes - g.sw0, 1);
 }
 
 /* S6: a retransmission (WEFT_F_RETRY, same request id) of a read whose
@@ -726,49 +643,37 @@ static void test_stale_read_is_held_with_its_value(void **state)
 static void test_retried_read_is_held_until_replicated(void **state)
 {
 	(void)state;
-	with_backup();
-	uint8_t id[16], v[1024];
-	new_id(id);
-	uint8_t attr[6 + 2 + 2];
-	struct weft_session_attr_hdr h = {.name_len = 2, .value_len = 2};
-	memcpy(attr, &h, sizeof(h));
-	memcpy(attr + 6, "hi", 2);
-	memcpy(attr + 8, "yo", 2);
-	uint64_t old = dp_unix_ms() - 120000;
-	plant(id, 600, old, 1, attr, sizeof(attr));
-	uint64_t sw0 = lc0()->session_slack_writes, rw0 = lc0()->session_retry_writes;
-	uint64_t rid = sess(WEFT_SESS_GET, id, "hi", NULL, 0);
-	struct rte_mbuf *m1[MAXF], *m2[MAXF];
-	struct weft_repl_entry e1, e2;
-	struct weft_sess_record rec1, rec2;
-	struct sent r1 = repl_of_next(m1, &e1, &rec1); /* the slack write, held */
-	assert_int_equal(lc0()->session_slack_writes - sw0, 1);
-	assert_true(rec1.hdr.access_ms > old + 60000);
+	uint8_t v[1024];
+	struct stale_get g; /* the slack write, held */
+	stale_get(&g, "yo");
 	/* the client's retransmission, before the backup acked */
 	struct weft_x_session x = {.action = WEFT_SESS_GET};
-	send_raw(CLIENT_IP, CLIENT_PORT, rid, WEFT_OP_SESSION, WEFT_F_RETRY, STORE, id, 16, &x,
+	send_raw(CLIENT_IP, CLIENT_PORT, g.rid, WEFT_OP_SESSION, WEFT_F_RETRY, STORE, g.id, 16, &x,
 		 sizeof(x), "hi", 2);
+	struct rte_mbuf *m2[DP_MAXF];
+	struct weft_repl_entry e2;
+	struct weft_sess_record rec2;
 	struct sent r2 = repl_of_next(m2, &e2, &rec2); /* replicated again, held */
 	assert_int_equal(e2.kind, WEFT_REPL_PUT);
-	assert_int_equal(e2.version, e1.version); /* the record as it is */
-	assert_int_equal(rec2.hdr.access_ms, rec1.hdr.access_ms);
-	assert_int_equal(lc0()->session_slack_writes - sw0, 1);
-	assert_int_equal(lc0()->session_retry_writes - rw0, 1);
+	assert_int_equal(e2.version, g.e.version); /* the record as it is */
+	assert_int_equal(rec2.hdr.access_ms, g.rec.hdr.access_ms);
+	assert_int_equal(lc0()->session_slack_writes - g.sw0, 1);
+	assert_int_equal(lc0()->session_retry_writes - g.rw0, 1);
 	/* each attempt is answered once its own replication is acked */
 	peer_ack(&r2);
-	free_all(m2, 1);
-	assert_int_equal(expect_answer(rid, WEFT_ST_OK, INFO_LEN, NULL, v), 2);
+	dp_free_all(m2, 1);
+	assert_int_equal(expect_answer(g.rid, WEFT_ST_OK, INFO_LEN, NULL, v), 2);
 	assert_memory_equal(v, "yo", 2);
-	peer_ack(&r1);
-	free_all(m1, 1);
-	assert_int_equal(expect_answer(rid, WEFT_ST_OK, INFO_LEN, NULL, v), 2);
+	peer_ack(&g.r);
+	dp_free_all(g.m, 1);
+	assert_int_equal(expect_answer(g.rid, WEFT_ST_OK, INFO_LEN, NULL, v), 2);
 	assert_false(dp_rpc_busy(T.fp.dp->lc[0].rpc));
 	/* a first attempt on the (now fresh) record: at once, nothing to the
 	 * backup (expect_answer: exactly one frame, the client's) */
-	expect_answer(sess(WEFT_SESS_GET, id, "hi", NULL, 0), WEFT_ST_OK, INFO_LEN, NULL, v);
-	expect_answer(sess(WEFT_SESS_LOAD, id, NULL, NULL, 0), WEFT_ST_OK, INFO_LEN, NULL, v);
-	assert_int_equal(lc0()->session_slack_writes - sw0, 1);
-	assert_int_equal(lc0()->session_retry_writes - rw0, 1);
+	expect_answer(sess(WEFT_SESS_GET, g.id, "hi", NULL, 0), WEFT_ST_OK, INFO_LEN, NULL, v);
+	expect_answer(sess(WEFT_SESS_LOAD, g.id, NULL, NULL, 0), WEFT_ST_OK, INFO_LEN, NULL, v);
+	assert_int_equal(lc0()->session_slack_writes - g.sw0, 1);
+	assert_int_equal(lc0()->session_retry_writes - g.rw0, 1);
 	/* STATS names it */
 	char buf[1 << 16];
 	assert_true(weft_dp_stats_format(T.fp.dp, buf, sizeof(buf)) < sizeof(buf));
@@ -781,29 +686,25 @@ static void test_silent_backup_gives_busy(void **state)
 	with_backup();
 	uint8_t id[16];
 	new_id(id);
-	uint8_t attr[6 + 1 + 1];
-	struct weft_session_attr_hdr h = {.name_len = 1, .value_len = 1};
-	memcpy(attr, &h, sizeof(h));
-	memcpy(attr + 6, "ab", 2);
-	plant(id, 600, dp_unix_ms() - 120000, 1, attr, sizeof(attr));
+	plant_stale(id, "a", "b");
 	/* a held read (its value owned by the hold) that never gets its ack */
 	uint64_t rid = sess(WEFT_SESS_LOAD, id, NULL, NULL, 0);
-	struct rte_mbuf *m[MAXF];
-	struct sent s[MAXF];
-	unsigned n = poll_node(m, s);
-	free_all(m, n);
+	struct rte_mbuf *m[DP_MAXF];
+	struct sent s[DP_MAXF];
+	unsigned n = dp_poll(&T, m, s);
+	dp_free_all(m, n);
 	bool answered = false;
 	for (unsigned step = 0; step < 100 && !answered; step++) {
 		T.now += 100;
-		n = poll_node(m, s);
+		n = dp_poll(&T, m, s);
 		for (unsigned i = 0; i < n; i++)
-			if (s[i].dst_ip == ip4(CLIENT_IP)) {
+			if (s[i].dst_ip == dp_ip4(CLIENT_IP)) {
 				assert_int_equal(s[i].h.request_id, rid);
 				assert_int_equal(s[i].h.status, WEFT_ST_BUSY);
 				assert_int_equal(s[i].len, 0); /* no value with BUSY */
 				answered = true;
 			}
-		free_all(m, n);
+		dp_free_all(m, n);
 	}
 	assert_true(answered);
 	assert_false(dp_rpc_busy(T.fp.dp->lc[0].rpc));
@@ -815,13 +716,10 @@ static void test_retransmitted_create_is_answered_once(void **state)
 	with_backup();
 	uint8_t id[16];
 	new_id(id);
-	struct rte_mbuf *m[MAXF];
 	struct weft_repl_entry e;
 	struct weft_sess_record rec;
 	uint64_t rid = sess(WEFT_SESS_CREATE, id, NULL, NULL, 0);
-	struct sent r = repl_of_next(m, &e, &rec);
-	free_all(m, 1);
-	peer_ack(&r);
+	repl_acked(&e, &rec);
 	expect_answer(rid, WEFT_ST_OK, 0, NULL, NULL);
 	uint64_t replays0 = lc0()->dedup_replays, created0 = lc0()->sessions_created;
 	struct weft_x_session x = {.action = WEFT_SESS_CREATE};
@@ -843,38 +741,24 @@ static void test_non_primary_forwards(void **state)
 	publish(2, own, 2, false);
 	uint8_t id[16];
 	new_id(id);
-	struct rte_mbuf *m[MAXF];
-	struct sent s[MAXF];
+	struct rte_mbuf *m[DP_MAXF];
+	struct sent s[DP_MAXF];
 	unsigned n;
 	uint64_t rid = sess(WEFT_SESS_GET, id, "a", NULL, 0);
-	expect_one(m, s, &n, PEER_IP, NODE_PORT);
+	dp_expect_one(&T, m, s, &n, PEER_IP, NODE_PORT);
 	assert_int_equal(s[0].h.opcode, WEFT_OP_SESSION);
 	assert_int_equal(s[0].h.flags, WEFT_F_NODE);
 	assert_int_equal(s[0].h.key_len, 16);
-	free_all(m, n);
+	dp_free_all(m, n);
 	/* unanswered, it is sent again, marked a retry (a session read at the
 	 * primary is then held until replicated: dp_sess.c) */
 	T.now += DP_RPC_RTO_MS + 1;
-	expect_one(m, s, &n, PEER_IP, NODE_PORT);
+	dp_expect_one(&T, m, s, &n, PEER_IP, NODE_PORT);
 	assert_int_equal(s[0].h.flags, WEFT_F_NODE | WEFT_F_RETRY);
 	/* the primary's answer (info + value) is relayed */
-	uint8_t d[sizeof(struct weft_wire_hdr) + sizeof(struct weft_x_session_info) + 3];
-	struct weft_wire_hdr h;
-	memset(&h, 0, sizeof(h));
-	h.magic = WEFT_WIRE_MAGIC;
-	h.version = WEFT_WIRE_VERSION;
-	h.opcode = WEFT_OP_SESSION;
-	h.flags = WEFT_F_RESPONSE;
-	h.extras_len = INFO_LEN;
-	h.client_id = s[0].h.client_id;
-	h.request_id = s[0].h.request_id;
-	h.msg_len = INFO_LEN + 3;
 	struct weft_x_session_info info = {.created_ms = 42, .attrs = 1};
-	memcpy(d, &h, sizeof(h));
-	memcpy(d + sizeof(h), &info, sizeof(info));
-	memcpy(d + sizeof(h) + sizeof(info), "val", 3);
-	free_all(m, n);
-	push_frame(PEER_MAC, PEER_IP, NODE_PORT, d, sizeof(d));
+	dp_free_all(m, n);
+	dp_push_answer(&T, PEER_MAC, PEER_IP, &s[0], WEFT_ST_OK, &info, INFO_LEN, "val", 3, 0);
 	uint8_t v[1024];
 	struct weft_x_session_info got;
 	assert_int_equal(expect_answer(rid, WEFT_ST_OK, INFO_LEN, &got, v), 3);
@@ -886,54 +770,23 @@ static void test_non_primary_forwards(void **state)
 	 * a GET's retransmission is forwarded again */
 	send_raw(CLIENT_IP, CLIENT_PORT, rid, WEFT_OP_SESSION, WEFT_F_RETRY, STORE, id, 16,
 		 &(struct weft_x_session){.action = WEFT_SESS_GET}, 8, "a", 1);
-	expect_one(m, s, &n, PEER_IP, NODE_PORT);
+	dp_expect_one(&T, m, s, &n, PEER_IP, NODE_PORT);
 	assert_int_equal(s[0].h.flags, WEFT_F_NODE | WEFT_F_RETRY); /* the client's mark kept */
-	free_all(m, n);
-	T.now += DP_RPC_GIVE_UP_MS + 1; /* let it go: the peer stays silent */
-	for (unsigned step = 0; step < 10 && dp_rpc_busy(T.fp.dp->lc[0].rpc); step++) {
-		n = poll_node(m, s);
-		free_all(m, n);
-		T.now += DP_RPC_RTO_MAX_MS;
-	}
-	assert_false(dp_rpc_busy(T.fp.dp->lc[0].rpc));
+	dp_free_all(m, n);
+	let_rpc_give_up(); /* the peer stays silent */
 }
 
 /* --- the join window (read-through to the segment's old owner) -------------------------- */
 
-/* A node's answer to r (a request this node sent it) from ip: status,
- * extras, value. */
-static void answer_from(const uint8_t mac[6], const uint8_t ip[4], const struct sent *r,
-			uint16_t status, const void *x, uint16_t xl, const void *v, uint32_t vl)
-{
-	uint8_t d[1472];
-	struct weft_wire_hdr h;
-	memset(&h, 0, sizeof(h));
-	h.magic = WEFT_WIRE_MAGIC;
-	h.version = WEFT_WIRE_VERSION;
-	h.opcode = r->h.opcode;
-	h.flags = WEFT_F_RESPONSE;
-	h.status = status;
-	h.extras_len = xl;
-	h.client_id = r->h.client_id;
-	h.request_id = r->h.request_id;
-	h.msg_len = xl + vl;
-	assert_true(sizeof(h) + h.msg_len <= sizeof(d));
-	memcpy(d, &h, sizeof(h));
-	if (xl)
-		memcpy(d + sizeof(h), x, xl);
-	if (vl)
-		memcpy(d + sizeof(h) + xl, v, vl);
-	push_frame(mac, ip, NODE_PORT, d, (uint32_t)sizeof(h) + h.msg_len);
-}
 
 /* The one frame the node sends next: the SESSION op (action, id, value)
  * passed on to ip with WEFT_F_NODE as a request of its own. */
 static struct sent expect_passed_on(struct rte_mbuf **m, const uint8_t ip[4], uint8_t action,
 				    const uint8_t id[16], const char *value)
 {
-	static struct sent s[MAXF];
+	static struct sent s[DP_MAXF];
 	unsigned n;
-	expect_one(m, s, &n, ip, NODE_PORT);
+	dp_expect_one(&T, m, s, &n, ip, NODE_PORT);
 	assert_int_equal(s[0].h.opcode, WEFT_OP_SESSION);
 	assert_int_equal(s[0].h.flags, WEFT_F_NODE);
 	assert_true(s[0].h.request_id >> 63); /* the node's own request id */
@@ -965,14 +818,14 @@ static void test_join_window_reads_through(void **state)
 	new_id(id);
 	new_id(id2);
 	uint64_t srt0 = lc0()->session_read_through, rt0 = lc0()->read_through;
-	struct rte_mbuf *m[MAXF];
+	struct rte_mbuf *m[DP_MAXF];
 
 	/* a GET: the old owner's answer (info + value) is relayed */
 	uint64_t rid = sess(WEFT_SESS_GET, id, "cart", NULL, 0);
 	struct sent f = expect_passed_on(m, PEER_IP, WEFT_SESS_GET, id, "cart");
 	struct weft_x_session_info info = {.created_ms = 7, .attrs = 1}, got;
-	answer_from(PEER_MAC, PEER_IP, &f, WEFT_ST_OK, &info, INFO_LEN, "3 items", 7);
-	free_all(m, 1);
+	dp_push_answer(&T, PEER_MAC, PEER_IP, &f, WEFT_ST_OK, &info, INFO_LEN, "3 items", 7, 0);
+	dp_free_all(m, 1);
 	assert_int_equal(expect_answer(rid, WEFT_ST_OK, INFO_LEN, &got, v), 7);
 	assert_memory_equal(v, "3 items", 7);
 	assert_int_equal(got.created_ms, 7);
@@ -986,10 +839,8 @@ static void test_join_window_reads_through(void **state)
 	rid = sess(WEFT_SESS_CREATE, id2, NULL, NULL, 0);
 	struct weft_repl_entry e;
 	struct weft_sess_record rec;
-	struct sent r = repl_of_next(m, &e, &rec);
+	repl_acked(&e, &rec);
 	assert_int_equal(e.kind, WEFT_REPL_PUT);
-	free_all(m, 1);
-	peer_ack(&r);
 	expect_answer(rid, WEFT_ST_OK, 0, NULL, NULL);
 	uint64_t replays0 = lc0()->dedup_replays;
 	send_raw(CLIENT_IP, CLIENT_PORT, rid, WEFT_OP_SESSION, WEFT_F_RETRY, STORE, id2, 16,
@@ -1006,16 +857,11 @@ static void test_join_window_reads_through(void **state)
 		 &(struct weft_x_session){.action = WEFT_SESS_GET}, 8, "cart", 4);
 	f = expect_passed_on(m, PEER_IP, WEFT_SESS_GET, id, "cart");
 	assert_int_not_equal(f.h.request_id, nrid);
-	answer_from(PEER_MAC, PEER_IP, &f, WEFT_ST_OK, &info, INFO_LEN, "3 items", 7);
-	free_all(m, 1);
-	struct sent s[MAXF];
-	unsigned n;
-	expect_one(m, s, &n, PEER_IP, NODE_PORT);
-	assert_int_equal(s[0].h.flags & WEFT_F_RESPONSE, WEFT_F_RESPONSE);
-	assert_int_equal(s[0].h.request_id, nrid);
-	assert_int_equal(s[0].h.status, WEFT_ST_OK);
-	assert_int_equal(s[0].len, INFO_LEN + 7);
-	free_all(m, n);
+	dp_push_answer(&T, PEER_MAC, PEER_IP, &f, WEFT_ST_OK, &info, INFO_LEN, "3 items", 7, 0);
+	dp_free_all(m, 1);
+	struct sent a = expect_to_peer(nrid, WEFT_ST_OK);
+	assert_int_equal(a.h.flags & WEFT_F_RESPONSE, WEFT_F_RESPONSE);
+	assert_int_equal(a.len, INFO_LEN + 7);
 	assert_int_equal(lc0()->session_read_through - srt0, 2);
 
 	/* a record here is served here */
@@ -1035,10 +881,7 @@ static void test_join_window_reads_through(void **state)
 	nrid = ++T.rid;
 	send_raw(PEER_IP, NODE_PORT, nrid, WEFT_OP_SESSION, WEFT_F_NODE, STORE, id, 16,
 		 &(struct weft_x_session){.action = WEFT_SESS_LOAD}, 8, NULL, 0);
-	expect_one(m, s, &n, PEER_IP, NODE_PORT);
-	assert_int_equal(s[0].h.request_id, nrid);
-	assert_int_equal(s[0].h.status, WEFT_ST_BUSY);
-	free_all(m, n);
+	expect_to_peer(nrid, WEFT_ST_BUSY);
 	/* a claimed action: BUSY, and its retransmission BUSY again from the
 	 * at-most-once table (finished, not left in flight: not dropped) */
 	rid = sess(WEFT_SESS_INVALIDATE, id, NULL, NULL, 0);
@@ -1085,21 +928,13 @@ static void test_old_owner_serves_the_read_through(void **state)
 	struct weft_x_session x = {.action = WEFT_SESS_SET, .attr_len = 4};
 	send_raw(PEER_IP, NODE_PORT, nrid, WEFT_OP_SESSION, WEFT_F_NODE, STORE, id, 16, &x,
 		 sizeof(x), "cartfull", 8);
-	struct rte_mbuf *m[MAXF];
 	struct weft_repl_entry e;
 	struct weft_sess_record rec;
-	struct sent r = repl_of_next(m, &e, &rec); /* to the peer, the answer held */
+	repl_acked(&e, &rec); /* to the peer, the answer held */
 	assert_int_equal(e.kind, WEFT_REPL_PUT);
 	assert_int_equal(rec.hdr.attrs, 1);
-	free_all(m, 1);
-	peer_ack(&r);
-	struct sent s[MAXF];
-	unsigned n;
-	expect_one(m, s, &n, PEER_IP, NODE_PORT);
-	assert_int_equal(s[0].h.flags & WEFT_F_RESPONSE, WEFT_F_RESPONSE);
-	assert_int_equal(s[0].h.request_id, nrid);
-	assert_int_equal(s[0].h.status, WEFT_ST_OK);
-	free_all(m, n);
+	struct sent a = expect_to_peer(nrid, WEFT_ST_OK);
+	assert_int_equal(a.h.flags & WEFT_F_RESPONSE, WEFT_F_RESPONSE);
 	assert_true(stored(id, &rec));
 	assert_int_equal(rec.hdr.attrs, 1);
 
@@ -1114,10 +949,7 @@ static void test_old_owner_serves_the_read_through(void **state)
 	nrid = ++T.rid;
 	send_raw(PEER_IP, NODE_PORT, nrid, WEFT_OP_SESSION, WEFT_F_NODE, STORE, id2, 16,
 		 &(struct weft_x_session){.action = WEFT_SESS_GET}, 8, "cart", 4);
-	expect_one(m, s, &n, PEER_IP, NODE_PORT);
-	assert_int_equal(s[0].h.request_id, nrid);
-	assert_int_equal(s[0].h.status, WEFT_ST_NO_SESSION);
-	free_all(m, n);
+	expect_to_peer(nrid, WEFT_ST_NO_SESSION);
 	assert_int_equal(lc0()->session_read_through, srt0);
 }
 
@@ -1128,21 +960,8 @@ static void test_old_owner_serves_the_read_through(void **state)
 static void publish_self_only(void)
 {
 	static const uint16_t own[] = {0};
-	struct {
-		struct weft_dp_members h;
-		struct weft_dp_member m[1];
-	} v;
-	memset(&v, 0, sizeof(v));
-	snprintf(v.m[0].name, sizeof(v.m[0].name), "n0");
-	v.m[0].ip = ip4(NODE_IP);
-	v.m[0].port = NODE_PORT;
-	v.m[0].state = WEFT_DP_MEMBER_ALIVE;
-	v.h.view = 0;
-	v.h.n = 1;
-	v.h.self = 0;
-	v.h.owners = 1;
-	v.h.seg_owner = own;
-	assert_int_equal(weft_dp_publish_members(T.fp.dp, &v.h), 0);
+	static const struct member_spec self = {NODE_IP, WEFT_DP_MEMBER_ALIVE};
+	dp_publish(&T, 0, &self, 1, own, 1, false, NULL, 0);
 }
 
 /* A clustered node in no view yet (started or restarted: its store is
@@ -1165,13 +984,7 @@ static void test_no_view_is_busy(void **state)
 	uint64_t nrid = ++T.rid;
 	send_raw(PEER_IP, NODE_PORT, nrid, WEFT_OP_SESSION, WEFT_F_NODE, STORE, id, 16,
 		 &(struct weft_x_session){.action = WEFT_SESS_GET}, 8, "a", 1);
-	struct rte_mbuf *m[MAXF];
-	struct sent s[MAXF];
-	unsigned n;
-	expect_one(m, s, &n, PEER_IP, NODE_PORT);
-	assert_int_equal(s[0].h.request_id, nrid);
-	assert_int_equal(s[0].h.status, WEFT_ST_BUSY);
-	free_all(m, n);
+	expect_to_peer(nrid, WEFT_ST_BUSY);
 	assert_int_equal(lc0()->sessions_created, created0);
 	/* the BUSY CREATE was not remembered: its retransmission, once the
 	 * node is in a view, creates the session */
@@ -1204,14 +1017,11 @@ static void test_forwarded_create_at_a_non_owner_is_busy(void **state)
 	uint64_t nrid = ++T.rid;
 	send_raw(PEER_IP, NODE_PORT, nrid, WEFT_OP_SESSION, WEFT_F_NODE, STORE, id, 16,
 		 &(struct weft_x_session){.action = WEFT_SESS_CREATE}, 8, NULL, 0);
-	struct rte_mbuf *m[MAXF];
-	struct sent s[MAXF];
+	struct rte_mbuf *m[DP_MAXF];
+	struct sent s[DP_MAXF];
 	unsigned n;
-	expect_one(m, s, &n, PEER_IP, NODE_PORT);
-	assert_int_equal(s[0].h.request_id, nrid);
-	assert_int_equal(s[0].h.flags & WEFT_F_RESPONSE, WEFT_F_RESPONSE);
-	assert_int_equal(s[0].h.status, WEFT_ST_BUSY);
-	free_all(m, n);
+	struct sent a = expect_to_peer(nrid, WEFT_ST_BUSY);
+	assert_int_equal(a.h.flags & WEFT_F_RESPONSE, WEFT_F_RESPONSE);
 	assert_int_equal(lc0()->sessions_created, created0);
 	assert_false(stored(id, &(struct weft_sess_record){0}));
 	/* an INFO on a copy held here is served (read-only: nothing sent) */
@@ -1221,23 +1031,14 @@ static void test_forwarded_create_at_a_non_owner_is_busy(void **state)
 	nrid = ++T.rid;
 	send_raw(PEER_IP, NODE_PORT, nrid, WEFT_OP_SESSION, WEFT_F_NODE, STORE, id2, 16,
 		 &(struct weft_x_session){.action = WEFT_SESS_INFO}, 8, NULL, 0);
-	expect_one(m, s, &n, PEER_IP, NODE_PORT);
-	assert_int_equal(s[0].h.request_id, nrid);
-	assert_int_equal(s[0].h.status, WEFT_ST_OK);
-	free_all(m, n);
+	expect_to_peer(nrid, WEFT_ST_OK);
 	/* a client's CREATE goes to the primary */
 	sess(WEFT_SESS_CREATE, id, NULL, NULL, 0);
-	expect_one(m, s, &n, PEER_IP, NODE_PORT);
+	dp_expect_one(&T, m, s, &n, PEER_IP, NODE_PORT);
 	assert_int_equal(s[0].h.opcode, WEFT_OP_SESSION);
 	assert_int_equal(s[0].h.flags, WEFT_F_NODE);
-	free_all(m, n);
-	T.now += DP_RPC_GIVE_UP_MS + 1; /* let it go: the peer stays silent */
-	for (unsigned step = 0; step < 10 && dp_rpc_busy(T.fp.dp->lc[0].rpc); step++) {
-		n = poll_node(m, s);
-		free_all(m, n);
-		T.now += DP_RPC_RTO_MAX_MS;
-	}
-	assert_false(dp_rpc_busy(T.fp.dp->lc[0].rpc));
+	dp_free_all(m, n);
+	let_rpc_give_up(); /* the peer stays silent */
 }
 
 /* --- a session store stays distributed --------------------------------------------------- */
@@ -1248,14 +1049,7 @@ static uint16_t cache_open(const char *name, uint32_t mode)
 	uint64_t rid = ++T.rid;
 	send_raw(CLIENT_IP, CLIENT_PORT, rid, WEFT_OP_CACHE_OPEN, 0, name, NULL, 0, &o, sizeof(o),
 		 NULL, 0);
-	struct rte_mbuf *m[MAXF];
-	struct sent s[MAXF];
-	unsigned n;
-	expect_one(m, s, &n, CLIENT_IP, CLIENT_PORT);
-	assert_int_equal(s[0].h.request_id, rid);
-	uint16_t st = s[0].h.status;
-	free_all(m, n);
-	return st;
+	return next_answer_to(CLIENT_IP, CLIENT_PORT, rid).h.status;
 }
 
 static void test_session_store_stays_distributed(void **state)
@@ -1372,13 +1166,7 @@ static void test_expire_never_loses_a_concurrent_access(void **state)
 		atomic_store(&r.go, i + 1);
 		send_raw(CLIENT_IP, CLIENT_PORT, rid, WEFT_OP_SESSION, WEFT_F_NODE, STORE, r.ids[i],
 			 16, &ex, sizeof(ex), NULL, 0);
-		struct rte_mbuf *m[MAXF];
-		struct sent s[MAXF];
-		unsigned n;
-		expect_one(m, s, &n, CLIENT_IP, CLIENT_PORT);
-		assert_int_equal(s[0].h.request_id, rid);
-		uint16_t st = s[0].h.status;
-		free_all(m, n);
+		uint16_t st = next_answer_to(CLIENT_IP, CLIENT_PORT, rid).h.status;
 		uint64_t t0 = wall_ms();
 		while (atomic_load(&r.done) < i + 1 && wall_ms() - t0 < 10000)
 			;
@@ -1407,14 +1195,10 @@ static void test_expire_never_loses_a_concurrent_access(void **state)
 static int setup(void **state)
 {
 	(void)state;
-	T.now = 1000000;
-	struct weft_dp_config cfg = {.bind_ip = ip4(NODE_IP), .udp_port = NODE_PORT,
-				     .n_workers = 1, .poll = WEFT_DP_POLL_BUSY, .clock = vclock,
-				     .ctl_port = CTL_PORT};
-	if (dp_fakeport_open(&T.fp, "test_dp_sess", 4096, 4096, 8191, &cfg) != 0)
+	if (dp_node_open(&T, "test_dp_sess", NODE_IP, NODE_PORT, CTL_PORT) != 0)
 		return -1;
-	learn(PEER_MAC, PEER_IP);
-	learn(CLIENT_MAC, CLIENT_IP);
+	dp_learn(&T, PEER_MAC, PEER_IP);
+	dp_learn(&T, CLIENT_MAC, CLIENT_IP);
 	return 0;
 }
 
