@@ -33,8 +33,9 @@ int64_t weft_ctl_interval_next(const struct weft_ctl_interval *iv, int64_t after
 	int64_t t = iv->start_ms;
 
 	if (after_ms >= iv->start_ms) {
-		int64_t k = (after_ms - iv->start_ms) / iv->every_ms + 1, off;
-		if (__builtin_mul_overflow(k, iv->every_ms, &off) ||
+		int64_t k, off;
+		if (__builtin_add_overflow((after_ms - iv->start_ms) / iv->every_ms, 1, &k) ||
+		    __builtin_mul_overflow(k, iv->every_ms, &off) ||
 		    __builtin_add_overflow(iv->start_ms, off, &t))
 			return -1;
 	}

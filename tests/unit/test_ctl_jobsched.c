@@ -93,6 +93,11 @@ static void test_interval_next(void **state)
 	assert_int_equal(weft_ctl_interval_next(&huge, 0), INT64_MAX);
 	assert_int_equal(weft_ctl_interval_next(&huge, INT64_MAX - 1), INT64_MAX);
 	assert_int_equal(weft_ctl_interval_next(&huge, INT64_MAX), -1);
+	/* every 1 ms from 0, after INT64_MAX: the slot count itself would pass
+	 * INT64_MAX (found by fuzz_cron: a signed overflow before the fix). */
+	struct weft_ctl_interval each_ms = {1, 0, WEFT_CTL_NO_UNTIL, 0};
+	assert_int_equal(weft_ctl_interval_next(&each_ms, INT64_MAX), -1);
+	assert_int_equal(weft_ctl_interval_next(&each_ms, INT64_MAX - 1), INT64_MAX);
 }
 
 /* ---- Jobs ---- */
