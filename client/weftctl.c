@@ -28,7 +28,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <weft/weft.h>
 
@@ -214,35 +213,6 @@ static void parse(int argc, char **argv, struct cli *o)
 	}
 }
 
-/* Reads all of stdin (at most WEFT_MAX_VALUE_LEN bytes). */
-static void *read_stdin(size_t *len)
-{
-	size_t cap = WEFT_MAX_VALUE_LEN + 1, n = 0;
-	char *buf = malloc(cap);
-	if (buf == NULL) {
-		fprintf(stderr, "weftctl: out of memory\n");
-		exit(2);
-	}
-	for (;;) {
-		ssize_t r = read(STDIN_FILENO, buf + n, cap - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			fprintf(stderr, "weftctl: reading stdin: %s\n", strerror(errno));
-			exit(2);
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-		if (n == cap) {
-			fprintf(stderr, "weftctl: value on stdin is larger than 1 MiB\n");
-			exit(2);
-		}
-	}
-	*len = n;
-	return buf;
-}
-
 static void need_args(const struct cli *o, int min, int max)
 {
 	if (o->argc < min || o->argc > max)
@@ -283,7 +253,7 @@ static int cmd_write(const struct cli *o, weft_client *c)
 	int rc;
 
 	if (strcmp(val, "-") == 0)
-		v = owned = read_stdin(&vlen);
+		v = owned = weftctl_read_stdin(&vlen);
 	else
 		vlen = strlen(val);
 	if (cas)

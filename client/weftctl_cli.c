@@ -6,6 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <weft/wire.h>
 
 #include "weftctl_cli.h"
 
@@ -66,4 +69,32 @@ uint64_t weftctl_parse_num(const char *s, const char *what, uint64_t max)
 	if (errno || end == s || *end != '\0' || s[0] == '-' || v > max)
 		weftctl_die_usage(what, s);
 	return v;
+}
+
+void *weftctl_read_stdin(size_t *len)
+{
+	size_t cap = WEFT_MAX_VALUE_LEN + 1, n = 0;
+	char *buf = malloc(cap);
+	if (buf == NULL) {
+		fprintf(stderr, "weftctl: out of memory\n");
+		exit(2);
+	}
+	for (;;) {
+		ssize_t r = read(STDIN_FILENO, buf + n, cap - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			fprintf(stderr, "weftctl: reading stdin: %s\n", strerror(errno));
+			exit(2);
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+		if (n == cap) {
+			fprintf(stderr, "weftctl: value on stdin is larger than 1 MiB\n");
+			exit(2);
+		}
+	}
+	*len = n;
+	return buf;
 }

@@ -1,7 +1,8 @@
 /*
  * weftctl_cli.h — what weftctl's command modules (weftctl_msg.c,
  * weftctl_apps.c, weftctl_sessions.c) share to read their command lines:
- * finding the command word among options, usage errors and numbers.
+ * finding the command word among options, usage errors, numbers and a
+ * value read from stdin.
  */
 #ifndef WEFTCTL_CLI_H
 #define WEFTCTL_CLI_H
@@ -28,5 +29,10 @@ _Noreturn void weftctl_die_usage(const char *msg, const char *arg);
 
 /* s as a decimal integer in 0..max, or weftctl_die_usage(what, s). */
 uint64_t weftctl_parse_num(const char *s, const char *what, uint64_t max);
+
+/* All of stdin in a malloc'd buffer (*len bytes), at most
+ * WEFT_MAX_VALUE_LEN (1 MiB); a larger input, a read error or no memory
+ * prints why and exits with status 2. */
+void *weftctl_read_stdin(size_t *len);
 
 #endif /* WEFTCTL_CLI_H */

@@ -34,7 +34,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <weft/weft.h>
 
@@ -156,35 +155,6 @@ static struct weft_session_id id_arg(const char *hex)
 	if (weft_session_id_parse(hex, &id) != 0)
 		weftctl_die_usage("bad session id (32 hex digits, not all zero)", hex);
 	return id;
-}
-
-/* Reads all of stdin (at most WEFT_SESSION_MAX_BYTES bytes). */
-static void *read_stdin(size_t *len)
-{
-	size_t cap = WEFT_SESSION_MAX_BYTES + 1, n = 0;
-	char *buf = malloc(cap);
-	if (buf == NULL) {
-		fprintf(stderr, "weftctl: out of memory\n");
-		exit(2);
-	}
-	for (;;) {
-		ssize_t r = read(STDIN_FILENO, buf + n, cap - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			fprintf(stderr, "weftctl: reading stdin: %s\n", strerror(errno));
-			exit(2);
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-		if (n == cap) {
-			fprintf(stderr, "weftctl: value on stdin is larger than 1 MiB\n");
-			exit(2);
-		}
-	}
-	*len = n;
-	return buf;
 }
 
 /* --- session ID ------------------------------------------------------------- */
@@ -324,7 +294,7 @@ static int cmd_small(const struct scli *o, weft_client *c)
 		void *owned = NULL;
 		const void *v = o->argv[2];
 		if (strcmp(o->argv[2], "-") == 0)
-			v = owned = read_stdin(&vl);
+			v = owned = weftctl_read_stdin(&vl);
 		else
 			vl = strlen(o->argv[2]);
 		rc = weft_session_set(c, o->store, &id, o->argv[1], v, vl);
