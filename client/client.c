@@ -185,6 +185,8 @@ static const struct status_text server_status[WEFT_ST__SERVER_COUNT] = {
 	[WEFT_ST_FULL] = { "FULL", "the destination is full (max depth or bytes); retry later" },
 	[WEFT_ST_FENCED] = { "FENCED", "fenced write refused: the singleton is held with another epoch" },
 	[WEFT_ST_NO_SESSION] = { "NO_SESSION", "no such session (never created, invalidated or expired)" },
+	[WEFT_ST_COOKIE] = { "COOKIE", "the node wants the source address verified first (cookie round trip)" },
+	[WEFT_ST_UNAUTHORIZED] = { "UNAUTHORIZED", "the node requires a client key and this request has none or a wrong one" },
 };
 
 static const struct status_text client_status[] = {

@@ -6,7 +6,7 @@
  * Invariants:
  *  - Datagram idx carries payload [idx * WEFT_MAX_DGRAM_PAYLOAD, ...), so
  *    every frag_offset is a multiple of WEFT_MAX_DGRAM_PAYLOAD and datagram 0
- *    holds name + key + extras whole (callers keep them under 1432 bytes:
+ *    holds name + key + extras whole (callers keep them under 1368 bytes:
  *    64 + 250 + the largest extras, 48).
  *  - Headers are written field by field in little-endian, which on the
  *    little-endian hosts weft supports is the struct's own layout.

@@ -4,7 +4,7 @@
  * Port specs (anything after the first ',' is appended to the PMD's
  * arguments, e.g. "memif:/run/w.sock,role=server"):
  *   af_packet:IFACE  net_af_packet, qpairs = workers, framecnt 4096 per ring
- *                    (a 1 MiB message is ~733 frames: a burst fits)
+ *                    (a 1 MiB message is ~767 frames: a burst fits)
  *   af_xdp:IFACE     net_af_xdp, start_queue=0, queue_count=1 (one worker)
  *   tap[:NAME]       net_tap (iface NAME if given)
  *   virtio_user      net_virtio_user on /dev/vhost-net (checked first)

@@ -14,7 +14,7 @@
  * af_packet's fanout may move a flow from one queue to another mid-message,
  * so a per-lcore table could split one message's pieces across lcores; one
  * lock keeps it simple and correct. The memcpy of a piece happens under the
- * lock (<= 1432 bytes).
+ * lock (<= 1368 bytes).
  *
  * Bounds: at most max_entries messages and max_bytes buffered payload; a
  * new message that would exceed either is refused (DP_REASM_BUSY). An

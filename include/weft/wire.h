@@ -68,8 +68,11 @@ extern "C" {
 #define WEFT_MAX_KEY_LEN 250u         /* as memcached */
 #define WEFT_MAX_VALUE_LEN (1u << 20) /* 1 MiB */
 /* Room for payload in one datagram on a 1500-byte MTU:
- * 1500 - 20 (IPv4) - 8 (UDP) - 40 (weft header). */
-#define WEFT_MAX_DGRAM_PAYLOAD 1432u
+ * 1500 - 20 (IPv4) - 8 (UDP) - 40 (weft header) - 64 (the largest trailers,
+ * a cookie and an auth trailer: see "Trailers" below). */
+#define WEFT_MAX_DGRAM_PAYLOAD 1368u
+#define WEFT_MAX_TRAILERS_LEN (WEFT_COOKIE_LEN + sizeof(struct weft_wire_auth))
+/* Header + payload slice, without trailers. */
 #define WEFT_MAX_DGRAM_LEN (WEFT_MAX_DGRAM_PAYLOAD + sizeof(struct weft_wire_hdr))
 /* Largest whole message payload: name + key + extras + value. */
 #define WEFT_MAX_MSG_LEN (WEFT_MAX_VALUE_LEN + WEFT_MAX_NAME_LEN + WEFT_MAX_KEY_LEN + 256u)
@@ -161,6 +164,12 @@ enum weft_status {
 	                                 is not the writer's epoch (it lost the singleton) */
 	WEFT_ST_NO_SESSION = 20,      /* SESSION: no such session (never created, or
 	                                 invalidated, or expired) */
+	WEFT_ST_COOKIE = 21,          /* the answer would be larger than the request and
+	                                 the source address is not verified: repeat the
+	                                 request with the cookie this response carries
+	                                 (see "Trailers": address validation) */
+	WEFT_ST_UNAUTHORIZED = 22,    /* the node requires a client key and the request
+	                                 carries no valid client auth trailer */
 	WEFT_ST__SERVER_COUNT,
 
 	/* Statuses made by libweft itself, never on the wire. */
@@ -177,7 +186,10 @@ enum weft_status {
 #define WEFT_F_NODE 0x04u     /* sent by a node (a forwarded request, replication,
                                  state transfer): the receiver serves it itself and
                                  never forwards it again, whatever its table says */
-#define WEFT_F__KNOWN 0x07u   /* a request with any other bit set is BAD_REQUEST */
+#define WEFT_F_AUTH 0x08u     /* the datagram ends with a struct weft_wire_auth */
+#define WEFT_F_COOKIE 0x10u   /* a WEFT_COOKIE_LEN-byte cookie precedes the auth
+                                 trailer (or ends the datagram) */
+#define WEFT_F__KNOWN 0x1fu   /* a request with any other bit set is BAD_REQUEST */
 
 /* The header that opens every datagram. 40 bytes, packed, little-endian. */
 struct __attribute__((packed)) weft_wire_hdr {
@@ -202,6 +214,66 @@ struct __attribute__((packed)) weft_wire_hdr {
 };
 
 _Static_assert(sizeof(struct weft_wire_hdr) == 40, "weft header is 40 bytes");
+
+/*
+ * Trailers. A datagram is
+ *
+ *     [header 40][payload slice][cookie 16, if F_COOKIE][auth 48, if F_AUTH]
+ *
+ * and every rule above about "datagram_len - 40" means the slice: a receiver
+ * strips the trailers first (auth, then cookie), a sender appends them last
+ * (cookie, then auth). WEFT_MAX_DGRAM_PAYLOAD leaves room for both.
+ *
+ * Authentication (F_AUTH; docs/SECURITY.md). With a cluster key every
+ * datagram between nodes (F_NODE requests, their responses, and the cluster
+ * port's membership datagrams, which have no weft header: there the trailer
+ * ends the UDP payload) carries an auth trailer of kind CLUSTER; with a
+ * client key every client request (and the node's response to it) carries
+ * one of kind CLIENT. Keys are 32 bytes. alg MAC: tag = keyed BLAKE2b-128
+ * (libsodium crypto_generichash) over every byte before the tag. alg AEAD:
+ * the bytes between the header and the trailer are encrypted in place with
+ * XChaCha20-Poly1305-IETF (libsodium), nonce = sent_ms (8 bytes LE) || salt,
+ * associated data = the header and the trailer up to the tag (for the
+ * cluster port: the trailer up to the tag). A receiver refuses (drops and
+ * counts, never answers) a datagram whose trailer is missing, of the wrong
+ * kind, key_id or alg, whose tag does not verify, or whose sent_ms is more
+ * than WEFT_AUTH_WINDOW_MS from its own clock, except that a client request
+ * refused for its client key is answered UNAUTHORIZED (a 40-byte header).
+ *
+ * Address validation (F_COOKIE; in the spirit of QUIC's Retry and DTLS's
+ * HelloVerifyRequest). A node never sends to an unverified address more
+ * bytes than the request it answers: a request whose answer could be
+ * larger is answered COOKIE unless it carries a valid cookie. A cookie is a
+ * keyed hash of the client's IPv4 address and a time window that the node
+ * mints (a secret of its own, rotated; a cookie stays valid for at least
+ * WEFT_COOKIE_VALID_MS). A client that has no cookie yet sends F_COOKIE with
+ * 16 zero bytes: the COOKIE response then carries F_COOKIE and the cookie
+ * (40 + 16 bytes, no more than the request); a request without F_COOKIE is
+ * answered COOKIE with no trailer (40 bytes). Node-to-node datagrams from a
+ * member of the node's view are exempt. Replies to unverified sources are
+ * also rate-limited per source address (counted drops).
+ */
+#define WEFT_COOKIE_LEN 16u
+#define WEFT_COOKIE_VALID_MS 60000u
+#define WEFT_AUTH_KEY_LEN 32u
+#define WEFT_AUTH_WINDOW_MS 30000u
+
+enum weft_auth_kind { WEFT_AUTH_CLUSTER = 1, WEFT_AUTH_CLIENT = 2 };
+enum weft_auth_alg { WEFT_AUTH_MAC = 0, WEFT_AUTH_AEAD = 1 };
+
+struct __attribute__((packed)) weft_wire_auth {
+	uint8_t kind;         /* enum weft_auth_kind */
+	uint8_t alg;          /* enum weft_auth_alg */
+	uint16_t reserved;    /* 0 */
+	uint32_t key_id;      /* first 4 bytes of BLAKE2b-256 of the key: a wrong key
+	                         is told from a forged or damaged datagram */
+	uint64_t sent_ms;     /* sender's Unix time in ms (replay window) */
+	uint8_t salt[16];     /* unique per datagram per key: 8 random bytes per sender
+	                         thread + a 64-bit counter */
+	uint8_t tag[16];      /* MAC or AEAD tag */
+};
+
+_Static_assert(sizeof(struct weft_wire_auth) == 48, "auth trailer is 48 bytes");
 
 /* Extras, per opcode. All packed, little-endian. A field of 0 in a TTL means
  * "the cache's default"; WEFT_TTL_NONE means "never expires". */

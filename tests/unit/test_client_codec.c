@@ -115,7 +115,7 @@ static void test_split_long_request(void **state)
 			      .value = value, .value_len = vlen };
 	size_t total = 1 + 3 + sizeof(x) + vlen;
 	assert_int_equal(weft_msg_len(&m), total);
-	assert_int_equal(weft_msg_dgram_count(&m), 4); /* 5020 bytes / 1432 */
+	assert_int_equal(weft_msg_dgram_count(&m), 4); /* 5020 bytes / WEFT_MAX_DGRAM_PAYLOAD */
 	for (size_t i = 0; i < 4; i++) {
 		size_t len = weft_msg_encode(&m, 7, 9, WEFT_F_RETRY, i, out);
 		size_t off = i * WEFT_MAX_DGRAM_PAYLOAD;
@@ -174,7 +174,7 @@ static void test_resp_matches(void **state)
 	assert_false(weft_resp_matches(b, n, 5, 7, WEFT_OP_GET));   /* other request */
 	assert_false(weft_resp_matches(b, n, 5, 6, WEFT_OP_PUT));   /* other op */
 	assert_false(weft_resp_matches(b, 39, 5, 6, WEFT_OP_GET));  /* short */
-	n = make_resp(b, WEFT_OP_FETCH, WEFT_F_RESPONSE, 5, 6, 5000, 1432, 1432);
+	n = make_resp(b, WEFT_OP_FETCH, WEFT_F_RESPONSE, 5, 6, 5000, WEFT_MAX_DGRAM_PAYLOAD, WEFT_MAX_DGRAM_PAYLOAD);
 	assert_true(weft_resp_matches(b, n, 5, 6, WEFT_OP_GET));    /* a FETCHed piece */
 	n = make_resp(b, WEFT_OP_GET, 0, 5, 6, 10, 0, 10);
 	assert_false(weft_resp_matches(b, n, 5, 6, WEFT_OP_GET));   /* not a response */
@@ -182,17 +182,17 @@ static void test_resp_matches(void **state)
 	 * an unknown flag is not. */
 	n = make_resp(b, WEFT_OP_GET, WEFT_F_RESPONSE | WEFT_F_NODE, 5, 6, 10, 0, 10);
 	assert_true(weft_resp_matches(b, n, 5, 6, WEFT_OP_GET));
-	n = make_resp(b, WEFT_OP_GET, WEFT_F_RESPONSE | 0x08, 5, 6, 10, 0, 10);
+	n = make_resp(b, WEFT_OP_GET, WEFT_F_RESPONSE | 0x80, 5, 6, 10, 0, 10);
 	assert_false(weft_resp_matches(b, n, 5, 6, WEFT_OP_GET));
 	n = make_resp(b, WEFT_OP_GET, WEFT_F_RESPONSE, 5, 6, 100, 95, 10);
 	assert_false(weft_resp_matches(b, n, 5, 6, WEFT_OP_GET));   /* past msg_len */
-	n = make_resp(b, WEFT_OP_GET, WEFT_F_RESPONSE, 5, 6, 2000, 0, 1433);
+	n = make_resp(b, WEFT_OP_GET, WEFT_F_RESPONSE, 5, 6, 2000, 0, WEFT_MAX_DGRAM_PAYLOAD + 1);
 	assert_false(weft_resp_matches(b, n, 5, 6, WEFT_OP_GET));   /* oversized */
 	/* A MULTI_GET answer may exceed the 1 MiB value bound of requests... */
-	n = make_resp(b, WEFT_OP_MULTI_GET, WEFT_F_RESPONSE, 5, 6, WEFT_MAX_VALUE_LEN + 100, 1432, 1432);
+	n = make_resp(b, WEFT_OP_MULTI_GET, WEFT_F_RESPONSE, 5, 6, WEFT_MAX_VALUE_LEN + 100, WEFT_MAX_DGRAM_PAYLOAD, WEFT_MAX_DGRAM_PAYLOAD);
 	assert_true(weft_resp_matches(b, n, 5, 6, WEFT_OP_MULTI_GET));
 	/* ...but not libweft's bound on any response. */
-	n = make_resp(b, WEFT_OP_MULTI_GET, WEFT_F_RESPONSE, 5, 6, WEFT_MAX_RESP_LEN + 1, 1432, 1432);
+	n = make_resp(b, WEFT_OP_MULTI_GET, WEFT_F_RESPONSE, 5, 6, WEFT_MAX_RESP_LEN + 1, WEFT_MAX_DGRAM_PAYLOAD, WEFT_MAX_DGRAM_PAYLOAD);
 	assert_false(weft_resp_matches(b, n, 5, 6, WEFT_OP_MULTI_GET));
 	n = make_resp(b, WEFT_OP_GET, WEFT_F_RESPONSE, 5, 6, 10, 0, 10);
 	b[2] = 2;

@@ -3,7 +3,7 @@
  * (control/ctl_repl_msg.c): a batch's payload layout (name, extras with the
  * count and the cache's options, entries with version and TTL), the ~32 KiB
  * batch bound and the protocol's value limit, the split into datagrams
- * (every header passes weft_wire_check; offsets are multiples of 1432 and
+ * (every header passes weft_wire_check; offsets are multiples of WEFT_MAX_DGRAM_PAYLOAD and
  * cover the payload exactly once), and the parsing of acks.
  */
 #include <errno.h>
