@@ -180,7 +180,7 @@ void swim_suspect(struct weft_swim *s, uint64_t now, uint16_t slot,
 void swim_check_suspicions(struct weft_swim *s, uint64_t now);
 void swim_gc(struct weft_swim *s, uint64_t now);
 void swim_enqueue(struct weft_swim *s, uint16_t slot);
-size_t swim_put_gossip(struct weft_swim *s, uint8_t *p, size_t room);
+size_t swim_put_gossip(struct weft_swim *s, uint8_t *p, size_t room, uint16_t buddy);
 void swim_member_to_rec(const struct swim_member *m, struct swim_rec *r);
 void swim_refute(struct weft_swim *s, uint32_t seen_inc);
 void swim_heard_from(struct weft_swim *s, const struct weft_swim_id *id,

@@ -125,10 +125,11 @@ static uint32_t retransmit_limit(const struct weft_swim *s)
 	return s->cfg.retransmit_mult * (uint32_t)scale;
 }
 
-size_t swim_put_gossip(struct weft_swim *s, uint8_t *p, size_t room)
+size_t swim_put_gossip(struct weft_swim *s, uint8_t *p, size_t room, uint16_t buddy)
 {
 	struct swim_cur c = { .p = p, .end = p + room };
 	uint32_t limit = retransmit_limit(s), picked = 0, keep = 0;
+	bool buddy_sent = false;
 	uint8_t *count_at = p;
 	struct swim_rec r;
 
@@ -136,9 +137,23 @@ size_t swim_put_gossip(struct weft_swim *s, uint8_t *p, size_t room)
 		return 0;
 	swim_w_u8(&c, 0);
 	room--;
+	/* Lifeguard's buddy system: a ping to a member we suspect carries that
+	 * suspicion first, whatever its retransmit count, so the member hears
+	 * it and refutes (otherwise a suspicion whose gossip budget went to
+	 * others ends in DOWN for a member that answers every ping). */
+	if (buddy != SWIM_NO_SLOT && s->m[buddy].state == WEFT_SWIM_SUSPECT &&
+	    SWIM_REC_FROM_LEN + SWIM_NAME_LEN(s->m[buddy].name_len) <= room) {
+		swim_member_to_rec(&s->m[buddy], &r);
+		swim_w_rec(&c, &r);
+		room -= SWIM_REC_FROM_LEN + SWIM_NAME_LEN(s->m[buddy].name_len);
+		picked++;
+		buddy_sent = true;
+	}
 	/* bq is sorted best-first: take a prefix, skipping records too big for
 	 * what is left, at most 255 of them. */
 	for (uint32_t i = 0; i < s->n_bq && picked < 255; i++) {
+		if (buddy_sent && s->bq[i] == buddy)
+			continue; /* already sent above */
 		struct swim_member *m = &s->m[s->bq[i]];
 		size_t len = (m->state == WEFT_SWIM_SUSPECT ? SWIM_REC_FROM_LEN
 							    : SWIM_REC_LEN) +

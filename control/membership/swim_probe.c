@@ -34,15 +34,17 @@ uint64_t swim_scaled(const struct weft_swim *s, uint32_t ms)
 	return (uint64_t)ms * (1u + s->awareness);
 }
 
-/* Message with a fixed part and as much gossip as the budget allows. */
+/* Message with a fixed part and as much gossip as the budget allows;
+ * buddy: the member the message probes (SWIM_NO_SLOT if none), whose
+ * suspicion goes first (swim_put_gossip). */
 static void send_with_gossip(struct weft_swim *s, struct swim_cur *c,
-			     const struct weft_swim_addr *to)
+			     const struct weft_swim_addr *to, uint16_t buddy)
 {
 	size_t used = (size_t)(c->p - s->buf);
 
 	if (c->bad || used >= s->cfg.packet_budget)
 		return;
-	used += swim_put_gossip(s, c->p, s->cfg.packet_budget - used);
+	used += swim_put_gossip(s, c->p, s->cfg.packet_budget - used, buddy);
 	swim_send(s, to, s->buf, used);
 }
 
@@ -55,7 +57,8 @@ static void send_ping(struct weft_swim *s, const struct weft_swim_addr *to,
 	swim_w_u32(&c, seq);
 	swim_w_id(&c, id);
 	swim_w_u64(&c, nonce);
-	send_with_gossip(s, &c, to);
+	uint16_t slot = swim_find(s, id);
+	send_with_gossip(s, &c, to, slot != SWIM_NO_SLOT && s->m[slot].nonce == nonce ? slot : SWIM_NO_SLOT);
 }
 
 static void send_ack(struct weft_swim *s, const struct weft_swim_addr *to,
@@ -68,7 +71,7 @@ static void send_ack(struct weft_swim *s, const struct weft_swim_addr *to,
 	swim_w_id(&c, id);
 	swim_w_u64(&c, nonce);
 	if (gossip) {
-		send_with_gossip(s, &c, to);
+		send_with_gossip(s, &c, to, SWIM_NO_SLOT);
 		return;
 	}
 	swim_w_u8(&c, 0);               /* unvalidated address: no gossip */
@@ -128,7 +131,7 @@ static void send_ping_reqs(struct weft_swim *s)
 		swim_w_u64(&c, t->nonce);
 		swim_w_u32(&c, t->addr.ip);
 		swim_w_u16(&c, t->addr.port);
-		send_with_gossip(s, &c, &m->addr);
+		send_with_gossip(s, &c, &m->addr, SWIM_NO_SLOT);
 		sent++;
 	}
 	p->nacks_expected = sent;
