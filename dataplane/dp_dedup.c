@@ -1,5 +1,5 @@
 /*
- * dp_dedup.c — at-most-once for non-idempotent ops (PUT_IF_ABSENT, REPLACE,
+ * dp_dedup.c — at-most-once for non-idempotent ops (PUT, PUT_IF_ABSENT, REPLACE,
  * CAS, DELETE, INCR): (client IPv4, client port, client_id, request_id) ->
  * the response, kept WEFT_DEDUP_KEEP_MS.
  *

@@ -5,8 +5,8 @@
  * Model: a weft_client is opened on one node, the seed (IP[:PORT]). Each
  * call sends one request and waits for its response; it is retransmitted
  * with the same request_id (flag WEFT_F_RETRY) after each per-attempt
- * timeout, so the node's at-most-once table applies a non-idempotent op
- * (PUT_IF_ABSENT, REPLACE, CAS, DELETE, INCR) once however many copies
+ * timeout, so the node's at-most-once table applies a write (PUT,
+ * PUT_IF_ABSENT, REPLACE, CAS, DELETE, INCR) once however many copies
  * arrive. Requests longer than one datagram are split and resent whole on
  * a timeout; long responses are reassembled, pulling pieces with FETCH at
  * most WEFT_RESP_INITIAL_WINDOW datagrams in flight, so a 1 MiB value fits

@@ -902,9 +902,12 @@ static inline bool weft_wire_op_has_key(uint8_t opcode)
 	}
 }
 
-/* Whether replaying the op twice could differ from applying it once: the
- * node remembers the responses of these per (client_id, request_id).
- * SESSION is false here: whether it is depends on its action
+/* Whether applying the op again is harmless: false for the ops the node
+ * remembers the responses of per (client_id, request_id). PUT and
+ * PUT_FENCED are not idempotent in this sense: a retransmitted PUT X
+ * applied again after another client's write of Y (which read X) puts X
+ * back over Y, a write taking effect twice (found by tests/faults: kill9,
+ * pause, loss). SESSION is false here: whether it is depends on its action
  * (weft_wire_session_action_is_idempotent). */
 static inline bool weft_wire_op_is_idempotent(uint8_t opcode)
 {
@@ -912,8 +915,6 @@ static inline bool weft_wire_op_is_idempotent(uint8_t opcode)
 	case WEFT_OP_PING:
 	case WEFT_OP_GET:
 	case WEFT_OP_MULTI_GET:
-	case WEFT_OP_PUT:
-	case WEFT_OP_PUT_FENCED:
 	case WEFT_OP_TOUCH:
 	case WEFT_OP_CACHE_OPEN:
 	case WEFT_OP_STATS:
