@@ -19,6 +19,12 @@
  * response can never mix into the new one. A request that the node may
  * hold (m->hold_ms: a RECEIVE's wait) gets that much more per attempt.
  *
+ * Address validation: every datagram sent carries the node's cookie
+ * (cookie.c); a COOKIE answer (nothing applied) stores the cookie it
+ * carries and the request is resent at once under the same id, not as a
+ * timeout retry; after WEFT_COOKIE_TRIPS of them the COOKIE answer is the
+ * call's (callers return -WEFT_ST_COOKIE).
+ *
  * Invariants: a datagram that is not from the node the request went to, or
  * not a well-formed response to the current (client_id, request_id,
  * opcode), is counted in c->ignored and dropped; a
@@ -76,6 +82,8 @@ bool weft_addr_eq(const struct sockaddr_in *a, const struct sockaddr_in *b)
 
 static int send_dgram(struct weft_client *c, const struct sockaddr_in *to, size_t len)
 {
+	len = weft_cookie_append(c, to, len); /* address validation (cookie.c) */
+	len = weft_auth_seal(c, len);         /* client key, last (auth.c) */
 	if (c->has_transport) {
 		int rc = c->transport.send(c->transport.ctx, to->sin_addr.s_addr, to->sin_port,
 					   c->tx, len);
@@ -359,14 +367,33 @@ static int await(struct weft_client *c, const struct sockaddr_in *to, const stru
 			mark = now;
 			continue;
 		}
-		if (!weft_resp_matches(c->rx, (size_t)n, c->client_id, rid, m->opcode)) {
+		size_t dlen = (size_t)n;
+		if (!weft_auth_open(c, &dlen)) { /* first: verify, strip (auth.c) */
 			c->ignored++;
 			continue;
 		}
+		uint8_t cookie[WEFT_COOKIE_LEN];
+		bool has_cookie = weft_cookie_strip(c->rx, &dlen, cookie);
+		if (!weft_resp_matches(c->rx, dlen, c->client_id, rid, m->opcode)) {
+			c->ignored++;
+			continue;
+		}
+		/* Any answer may carry a fresh cookie: a COOKIE answer, or one a
+		 * node put on an answer with room to spare (a write's). */
+		if (has_cookie)
+			weft_cookie_store(c, to, cookie);
 		struct weft_wire_hdr h;
 		memcpy(&h, c->rx, sizeof(h));
 		const uint8_t *slice = c->rx + sizeof(h);
-		size_t slice_len = (size_t)n - sizeof(h);
+		size_t slice_len = dlen - sizeof(h);
+
+		if (h.status == WEFT_ST_COOKIE) {
+			/* The node wants this address verified: the caller resends
+			 * with the cookie (a bare COOKIE has none to keep). */
+			assembly_free(&a);
+			resp_from_head(r, &h, NULL);
+			return END_DONE;
+		}
 
 		if (h.status == WEFT_ST_GONE && h.opcode == WEFT_OP_FETCH) {
 			if (a.buf == NULL) {
@@ -425,7 +452,7 @@ int weft_call_at(struct weft_client *c, const struct sockaddr_in *to, const stru
 	 * an op marked resend (RECEIVE, ACK) may be applied twice harmlessly. */
 	bool once = !weft_wire_op_is_idempotent(m->opcode) && !m->resend;
 	uint64_t rid = c->next_request_id++;
-	uint32_t sent = 0, repeats = 0;
+	uint32_t sent = 0, repeats = 0, cookie_trips = 0;
 	uint8_t flags = 0;
 
 	memset(r, 0, sizeof(*r));
@@ -434,6 +461,16 @@ int weft_call_at(struct weft_client *c, const struct sockaddr_in *to, const stru
 		if (rc < 0)
 			return rc;
 		rc = await(c, to, m, rid, deadline, r);
+		if (rc == END_DONE && r->status == WEFT_ST_COOKIE &&
+		    cookie_trips < WEFT_COOKIE_TRIPS) {
+			/* Nothing was applied: resend at once, same id (a first
+			 * transmission applied earlier is then replayed), not a
+			 * timeout retry. A third COOKIE is the call's answer. */
+			cookie_trips++;
+			c->cookie_trips++;
+			memset(r, 0, sizeof(*r));
+			continue;
+		}
 		if (rc == END_DONE)
 			c->epoch = r->epoch;
 		if (rc < 0 || rc == END_DONE)

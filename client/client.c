@@ -27,6 +27,8 @@ void weft_client_opts_init(struct weft_client_opts *opts)
 	opts->timeout_ms = WEFT_DEFAULT_TIMEOUT_MS;
 	opts->retries = WEFT_DEFAULT_RETRIES;
 	opts->deadline_ms = 0;
+	const char *key = getenv("WEFT_CLIENT_KEY_FILE");
+	opts->key_file = key != NULL && key[0] != '\0' ? key : NULL;
 }
 
 /* Parses "a.b.c.d[:port]". 0 or -EINVAL. */
@@ -98,12 +100,19 @@ weft_client *weft_client_connect(const char *addr, const struct weft_client_opts
 	struct weft_client *c = client_new(addr, opts, 0);
 	if (c == NULL)
 		return NULL;
+	int krc = weft_auth_load(c, c->opts.key_file); /* auth.c */
+	if (krc != 0) {
+		free(c);
+		errno = -krc;
+		return NULL;
+	}
 	c->fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	int on = 1;
 	if (c->fd < 0 || setsockopt(c->fd, IPPROTO_IP, IP_RECVERR, &on, sizeof(on)) < 0) {
 		int e = errno;
 		if (c->fd >= 0)
 			close(c->fd);
+		weft_sec_key_wipe(&c->key);
 		free(c);
 		errno = e;
 		return NULL;
@@ -134,6 +143,7 @@ void weft_client_close(weft_client *c)
 	if (c->fd >= 0)
 		close(c->fd);
 	weft_topology_free(c->topo);
+	weft_sec_key_wipe(&c->key);
 	free(c);
 }
 

@@ -28,6 +28,19 @@
 #include <weft/weft.h>
 #include <weft/wire.h>
 
+#include "sec.h"
+
+/* A node address's cookie (cookie.c). */
+#define WEFT_COOKIE_SLOTS 32u
+/* COOKIE answers one call resends before it returns -WEFT_ST_COOKIE. */
+#define WEFT_COOKIE_TRIPS 2u
+struct weft_cookie_slot {
+	bool used;
+	uint16_t port;            /* network order */
+	uint32_t ip;              /* network order */
+	uint8_t cookie[WEFT_COOKIE_LEN];
+};
+
 struct weft_client {
 	int fd;                   /* the UDP socket; -1 over a transport */
 	bool has_transport;
@@ -52,9 +65,19 @@ struct weft_client {
 	uint32_t fetch_cursor;    /* rotates the members asked for the table */
 	uint64_t topo_fetches;    /* TOPOLOGY tables installed (for tests) */
 	struct weft_topology *topo; /* the segment table, NULL until fetched */
-	/* one spare byte past the largest datagram detects oversized ones */
-	uint8_t rx[WEFT_MAX_DGRAM_LEN + 1];
-	uint8_t tx[WEFT_MAX_DGRAM_LEN];
+	/* --- address validation (cookie.c) --- */
+	struct weft_cookie_slot cookies[WEFT_COOKIE_SLOTS];
+	unsigned cookie_next;     /* the slot a new address takes */
+	uint64_t cookie_trips;    /* COOKIE answers resent (for tests) */
+	/* --- client key (auth.c) --- */
+	bool has_key;
+	struct weft_sec_key key;
+	struct weft_sec_tx sec_tx;
+	uint64_t auth_refused;    /* received datagrams that failed verification */
+	/* one spare byte past the largest datagram (and its trailers) detects
+	 * oversized ones */
+	uint8_t rx[WEFT_MAX_DGRAM_LEN + WEFT_MAX_TRAILERS_LEN + 1];
+	uint8_t tx[WEFT_MAX_DGRAM_LEN + WEFT_MAX_TRAILERS_LEN];
 };
 
 /* One request message, by reference. */
@@ -118,6 +141,32 @@ bool weft_resp_matches(const uint8_t *d, size_t len, uint32_t client_id, uint64_
 		       uint8_t opcode);
 /* Checks the request arguments every keyed op shares; 0 or -WEFT_ST_INVALID_ARG. */
 int weft_check_name_key(const char *name, const void *key, size_t key_len);
+
+/* --- cookie.c --- */
+
+/* Appends F_COOKIE and the cookie known for `to` (zeros: none yet) to the
+ * datagram of len bytes in c->tx; returns its new length. */
+size_t weft_cookie_append(struct weft_client *c, const struct sockaddr_in *to, size_t len);
+/* Takes a received datagram's cookie trailer off: with F_COOKIE and room
+ * for it, *len loses WEFT_COOKIE_LEN bytes, which are copied to cookie;
+ * returns whether there was one. Pure. */
+bool weft_cookie_strip(const uint8_t *d, size_t *len, uint8_t cookie[WEFT_COOKIE_LEN]);
+/* Keeps cookie as the one the node at `to` gave. */
+void weft_cookie_store(struct weft_client *c, const struct sockaddr_in *to,
+		       const uint8_t cookie[WEFT_COOKIE_LEN]);
+
+/* --- auth.c --- */
+
+/* Loads the client key from path (NULL or "": none). 0 or a negative errno
+ * (weft_sec_key_load's). */
+int weft_auth_load(struct weft_client *c, const char *path);
+/* Seals the datagram of len bytes in c->tx (cookie already appended) when
+ * the client has a key; returns its new length. */
+size_t weft_auth_seal(struct weft_client *c, size_t len);
+/* Checks the datagram of *len bytes in c->rx when the client has a key:
+ * true to use it (trailer stripped, *len reduced), false to drop it
+ * (counted in c->auth_refused). */
+bool weft_auth_open(struct weft_client *c, size_t *len);
 
 /* --- call.c --- */
 

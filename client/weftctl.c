@@ -2,7 +2,10 @@
  * weftctl — the operator's CLI for a weft node's caches and destinations,
  * over libweft.
  *
- *   weftctl [-s IP[:PORT]] [--timeout MS] [--direct] COMMAND ARGS... (see usage())
+ *   weftctl [-s IP[:PORT]] [--timeout MS] [--direct] [--key-file FILE] COMMAND ARGS...
+ *   weftctl keygen FILE
+ * (see usage()). --key-file (or $WEFT_CLIENT_KEY_FILE) authenticates every
+ * request with a client key (docs/client.md).
  *
  * The messaging commands (publish, receive, destinations, dest-open,
  * dest-stop) have their own options and are run by weftctl_msg.c; the app
@@ -84,6 +87,8 @@ static void usage(FILE *f)
 		"  del CACHE KEY\n"
 		"  incr CACHE KEY [N] [--ttl S]         add N (default 1), print the new value\n"
 		"  touch CACHE KEY --ttl S [--max-idle S] [-v]\n"
+		"  keygen FILE                          write a new random key (mode 0600; never\n"
+		"                                       overwrites) for --client-key/--cluster-key\n"
 		"\n");
 	weftctl_msg_usage(f);
 	weftctl_apps_usage(f);
@@ -94,7 +99,8 @@ static void usage(FILE *f)
 		"S is seconds (decimals allowed, 'none' = never expires, 0 = cache default).\n"
 		"options: -s IP[:PORT] (default $WEFT_SERVER or 127.0.0.1:%u), --timeout MS per\n"
 		"attempt (default %u), --direct (send every request to the -s node instead of\n"
-		"the key's owner), -v/--version, -h/--help.\n"
+		"the key's owner), --key-file FILE (client key: default $WEFT_CLIENT_KEY_FILE),\n"
+		"-v/--version, -h/--help.\n"
 		"exit: 0 ok, 1 NOT_FOUND/EXISTS/VERSION_MISMATCH, 2 other errors.\n",
 		WEFT_DEFAULT_PORT, WEFT_DEFAULT_TIMEOUT_MS);
 }
@@ -404,9 +410,53 @@ static int cmd_other(const struct cli *o, weft_client *c)
 	return report(o, c, rc);
 }
 
+/* --key-file FILE (anywhere before "--"; every command module's clients
+ * read it through WEFT_CLIENT_KEY_FILE, weft_client_opts_init) is taken out
+ * of argv; the key is checked here so a bad file gets its reason. And
+ * `weftctl keygen FILE`. Returns -1 to go on, else the exit status. */
+static int key_options(int *argc, char **argv)
+{
+	int n = 0;
+	for (int i = 0; i < *argc; i++) {
+		if (strcmp(argv[i], "--") == 0) {
+			while (i < *argc)
+				argv[n++] = argv[i++];
+			break;
+		}
+		if (strcmp(argv[i], "--key-file") == 0) {
+			if (i + 1 >= *argc)
+				weftctl_die_usage("--key-file needs a file", NULL);
+			setenv("WEFT_CLIENT_KEY_FILE", argv[++i], 1);
+			continue;
+		}
+		argv[n++] = argv[i];
+	}
+	*argc = n;
+	argv[n] = NULL;
+	char err[512];
+	if (n >= 2 && strcmp(argv[1], "keygen") == 0) {
+		if (n != 3)
+			weftctl_die_usage("usage: weftctl keygen FILE", NULL);
+		if (weft_key_generate(argv[2], err, sizeof(err)) != 0) {
+			fprintf(stderr, "weftctl: keygen: %s\n", err);
+			return 2;
+		}
+		return 0;
+	}
+	const char *kf = getenv("WEFT_CLIENT_KEY_FILE");
+	if (kf != NULL && kf[0] != '\0' && weft_key_check(kf, err, sizeof(err)) != 0) {
+		fprintf(stderr, "weftctl: client key: %s\n", err);
+		return 2;
+	}
+	return -1;
+}
+
 int main(int argc, char **argv)
 {
 	struct cli o = { 0 };
+	int krc = key_options(&argc, argv);
+	if (krc >= 0)
+		return krc;
 
 	if (weftctl_msg_command(argc, argv) != NULL)
 		return weftctl_msg_main(argc, argv);

@@ -1,6 +1,7 @@
 /*
  * weftctl_cli.c — the command-line reading weftctl's command modules
- * share (weftctl_cli.h). Pure but for weftctl_die_usage, which exits.
+ * share (weftctl_cli.h). Pure but for weftctl_die_usage (and what calls it:
+ * weftctl_parse_num, weftctl_read_stdin), which exits.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -61,12 +62,21 @@ void weftctl_die_usage(const char *msg, const char *arg)
 	exit(2);
 }
 
-uint64_t weftctl_parse_num(const char *s, const char *what, uint64_t max)
+int weftctl_num(const char *s, uint64_t max, uint64_t *out)
 {
 	char *end;
 	errno = 0;
 	unsigned long long v = strtoull(s, &end, 10);
 	if (errno || end == s || *end != '\0' || s[0] == '-' || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+uint64_t weftctl_parse_num(const char *s, const char *what, uint64_t max)
+{
+	uint64_t v;
+	if (weftctl_num(s, max, &v) != 0)
 		weftctl_die_usage(what, s);
 	return v;
 }

@@ -27,6 +27,10 @@ const char *weftctl_find_command(int argc, char **argv, const char *const *value
 /* Prints "weftctl: MSG[: ARG]" and a hint to stderr, exits with status 2. */
 _Noreturn void weftctl_die_usage(const char *msg, const char *arg);
 
+/* s as a decimal integer in 0..max into *out: 0, or -EINVAL (nothing
+ * written). Pure. */
+int weftctl_num(const char *s, uint64_t max, uint64_t *out);
+
 /* s as a decimal integer in 0..max, or weftctl_die_usage(what, s). */
 uint64_t weftctl_parse_num(const char *s, const char *what, uint64_t max);
 

@@ -50,6 +50,9 @@ enum weft_ctl_partition {
 };
 
 /* weftd's parsed command line. */
+#define WEFT_CTL_UNVERIFIED_RATE_DEFAULT 100u /* DP_AMP_DEFAULT_RATE */
+#define WEFT_CTL_UNVERIFIED_RATE_MAX 1000000u
+
 struct weft_ctl_args {
 	const char *port_spec;
 	const char *bind;      /* dotted IPv4 */
@@ -68,6 +71,11 @@ struct weft_ctl_args {
 	unsigned segments;     /* --segments: power of two, default 256 */
 	unsigned owners;       /* --owners: 1..WEFT_CTL_OWNERS_MAX, default 2 */
 	enum weft_ctl_partition partition; /* --partition-handling, default allow */
+	const char *cluster_key_file; /* --cluster-key: node-to-node authentication */
+	bool encrypt;          /* --encrypt: AEAD with the cluster key (needs it) */
+	const char *client_key_file;  /* --client-key: clients must authenticate */
+	unsigned unverified_rate; /* --unverified-reply-rate: replies/s to one
+	                             unverified address, per lcore (dp_amp.c) */
 	int n_eal_extra;       /* arguments after "--" */
 	char **eal_extra;
 };

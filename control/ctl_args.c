@@ -4,7 +4,9 @@
  *         [--poll busy|adaptive] [--mem MB] [--verbose]
  *         [--clustered] [--mcast-group IP] [--peers IP[,IP...]]
  *         [--node-name NAME] [--segments N] [--owners N]
- *         [--partition-handling allow|quorum] [-- EAL args]
+ *         [--partition-handling allow|quorum]
+ *         [--cluster-key FILE [--encrypt]] [--client-key FILE]
+ *         [--unverified-reply-rate N] [-- EAL args]
  * Clustering is on when --clustered or --peers is given; multicast discovery
  * only with --clustered. The default node name is the host name (sanitised)
  * plus "-" and the pid.
@@ -44,10 +46,18 @@ static void usage(FILE *f)
 		"  --partition-handling allow|quorum\n"
 		"                     allow (default): every side of a partition keeps serving;\n"
 		"                     quorum: a side without a majority refuses writes\n"
+		"  --cluster-key FILE authenticate every node-to-node datagram with this key\n"
+		"                     (32 bytes, or 64 hex digits; mode 0600 or 0400, yours)\n"
+		"  --encrypt          also encrypt node-to-node traffic (needs --cluster-key)\n"
+		"  --client-key FILE  refuse client requests not authenticated with this key\n"
+		"  --unverified-reply-rate N\n"
+		"                     replies per second to one address that has not done the\n"
+		"                     cookie round trip, per worker lcore (default %u)\n"
 		"  --help             this text\n",
 		WEFT_DEFAULT_PORT, WEFT_DEFAULT_PORT + 1, WEFT_CTL_MAX_PEERS, WEFT_CTL_NAME_MAX,
 		1u << WEFT_CTL_SEGMENTS_LOG2_MIN, 1u << WEFT_CTL_SEGMENTS_LOG2_MAX,
-		WEFT_CTL_SEGMENTS_DEFAULT, WEFT_CTL_OWNERS_MAX, WEFT_CTL_OWNERS_DEFAULT);
+		WEFT_CTL_SEGMENTS_DEFAULT, WEFT_CTL_OWNERS_MAX, WEFT_CTL_OWNERS_DEFAULT,
+		WEFT_CTL_UNVERIFIED_RATE_DEFAULT);
 }
 
 bool weft_ctl_name_valid(const char *s)
@@ -129,7 +139,11 @@ int weft_ctl_args_parse(int argc, char **argv, struct weft_ctl_args *a)
 		{"node-name", required_argument, NULL, 'n'},
 		{"segments", required_argument, NULL, 'S'},
 		{"owners", required_argument, NULL, 'O'},
-		{"partition-handling", required_argument, NULL, 'Q'}, {NULL, 0, NULL, 0},
+		{"partition-handling", required_argument, NULL, 'Q'},
+		{"cluster-key", required_argument, NULL, 'K'},
+		{"encrypt", no_argument, NULL, 'E'},
+		{"client-key", required_argument, NULL, 'C'},
+		{"unverified-reply-rate", required_argument, NULL, 'U'}, {NULL, 0, NULL, 0},
 	};
 	memset(a, 0, sizeof(*a));
 	a->lcores = 1;
@@ -137,11 +151,13 @@ int weft_ctl_args_parse(int argc, char **argv, struct weft_ctl_args *a)
 	a->poll = WEFT_DP_POLL_ADAPTIVE;
 	a->segments = WEFT_CTL_SEGMENTS_DEFAULT;
 	a->owners = WEFT_CTL_OWNERS_DEFAULT;
+	a->unverified_rate = WEFT_CTL_UNVERIFIED_RATE_DEFAULT;
 	a->mcast_group = htonl(WEFT_DP_DEFAULT_GROUP);
 	a->home = getenv("WEFT_HOME");
 	if (a->home == NULL || a->home[0] == '\0')
 		a->home = "./weft-home";
-	optind = 1;
+	optind = 0; /* glibc: a full reset (1 would keep a grouped option's
+		     * position from an earlier call, pointing into its argv) */
 	opterr = 0;
 	int c;
 	const char *bad = NULL;
@@ -217,6 +233,20 @@ int weft_ctl_args_parse(int argc, char **argv, struct weft_ctl_args *a)
 			else
 				bad = "--partition-handling is allow or quorum";
 			break;
+		case 'K':
+			a->cluster_key_file = optarg;
+			break;
+		case 'E':
+			a->encrypt = true;
+			break;
+		case 'C':
+			a->client_key_file = optarg;
+			break;
+		case 'U':
+			if (parse_uint(optarg, WEFT_CTL_UNVERIFIED_RATE_MAX, &a->unverified_rate) ||
+			    a->unverified_rate == 0)
+				bad = "--unverified-reply-rate needs 1..1000000 (per second)";
+			break;
 		case 'h':
 			usage(stdout);
 			return 1;
@@ -231,6 +261,8 @@ int weft_ctl_args_parse(int argc, char **argv, struct weft_ctl_args *a)
 		bad = "--port is required";
 	if (bad == NULL && a->bind == NULL)
 		bad = "--bind is required";
+	if (bad == NULL && a->encrypt && a->cluster_key_file == NULL)
+		bad = "--encrypt needs --cluster-key";
 	if (bad == NULL && (a->clustered || a->n_peers > 0) &&
 	    (uint32_t)WEFT_DEFAULT_PORT + 1 + a->offset > 65535)
 		bad = "--offset is out of range (the cluster port is 7701 + K)";

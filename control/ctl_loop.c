@@ -10,13 +10,15 @@
  * CTL_LEAVE_MAX_MS), and keeps serving and maintaining all along. weftd
  * then stops the lcores and frees everything.
  *
- * Each iteration runs weft_dp_maintain when due (every CTL_TICK_MS), the
+ * Each iteration runs weft_dp_maintain when due (every CTL_TICK_MS, with
+ * the dataplane's authentication refusal reports, logged), the
  * app runtime's tick (deployments, once a second), the membership when
  * clustered, reports a QSBR quiescent state, and waits
  * OFFLINE (a datagram on the cluster channel, the next membership deadline
  * or the next maintenance, whichever comes first) so grace periods never
  * wait on it.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
@@ -30,6 +32,17 @@
 #define CTL_TICK_MS 10u
 #define CTL_LEAVE_MAX_MS 2000u
 #define CTL_HANDOFF_MAX_MS 30000u
+
+/* weft_dp_auth_reports' callback: refused datagrams (wrong or no key),
+ * one line per reason per second at most. */
+static void log_refusal(void *arg, const struct weft_dp_auth_report *r)
+{
+	(void)arg;
+	char ip[INET_ADDRSTRLEN] = "?";
+	inet_ntop(AF_INET, &r->ip, ip, sizeof(ip));
+	weft_ctl_log(WEFT_LOG_WARN, "refused %llu datagram(s) on the %s: auth %s (last from %s:%u)",
+		     (unsigned long long)r->count, r->where, r->reason, ip, r->port);
+}
 
 /* Where a clustered node is in its graceful stop. */
 struct stop_state {
@@ -115,6 +128,7 @@ int weft_ctl_run(struct weft_dp *dp, struct weft_ctl_cluster *cl, struct ctl_app
 		uint64_t now = weft_dp_now_ms(dp);
 		if (now >= next_maint) {
 			weft_dp_maintain(dp, now);
+			weft_dp_auth_reports(dp, log_refusal, NULL);
 			next_maint = now + CTL_TICK_MS;
 		}
 		if (apps != NULL && !stop_requested)

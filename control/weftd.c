@@ -1,6 +1,7 @@
 /*
- * weftd.c — main() of weftd: parse the command line, prepare the home
- * directory and node id, initialise the EAL and the port, start the worker
+ * weftd.c — main() of weftd: parse the command line, load the keys
+ * (--cluster-key, --client-key: refused files end it with status 1),
+ * prepare the home directory and node id, initialise the EAL and the port, start the worker
  * lcores, join the cluster (with --clustered or --peers; otherwise a single
  * node), start the sessions service and the app runtime, run the control
  * loop on the main thread until SIGINT/SIGTERM (a clustered node leaves
@@ -24,6 +25,54 @@
 #include "control.h"
 #include "ctl_app.h"
 #include "ctl_sessions.h"
+#include "sec.h"
+
+/* --cluster-key / --client-key (docs/SECURITY.md): loads the keys weftd
+ * hands the dataplane. 0, or -1 after logging why (the file, its mode). */
+static int load_keys(const struct weft_ctl_args *a, struct weft_sec_key *cluster,
+		     struct weft_sec_key *client)
+{
+	char err[512];
+	if (a->cluster_key_file != NULL) {
+		if (weft_sec_key_load(cluster, a->cluster_key_file, WEFT_AUTH_CLUSTER,
+				      a->encrypt ? WEFT_AUTH_AEAD : WEFT_AUTH_MAC, err,
+				      sizeof(err)) != 0) {
+			weft_ctl_log(WEFT_LOG_ERROR, "--cluster-key: %s", err);
+			return -1;
+		}
+	}
+	if (a->client_key_file != NULL) {
+		if (weft_sec_key_load(client, a->client_key_file, WEFT_AUTH_CLIENT, WEFT_AUTH_MAC,
+				      err, sizeof(err)) != 0) {
+			weft_ctl_log(WEFT_LOG_ERROR, "--client-key: %s", err);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void log_keys(const struct weft_ctl_args *a, bool clustered, uint16_t udp_port)
+{
+	if (a->cluster_key_file != NULL)
+		weft_ctl_log(WEFT_LOG_INFO, "cluster key %s: node-to-node traffic %s",
+			     a->cluster_key_file,
+			     a->encrypt ? "authenticated and encrypted (XChaCha20-Poly1305)"
+					: "authenticated (keyed BLAKE2b), not encrypted");
+	else if (clustered)
+		weft_ctl_log(WEFT_LOG_WARN,
+			     "**** no cluster key: any host that can reach %s:%u (cluster port) or "
+			     "%s:%u can join this cluster, inject views and write replicated data; "
+			     "see docs/SECURITY.md (--cluster-key) ****",
+			     a->bind, udp_port + 1u, a->bind, udp_port);
+	else
+		weft_ctl_log(WEFT_LOG_WARN,
+			     "no cluster key: this node would accept node-to-node requests from "
+			     "any host that can reach %s:%u; see docs/SECURITY.md (--cluster-key)",
+			     a->bind, udp_port);
+	if (a->client_key_file != NULL)
+		weft_ctl_log(WEFT_LOG_INFO, "client key %s: unauthenticated client requests are "
+					    "refused (UNAUTHORIZED)", a->client_key_file);
+}
 
 /* The app runtime (ctl_app.h): deployments/, weftctl deploy. A node whose
  * runtime cannot start still serves the grid (logged). */
@@ -51,6 +100,11 @@ int main(int argc, char **argv)
 		return rc > 0 ? 0 : 2;
 	if (a.verbose)
 		weft_ctl_log_set_level(WEFT_LOG_DEBUG);
+	struct weft_sec_key cluster_key, client_key;
+	memset(&cluster_key, 0, sizeof(cluster_key));
+	memset(&client_key, 0, sizeof(client_key));
+	if (load_keys(&a, &cluster_key, &client_key) != 0)
+		return 1;
 
 	char id[37];
 	bool created;
@@ -109,12 +163,20 @@ int main(int argc, char **argv)
 	struct weft_cache_registry *reg = weft_cache_registry_create();
 	struct weft_dp_config cfg = {.bind_ip = a.bind_ip,
 				     .udp_port = (uint16_t)(WEFT_DEFAULT_PORT + a.offset),
-				     .n_workers = a.lcores, .poll = a.poll};
+				     .n_workers = a.lcores, .poll = a.poll,
+				     .unverified_reply_rate = a.unverified_rate};
+	if (a.cluster_key_file != NULL)
+		cfg.cluster_key = &cluster_key;
+	if (a.client_key_file != NULL)
+		cfg.client_key = &client_key;
+	log_keys(&a, clustered, cfg.udp_port);
 	if (clustered)
 		cfg.ctl_port = (uint16_t)(WEFT_DEFAULT_PORT + 1 + a.offset);
 	if (a.clustered)
 		cfg.group_ip = a.mcast_group;
 	struct weft_dp *dp = reg ? weft_dp_create(&cfg, (uint16_t)port, reg) : NULL;
+	weft_sec_key_wipe(&cluster_key); /* the dataplane keeps its own copies */
+	weft_sec_key_wipe(&client_key);
 	if (dp == NULL) {
 		weft_ctl_log(WEFT_LOG_ERROR, "dataplane setup failed: %s", strerror(errno));
 		goto out;

@@ -39,6 +39,8 @@ enum weft_dp_poll {
 /* Monotonic milliseconds. Injectable so tests run on virtual time. */
 typedef uint64_t (*weft_dp_clock_fn)(void *arg);
 
+struct weft_sec_key; /* sec/sec.h */
+
 struct weft_dp_config {
 	uint32_t bind_ip;      /* node IPv4 address, network byte order */
 	uint16_t udp_port;     /* data port, host byte order */
@@ -56,7 +58,32 @@ struct weft_dp_config {
 	/* Multicast group (network order, in 224.0.0.0/4) also accepted on
 	 * ctl_port, e.g. WEFT_DP_DEFAULT_GROUP; 0: none. Needs ctl_port. */
 	uint32_t group_ip;
+	/* Replies per second to one unverified source address, per worker
+	 * (address validation, dp_amp.c); 0: DP_AMP_DEFAULT_RATE (100). */
+	uint32_t unverified_reply_rate;
+	/* Authentication (dp_auth.c, wire.h "Trailers"): keys weft_dp_create
+	 * copies (NULL: none). cluster_key (kind CLUSTER, alg MAC or AEAD):
+	 * every node-to-node datagram is sealed and must verify. client_key
+	 * (kind CLIENT, MAC): every client request must carry a valid client
+	 * trailer (else UNAUTHORIZED); its answers are sealed. In-node clients
+	 * are trusted on their own node. */
+	const struct weft_sec_key *cluster_key;
+	const struct weft_sec_key *client_key;
 };
+
+/* One refusal report (weft_dp_auth_reports): at most one per second per
+ * reason, with the source of the last refused datagram. */
+struct weft_dp_auth_report {
+	const char *reason;    /* weft_sec_refusal_name: missing, kind, ... */
+	const char *where;     /* "data port", "cluster port", "in-node client answer" */
+	uint32_t ip;           /* network order */
+	uint16_t port;         /* host order */
+	uint64_t count;        /* refusals of this reason since the last report */
+};
+/* Control thread, each maintenance tick: calls fn once per reason with a
+ * pending report. No-op without keys. */
+void weft_dp_auth_reports(struct weft_dp *dp,
+			  void (*fn)(void *arg, const struct weft_dp_auth_report *r), void *arg);
 
 /* 239.77.0.1, host byte order (htonl it for group_ip). */
 #define WEFT_DP_DEFAULT_GROUP 0xef4d0001u
@@ -373,7 +400,8 @@ struct weft_dp_local *weft_dp_local_open(struct weft_dp *dp, uint32_t client_id)
 /* Closes it (waits for an RCU grace period: the caller must not be an
  * online QSBR reader). */
 void weft_dp_local_close(struct weft_dp_local *l);
-/* Sends one weft datagram (<= WEFT_MAX_DGRAM_LEN bytes) to ip:port (network
+/* Sends one weft datagram (<= WEFT_MAX_DGRAM_LEN + WEFT_MAX_TRAILERS_LEN
+ * bytes) to ip:port (network
  * order). 0 also when it had to be dropped (unknown peer MAC: an ARP request
  * went out; ring full): the caller's retransmission carries it. -EMSGSIZE,
  * -ENOBUFS, -EHOSTUNREACH (another node, and no cluster channel). */

@@ -13,6 +13,8 @@
  *  - every mbuf on the rx ring is one segment and was classified
  *    DP_CTL_DGRAM or DP_CTL_FRAG by its lcore; the control thread classifies
  *    it again (dp_ctl_parse is pure and cheap) rather than trusting metadata.
+ *  - with keys (dp_auth.c), weft_dp_ctl_recv returns only datagrams whose
+ *    trailer verified (stripped, decrypted in rbuf); refusals are counted;
  *  - weft_dp_ctl_recv copies payloads into rbuf and frees the mbufs before
  *    returning; it processes another mbuf only while a maximum-size
  *    datagram still fits, so a copy never fails.
@@ -205,13 +207,14 @@ unsigned weft_dp_ctl_recv(struct weft_dp *dp, uint64_t now_ms, struct weft_dp_da
 				     &p)) {
 		case DP_CTL_DGRAM:
 			deliver(c, &used, p.flow.src_ip, p.flow.src_port, p.flow.dst_ip, p.payload,
-				p.payload_len, &out[n++]);
+				p.payload_len, &out[n]);
+			n += dp_auth_ctl_open(dp, &out[n], now_ms); /* refused: not returned */
 			break;
 		case DP_CTL_FRAG:
 			if (dp_frag_add(c->frag, p.l3, p.l3_len, now_ms, &hdr, &l4, &l4_len) ==
 				    DP_FRAG_COMPLETE &&
 			    deliver_whole(c, &used, hdr, l4, l4_len, &out[n]))
-				n++;
+				n += dp_auth_ctl_open(dp, &out[n], now_ms);
 			break;
 		default: /* not queued by the lcores */
 			break;

@@ -10,6 +10,10 @@
  * set; a longer one is cut into fragments of 1480 bytes of IP payload (the
  * UDP header travels in the first), DF clear, MF on all but the last.
  *
+ * With keys (dp_auth.c) every datagram is sealed first (a copy with the
+ * trailer: weft datagrams with the node key, membership ones with the
+ * cluster key).
+ *
  * Invariants: all frames of one datagram are queued on the tx ring at once
  * or none is (the ring has one producer, this thread, so its free count
  * cannot shrink between the check and the enqueue); mbufs are allocated in
@@ -115,6 +119,9 @@ int weft_dp_ctl_send(struct weft_dp *dp, uint32_t dst_ip, uint16_t dst_port, con
 	if (dst_ip == 0 || dst_ip == 0xffffffffu || dst_ip == dp->bind_ip || dst_port == 0 ||
 	    len > WEFT_DP_CTL_MAX_PAYLOAD || (buf == NULL && len > 0))
 		return -EINVAL;
+	int src = dp_auth_ctl_seal(dp, buf, len, &buf, &len); /* with keys: sealed copy */
+	if (src != 0)
+		return src;
 	uint64_t now = weft_dp_now_ms(dp);
 	uint8_t mac[6];
 	uint8_t ttl = 64;

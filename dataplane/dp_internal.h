@@ -23,6 +23,7 @@
 #include "cache.h"
 #include "dataplane.h"
 #include "dp_tables.h"
+#include "sec.h"
 
 #define DP_BURST 32u
 #define DP_TX_CAP 256u /* buffered tx; flushed when full and at iteration end */
@@ -111,6 +112,17 @@ struct dp_counters {
 	uint64_t session_read_through;  /* misses sent to the segment's old owner */
 	uint64_t session_read_through_busy; /* misses refused BUSY: that owner is DEAD */
 	uint64_t session_retry_writes;  /* retried reads replicated before their answer */
+	/* address validation (dp_amp.c) */
+	uint64_t amp_unverified;   /* datagrams from unverified sources */
+	uint64_t cookies_sent;     /* COOKIE answers */
+	uint64_t cookies_valid;    /* requests whose cookie verified */
+	uint64_t cookies_invalid;  /* non-zero cookies that did not verify */
+	uint64_t amp_rate_drops;   /* replies to unverified sources over the rate */
+	uint64_t amp_budget_drops; /* replies larger than their unverified request */
+	/* authentication (dp_auth.c): refused datagrams per reason (the data
+	 * port, and answers to in-node clients), UNAUTHORIZED answers */
+	uint64_t auth_refused[WEFT_SEC__COUNT];
+	uint64_t auth_unauthorized;
 };
 
 const char *dp_drop_name(enum dp_drop d);
@@ -120,6 +132,19 @@ struct dp_flow {
 	uint8_t src_mac[6], dst_mac[6];
 	uint32_t src_ip, dst_ip;
 	uint16_t src_port, dst_port;
+	/* Address validation (dp_amp.c): 0 when the source is verified (or
+	 * the flow is the node's own, towards a peer); else the bytes of the
+	 * request this flow answers, the most any answer to it may have. */
+	uint32_t amp_budget;
+	/* Authentication (dp_auth.c): the kind of key (enum weft_auth_kind)
+	 * that sealed the request this flow answers, and so seals every
+	 * datagram dp_emit sends on it; 0: none (no key, or a trusted in-node
+	 * client). peer_flow sets the node kind for node requests. */
+	uint8_t auth;
+	/* Address validation: the unverified request carried F_COOKIE without
+	 * a valid cookie, so an answer with room to spare also carries a fresh
+	 * one (dp_emit): a client that only writes gets verified too. */
+	uint8_t cookie_asked;
 };
 
 enum dp_pkt_kind { DP_PKT_DROP, DP_PKT_ARP_REQUEST, DP_PKT_ICMP_ECHO, DP_PKT_UDP };
@@ -250,6 +275,8 @@ struct rte_mbuf;
 struct rte_mempool;
 
 struct dp_rpc_state;
+struct dp_amp;
+struct dp_amp_lcore;
 
 struct dp_lcore {
 	struct weft_dp *dp;
@@ -262,6 +289,8 @@ struct dp_lcore {
 	unsigned empty_polls;
 	uint32_t backoff_us;
 	unsigned msg_spins;       /* worker 0: empty polls since the last dp_msg_tick */
+	struct dp_amp_lcore *amp; /* cookie keys and reply buckets (dp_amp.c) */
+	struct weft_sec_tx sec_tx;/* this lcore's salts (dp_auth.c) */
 	struct rte_mbuf *tx[DP_TX_CAP];
 	struct dp_counters c;
 } __attribute__((aligned(64)));
@@ -291,6 +320,8 @@ struct weft_dp {
 	unsigned n_locals;                  /* of them open (atomic): 0 skips every check */
 	struct dp_msg_state *msg_state;     /* worker 0's messaging timers (dp_msg_tick.c) */
 	struct rte_ring *sess_events;       /* lcores -> sessions service (dp_sess.c) */
+	struct dp_amp *amp;                 /* address validation (dp_amp.c) */
+	struct dp_auth *auth;               /* keys (dp_auth.c); NULL: none */
 	volatile bool stop;
 };
 
@@ -692,5 +723,142 @@ struct dp_text {
 	size_t cap, len;
 };
 __attribute__((format(printf, 2, 3))) void dp_text_put(struct dp_text *t, const char *fmt, ...);
+
+/* --- address validation and reply rate limits (dp_amp.c) ---------------
+ *
+ * wire.h "Trailers": a node never sends to an unverified source more bytes
+ * than the request it answers. A source is verified when it is this node's
+ * bind IP (in-node clients), a member of the published view (node-to-node
+ * traffic), when the datagram was authenticated with the cluster key
+ * (dp_auth.c: a key holder is a node, even one not in this node's view
+ * yet), or when the request carries a valid cookie (F_COOKIE): SipHash
+ * (crypto_shorthash_siphashx24, 16 bytes) of the IPv4 address and the
+ * window index (lc->now_ms / WEFT_COOKIE_VALID_MS), keyed by the window's
+ * key, itself derived from a random node secret (randombytes at create):
+ * every window has a fresh key and a cookie of window w is accepted in w
+ * and w + 1, so it stays valid for at least WEFT_COOKIE_VALID_MS.
+ *
+ * Ingress (dp_lcore.c, after the auth trailer is stripped): dp_amp_rx
+ * strips the cookie and sets flow.amp_budget. Serving (dp_serve.c stage 1,
+ * before any side effect): dp_amp_needs_cookie requests are answered
+ * COOKIE. Egress (dp_emit, dp_answer_owned): dp_amp_tx_allow drops (and
+ * counts) an answer larger than its unverified request's budget, and one
+ * over the per-source rate (a token bucket per lcore in a fixed table
+ * keyed by a seeded hash of the source IPv4: colliding sources share a
+ * bucket; no lock, no allocation after create). */
+#define DP_AMP_BUCKETS 4096u          /* per lcore; a power of two */
+#define DP_AMP_DEFAULT_RATE 100u      /* replies per second per source */
+#define DP_AMP_SEEN 1024u             /* per lcore: cookies recently verified */
+
+/* Allocates the node secret and every lcore's state (dp->lc allocated).
+ * 0 or -ENOMEM. weft_dp_create. */
+int dp_amp_create(struct weft_dp *dp);
+void dp_amp_destroy(struct weft_dp *dp);
+/* The cookie of ip (network order) for lc->now_ms's window. */
+void dp_amp_mint(struct dp_lcore *lc, uint32_t ip, uint8_t out[WEFT_COOKIE_LEN]);
+/* Whether cookie is ip's for lc->now_ms's window or the one before. */
+bool dp_amp_cookie_ok(struct dp_lcore *lc, uint32_t ip, const uint8_t cookie[WEFT_COOKIE_LEN]);
+/* Whether ip is exempt: the bind IP or a member of topo (may be NULL). */
+bool dp_amp_exempt(const struct weft_dp *dp, const struct weft_dp_members *topo, uint32_t ip);
+/* Ingress for one weft datagram of *len bytes (auth trailer already
+ * stripped): with F_COOKIE, takes the cookie off (*len -= 16) and checks
+ * it; sets flow->amp_budget (0: verified, else the datagram's bytes,
+ * cookie included). Counts amp_unverified, cookies_valid/invalid. */
+void dp_amp_rx(struct dp_lcore *lc, const struct weft_dp_members *topo, const uint8_t *dgram,
+	       uint32_t *len, struct dp_flow *flow);
+/* The budget of a reassembled request (its datagrams' bytes, at least)
+ * when its last piece's flow is unverified. */
+uint32_t dp_amp_msg_budget(uint32_t msg_len);
+/* The most payload bytes (extras + value) an answer to op can have;
+ * UINT32_MAX when unbounded (a value, a text, a list). Errors are bare
+ * headers. Pure. */
+uint32_t dp_amp_answer_max(uint8_t op);
+/* The per-opcode rule: req (validated) comes from an unverified source
+ * and its answer could be larger than the request. Pure. */
+bool dp_amp_needs_cookie(const struct dp_req *req);
+/* Answers req (unverified) COOKIE: 40 bytes + F_COOKIE + a fresh cookie
+ * when the request carried F_COOKIE and had at least 56 bytes, else a
+ * bare 40-byte header. */
+void dp_amp_answer_cookie(struct dp_lcore *lc, const struct dp_req *req);
+/* Egress: whether one response datagram of bytes bytes (header, payload,
+ * cookie trailer) may go to flow. Verified flows: always. Else false when
+ * bytes > flow->amp_budget (amp_budget_drops) or the source's bucket is
+ * empty (amp_rate_drops); true takes a token. */
+bool dp_amp_tx_allow(struct dp_lcore *lc, const struct dp_flow *flow, uint64_t bytes);
+/* Egress of a long response: whether all its datagrams (total bytes) fit
+ * flow's budget; false is counted in amp_budget_drops. */
+bool dp_amp_fits(struct dp_lcore *lc, const struct dp_flow *flow, uint64_t total);
+
+/* --- authentication (dp_auth.c; sec/, wire.h "Trailers") --------------
+ *
+ * With a cluster key every node-to-node datagram carries a CLUSTER
+ * trailer; with a client key every client request (and its answer) a
+ * CLIENT one. The "node key" seals node traffic on the data port (F_NODE
+ * requests, their answers, in-node clients' requests to other nodes —
+ * from the data port + 2, which the receiver therefore also treats as
+ * node traffic —, state transfer): the cluster key, or the client key
+ * when only that is set (so F_NODE cannot bypass client authentication). Membership
+ * datagrams on the cluster port (raw framing) use the cluster key only.
+ * Ingress: dp_auth_rx first (before cookies and classification);
+ * egress: dp_auth_seal last (in dp_emit, after any cookie). Refusals are
+ * counted per reason and reported at most once per second per reason
+ * (weft_dp_auth_reports, the control thread logs them). */
+enum dp_auth_where { DP_AUTH_DATA, DP_AUTH_CLUSTER_PORT, DP_AUTH_LOCAL, DP_AUTH__WHERE };
+struct dp_auth_report {
+	uint64_t last_ms;        /* when one was last noted (CAS: one per second) */
+	uint32_t ip;             /* the source, network order */
+	uint16_t port;           /* host order */
+	uint8_t where;           /* enum dp_auth_where */
+	uint8_t pending;         /* noted, not yet taken by weft_dp_auth_reports */
+	uint64_t count;          /* refusals since the last report (atomic) */
+};
+struct dp_auth {
+	struct weft_sec_key cluster, client;
+	bool has_cluster, has_client;
+	uint8_t node_kind;       /* WEFT_AUTH_CLUSTER, or CLIENT with only a client key */
+	struct weft_sec_tx ctl_tx; /* the control thread's salts (cluster channel) */
+	uint8_t *ctl_buf;        /* WEFT_DP_CTL_MAX_PAYLOAD bytes: sealed ctl sends */
+	uint64_t ctl_refused[WEFT_SEC__COUNT]; /* cluster port (control thread) */
+	struct dp_auth_report report[WEFT_SEC__COUNT];
+};
+/* dp->auth from cfg's keys (NULL when none; lcores' sec_tx drawn). 0 or
+ * -ENOMEM. weft_dp_create, after dp->lc. */
+int dp_auth_create(struct weft_dp *dp);
+void dp_auth_destroy(struct weft_dp *dp);
+/* The node key (dp->auth non-NULL). */
+const struct weft_sec_key *dp_auth_node_key(const struct dp_auth *a);
+/* Ingress of one weft datagram on the data port (dp->auth non-NULL, m not
+ * a trusted in-node frame): verifies and strips the trailer (m and pkt
+ * shrink, F_AUTH cleared, AEAD decrypted, pkt->flow.auth set), or refuses
+ * (counted, reported; a client request refused for its client key is
+ * answered UNAUTHORIZED, a bare 40-byte header). Returns true when the
+ * datagram goes on, false when it was refused. A datagram too short for a
+ * header or without magic goes on untouched (classification drops it). */
+bool dp_auth_rx(struct dp_lcore *lc, struct rte_mbuf *m, struct dp_pkt *pkt);
+/* Egress: seals the UDP payload of frame m (built by dp_emit) with the key
+ * of kind (flow.auth), growing it by 48 bytes, and pushes it (dp_tx_push);
+ * takes m either way (freed and counted if it cannot grow). */
+void dp_auth_seal(struct dp_lcore *lc, struct rte_mbuf *m, uint8_t kind);
+/* Answers to in-node clients from other nodes (dp_local_rx): true when m
+ * (a frame whose UDP payload is a weft datagram) verified under the node
+ * key and was stripped; false: refused (counted), the caller frees it. */
+bool dp_auth_local_rx(struct dp_lcore *lc, struct rte_mbuf *m);
+/* Cluster channel, control thread: what weft_dp_ctl_send puts on the wire
+ * for buf (len bytes): sealed into the auth's own buffer (*out, *out_len)
+ * when a key applies (a weft datagram: the node key; a membership one:
+ * the cluster key), else buf itself. 0, or -EMSGSIZE (no room for the
+ * trailer). */
+int dp_auth_ctl_seal(struct weft_dp *dp, const void *buf, size_t len, const void **out,
+		     size_t *out_len);
+/* Cluster channel, control thread: checks one received datagram in place
+ * (d->payload points into the channel's receive buffer): true to keep it
+ * (trailer stripped, d->len reduced), false when refused (counted). */
+bool dp_auth_ctl_open(struct weft_dp *dp, struct weft_dp_datagram *d, uint64_t now_ms);
+/* Notes one refusal for the log (any thread). */
+void dp_auth_note(struct dp_auth *a, enum weft_sec_refusal r, enum dp_auth_where where,
+		  uint32_t ip, uint16_t port, uint64_t now_ms);
+/* STATS lines auth.* (node-wide sums). */
+void dp_auth_stats_format(struct weft_dp *dp, const struct dp_counters *total,
+			  struct dp_text *o);
 
 #endif /* WEFT_DP_INTERNAL_H */

@@ -23,6 +23,14 @@
  * (and so before touching any cache) again. Any packet resets the back-off.
  * --poll busy never sleeps.
  *
+ * Address validation (dp_amp.c): before a weft datagram is classified its
+ * cookie trailer is taken off and its flow marked verified or given the
+ * request's bytes as the budget of every answer.
+ *
+ * Authentication (dp_auth.c), with keys only: the auth trailer of every
+ * datagram from the port is verified and stripped before anything else
+ * reads it (frames of in-node clients to this node are trusted).
+ *
  * Lcores never call into control/ and never block on anything but the
  * slow-path tables' short locks.
  */
@@ -61,6 +69,7 @@ static bool take_piece(struct dp_lcore *lc, const struct dp_pkt *pkt,
 		       const struct weft_wire_hdr *hdr, struct dp_req *req, uint8_t **owned)
 {
 	struct dp_msg_id id = {.ip = pkt->flow.src_ip, .port = pkt->flow.src_port,
+			       .auth = pkt->flow.auth, /* pieces join only their own kind */
 			       .client_id = hdr->client_id, .request_id = hdr->request_id};
 	uint8_t *msg = NULL;
 	struct weft_wire_hdr whole;
@@ -94,19 +103,23 @@ static bool take_piece(struct dp_lcore *lc, const struct dp_pkt *pkt,
 		return false;
 	}
 	req->flow = pkt->flow;
+	if (req->flow.amp_budget != 0) /* unverified: its answer is bound by every piece */
+		req->flow.amp_budget = dp_amp_msg_budget(whole.msg_len);
 	*owned = msg;
 	return true;
 }
 
 /* Classifies and serves n frames (from the port, or local clients' frames
- * to this node), frees them (or hands them on), flushes tx. */
-static void process_burst(struct dp_lcore *lc, struct rte_mbuf **rx, uint16_t n)
+ * to this node: trusted, no auth trailer), frees them (or hands them on),
+ * flushes tx. */
+static void process_burst(struct dp_lcore *lc, struct rte_mbuf **rx, uint16_t n, bool trusted)
 {
 	struct weft_dp *dp = lc->dp;
 	struct dp_req reqs[DP_BURST];
 	uint8_t *owned[DP_BURST];
 	struct rte_mbuf *done[DP_BURST];
 	unsigned n_req = 0, n_owned = 0, n_done = 0;
+	const struct weft_dp_members *topo = dp_members_current(dp); /* amp exemptions */
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *m = rx[i];
 		uint8_t *f = rte_pktmbuf_mtod(m, uint8_t *);
@@ -149,10 +162,14 @@ static void process_burst(struct dp_lcore *lc, struct rte_mbuf **rx, uint16_t n)
 			break;
 		}
 		done[n_done++] = m;
+		/* Authentication first (dp_auth.c): verify and strip the trailer. */
+		if (unlikely(dp->auth != NULL) && !trusted && !dp_auth_rx(lc, m, &pkt))
+			continue; /* refused: counted (a client answered UNAUTHORIZED) */
 		struct weft_wire_hdr hdr;
 		enum weft_status st = WEFT_ST_OK;
 		enum dp_drop why = DP_DROP_WEFT_SHORT;
 		struct dp_req *req = &reqs[n_req];
+		dp_amp_rx(lc, topo, pkt.payload, &pkt.payload_len, &pkt.flow); /* cookie off */
 		switch (dp_rx_classify(pkt.payload, pkt.payload_len, &hdr, &st, &why)) {
 		case DP_RX_DROP:
 			if (why == DP_DROP_WEFT_RESPONSE && lc->rpc != NULL &&
@@ -217,7 +234,7 @@ unsigned weft_dp_poll_once(struct weft_dp *dp, unsigned worker)
 	}
 	if (n_self > 0) {
 		lc->c.rx_packets += n_self;
-		process_burst(lc, self, (uint16_t)n_self);
+		process_burst(lc, self, (uint16_t)n_self, true);
 	}
 	if (n == 0) {
 		if (lc->n_tx)
@@ -225,7 +242,7 @@ unsigned weft_dp_poll_once(struct weft_dp *dp, unsigned worker)
 		return n_self;
 	}
 	lc->c.rx_packets += n;
-	process_burst(lc, rx, n);
+	process_burst(lc, rx, n, false);
 	return n + n_self;
 }
 

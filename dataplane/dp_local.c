@@ -15,6 +15,11 @@
  * is not the data port): either way they go to the ring of the local
  * client whose client_id they carry.
  *
+ * With keys (dp_auth.c), frames to other nodes are sealed with the node
+ * key (each local client has its own salts) and their answers verified
+ * before they reach the client; frames to this node stay unsealed (an
+ * in-node client is trusted on its own node).
+ *
  * Invariants:
  *  - the slot table is read by lcores without a lock (QSBR readers); a
  *    client is unlinked under the table's mutex and its ring freed only
@@ -45,6 +50,7 @@ struct weft_dp_local {
 	uint32_t client_id;
 	struct rte_ring *rx;
 	uint16_t ip_id;
+	struct weft_sec_tx sec_tx; /* salts of its sealed frames (dp_auth.c) */
 };
 
 struct dp_locals {
@@ -146,6 +152,10 @@ bool dp_local_rx(struct dp_lcore *lc, struct rte_mbuf *m)
 	const uint8_t *f = rte_pktmbuf_mtod(m, const uint8_t *);
 	if (t == NULL || claimant(t, f, m->data_len) == NULL)
 		return false;
+	if (unlikely(lc->dp->auth != NULL) && !dp_auth_local_rx(lc, m)) {
+		rte_pktmbuf_free(m); /* refused (counted): not from a key holder */
+		return true;
+	}
 	deliver(t, m);
 	return true;
 }
@@ -180,6 +190,7 @@ struct weft_dp_local *weft_dp_local_open(struct weft_dp *dp, uint32_t client_id)
 		return NULL;
 	l->dp = dp;
 	l->client_id = client_id;
+	weft_sec_tx_init(&l->sec_tx);
 	pthread_mutex_lock(&t->lock);
 	unsigned free_i = WEFT_DP_LOCAL_MAX;
 	int err = 0;
@@ -244,7 +255,7 @@ int weft_dp_local_send(struct weft_dp_local *l, uint32_t ip, uint16_t port, cons
 {
 	struct weft_dp *dp = l->dp;
 	struct dp_locals *t = dp->locals;
-	if (len > WEFT_MAX_DGRAM_LEN)
+	if (len > WEFT_MAX_DGRAM_LEN + WEFT_MAX_TRAILERS_LEN) /* header, slice, trailers */
 		return -EMSGSIZE;
 	uint8_t mac[6];
 	bool self = ip == dp->bind_ip;
@@ -267,7 +278,16 @@ int weft_dp_local_send(struct weft_dp_local *l, uint32_t ip, uint16_t port, cons
 	struct rte_mbuf *m = rte_pktmbuf_alloc(dp->pool);
 	if (m == NULL)
 		return -ENOBUFS;
-	uint32_t frame = DP_HDRS_LEN + (uint32_t)len;
+	/* To another node, with keys: sealed with the node key (dp_auth.c). */
+	const struct weft_sec_key *k = !self && dp->auth != NULL && len >= sizeof(struct weft_wire_hdr)
+					       ? dp_auth_node_key(dp->auth)
+					       : NULL;
+	size_t wire_len = k != NULL ? len + WEFT_SEC_TRAILER_LEN : len;
+	if (wire_len > WEFT_MAX_DGRAM_LEN + WEFT_MAX_TRAILERS_LEN) { /* one 1500-byte MTU */
+		rte_pktmbuf_free(m);
+		return -EMSGSIZE;
+	}
+	uint32_t frame = DP_HDRS_LEN + (uint32_t)wire_len;
 	uint8_t *f = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)frame);
 	if (f == NULL) {
 		rte_pktmbuf_free(m);
@@ -279,7 +299,7 @@ int weft_dp_local_send(struct weft_dp_local *l, uint32_t ip, uint16_t port, cons
 	uint8_t *iph = f + DP_ETH_HLEN;
 	memset(iph, 0, DP_IP_HLEN);
 	iph[0] = 0x45;
-	wr16(iph + 2, (uint16_t)(DP_IP_HLEN + DP_UDP_HLEN + len));
+	wr16(iph + 2, (uint16_t)(DP_IP_HLEN + DP_UDP_HLEN + wire_len));
 	wr16(iph + 4, l->ip_id++);
 	wr16(iph + 6, 0x4000); /* DF */
 	iph[8] = 64;
@@ -290,9 +310,11 @@ int weft_dp_local_send(struct weft_dp_local *l, uint32_t ip, uint16_t port, cons
 	uint8_t *udp = iph + DP_IP_HLEN;
 	memcpy(udp, &t->port, 2);
 	memcpy(udp + 2, &port, 2);
-	wr16(udp + 4, (uint16_t)(DP_UDP_HLEN + len));
+	wr16(udp + 4, (uint16_t)(DP_UDP_HLEN + wire_len));
 	wr16(udp + 6, 0);
 	memcpy(udp + DP_UDP_HLEN, buf, len);
+	if (k != NULL)
+		weft_sec_seal(k, &l->sec_tx, weft_sec_now_ms(), true, udp + DP_UDP_HLEN, len);
 	if (rte_ring_enqueue(t->out, m) != 0) {
 		rte_pktmbuf_free(m);
 		__atomic_fetch_add(&t->full, 1, __ATOMIC_RELAXED);

@@ -16,10 +16,19 @@
  * lock keeps it simple and correct. The memcpy of a piece happens under the
  * lock (<= 1368 bytes).
  *
- * Bounds: at most max_entries messages and max_bytes buffered payload; a
- * new message that would exceed either is refused (DP_REASM_BUSY). An
- * entry idle (no new piece) for WEFT_REASM_TIMEOUT_MS is dropped by
- * dp_reasm_expire (counted as a timeout).
+ * Bounds: at most max_entries messages and max_bytes buffered payload in
+ * all, and per source IPv4 address (any port or client_id: a flooder picks
+ * those freely) at most src_max_entries / src_max_bytes, a share of each
+ * (DP_REASM_SRC_SHARE in dp_tables.h), so one source flooding half-finished
+ * 1 MiB messages gets BUSY while other sources still reassemble. A new
+ * message that would exceed any bound is refused (DP_REASM_BUSY). An entry
+ * idle (no piece) for WEFT_REASM_TIMEOUT_MS, or older than
+ * DP_REASM_MAX_AGE_MS whatever comes, is dropped by dp_reasm_expire
+ * (counted as a timeout).
+ *
+ * Invariants (under the lock): bytes / entries are the sums over all
+ * entries of msg_len / 1; each source record's are the sums over its
+ * entries, and a source record exists exactly while it has an entry.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -29,23 +38,34 @@
 #include "dp_tables.h"
 
 #define REASM_BUCKETS 1024u
+#define SRC_BUCKETS 256u
+
+/* What one source address holds. */
+struct reasm_src {
+	struct reasm_src *next;
+	uint32_t ip;
+	unsigned entries;
+	uint64_t bytes;
+};
 
 struct reasm_entry {
 	struct reasm_entry *next;
+	struct reasm_src *src;
 	struct dp_msg_id id;
 	struct weft_wire_hdr hdr; /* first piece seen */
 	uint8_t *buf;
 	uint64_t *bitmap;
 	uint32_t slots, have;
-	uint64_t last_ms;
+	uint64_t first_ms, last_ms;
 };
 
 struct dp_reasm {
 	pthread_mutex_t lock;
-	uint64_t max_bytes, bytes;
-	unsigned max_entries, entries;
+	uint64_t max_bytes, bytes, src_max_bytes;
+	unsigned max_entries, entries, src_max_entries, sources;
 	struct dp_reasm_stats st;
 	struct reasm_entry *bucket[REASM_BUCKETS];
+	struct reasm_src *src_bucket[SRC_BUCKETS];
 };
 
 struct dp_reasm *dp_reasm_create(uint64_t max_bytes, unsigned max_entries)
@@ -60,13 +80,38 @@ struct dp_reasm *dp_reasm_create(uint64_t max_bytes, unsigned max_entries)
 	pthread_mutex_init(&r->lock, NULL);
 	r->max_bytes = max_bytes;
 	r->max_entries = max_entries;
+	r->src_max_bytes = max_bytes / DP_REASM_SRC_SHARE;
+	if (r->src_max_bytes < WEFT_MAX_MSG_LEN)
+		r->src_max_bytes = WEFT_MAX_MSG_LEN < max_bytes ? WEFT_MAX_MSG_LEN : max_bytes;
+	r->src_max_entries = max_entries / DP_REASM_SRC_SHARE;
+	unsigned least = max_entries < DP_REASM_SRC_MIN_ENTRIES ? max_entries
+								: DP_REASM_SRC_MIN_ENTRIES;
+	if (r->src_max_entries < least)
+		r->src_max_entries = least;
 	return r;
+}
+
+static struct reasm_src **src_slot(struct dp_reasm *r, uint32_t ip)
+{
+	unsigned b = (unsigned)(((uint64_t)ip * 0x9e3779b97f4a7c15ull) >> 56) % SRC_BUCKETS;
+	struct reasm_src **pp = &r->src_bucket[b];
+	while (*pp != NULL && (*pp)->ip != ip)
+		pp = &(*pp)->next;
+	return pp;
 }
 
 static void entry_free(struct dp_reasm *r, struct reasm_entry *e)
 {
 	r->bytes -= e->hdr.msg_len;
 	r->entries--;
+	struct reasm_src *s = e->src;
+	s->bytes -= e->hdr.msg_len;
+	if (--s->entries == 0) {
+		struct reasm_src **pp = src_slot(r, s->ip);
+		*pp = s->next;
+		free(s);
+		r->sources--;
+	}
 	free(e->buf);
 	free(e->bitmap);
 	free(e);
@@ -93,26 +138,47 @@ static bool same_message(const struct weft_wire_hdr *a, const struct weft_wire_h
 	       a->key_len == b->key_len && a->extras_len == b->extras_len;
 }
 
+/* A new entry for id, charged to its source; NULL when a bound (global or
+ * the source's) is reached or memory is short. */
 static struct reasm_entry *entry_new(struct dp_reasm *r, const struct dp_msg_id *id,
-				     const struct weft_wire_hdr *h)
+				     const struct weft_wire_hdr *h, uint64_t now_ms)
 {
 	if (r->entries >= r->max_entries || r->bytes + h->msg_len > r->max_bytes)
 		return NULL;
+	struct reasm_src **sp = src_slot(r, id->ip), *s = *sp;
+	if (s != NULL && (s->entries >= r->src_max_entries ||
+			  s->bytes + h->msg_len > r->src_max_bytes)) {
+		r->st.src_refused++;
+		return NULL;
+	}
 	struct reasm_entry *e = calloc(1, sizeof(*e));
 	if (e == NULL)
 		return NULL;
 	e->slots = (h->msg_len + WEFT_MAX_DGRAM_PAYLOAD - 1) / WEFT_MAX_DGRAM_PAYLOAD;
 	e->buf = malloc(h->msg_len);
 	e->bitmap = calloc((e->slots + 63) / 64, sizeof(uint64_t));
-	if (e->buf == NULL || e->bitmap == NULL) {
+	if (s == NULL)
+		s = calloc(1, sizeof(*s));
+	if (e->buf == NULL || e->bitmap == NULL || s == NULL) {
+		if (s != NULL && s->entries == 0)
+			free(s);
 		free(e->buf);
 		free(e->bitmap);
 		free(e);
 		return NULL;
 	}
+	if (s->entries == 0) {
+		s->ip = id->ip;
+		*sp = s;
+		r->sources++;
+	}
+	s->entries++;
+	s->bytes += h->msg_len;
+	e->src = s;
 	e->id = *id;
 	e->hdr = *h;
 	e->hdr.frag_offset = 0;
+	e->first_ms = now_ms;
 	r->entries++;
 	r->bytes += h->msg_len;
 	r->st.started++;
@@ -141,7 +207,7 @@ enum dp_reasm_result dp_reasm_add(struct dp_reasm *r, const struct dp_msg_id *id
 	while ((e = *pp) != NULL && !dp_msg_id_eq(&e->id, id))
 		pp = &e->next;
 	if (e == NULL) {
-		e = entry_new(r, id, h);
+		e = entry_new(r, id, h, now_ms);
 		if (e == NULL) {
 			r->st.refused++;
 			res = DP_REASM_BUSY;
@@ -186,7 +252,8 @@ unsigned dp_reasm_expire(struct dp_reasm *r, uint64_t now_ms)
 	for (unsigned b = 0; b < REASM_BUCKETS && r->entries > 0; b++) {
 		struct reasm_entry **pp = &r->bucket[b], *e;
 		while ((e = *pp) != NULL) {
-			if (now_ms > e->last_ms && now_ms - e->last_ms > WEFT_REASM_TIMEOUT_MS) {
+			if ((now_ms > e->last_ms && now_ms - e->last_ms > WEFT_REASM_TIMEOUT_MS) ||
+			    (now_ms > e->first_ms && now_ms - e->first_ms > DP_REASM_MAX_AGE_MS)) {
 				*pp = e->next;
 				entry_free(r, e);
 				n++;
@@ -206,5 +273,6 @@ void dp_reasm_get_stats(struct dp_reasm *r, struct dp_reasm_stats *out)
 	*out = r->st;
 	out->entries = r->entries;
 	out->bytes = r->bytes;
+	out->sources = r->sources;
 	pthread_mutex_unlock(&r->lock);
 }

@@ -170,6 +170,8 @@ static bool peer_flow(struct dp_lcore *lc, uint32_t ip, uint16_t port, struct dp
 	f->dst_ip = dp->bind_ip;
 	f->src_port = port;
 	f->dst_port = dp->udp_port;
+	f->amp_budget = 0; /* a member: no address validation bound */
+	f->auth = dp->auth != NULL ? dp->auth->node_kind : 0; /* sealed with the node key */
 	return true;
 }
 

@@ -13,6 +13,10 @@
  * clock they need is read once per burst. Plain keyed writes to a session
  * store never get here (dp_req.c refuses them).
  *
+ * Address validation (dp_amp.c): first in stage 1, a request from an
+ * unverified source whose answer could outgrow it is answered COOKIE and
+ * goes no further (no cache created, nothing forwarded or applied).
+ *
  * At-most-once: a non-idempotent op (weft_wire_op_is_idempotent false) first
  * claims its (client address, client_id, request_id) in the dedup table: a
  * retransmission of an applied op is answered with the remembered response,
@@ -444,6 +448,7 @@ void dp_serve_burst(struct dp_lcore *lc, struct dp_req *reqs, unsigned n)
 {
 	struct weft_cache *cache[DP_BURST];
 	bool get[DP_BURST];
+	bool cookied[DP_BURST]; /* answered COOKIE: stage 3 skips it */
 	unsigned n_get = 0;
 	bool wall_read = false;
 	const struct weft_dp_members *topo = dp_members_current(lc->dp);
@@ -455,6 +460,12 @@ void dp_serve_burst(struct dp_lcore *lc, struct dp_req *reqs, unsigned n)
 		lc->c.requests[op]++;
 		cache[i] = NULL;
 		get[i] = false;
+		cookied[i] = false;
+		if (unlikely(r->flow.amp_budget != 0) && dp_amp_needs_cookie(r)) {
+			dp_amp_answer_cookie(lc, r); /* before any side effect */
+			cookied[i] = true;
+			continue;
+		}
 		if (op == WEFT_OP_SESSION) {
 			if (!wall_read) { /* sessions' clock: once per burst */
 				lc->unix_ms = dp_unix_ms();
@@ -505,6 +516,8 @@ void dp_serve_burst(struct dp_lcore *lc, struct dp_req *reqs, unsigned n)
 	/* Stage 3: everything else, in arrival order. */
 	for (unsigned i = 0; i < n; i++) {
 		const struct dp_req *r = &reqs[i];
+		if (unlikely(cookied[i]))
+			continue;
 		switch (r->hdr.opcode) {
 		case WEFT_OP_GET:
 			break;

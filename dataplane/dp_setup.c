@@ -163,6 +163,12 @@ struct weft_dp *weft_dp_create(const struct weft_dp_config *cfg, uint16_t port_i
 		dp->lc[w].dp = dp;
 		dp->lc[w].queue = (uint16_t)w;
 	}
+	rc = dp_amp_create(dp);
+	if (rc != 0)
+		goto fail;
+	rc = dp_auth_create(dp); /* NULL without keys */
+	if (rc != 0)
+		goto fail;
 	if (cfg->ctl_port != 0) {
 		dp->ctl = dp_ctl_create(dp);
 		if (dp->ctl == NULL) {
@@ -202,6 +208,8 @@ void weft_dp_destroy(struct weft_dp *dp)
 			rte_pktmbuf_free_bulk(dp->lc[w].tx, dp->lc[w].n_tx);
 		dp_rpc_destroy(dp->lc[w].rpc);
 	}
+	dp_amp_destroy(dp);
+	dp_auth_destroy(dp);
 	dp_ctl_destroy(dp->ctl);
 	dp_members_free(dp);
 	dp_locals_destroy(dp->locals); /* its rings hold mbufs of the pool */

@@ -5,6 +5,8 @@
  *                              req.<op>, drop.<reason>, ...)
  *   total.<counter>            the same summed over lcores
  *   reasm.* resp.* dedup.*     the node-wide slow-path tables
+ *   auth.*                     keys in use, refusals per reason (node-wide:
+ *                              data port + cluster port), UNAUTHORIZED answers
  *   ctl.* arp.entries          the cluster channel's control side (when on)
  *   cache.<name>.<counter>     weft_cache_get_stats of every cache
  * and the APPS text the app runtime publishes (weft_dp_apps_publish).
@@ -223,6 +225,16 @@ static void put_counters(struct dp_text *o, const char *prefix, const struct dp_
 		    c->session_read_through_busy);
 	dp_text_put(o, "%s.session_retry_writes %" PRIu64 "\n", prefix,
 		    c->session_retry_writes);
+	dp_text_put(o, "%s.amp_unverified %" PRIu64 "\n", prefix, c->amp_unverified);
+	dp_text_put(o, "%s.cookies_sent %" PRIu64 "\n", prefix, c->cookies_sent);
+	dp_text_put(o, "%s.cookies_valid %" PRIu64 "\n", prefix, c->cookies_valid);
+	dp_text_put(o, "%s.cookies_invalid %" PRIu64 "\n", prefix, c->cookies_invalid);
+	dp_text_put(o, "%s.amp_rate_drops %" PRIu64 "\n", prefix, c->amp_rate_drops);
+	dp_text_put(o, "%s.amp_budget_drops %" PRIu64 "\n", prefix, c->amp_budget_drops);
+	for (unsigned r = 1; r < WEFT_SEC__COUNT; r++)
+		dp_text_put(o, "%s.auth_refused_%s %" PRIu64 "\n", prefix,
+			    weft_sec_refusal_name((enum weft_sec_refusal)r), c->auth_refused[r]);
+	dp_text_put(o, "%s.auth_unauthorized %" PRIu64 "\n", prefix, c->auth_unauthorized);
 }
 
 static void put_named(void *arg, const char *name, uint64_t v)
@@ -267,14 +279,16 @@ size_t weft_dp_stats_format(struct weft_dp *dp, char *buf, size_t len)
 		dp_counters_add(&total, &dp->lc[i].c);
 	}
 	put_counters(&o, "total", &total);
+	dp_auth_stats_format(dp, &total, &o);
 
 	struct dp_reasm_stats rs;
 	dp_reasm_get_stats(dp->reasm, &rs);
 	dp_text_put(&o, "reasm.started %" PRIu64 "\nreasm.completed %" PRIu64 "\nreasm.timeouts %" PRIu64
 		"\nreasm.duplicates %" PRIu64 "\nreasm.refused %" PRIu64 "\nreasm.mismatched %" PRIu64
-		"\nreasm.entries %" PRIu64 "\nreasm.bytes %" PRIu64 "\n",
+		"\nreasm.entries %" PRIu64 "\nreasm.bytes %" PRIu64 "\nreasm.src_refused %" PRIu64
+		"\nreasm.sources %" PRIu64 "\n",
 	    rs.started, rs.completed, rs.timeouts, rs.duplicates, rs.refused, rs.mismatched,
-	    rs.entries, rs.bytes);
+	    rs.entries, rs.bytes, rs.src_refused, rs.sources);
 	struct dp_resp_stats ps;
 	dp_resp_get_stats(dp->resp, &ps);
 	dp_text_put(&o, "resp.kept %" PRIu64 "\nresp.refused %" PRIu64 "\nresp.evicted %" PRIu64

@@ -25,7 +25,9 @@
 struct dp_msg_id {
 	uint32_t ip;        /* client IPv4, network order */
 	uint16_t port;      /* client UDP port, network order */
-	uint16_t pad;       /* 0 */
+	uint16_t auth;      /* reassembly: the pieces' auth kind (dp_auth.c), so
+	                       unauthenticated pieces never join an authenticated
+	                       message; 0 elsewhere */
 	uint32_t client_id;
 	uint64_t request_id;
 };
@@ -33,7 +35,7 @@ struct dp_msg_id {
 static inline bool dp_msg_id_eq(const struct dp_msg_id *a, const struct dp_msg_id *b)
 {
 	return a->ip == b->ip && a->port == b->port && a->client_id == b->client_id &&
-	       a->request_id == b->request_id;
+	       a->request_id == b->request_id && a->auth == b->auth;
 }
 
 static inline uint64_t dp_msg_id_hash(const struct dp_msg_id *id)
@@ -49,21 +51,35 @@ static inline uint64_t dp_msg_id_hash(const struct dp_msg_id *id)
 
 struct dp_reasm;
 
+/* refused counts every BUSY; src_refused those of them refused by the
+ * per-source bound alone. timeouts counts idle and over-age drops. */
 struct dp_reasm_stats {
 	uint64_t started, completed, timeouts, duplicates, refused, mismatched, entries, bytes;
+	uint64_t src_refused, sources;
 };
+
+/* An incomplete message is dropped after this long even if pieces keep
+ * coming (a slow sender cannot pin a buffer by trickling pieces). */
+#define DP_REASM_MAX_AGE_MS (8u * WEFT_REASM_TIMEOUT_MS)
+/* One source address (any port, any client_id) may hold at most 1 /
+ * DP_REASM_SRC_SHARE of each bound, but never less than one largest
+ * message and min(max_entries, DP_REASM_SRC_MIN_ENTRIES) entries. */
+#define DP_REASM_SRC_SHARE 4u
+#define DP_REASM_SRC_MIN_ENTRIES 8u
 
 enum dp_reasm_result {
 	DP_REASM_STORED,    /* kept; message not complete yet */
 	DP_REASM_DUPLICATE, /* that piece was already there: ignored */
 	DP_REASM_COMPLETE,  /* *msg_out holds the whole payload (caller frees) */
-	DP_REASM_BUSY,      /* memory or entry bound reached: refused */
+	DP_REASM_BUSY,      /* memory or entry bound (global or the source's) reached */
 	DP_REASM_MISMATCH,  /* piece disagrees with the message's header */
 	DP_REASM_MISALIGNED,/* frag_offset not a multiple of WEFT_MAX_DGRAM_PAYLOAD,
 	                       or a non-final piece shorter than that */
 };
 
-/* max_bytes bounds the sum of buffered message payloads. NULL + errno. */
+/* max_bytes bounds the sum of buffered message payloads, max_entries the
+ * messages in progress; each source IPv4 address gets its share (above).
+ * NULL + errno. */
 struct dp_reasm *dp_reasm_create(uint64_t max_bytes, unsigned max_entries);
 void dp_reasm_destroy(struct dp_reasm *r);
 
@@ -76,7 +92,8 @@ enum dp_reasm_result dp_reasm_add(struct dp_reasm *r, const struct dp_msg_id *id
 				  uint32_t slice_len, uint64_t now_ms, uint8_t **msg_out,
 				  struct weft_wire_hdr *hdr_out);
 
-/* Drops messages idle for more than WEFT_REASM_TIMEOUT_MS. Returns count. */
+/* Drops messages idle for more than WEFT_REASM_TIMEOUT_MS or started more
+ * than DP_REASM_MAX_AGE_MS ago. Returns count. */
 unsigned dp_reasm_expire(struct dp_reasm *r, uint64_t now_ms);
 void dp_reasm_get_stats(struct dp_reasm *r, struct dp_reasm_stats *out);
 

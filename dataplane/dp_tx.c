@@ -12,6 +12,16 @@
  * buffer fills and at the end of every worker iteration. A response the tx
  * queue refuses after a few tries is freed and counted (tx_full).
  *
+ * Address validation (dp_amp.c): every datagram to an unverified source
+ * passes dp_amp_tx_allow in dp_emit (no larger than its request, within
+ * the source's reply rate), and a long response to one must fit its
+ * request's bytes whole before it is kept (dp_amp_fits): replays,
+ * relayed answers and FETCHed pieces all come through here.
+ *
+ * Authentication (dp_auth.c): a flow whose request was sealed (flow.auth)
+ * gets every datagram sealed with the same kind of key, as dp_emit's last
+ * step; without keys that is one byte tested per datagram.
+ *
  * A response longer than one datagram goes to the response memory
  * (dp_resp.c, keeping a private copy) and its first WEFT_RESP_INITIAL_WINDOW
  * datagrams are sent at once; the client FETCHes the rest.
@@ -57,12 +67,23 @@ static inline void wr16(uint8_t *p, uint16_t v)
 void dp_emit(struct dp_lcore *lc, const struct dp_flow *flow, const struct weft_wire_hdr *hdr,
 	     const void *p1, uint32_t l1, const void *p2, uint32_t l2)
 {
+	/* Address validation's backstop and per-source rate (dp_amp.c); an
+	 * unverified client that sent F_COOKIE gets a fresh cookie on any
+	 * answer with room for it within its request's size. */
+	uint32_t cookie_len = 0;
+	if (unlikely(flow->amp_budget != 0)) {
+		if (flow->cookie_asked && !(hdr->flags & WEFT_F_COOKIE) &&
+		    (uint64_t)sizeof(*hdr) + l1 + l2 + WEFT_COOKIE_LEN <= flow->amp_budget)
+			cookie_len = WEFT_COOKIE_LEN;
+		if (!dp_amp_tx_allow(lc, flow, (uint64_t)sizeof(*hdr) + l1 + l2 + cookie_len))
+			return;
+	}
 	struct rte_mbuf *m = rte_pktmbuf_alloc(lc->dp->pool);
 	if (m == NULL) {
 		lc->c.drops[DP_DROP_NO_MBUF]++;
 		return;
 	}
-	uint32_t udp_len = DP_UDP_HLEN + (uint32_t)sizeof(*hdr) + l1 + l2;
+	uint32_t udp_len = DP_UDP_HLEN + (uint32_t)sizeof(*hdr) + l1 + l2 + cookie_len;
 	uint32_t frame_len = DP_ETH_HLEN + DP_IP_HLEN + udp_len;
 	uint8_t *f = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)frame_len);
 	if (f == NULL) { /* cannot happen with pool buffers >= 1514 bytes */
@@ -89,13 +110,22 @@ void dp_emit(struct dp_lcore *lc, const struct dp_flow *flow, const struct weft_
 	memcpy(udp + 2, &flow->src_port, 2);
 	wr16(udp + 4, (uint16_t)udp_len);
 	wr16(udp + 6, 0);
-	uint8_t *w = udp + DP_UDP_HLEN;
+	uint8_t *wh = udp + DP_UDP_HLEN, *w = wh;
 	memcpy(w, hdr, sizeof(*hdr));
 	w += sizeof(*hdr);
 	if (l1)
 		memcpy(w, p1, l1);
 	if (l2)
 		memcpy(w + l1, p2, l2);
+	if (unlikely(cookie_len != 0)) {
+		wh[offsetof(struct weft_wire_hdr, flags)] |= WEFT_F_COOKIE;
+		dp_amp_mint(lc, flow->src_ip, w + l1 + l2);
+		lc->c.cookies_sent++;
+	}
+	if (unlikely(flow->auth != 0)) { /* last: after any cookie (dp_auth.c) */
+		dp_auth_seal(lc, m, flow->auth);
+		return;
+	}
 	dp_tx_push(lc, m);
 }
 
@@ -130,6 +160,11 @@ void dp_answer_owned(struct dp_lcore *lc, const struct dp_req *req, uint16_t sta
 	if (msg_len <= WEFT_MAX_DGRAM_PAYLOAD) {
 		dp_emit(lc, &req->flow, &h, payload, msg_len, NULL, 0);
 		free(payload);
+		return;
+	}
+	uint32_t pieces = (msg_len + WEFT_MAX_DGRAM_PAYLOAD - 1) / WEFT_MAX_DGRAM_PAYLOAD;
+	if (!dp_amp_fits(lc, &req->flow, (uint64_t)msg_len + pieces * sizeof(h))) {
+		free(payload); /* an unverified source: never more than it sent */
 		return;
 	}
 	struct dp_msg_id id = dp_req_msg_id(req);

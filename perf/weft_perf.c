@@ -32,6 +32,7 @@
 
 #include <weft/weft.h>
 
+#include "sec.h"
 #include "weft_perf_internal.h"
 #include "weft_perf_msg_internal.h"
 
@@ -63,6 +64,9 @@ static void usage(FILE *f)
 		"  --cluster                fetch the segment table from --server and send each key\n"
 		"                           to its primary (puts) or one of its owners (gets)\n"
 		"  --timeout-ms MS          a request unanswered this long is lost (default 100)\n"
+		"  --client-key FILE        seal every request with this client key and verify\n"
+		"                           every answer (default $WEFT_CLIENT_KEY_FILE; weft,\n"
+		"                           kernel UDP only)\n"
 		"  --seed N                 random seed (default 1)\n"
 		"  --json                   also print one JSON line\n");
 }
@@ -71,7 +75,7 @@ static void parse(int argc, char **argv, struct wp_config *c)
 {
 	enum { O_PROTO = 256, O_SERVER, O_THREADS, O_DEPTH, O_RATIO, O_KEYS, O_KSIZE, O_VSIZE,
 	       O_DIST, O_THETA, O_DURATION, O_REQUESTS, O_PRELOAD, O_CACHE, O_TIMEOUT, O_SEED,
-	       O_JSON, O_CLUSTER, O_SEQUENTIAL };
+	       O_JSON, O_CLUSTER, O_SEQUENTIAL, O_CLIENT_KEY };
 	static const struct option longopts[] = {
 		{ "proto", 1, NULL, O_PROTO }, { "server", 1, NULL, O_SERVER },
 		{ "threads", 1, NULL, O_THREADS }, { "depth", 1, NULL, O_DEPTH },
@@ -82,10 +86,12 @@ static void parse(int argc, char **argv, struct wp_config *c)
 		{ "preload", 0, NULL, O_PRELOAD }, { "cache", 1, NULL, O_CACHE },
 		{ "timeout-ms", 1, NULL, O_TIMEOUT }, { "seed", 1, NULL, O_SEED },
 		{ "json", 0, NULL, O_JSON }, { "cluster", 0, NULL, O_CLUSTER },
-		{ "sequential", 0, NULL, O_SEQUENTIAL },
+		{ "sequential", 0, NULL, O_SEQUENTIAL }, { "client-key", 1, NULL, O_CLIENT_KEY },
 		{ "help", 0, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
-	const char *server = NULL;
+	const char *server = NULL, *key_file = getenv("WEFT_CLIENT_KEY_FILE");
+	if (key_file != NULL && key_file[0] == '\0')
+		key_file = NULL;
 	bool duration_set = false;
 	int o;
 
@@ -129,6 +135,7 @@ static void parse(int argc, char **argv, struct wp_config *c)
 		case O_JSON: c->json = true; break;
 		case O_CLUSTER: c->cluster = true; break;
 		case O_SEQUENTIAL: c->sequential = true; break;
+		case O_CLIENT_KEY: key_file = optarg; break;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); exit(2);
 		}
@@ -137,6 +144,18 @@ static void parse(int argc, char **argv, struct wp_config *c)
 		wp_die("unexpected argument", argv[optind]);
 	if (server == NULL)
 		wp_die("--server IP[:PORT] is required", NULL);
+	if (key_file != NULL) {
+		static struct weft_sec_key key;
+		char err[512];
+		if (c->proto != WP_PROTO_WEFT)
+			wp_die("--client-key (or WEFT_CLIENT_KEY_FILE) needs --proto weft", NULL);
+		if (weft_sec_key_load(&key, key_file, WEFT_AUTH_CLIENT, WEFT_AUTH_MAC, err,
+				      sizeof(err)) != 0)
+			wp_die("--client-key", err);
+		c->key = &key;
+		/* libweft's clients here (--cluster's table) take it from there */
+		setenv("WEFT_CLIENT_KEY_FILE", key_file, 1);
+	}
 	if (c->requests && !duration_set)
 		c->duration_s = 0; /* bounded by the count */
 	if (c->duration_s == 0 && c->requests == 0)
@@ -205,6 +224,7 @@ static void add_stats(struct wp_stats *d, const struct wp_stats *s)
 	d->lost += s->lost;
 	d->stale += s->stale;
 	d->send_fail += s->send_fail;
+	d->cookies += s->cookies;
 	wp_hist_merge(&d->hist, &s->hist);
 }
 
@@ -229,8 +249,9 @@ static void report(const struct wp_config *c, const struct wp_stats *pre, const 
 	printf("  %.2f s: %" PRIu64 " sent, %" PRIu64 " completed, %.0f ops/s (%.0f gets/s, %.0f puts/s)\n",
 	       secs, t->sent, t->completed, ops, secs > 0 ? (double)t->gets / secs : 0,
 	       secs > 0 ? (double)t->puts / secs : 0);
-	printf("  hits %" PRIu64 ", misses %" PRIu64 ", lost %" PRIu64 " (timeout %u ms), errors %" PRIu64 ", stale %" PRIu64 ", send failures %" PRIu64 "\n",
-	       t->hits, t->misses, t->lost, c->timeout_ms, t->errors, t->stale, t->send_fail);
+	printf("  hits %" PRIu64 ", misses %" PRIu64 ", lost %" PRIu64 " (timeout %u ms), errors %" PRIu64 ", stale %" PRIu64 ", send failures %" PRIu64 ", cookie answers %" PRIu64 "\n",
+	       t->hits, t->misses, t->lost, c->timeout_ms, t->errors, t->stale, t->send_fail,
+	       t->cookies);
 	printf("  latency us: p50 %.1f  p99 %.1f  p999 %.1f  max %.1f\n", p50, p99, p999, pmax);
 	const struct wp_route *r = cl ? atomic_load(&cl->cur) : NULL;
 	if (r)

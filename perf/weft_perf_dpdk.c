@@ -301,9 +301,28 @@ static bool match_ctl(struct wpd_run *r, const uint8_t *f, uint32_t len, void *a
 	return true;
 }
 
+struct cookie_wait {
+	uint64_t id;
+	bool got;
+	uint8_t cookie[WEFT_COOKIE_LEN];
+};
+
+static bool match_cookie(struct wpd_run *r, const uint8_t *f, uint32_t len, void *arg)
+{
+	struct cookie_wait *w = arg;
+	uint64_t id;
+	enum wp_result res;
+	if (!wpd_parse_answer(r->cfg, r->client_id, f, len, &id, &res) || id != w->id)
+		return false;
+	w->got = res == WP_R_COOKIE && wpd_answer_cookie(r->cfg, f, len, w->cookie);
+	return true;
+}
+
 /* ARP for the node (unless --dst-mac), then open the cache (or, with
  * --expect-echo, see a PING come back): retried until --link-wait runs out,
- * which also waits for weftd or the forwarder to come up. */
+ * which also waits for weftd or the forwarder to come up. Then the cookie
+ * handshake (address validation): a STATS with a zero cookie is answered
+ * COOKIE with the cookie every template carries. */
 static void find_node(struct wpd_run *r, struct wpd_config *c)
 {
 	uint8_t frame[WPD_HDRS + 256];
@@ -323,11 +342,22 @@ static void find_node(struct wpd_run *r, struct wpd_config *c)
 		if (wpd_exchange(r, frame, len, 300, match_ctl, &w)) {
 			if (w.res == WP_R_ERROR)
 				wp_die("the node refused CACHE_OPEN", c->base.cache);
-			return;
+			break;
 		}
 		if (rte_rdtsc() > end)
 			wp_die(c->echo ? "no PING came back through" : "no answer to CACHE_OPEN from",
 			    c->echo ? c->port_spec : c->base.server_str);
+	}
+	for (uint64_t id = 1ull << 62; !c->echo; id++) {
+		struct cookie_wait w = { .id = id };
+		uint16_t len = wpd_frame_control(c, r->client_id, WEFT_OP_STATS, id, frame);
+		if (wpd_exchange(r, frame, len, 300, match_cookie, &w)) {
+			if (w.got) /* else the node wants none */
+				memcpy(c->cookie, w.cookie, WEFT_COOKIE_LEN);
+			return;
+		}
+		if (rte_rdtsc() > end)
+			wp_die("no answer to the cookie handshake from", c->base.server_str);
 	}
 }
 
@@ -355,8 +385,9 @@ static void report(const struct wpd_config *c, const struct wpd_counts *pre,
 		       pre->sent, pre->stored, pre->lost, pre->errors);
 	printf("  %.2f s: offered %" PRIu64 ", sent %" PRIu64 ", answered %" PRIu64 ", %.0f ops/s (tx full %" PRIu64 ")\n",
 	       secs, n->offered, n->sent, n->answered, ops, n->tx_full);
-	printf("  hits %" PRIu64 ", misses %" PRIu64 ", stored %" PRIu64 ", lost %" PRIu64 " (timeout %u ms), errors %" PRIu64 ", stale %" PRIu64 "\n",
-	       n->hits, n->misses, n->stored, n->lost, b->timeout_ms, n->errors, n->stale);
+	printf("  hits %" PRIu64 ", misses %" PRIu64 ", stored %" PRIu64 ", lost %" PRIu64 " (timeout %u ms), errors %" PRIu64 ", stale %" PRIu64 ", cookie answers %" PRIu64 "\n",
+	       n->hits, n->misses, n->stored, n->lost, b->timeout_ms, n->errors, n->stale,
+	       n->cookies);
 	printf("  latency us: p50 %.1f  p99 %.1f  p999 %.1f  max %.1f\n", p50, p99, p999, pmax);
 	if (b->json)
 		printf("{\"mode\":\"%s\",\"port\":\"%s\",\"server\":\"%s\",\"flows\":%u,\"depth\":%u,"

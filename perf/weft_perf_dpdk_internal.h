@@ -53,6 +53,7 @@ struct wpd_config {
 	unsigned mem_mb;
 	double link_wait_s;        /* bounded wait for link / peer / ARP */
 	bool quiet;                /* no per-second lines */
+	uint8_t cookie[WEFT_COOKIE_LEN]; /* the node's cookie for src_ip (zeros: none) */
 };
 
 /* Pre-built frames: one GET and (if there are puts) one PUT per key. */
@@ -65,6 +66,7 @@ struct wpd_templates {
 
 struct wpd_counts {
 	uint64_t offered, sent, tx_full, answered, hits, misses, stored, errors, lost, stale;
+	uint64_t cookies; /* COOKIE answers (cookie aged out): templates re-stamped */
 };
 
 /* --- weft_perf_dpdk_pkt.c --- */
@@ -73,6 +75,12 @@ struct wpd_counts {
  * 0 or -errno. */
 int wpd_templates_build(struct wpd_templates *t, const struct wpd_config *c, uint32_t client_id);
 void wpd_templates_free(struct wpd_templates *t);
+/* Address validation: writes cookie into every template's trailer. */
+void wpd_templates_set_cookie(struct wpd_templates *t, const struct wp_config *b,
+			      const uint8_t cookie[WEFT_COOKIE_LEN]);
+/* The cookie an answer frame from the node carries: false when none. */
+bool wpd_answer_cookie(const struct wpd_config *c, const uint8_t *f, uint32_t len,
+		       uint8_t out[WEFT_COOKIE_LEN]);
 /* Writes a weft request with no key (CACHE_OPEN of base.cache, or a PING)
  * as a full frame from flow 0; returns its length. */
 uint16_t wpd_frame_control(const struct wpd_config *c, uint32_t client_id, uint8_t op,
@@ -91,7 +99,7 @@ bool wpd_parse_answer(const struct wpd_config *c, uint32_t client_id, const uint
 
 struct wpd_run {
 	const struct wpd_config *cfg;
-	const struct wpd_templates *tpl;
+	struct wpd_templates *tpl;    /* re-stamped when a cookie ages out */
 	const struct wp_zipf *zipf;   /* NULL: uniform */
 	struct rte_mempool *pool;
 	uint16_t port;

@@ -81,6 +81,7 @@ static void complete(struct engine *e, uint64_t id, enum wp_result res, uint64_t
 	case WP_R_MISS: e->n->misses++; break;
 	case WP_R_STORED: e->n->stored++; break;
 	case WP_R_ERROR: e->n->errors++; break;
+	case WP_R_COOKIE: e->n->cookies++; break;
 	}
 	uint64_t lat = tsc_to_ns(e, now - (e->tsc0 + (id >> WPD_SLOT_BITS)));
 	if (e->r->hist)
@@ -100,10 +101,14 @@ static void receive(struct engine *e)
 	for (uint16_t i = 0; i < n; i++) {
 		uint64_t id;
 		enum wp_result res;
-		if (rx[i]->nb_segs == 1 &&
-		    wpd_parse_answer(e->c, e->r->client_id, rte_pktmbuf_mtod(rx[i], uint8_t *),
-				     rx[i]->data_len, &id, &res))
-			complete(e, id, res, now);
+		const uint8_t *f = rte_pktmbuf_mtod(rx[i], const uint8_t *);
+		if (rx[i]->nb_segs != 1 ||
+		    !wpd_parse_answer(e->c, e->r->client_id, f, rx[i]->data_len, &id, &res))
+			continue;
+		uint8_t cookie[WEFT_COOKIE_LEN];
+		if (res == WP_R_COOKIE && wpd_answer_cookie(e->c, f, rx[i]->data_len, cookie))
+			wpd_templates_set_cookie(e->r->tpl, &e->c->base, cookie); /* aged out */
+		complete(e, id, res, now);
 	}
 	rte_pktmbuf_free_bulk(rx, n);
 }

@@ -68,13 +68,13 @@ int wpd_templates_build(struct wpd_templates *t, const struct wpd_config *c, uin
 	}
 	for (uint64_t k = 0; k < b->keys; k++) {
 		uint8_t *f = t->get + k * t->stride;
-		size_t n = wp_encode(b, client_id, 0, true, k, value, f + WPD_HDRS);
+		size_t n = wp_encode(b, client_id, 0, true, k, value, c->cookie, f + WPD_HDRS);
 		write_headers(c, f, (uint16_t)n);
 		t->get_len = (uint16_t)(WPD_HDRS + n);
 		if (t->put == NULL)
 			continue;
 		f = t->put + k * t->stride;
-		n = wp_encode(b, client_id, 0, false, k, value, f + WPD_HDRS);
+		n = wp_encode(b, client_id, 0, false, k, value, c->cookie, f + WPD_HDRS);
 		write_headers(c, f, (uint16_t)n);
 		t->put_len = (uint16_t)(WPD_HDRS + n);
 	}
@@ -89,12 +89,25 @@ void wpd_templates_free(struct wpd_templates *t)
 	t->get = t->put = NULL;
 }
 
+void wpd_templates_set_cookie(struct wpd_templates *t, const struct wp_config *b,
+			      const uint8_t cookie[WEFT_COOKIE_LEN])
+{
+	if (b->proto != WP_PROTO_WEFT)
+		return;
+	for (uint64_t k = 0; k < b->keys; k++) {
+		/* wp_encode ends each weft request with the trailer */
+		wp_cookie_put(t->get + k * t->stride + t->get_len - WEFT_COOKIE_LEN, cookie);
+		if (t->put != NULL)
+			wp_cookie_put(t->put + k * t->stride + t->put_len - WEFT_COOKIE_LEN, cookie);
+	}
+}
+
 uint16_t wpd_frame_control(const struct wpd_config *c, uint32_t client_id, uint8_t op,
 			   uint64_t req_id, uint8_t *out)
 {
 	struct weft_wire_hdr h = {
 		.magic = WEFT_WIRE_MAGIC, .version = WEFT_WIRE_VERSION, .opcode = op,
-		.client_id = client_id, .request_id = req_id,
+		.flags = WEFT_F_COOKIE, .client_id = client_id, .request_id = req_id,
 	};
 	uint8_t *p = out + WPD_HDRS + sizeof(h);
 	if (op == WEFT_OP_CACHE_OPEN) {
@@ -109,6 +122,8 @@ uint16_t wpd_frame_control(const struct wpd_config *c, uint32_t client_id, uint8
 	}
 	h.msg_len = (uint32_t)(p - out - WPD_HDRS - sizeof(h));
 	memcpy(out + WPD_HDRS, &h, sizeof(h));
+	wp_cookie_put(p, c->cookie);
+	p += WEFT_COOKIE_LEN;
 	uint16_t plen = (uint16_t)(p - out - WPD_HDRS);
 	write_headers(c, out, plen);
 	return (uint16_t)(WPD_HDRS + plen);
@@ -164,6 +179,20 @@ static bool parse_echo(const struct wpd_config *c, uint32_t client_id, const uin
 	*req_id = h.request_id;
 	*res = h.opcode == WEFT_OP_GET ? WP_R_HIT : WP_R_STORED;
 	return true;
+}
+
+bool wpd_answer_cookie(const struct wpd_config *c, const uint8_t *f, uint32_t len,
+		       uint8_t out[WEFT_COOKIE_LEN])
+{
+	const struct rte_ipv4_hdr *ip = (const struct rte_ipv4_hdr *)(f + sizeof(struct rte_ether_hdr));
+	const struct rte_udp_hdr *udp =
+		(const struct rte_udp_hdr *)(f + sizeof(struct rte_ether_hdr) + sizeof(*ip));
+	if (len < WPD_HDRS || ip->src_addr != c->dst_ip)
+		return false;
+	uint16_t ulen = rte_be_to_cpu_16(udp->dgram_len);
+	if (ulen < sizeof(*udp) || ulen > len - sizeof(struct rte_ether_hdr) - sizeof(*ip))
+		return false;
+	return wp_weft_cookie(f + WPD_HDRS, ulen - (uint32_t)sizeof(*udp), out);
 }
 
 bool wpd_parse_answer(const struct wpd_config *c, uint32_t client_id, const uint8_t *f,

@@ -22,7 +22,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <weft/wire.h>
+
 enum wp_proto { WP_PROTO_WEFT, WP_PROTO_MEMCACHED };
+
+struct weft_sec_key; /* sec/sec.h */
 
 struct wp_config {
 	enum wp_proto proto;
@@ -43,6 +47,8 @@ struct wp_config {
 	uint64_t seed;
 	bool cluster;       /* --cluster: each key straight to an owner (kernel UDP, weft) */
 	bool sequential;    /* --sequential: each thread's keys in order over its share */
+	const struct weft_sec_key *key; /* --client-key (weft, kernel UDP): every request
+	                                   sealed, every answer verified (sec/); NULL: none */
 };
 
 /* --- weft_perf_hist.c --- */
@@ -91,7 +97,9 @@ void wp_key(char *out, unsigned key_size, uint64_t idx);
 
 /* --- weft_perf_proto.c --- */
 
-enum wp_result { WP_R_HIT, WP_R_MISS, WP_R_STORED, WP_R_ERROR };
+/* WP_R_COOKIE: the node wants the cookie it sent (weft only): nothing
+ * was served. */
+enum wp_result { WP_R_HIT, WP_R_MISS, WP_R_STORED, WP_R_ERROR, WP_R_COOKIE };
 
 #define WP_MAX_DGRAM 1500u
 #define WP_MEMCACHED_MAX_DGRAM 1400u /* memcached's UDP_MAX_PAYLOAD_SIZE */
@@ -100,9 +108,17 @@ enum wp_result { WP_R_HIT, WP_R_MISS, WP_R_STORED, WP_R_ERROR };
  * configs whose messages do not fit one datagram. */
 size_t wp_max_request_len(const struct wp_config *cfg);
 size_t wp_max_response_len(const struct wp_config *cfg);
-/* Encodes a GET (is_get) or PUT/set of key idx; returns its length. */
+/* Encodes a GET (is_get) or PUT/set of key idx; returns its length. weft:
+ * the datagram ends with F_COOKIE's trailer, cookie (NULL: zeros; the
+ * trailer is the datagram's last WEFT_COOKIE_LEN bytes, so a template's
+ * cookie can be rewritten in place with wp_cookie_put). */
 size_t wp_encode(const struct wp_config *cfg, uint32_t client_id, uint64_t req_id, bool is_get,
-		 uint64_t key_idx, const uint8_t *value, uint8_t *out);
+		 uint64_t key_idx, const uint8_t *value, const uint8_t *cookie, uint8_t *out);
+/* Writes cookie (NULL: zeros) as a WEFT_COOKIE_LEN-byte trailer. */
+void wp_cookie_put(uint8_t *trailer, const uint8_t *cookie);
+/* The cookie a weft response of len bytes carries (F_COOKIE): false when
+ * none. */
+bool wp_weft_cookie(const uint8_t *d, size_t len, uint8_t out[WEFT_COOKIE_LEN]);
 /* Decodes a response: false if it is not one (garbage, other client);
  * else its request id and result. */
 bool wp_decode(const struct wp_config *cfg, uint32_t client_id, const uint8_t *d, size_t len,
@@ -175,6 +191,7 @@ static inline void wp_cluster_saw(struct wp_cluster *c, uint32_t have, uint32_t 
 
 struct wp_stats {
 	uint64_t sent, completed, gets, puts, hits, misses, errors, lost, stale, send_fail;
+	uint64_t cookies; /* COOKIE answers: the request was not served (its cookie aged) */
 	struct wp_hist hist; /* latency in ns of completed requests */
 };
 

@@ -1,7 +1,9 @@
 /*
  * weft-perf's two protocols, one datagram per request and per response:
  *  - weft: wire.h; GET = [name][key], PUT = [name][key][weft_x_write 0,0]
- *    [value]; the response status gives hit (OK), miss (NOT_FOUND) or error.
+ *    [value], then F_COOKIE's trailer (the node's cookie for this address,
+ *    or zeros: wire.h "Trailers"); the response status gives hit (OK), miss
+ *    (NOT_FOUND), COOKIE (send again with the cookie it carries) or error.
  *  - memcached's UDP text protocol: an 8-byte frame header (request id,
  *    sequence number, total datagrams, reserved; big-endian u16 each) then
  *    "get KEY\r\n" or "set KEY 0 0 N\r\n<data>\r\n"; answers "VALUE ..."
@@ -9,6 +11,7 @@
  * Invariants: encoders write at most wp_max_request_len() bytes; decoders
  * read only inside [d, d + len).
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -32,7 +35,7 @@ size_t wp_max_request_len(const struct wp_config *cfg)
 {
 	if (cfg->proto == WP_PROTO_WEFT)
 		return sizeof(struct weft_wire_hdr) + strlen(cfg->cache) + cfg->key_size +
-		       sizeof(struct weft_x_write) + cfg->value_size;
+		       sizeof(struct weft_x_write) + cfg->value_size + WEFT_COOKIE_LEN;
 	/* "set " KEY " 0 0 " N "\r\n" DATA "\r\n" */
 	return MC_HDR + 4 + cfg->key_size + 5 + digits(cfg->value_size) + 2 + cfg->value_size + 2;
 }
@@ -46,11 +49,12 @@ size_t wp_max_response_len(const struct wp_config *cfg)
 }
 
 static size_t encode_weft(const struct wp_config *cfg, uint32_t client_id, uint64_t req_id,
-			  bool is_get, uint64_t key_idx, const uint8_t *value, uint8_t *out)
+			  bool is_get, uint64_t key_idx, const uint8_t *value,
+			  const uint8_t *cookie, uint8_t *out)
 {
 	struct weft_wire_hdr h = {
 		.magic = WEFT_WIRE_MAGIC, .version = WEFT_WIRE_VERSION,
-		.opcode = is_get ? WEFT_OP_GET : WEFT_OP_PUT,
+		.opcode = is_get ? WEFT_OP_GET : WEFT_OP_PUT, .flags = WEFT_F_COOKIE,
 		.client_id = client_id, .request_id = req_id,
 	};
 	size_t nl = strlen(cfg->cache);
@@ -72,7 +76,25 @@ static size_t encode_weft(const struct wp_config *cfg, uint32_t client_id, uint6
 	}
 	h.msg_len = (uint32_t)(p - out - sizeof(h));
 	memcpy(out, &h, sizeof(h));
-	return (size_t)(p - out);
+	wp_cookie_put(p, cookie);
+	return (size_t)(p + WEFT_COOKIE_LEN - out);
+}
+
+void wp_cookie_put(uint8_t *trailer, const uint8_t *cookie)
+{
+	if (cookie != NULL)
+		memcpy(trailer, cookie, WEFT_COOKIE_LEN);
+	else
+		memset(trailer, 0, WEFT_COOKIE_LEN);
+}
+
+bool wp_weft_cookie(const uint8_t *d, size_t len, uint8_t out[WEFT_COOKIE_LEN])
+{
+	if (len < sizeof(struct weft_wire_hdr) + WEFT_COOKIE_LEN ||
+	    !(d[offsetof(struct weft_wire_hdr, flags)] & WEFT_F_COOKIE))
+		return false;
+	memcpy(out, d + len - WEFT_COOKIE_LEN, WEFT_COOKIE_LEN);
+	return true;
 }
 
 static size_t encode_memcached(const struct wp_config *cfg, uint64_t req_id, bool is_get,
@@ -104,10 +126,10 @@ static size_t encode_memcached(const struct wp_config *cfg, uint64_t req_id, boo
 }
 
 size_t wp_encode(const struct wp_config *cfg, uint32_t client_id, uint64_t req_id, bool is_get,
-		 uint64_t key_idx, const uint8_t *value, uint8_t *out)
+		 uint64_t key_idx, const uint8_t *value, const uint8_t *cookie, uint8_t *out)
 {
 	if (cfg->proto == WP_PROTO_WEFT)
-		return encode_weft(cfg, client_id, req_id, is_get, key_idx, value, out);
+		return encode_weft(cfg, client_id, req_id, is_get, key_idx, value, cookie, out);
 	return encode_memcached(cfg, req_id, is_get, key_idx, value, out);
 }
 
@@ -137,8 +159,12 @@ bool wp_decode(const struct wp_config *cfg, uint32_t client_id, const uint8_t *d
 		if (h.magic != WEFT_WIRE_MAGIC || !(h.flags & WEFT_F_RESPONSE) ||
 		    h.client_id != client_id)
 			return false;
+		if ((h.flags & WEFT_F_COOKIE) && len >= sizeof(h) + WEFT_COOKIE_LEN)
+			len -= WEFT_COOKIE_LEN; /* the trailer (wp_weft_cookie reads it) */
 		*req_id = h.request_id;
-		if (h.status == WEFT_ST_OK && h.msg_len == len - sizeof(h))
+		if (h.status == WEFT_ST_COOKIE)
+			*res = WP_R_COOKIE;
+		else if (h.status == WEFT_ST_OK && h.msg_len == len - sizeof(h))
 			*res = h.opcode == WEFT_OP_GET ? WP_R_HIT : WP_R_STORED;
 		else if (h.status == WEFT_ST_NOT_FOUND)
 			*res = WP_R_MISS;

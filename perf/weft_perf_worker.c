@@ -11,6 +11,12 @@
  * thread walks its share of the keys (the preload's) in order instead of
  * drawing them, so --requests equal to --keys touches every key once.
  *
+ * Address validation (wire.h "Trailers"): weft requests carry the cookie
+ * the node gave this thread's address (one per node, learned by a
+ * handshake per node at the start: a STATS with a zero cookie, answered
+ * COOKIE; and from any COOKIE answer later, when the cookie aged out: that
+ * request is counted in `cookies`, its slot freed, not as lost or error).
+ *
  * Invariants: a slot is either free (on the free stack) or busy with one
  * request whose id is (generation << slot_bits) | slot; an answer completes
  * a slot only if the slot is busy with exactly that id (for memcached's
@@ -28,11 +34,21 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <weft/weft.h>
 #include <weft/wire.h>
 
+#include "sec.h"
 #include "weft_perf_internal.h"
 
 #define BATCH 32u
+#define COOKIE_NODES 64u      /* nodes whose cookie a thread keeps */
+#define HANDSHAKE_TRIES 3u
+#define HANDSHAKE_WAIT_MS 300u
+
+struct cookie_ent {
+	struct sockaddr_in a;
+	uint8_t c[WEFT_COOKIE_LEN];
+};
 
 struct slot {
 	uint64_t id;
@@ -56,9 +72,13 @@ struct loop {
 	uint8_t *value; /* the value every put stores */
 	struct wp_rng rng;
 	struct mmsghdr txm[BATCH], rxm[BATCH];
+	struct sockaddr_in rxa[BATCH];             /* senders of the answers */
+	struct cookie_ent cookies[COOKIE_NODES];   /* weft: per node */
+	unsigned n_cookies;
 	struct iovec txv[BATCH], rxv[BATCH];
 	uint32_t pending[BATCH];
 	const struct wp_route *route; /* --cluster: the table of the last batch */
+	struct weft_sec_tx sec_tx;    /* --client-key: this thread's salts */
 	uint64_t share_lo, share_n;   /* this thread's share of the keys */
 };
 
@@ -67,6 +87,111 @@ uint64_t wp_now_ns(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* --client-key: seals the weft datagram of len bytes in buf (room for the
+ * trailer: slots are WP_MAX_DGRAM bytes); returns its new length. */
+static size_t seal(struct loop *l, uint8_t *buf, size_t len)
+{
+	if (l->cfg->key == NULL)
+		return len;
+	return weft_sec_seal(l->cfg->key, &l->sec_tx, weft_sec_now_ms(), true, buf, len);
+}
+
+/* --client-key: verifies and strips an answer in place (*len shrinks);
+ * false: it does not verify (counted stale by the caller). */
+static bool open_answer(struct loop *l, uint8_t *d, size_t *len)
+{
+	if (l->cfg->key == NULL)
+		return true;
+	size_t plain;
+	uint8_t kind;
+	if (weft_sec_open(NULL, l->cfg->key, weft_sec_now_ms(), true, d, *len, &plain, &kind) !=
+	    WEFT_SEC_OK)
+		return false;
+	*len = plain;
+	return true;
+}
+
+static bool same_addr(const struct sockaddr_in *a, const struct sockaddr_in *b)
+{
+	return a->sin_addr.s_addr == b->sin_addr.s_addr && a->sin_port == b->sin_port;
+}
+
+/* The cookie node a gave (NULL: none yet: zeros are sent). */
+static const uint8_t *cookie_of(const struct loop *l, const struct sockaddr_in *a)
+{
+	for (unsigned i = 0; i < l->n_cookies; i++)
+		if (same_addr(&l->cookies[i].a, a))
+			return l->cookies[i].c;
+	return NULL;
+}
+
+static void cookie_learn(struct loop *l, const struct sockaddr_in *a, const uint8_t *c)
+{
+	unsigned i = 0;
+	while (i < l->n_cookies && !same_addr(&l->cookies[i].a, a))
+		i++;
+	if (i == l->n_cookies) {
+		if (l->n_cookies == COOKIE_NODES)
+			i = (unsigned)(wp_rng_next(&l->rng) % COOKIE_NODES); /* replace one */
+		else
+			l->n_cookies++;
+		l->cookies[i].a = *a;
+	}
+	memcpy(l->cookies[i].c, c, WEFT_COOKIE_LEN);
+}
+
+/* The cookie handshake with node a: a STATS (request id 0, which no slot
+ * uses) with a zero cookie; its COOKIE answer carries the cookie. Bounded:
+ * HANDSHAKE_TRIES waits of HANDSHAKE_WAIT_MS. A node that answers anything
+ * else needs no cookie. */
+static void handshake(struct loop *l, const struct sockaddr_in *a)
+{
+	uint8_t req[sizeof(struct weft_wire_hdr) + WEFT_COOKIE_LEN + WEFT_SEC_TRAILER_LEN];
+	struct weft_wire_hdr h = { .magic = WEFT_WIRE_MAGIC, .version = WEFT_WIRE_VERSION,
+				   .opcode = WEFT_OP_STATS, .flags = WEFT_F_COOKIE,
+				   .client_id = l->client_id };
+	memcpy(req, &h, sizeof(h));
+	wp_cookie_put(req + sizeof(h), NULL);
+	size_t req_len = sizeof(h) + WEFT_COOKIE_LEN;
+	for (unsigned t = 0; t < HANDSHAKE_TRIES; t++) {
+		memcpy(req, &h, sizeof(h));
+		size_t sl = seal(l, req, req_len); /* a new salt each try */
+		if (sendto(l->fd, req, sl, 0, (const struct sockaddr *)a, sizeof(*a)) < 0)
+			return;
+		uint64_t end = wp_now_ns() + HANDSHAKE_WAIT_MS * 1000000ull;
+		while (wp_now_ns() < end) {
+			struct pollfd p = { .fd = l->fd, .events = POLLIN };
+			if (poll(&p, 1, 10) <= 0)
+				continue;
+			struct sockaddr_in from;
+			socklen_t fl = sizeof(from);
+			ssize_t n = recvfrom(l->fd, l->rx, WP_MAX_DGRAM, 0, (struct sockaddr *)&from, &fl);
+			uint64_t id;
+			enum wp_result res;
+			size_t len = n > 0 ? (size_t)n : 0;
+			if (n <= 0 || !same_addr(&from, a) || !open_answer(l, l->rx, &len) ||
+			    !wp_decode(l->cfg, l->client_id, l->rx, len, &id, &res) || id != 0)
+				continue;
+			uint8_t c[WEFT_COOKIE_LEN];
+			if (res == WP_R_COOKIE && wp_weft_cookie(l->rx, len, c))
+				cookie_learn(l, a, c);
+			return;
+		}
+	}
+}
+
+/* Every node this thread will send to: --server, or each member of the
+ * current table. */
+static void handshakes(struct loop *l)
+{
+	struct wp_cluster *cl = l->w->cluster;
+	const struct wp_route *r = cl ? atomic_load_explicit(&cl->cur, memory_order_acquire) : NULL;
+	handshake(l, &l->cfg->server);
+	for (uint32_t i = 0; r != NULL && i < r->topo->n_members; i++)
+		if (r->addr[i].sin_family == AF_INET && !same_addr(&r->addr[i], &l->cfg->server))
+			handshake(l, &r->addr[i]);
 }
 
 static uint64_t pick_key(struct loop *l)
@@ -90,6 +215,12 @@ static void complete(struct loop *l, struct wp_stats *st, uint64_t id, enum wp_r
 	struct slot *s = k < l->cfg->depth ? &l->slots[k] : NULL;
 	if (s == NULL || !s->busy || !id_matches(l, s, id)) {
 		st->stale++;
+		return;
+	}
+	if (res == WP_R_COOKIE) { /* not served: the cookie is learned, the slot freed */
+		st->cookies++;
+		s->busy = false;
+		l->free_stack[l->nfree++] = k;
 		return;
 	}
 	wp_hist_record(&st->hist, now - s->sent_ns);
@@ -149,18 +280,22 @@ static unsigned issue(struct loop *l, struct wp_stats *st, uint64_t *issued, uin
 		s->id = ((uint64_t)s->gen << l->slot_bits) | k;
 		s->is_get = is_get;
 		uint8_t *buf = l->tx + (size_t)k * slot_size;
-		l->txv[n].iov_base = buf;
-		l->txv[n].iov_len = wp_encode(l->cfg, l->client_id, s->id, is_get, key, l->value, buf);
+		const struct sockaddr_in *to = &l->cfg->server;
 		memset(&l->txm[n].msg_hdr, 0, sizeof(l->txm[n].msg_hdr));
-		l->txm[n].msg_hdr.msg_iov = &l->txv[n];
-		l->txm[n].msg_hdr.msg_iovlen = 1;
 		if (cl) {
 			wp_key(key_bytes, l->cfg->key_size, key);
-			const struct sockaddr_in *to = wp_route_dest(
+			const struct sockaddr_in *d = wp_route_dest(
 				l->route, key_bytes, l->cfg->key_size, is_get, wp_rng_next(&l->rng));
-			l->txm[n].msg_hdr.msg_name = (void *)(to ? to : &l->cfg->server);
+			to = d ? d : &l->cfg->server;
+			l->txm[n].msg_hdr.msg_name = (void *)to;
 			l->txm[n].msg_hdr.msg_namelen = sizeof(struct sockaddr_in);
 		}
+		l->txv[n].iov_base = buf;
+		l->txv[n].iov_len = seal(l, buf,
+					 wp_encode(l->cfg, l->client_id, s->id, is_get, key, l->value,
+						   cookie_of(l, to), buf));
+		l->txm[n].msg_hdr.msg_iov = &l->txv[n];
+		l->txm[n].msg_hdr.msg_iovlen = 1;
 		l->pending[n] = k;
 		n++;
 	}
@@ -192,6 +327,8 @@ static void receive(struct loop *l, struct wp_stats *st, unsigned *got)
 		l->rxv[i].iov_base = l->rx + (size_t)i * WP_MAX_DGRAM;
 		l->rxv[i].iov_len = WP_MAX_DGRAM;
 		memset(&l->rxm[i].msg_hdr, 0, sizeof(l->rxm[i].msg_hdr));
+		l->rxm[i].msg_hdr.msg_name = &l->rxa[i];
+		l->rxm[i].msg_hdr.msg_namelen = sizeof(l->rxa[i]);
 		l->rxm[i].msg_hdr.msg_iov = &l->rxv[i];
 		l->rxm[i].msg_hdr.msg_iovlen = 1;
 	}
@@ -201,11 +338,16 @@ static void receive(struct loop *l, struct wp_stats *st, unsigned *got)
 	for (int i = 0; i < r; i++) {
 		uint64_t id;
 		enum wp_result res;
-		if (wp_decode(l->cfg, l->client_id, l->rxv[i].iov_base, l->rxm[i].msg_len, &id, &res)) {
+		size_t len = l->rxm[i].msg_len;
+		if (open_answer(l, l->rxv[i].iov_base, &len) &&
+		    wp_decode(l->cfg, l->client_id, l->rxv[i].iov_base, len, &id, &res)) {
+			uint8_t c[WEFT_COOKIE_LEN];
+			if (res == WP_R_COOKIE && wp_weft_cookie(l->rxv[i].iov_base, len, c))
+				cookie_learn(l, &l->rxa[i], c);
 			complete(l, st, id, res, now);
 			if (l->w->cluster && l->route)
 				wp_cluster_saw(l->w->cluster, l->route->epoch,
-					       wp_weft_epoch(l->rxv[i].iov_base, l->rxm[i].msg_len));
+					       wp_weft_epoch(l->rxv[i].iov_base, len));
 		} else
 			st->stale++;
 	}
@@ -259,6 +401,7 @@ static int loop_init(struct loop *l, struct wp_worker *w)
 		l->free_stack[k] = cfg->depth - 1 - k;
 	l->nfree = cfg->depth;
 	wp_rng_seed(&l->rng, cfg->seed * 0x9e3779b97f4a7c15ull + w->index + 1);
+	weft_sec_tx_init(&l->sec_tx);
 	if (getrandom(&l->client_id, sizeof(l->client_id), 0) != sizeof(l->client_id))
 		return -errno;
 	l->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -267,6 +410,8 @@ static int loop_init(struct loop *l, struct wp_worker *w)
 	if (w->cluster == NULL &&
 	    connect(l->fd, (const struct sockaddr *)&cfg->server, sizeof(cfg->server)) < 0)
 		return -errno;
+	if (cfg->proto == WP_PROTO_WEFT)
+		handshakes(l);
 	return 0;
 }
 

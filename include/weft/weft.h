@@ -97,9 +97,15 @@ struct weft_client_opts {
 	uint32_t retries;     /* retransmissions after the first attempt; default 3 */
 	uint32_t deadline_ms; /* bound on a whole call (every attempt, every FETCH);
 	                         0 = none beyond the attempts themselves */
+	const char *key_file; /* client key (docs/client.md): every request is sealed
+	                         with it and every answer must verify; NULL: none.
+	                         Read once by weft_client_connect (a file only its
+	                         owner may read; else connect fails, errno EPERM,
+	                         EINVAL or the open errno). Ignored over a transport. */
 };
 
-/* Fills *opts with the defaults. */
+/* Fills *opts with the defaults; key_file from the environment variable
+ * WEFT_CLIENT_KEY_FILE (NULL when unset or empty). */
 WEFT_API void weft_client_opts_init(struct weft_client_opts *opts);
 
 /* Opens a client for the node at addr, "IPv4[:PORT]" (port default
@@ -127,6 +133,16 @@ WEFT_API weft_client *weft_client_connect_transport(const char *addr,
 						     const struct weft_client_opts *opts,
 						     const struct weft_transport *t,
 						     uint32_t client_id);
+
+/* Writes a new random client (or cluster) key to path: 64 hex digits and
+ * a newline, mode 0600; never overwrites (-EEXIST). 0 or a negative errno,
+ * with a one-line reason in err (errlen bytes) when err is not NULL. */
+WEFT_API int weft_key_generate(const char *path, char *err, size_t errlen);
+
+/* Checks that path holds a usable key (owner-only mode, owned by this
+ * user, 32 bytes or 64 hex digits). 0 or a negative errno, with the
+ * reason (naming the file and its mode or length) in err. */
+WEFT_API int weft_key_check(const char *path, char *err, size_t errlen);
 
 /* Closes the socket and frees the client. NULL is a no-op. */
 WEFT_API void weft_client_close(weft_client *c);

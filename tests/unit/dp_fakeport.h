@@ -60,6 +60,47 @@ static inline int dp_fakeport_open(struct dp_fakeport *f, const char *prog, unsi
 	return 0;
 }
 
+/* Address validation (dp_amp.c): the tests' clients do what libweft does.
+ * A frame m that is a weft request to the node (IPv4/UDP, weft magic, not
+ * a response, no F_COOKIE yet) gets F_COOKIE and the node's valid cookie
+ * for its source address now (the dataplane's clock); IPv4 and UDP
+ * lengths and the IPv4 checksum follow. Other frames are left as they
+ * are. The test thread polls the node (lcore 0 is not running). */
+static inline void dp_fakeport_cookie(struct dp_fakeport *f, struct rte_mbuf *m)
+{
+	uint8_t *fr = rte_pktmbuf_mtod(m, uint8_t *);
+	uint32_t len = m->data_len;
+	uint32_t w = DP_HDRS_LEN;
+	if (len < w + sizeof(struct weft_wire_hdr) || fr[12] != 0x08 || fr[13] != 0x00 ||
+	    fr[14] != 0x45 || fr[14 + 9] != 17 || len + WEFT_COOKIE_LEN > 1514)
+		return;
+	struct weft_wire_hdr h;
+	memcpy(&h, fr + w, sizeof(h));
+	if (h.magic != WEFT_WIRE_MAGIC || (h.flags & (WEFT_F_RESPONSE | WEFT_F_COOKIE)))
+		return;
+	uint32_t src;
+	memcpy(&src, fr + 14 + 12, 4);
+	struct dp_lcore *lc = &f->dp->lc[0];
+	uint64_t saved = lc->now_ms;
+	lc->now_ms = weft_dp_now_ms(f->dp);
+	uint8_t *tail = (uint8_t *)rte_pktmbuf_append(m, WEFT_COOKIE_LEN);
+	if (tail == NULL)
+		return;
+	fr = rte_pktmbuf_mtod(m, uint8_t *);
+	dp_amp_mint(lc, src, tail);
+	lc->now_ms = saved;
+	fr[w + offsetof(struct weft_wire_hdr, flags)] |= WEFT_F_COOKIE;
+	uint8_t *ip = fr + 14;
+	uint16_t tot = (uint16_t)((ip[2] << 8 | ip[3]) + WEFT_COOKIE_LEN);
+	ip[2] = (uint8_t)(tot >> 8);
+	ip[3] = (uint8_t)tot;
+	dp_ipv4_finish(ip);
+	uint16_t ul = (uint16_t)((ip[24] << 8 | ip[25]) + WEFT_COOKIE_LEN);
+	ip[24] = (uint8_t)(ul >> 8);
+	ip[25] = (uint8_t)ul;
+	ip[26] = ip[27] = 0; /* no UDP checksum (the node checks none) */
+}
+
 /* Frees everything dp_fakeport_open made, frames left on the rings too. */
 static inline void dp_fakeport_close(struct dp_fakeport *f)
 {

@@ -91,6 +91,7 @@ static inline void dp_push_frame(struct dp_node *n, const uint8_t src_mac[6],
 	struct rte_mbuf *m = rte_pktmbuf_alloc(n->fp.pool);
 	assert_non_null(m);
 	memcpy(rte_pktmbuf_append(m, (uint16_t)len), f, len);
+	dp_fakeport_cookie(&n->fp, m); /* a verified client */
 	assert_int_equal(rte_ring_enqueue(n->fp.rx, m), 0);
 }
 

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 #include <xxhash.h>
 
+#include "sec.h"
 #include "test_client_peer.h"
 
 #define PEER_MAX_RUN_S 60
@@ -31,6 +32,25 @@ static void handle_one(struct peer *p, int flags)
 	uint8_t buf[WEFT_MAX_DGRAM_LEN + 64];
 	socklen_t sl = sizeof(p->from);
 	ssize_t n = recvfrom(p->fd, buf, sizeof(buf), flags, (struct sockaddr *)&p->from, &sl);
+	if (n > 0 && p->key != NULL) { /* as a node does: the auth trailer first */
+		size_t plain;
+		uint8_t kind;
+		if (weft_sec_open(NULL, p->key, weft_sec_now_ms(), true, buf, (size_t)n, &plain,
+				  &kind) != WEFT_SEC_OK) {
+			p->auth_bad++;
+			return;
+		}
+		n = (ssize_t)plain;
+	}
+	/* As a node does, the cookie trailer comes off first (and its flag,
+	 * so handlers see the request as sent); the last one is kept. */
+	if (n >= (ssize_t)(sizeof(struct weft_wire_hdr) + WEFT_COOKIE_LEN) &&
+	    (buf[offsetof(struct weft_wire_hdr, flags)] & WEFT_F_COOKIE)) {
+		n -= WEFT_COOKIE_LEN;
+		memcpy(p->cookie, buf + n, WEFT_COOKIE_LEN);
+		p->cookies++;
+		buf[offsetof(struct weft_wire_hdr, flags)] &= (uint8_t)~WEFT_F_COOKIE;
+	}
 	if (n >= 0)
 		p->handler(p, buf, (size_t)n);
 }
@@ -57,11 +77,22 @@ static void *peer_main(void *arg)
 
 void peer_start(struct peer *p, peer_handler *h, void *ctx)
 {
+	peer_start_keyed(p, h, ctx, NULL);
+}
+
+void peer_start_keyed(struct peer *p, peer_handler *h, void *ctx, const struct weft_sec_key *key)
+{
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t sl = sizeof(sa);
 
 	p->handler = h;
 	p->ctx = ctx;
+	p->key = key;
+	p->seal_off = false;
+	p->auth_bad = 0;
+	p->cookies = 0;
+	memset(p->cookie, 0, sizeof(p->cookie));
+	p->epoch = 0; /* tests set it after the start; replies copy it */
 	atomic_store(&p->stop, false);
 	p->fd = socket(AF_INET, SOCK_DGRAM, 0);
 	if (p->fd < 0)
@@ -84,6 +115,14 @@ void peer_stop(struct peer *p)
 
 void peer_send_raw(struct peer *p, const void *d, size_t len)
 {
+	uint8_t sealed[WEFT_MAX_DGRAM_LEN + WEFT_MAX_TRAILERS_LEN];
+	if (p->key != NULL && !p->seal_off && len >= sizeof(struct weft_wire_hdr) &&
+	    len + WEFT_SEC_TRAILER_LEN <= sizeof(sealed)) {
+		static struct weft_sec_tx tx; /* the peer thread's only */
+		memcpy(sealed, d, len);
+		len = weft_sec_seal(p->key, &tx, weft_sec_now_ms(), true, sealed, len);
+		d = sealed;
+	}
 	if (sendto(p->fd, d, len, 0, (struct sockaddr *)&p->from, sizeof(p->from)) != (ssize_t)len)
 		die("sendto");
 }

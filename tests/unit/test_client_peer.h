@@ -30,6 +30,7 @@
 #include <weft/wire.h>
 
 struct peer;
+struct weft_sec_key;
 typedef void peer_handler(struct peer *p, const uint8_t *d, size_t len);
 
 struct peer {
@@ -42,10 +43,20 @@ struct peer {
 	void *ctx;                 /* the test's scenario state */
 	struct sockaddr_in from;   /* sender of the datagram being handled */
 	uint32_t epoch;            /* hdr.epoch of peer_reply's responses */
+	uint8_t cookie[WEFT_COOKIE_LEN]; /* the last request's cookie trailer */
+	unsigned cookies;          /* requests that carried one */
+	/* A client key (peer_start_keyed): requests must verify under it (else
+	 * dropped, counted in auth_bad) and every answer is sealed with it
+	 * unless seal_off. NULL: none. */
+	const struct weft_sec_key *key;
+	bool seal_off;
+	unsigned auth_bad;
 };
 
 /* Binds the socket and starts the thread. */
 void peer_start(struct peer *p, peer_handler *h, void *ctx);
+/* As peer_start for a node with client key key (sec.h; NULL: none). */
+void peer_start_keyed(struct peer *p, peer_handler *h, void *ctx, const struct weft_sec_key *key);
 /* Stops and joins the thread (after draining queued datagrams), closes. */
 void peer_stop(struct peer *p);
 

@@ -109,11 +109,38 @@ static void test_proto_roundtrip(void **state)
 	uint64_t id;
 	enum wp_result res;
 
-	size_t n = wp_encode(&c, 77, 0x1234, false, 9, (const uint8_t *)"vvvv", out);
+	size_t n = wp_encode(&c, 77, 0x1234, false, 9, (const uint8_t *)"vvvv", NULL, out);
 	assert_int_equal(n, wp_max_request_len(&c));
 	struct weft_wire_hdr h;
 	memcpy(&h, out, sizeof(h));
-	assert_int_equal(weft_wire_check(&h, n), WEFT_ST_OK);
+	/* F_COOKIE's trailer (zeros: no cookie yet) ends the datagram */
+	assert_true(h.flags & WEFT_F_COOKIE);
+	assert_int_equal(weft_wire_check(&h, n - WEFT_COOKIE_LEN), WEFT_ST_OK);
+	uint8_t zero[WEFT_COOKIE_LEN] = {0};
+	assert_memory_equal(out + n - WEFT_COOKIE_LEN, zero, WEFT_COOKIE_LEN);
+	uint8_t ck[WEFT_COOKIE_LEN];
+	memset(ck, 0xc5, sizeof(ck));
+	assert_int_equal(wp_encode(&c, 77, 0x1234, false, 9, (const uint8_t *)"vvvv", ck, out), n);
+	assert_memory_equal(out + n - WEFT_COOKIE_LEN, ck, WEFT_COOKIE_LEN);
+	/* A COOKIE answer: its trailer is the cookie to send from now on. */
+	uint8_t ans[sizeof(h) + WEFT_COOKIE_LEN];
+	struct weft_wire_hdr a = h;
+	a.flags = WEFT_F_RESPONSE | WEFT_F_COOKIE;
+	a.status = WEFT_ST_COOKIE;
+	a.name_len = 0;
+	a.key_len = 0;
+	a.extras_len = 0;
+	a.msg_len = 0;
+	memcpy(ans, &a, sizeof(a));
+	memcpy(ans + sizeof(a), ck, sizeof(ck));
+	assert_true(wp_decode(&c, 77, ans, sizeof(ans), &id, &res));
+	assert_int_equal(res, WP_R_COOKIE);
+	uint8_t got[WEFT_COOKIE_LEN];
+	assert_true(wp_weft_cookie(ans, sizeof(ans), got));
+	assert_memory_equal(got, ck, sizeof(ck));
+	assert_false(wp_weft_cookie(ans, sizeof(a), got)); /* too short for one */
+	wp_encode(&c, 77, 0x1234, false, 9, (const uint8_t *)"vvvv", NULL, out);
+	memcpy(&h, out, sizeof(h));
 	assert_int_equal(h.opcode, WEFT_OP_PUT);
 	assert_memory_equal(out + 40, "pck00009", 8);
 	/* the node's answer, as the node would build it */
@@ -137,10 +164,10 @@ static void test_proto_roundtrip(void **state)
 	assert_false(wp_decode(&c, 77, out, 39, &id, &res));
 
 	c.proto = WP_PROTO_MEMCACHED;
-	n = wp_encode(&c, 0, 0x10203, true, 5, NULL, out);
+	n = wp_encode(&c, 0, 0x10203, true, 5, NULL, NULL, out);
 	assert_int_equal(n, 8 + 12);
 	assert_memory_equal(out, "\x02\x03\x00\x00\x00\x01\x00\x00get k00005\r\n", n);
-	n = wp_encode(&c, 0, 7, false, 5, (const uint8_t *)"abcd", out);
+	n = wp_encode(&c, 0, 7, false, 5, (const uint8_t *)"abcd", NULL, out);
 	assert_int_equal(n, wp_max_request_len(&c));
 	assert_memory_equal(out + 8, "set k00005 0 0 4\r\nabcd\r\n", n - 8);
 	static const struct {

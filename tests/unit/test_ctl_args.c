@@ -152,6 +152,26 @@ static void test_partition_handling(void **state)
 	assert_int_equal(parse(&a, "--partition-handling", NULL), -EINVAL);
 }
 
+/* --cluster-key, --encrypt (needs the cluster key), --client-key. */
+static void test_keys(void **state)
+{
+	(void)state;
+	struct weft_ctl_args a;
+	assert_int_equal(parse(&a, NULL), 0);
+	assert_null(a.cluster_key_file);
+	assert_null(a.client_key_file);
+	assert_false(a.encrypt);
+	assert_int_equal(parse(&a, "--cluster-key", "/k/c", "--client-key", "/k/u", NULL), 0);
+	assert_string_equal(a.cluster_key_file, "/k/c");
+	assert_string_equal(a.client_key_file, "/k/u");
+	assert_false(a.encrypt);
+	assert_int_equal(parse(&a, "--encrypt", "--cluster-key", "/k/c", NULL), 0);
+	assert_true(a.encrypt);
+	assert_int_equal(parse(&a, "--encrypt", NULL), -EINVAL);
+	assert_int_equal(parse(&a, "--encrypt", "--client-key", "/k/u", NULL), -EINVAL);
+	assert_int_equal(parse(&a, "--cluster-key", NULL), -EINVAL);
+}
+
 static void test_uuid_parse(void **state)
 {
 	(void)state;
@@ -183,6 +203,7 @@ int main(void)
 		cmocka_unit_test(test_cluster_options),
 		cmocka_unit_test(test_bad_cluster_options),
 		cmocka_unit_test(test_partition_handling),
+		cmocka_unit_test(test_keys),
 		cmocka_unit_test(test_uuid_parse),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -181,7 +181,7 @@ static void test_bad_opens_and_sends(void **state)
 	assert_non_null(l);
 	assert_null(weft_dp_local_open(T.fp.dp, 0x99));
 	assert_int_equal(errno, EEXIST);
-	uint8_t big[WEFT_MAX_DGRAM_LEN + 1] = {0};
+	uint8_t big[WEFT_MAX_DGRAM_LEN + WEFT_MAX_TRAILERS_LEN + 1] = {0};
 	uint32_t self;
 	memcpy(&self, NODE_IP, 4);
 	assert_int_equal(weft_dp_local_send(l, self, rte_cpu_to_be_16(NODE_PORT), big, sizeof(big)),

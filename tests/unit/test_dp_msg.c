@@ -89,6 +89,7 @@ static void push_req(uint8_t op, uint8_t flags, const char *name, const char *ke
 				NODE_PORT, 0xbeef, buf, len);
 	memcpy(d, f, fl);
 	rte_pktmbuf_trim(m, (uint16_t)(1600 - fl));
+	dp_fakeport_cookie(&T.fp, m); /* a verified client */
 	assert_int_equal(rte_ring_enqueue(T.fp.rx, m), 0);
 }
 

@@ -55,6 +55,7 @@ static void push(const uint8_t *f, uint32_t len)
 	uint8_t *d = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)len);
 	assert_non_null(d);
 	memcpy(d, f, len);
+	dp_fakeport_cookie(&T.fp, m); /* a verified client */
 	assert_int_equal(rte_ring_enqueue(T.fp.rx, m), 0);
 }
 

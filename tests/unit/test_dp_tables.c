@@ -1,7 +1,7 @@
 /*
  * test_dp_tables.c — the dataplane's slow-path tables on virtual time:
  * reassembly (out of order, duplicates, timeouts, memory bound, mismatched
- * and misaligned pieces), response memory (keep, FETCH, GONE, expiry, LRU
+ * and misaligned pieces, per-source bounds, maximum age), response memory (keep, FETCH, GONE, expiry, LRU
  * eviction under the byte bound) and at-most-once dedup (replay, in-flight,
  * eviction, expiry).
  */
@@ -158,6 +158,110 @@ static void test_reasm_mismatch_and_misaligned(void **state)
 	h = piece_hdr(3 * P, P); /* a short piece that is not the last */
 	assert_int_equal(dp_reasm_add(r, &id, &h, buf, P - 1, 1, &out, &hout),
 			 DP_REASM_MISALIGNED);
+	dp_reasm_destroy(r);
+}
+
+/* One piece of message rid from source address ip. */
+static enum dp_reasm_result add_from(struct dp_reasm *r, uint32_t ip, uint64_t rid,
+				     const uint8_t *msg, uint32_t msg_len, uint32_t slot,
+				     uint64_t now, uint8_t **out)
+{
+	uint32_t off = slot * P;
+	uint32_t len = msg_len - off < P ? msg_len - off : P;
+	struct weft_wire_hdr h = piece_hdr(msg_len, off), hout;
+	struct dp_msg_id id = id_of(rid);
+	id.ip = ip;
+	id.port = (uint16_t)rid; /* a flooder varies ports: still one source */
+	return dp_reasm_add(r, &id, &h, msg + off, len, now, out, &hout);
+}
+
+/* A source flooding half-finished largest messages reaches its share
+ * (a quarter of the bytes) and gets BUSY; another source still
+ * reassembles; timeouts give the flooder's room back. */
+static void test_reasm_per_source_bytes(void **state)
+{
+	(void)state;
+	struct dp_reasm *r = dp_reasm_create(16u << 20, 4096);
+	const uint32_t big = WEFT_MAX_MSG_LEN, A = 0x0a0aeb0a, B = 0x0b0aeb0a;
+	uint8_t *msg = pattern(big);
+	uint8_t *out = NULL;
+	unsigned stored = 0;
+	for (uint64_t rid = 1; rid <= 100; rid++) {
+		enum dp_reasm_result res = add_from(r, A, rid, msg, big, 0, 10, &out);
+		assert_true(res == DP_REASM_STORED || res == DP_REASM_BUSY);
+		stored += res == DP_REASM_STORED;
+	}
+	assert_int_equal(stored, (4u << 20) / big); /* the source's share, whole messages */
+	struct dp_reasm_stats st;
+	dp_reasm_get_stats(r, &st);
+	assert_int_equal(st.src_refused, 100 - stored);
+	assert_true(st.bytes <= 4u << 20);
+	assert_int_equal(st.sources, 1);
+	/* Another source: a whole message completes. */
+	uint32_t len = 3 * P + 5;
+	for (uint32_t k = 0; k < 3; k++)
+		assert_int_equal(add_from(r, B, 7, msg, len, k, 11, &out), DP_REASM_STORED);
+	assert_int_equal(add_from(r, B, 7, msg, len, 3, 11, &out), DP_REASM_COMPLETE);
+	assert_memory_equal(out, msg, len);
+	free(out);
+	/* Idle entries time out; the flooder may start again. */
+	assert_int_equal(dp_reasm_expire(r, 11 + WEFT_REASM_TIMEOUT_MS), stored);
+	dp_reasm_get_stats(r, &st);
+	assert_int_equal(st.entries, 0);
+	assert_int_equal(st.bytes, 0);
+	assert_int_equal(st.sources, 0);
+	assert_int_equal(add_from(r, A, 500, msg, big, 0, 2000, &out), DP_REASM_STORED);
+	free(msg);
+	dp_reasm_destroy(r);
+}
+
+/* Entry share: a quarter of max_entries per source. */
+static void test_reasm_per_source_entries(void **state)
+{
+	(void)state;
+	struct dp_reasm *r = dp_reasm_create(64u << 20, 64);
+	uint8_t *msg = pattern(2 * P);
+	uint8_t *out = NULL;
+	for (uint64_t rid = 1; rid <= 16; rid++)
+		assert_int_equal(add_from(r, 1, rid, msg, 2 * P, 0, 1, &out), DP_REASM_STORED);
+	assert_int_equal(add_from(r, 1, 17, msg, 2 * P, 0, 1, &out), DP_REASM_BUSY);
+	/* Pieces of messages it already has are still taken. */
+	assert_int_equal(add_from(r, 1, 3, msg, 2 * P, 1, 1, &out), DP_REASM_COMPLETE);
+	free(out);
+	assert_int_equal(add_from(r, 1, 17, msg, 2 * P, 0, 1, &out), DP_REASM_STORED);
+	for (uint64_t rid = 1; rid <= 16; rid++)
+		assert_int_equal(add_from(r, 2, rid, msg, 2 * P, 0, 1, &out), DP_REASM_STORED);
+	struct dp_reasm_stats st;
+	dp_reasm_get_stats(r, &st);
+	assert_int_equal(st.src_refused, 1);
+	assert_int_equal(st.sources, 2);
+	assert_int_equal(st.entries, 32);
+	free(msg);
+	dp_reasm_destroy(r);
+}
+
+/* A message kept alive by a trickle of pieces still goes after
+ * DP_REASM_MAX_AGE_MS. */
+static void test_reasm_max_age(void **state)
+{
+	(void)state;
+	struct dp_reasm *r = dp_reasm_create(16u << 20, 64);
+	uint32_t len = 200 * P;
+	uint8_t *msg = pattern(len);
+	uint8_t *out = NULL;
+	uint64_t now = 100;
+	uint32_t slot = 0;
+	while (now - 100 <= DP_REASM_MAX_AGE_MS) {
+		assert_int_equal(add_from(r, 1, 1, msg, len, slot++, now, &out), DP_REASM_STORED);
+		assert_int_equal(dp_reasm_expire(r, now), 0);
+		now += WEFT_REASM_TIMEOUT_MS / 2;
+	}
+	assert_int_equal(dp_reasm_expire(r, now), 1);
+	struct dp_reasm_stats st;
+	dp_reasm_get_stats(r, &st);
+	assert_int_equal(st.timeouts, 1);
+	assert_int_equal(st.entries, 0);
+	free(msg);
 	dp_reasm_destroy(r);
 }
 
@@ -371,6 +475,9 @@ int main(void)
 		cmocka_unit_test(test_reasm_timeout),
 		cmocka_unit_test(test_reasm_bounds),
 		cmocka_unit_test(test_reasm_mismatch_and_misaligned),
+		cmocka_unit_test(test_reasm_per_source_bytes),
+		cmocka_unit_test(test_reasm_per_source_entries),
+		cmocka_unit_test(test_reasm_max_age),
 		cmocka_unit_test(test_resp_keep_fetch_gone),
 		cmocka_unit_test(test_resp_bound_evicts_lru),
 		cmocka_unit_test(test_dedup_replay_and_inflight),

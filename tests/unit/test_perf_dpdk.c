@@ -79,7 +79,9 @@ static void test_templates_are_valid_frames(void **state)
 			assert_int_equal(h.magic, WEFT_WIRE_MAGIC);
 			assert_int_equal(h.opcode, put ? WEFT_OP_PUT : WEFT_OP_GET);
 			assert_int_equal(h.client_id, CLIENT);
-			assert_int_equal(h.msg_len, len - WPD_HDRS - sizeof(h));
+			/* the F_COOKIE trailer ends it (wire.h "Trailers") */
+			assert_true(h.flags & WEFT_F_COOKIE);
+			assert_int_equal(h.msg_len, len - WPD_HDRS - sizeof(h) - WEFT_COOKIE_LEN);
 			char key[16];
 			wp_key(key, 16, k);
 			assert_memory_equal(f + WPD_HDRS + sizeof(h) + 4, key, 16);
@@ -228,12 +230,12 @@ static void test_arp_and_control(void **state)
 	memcpy(&xo, f + WPD_HDRS + sizeof(h) + 4, sizeof(xo));
 	assert_int_equal(xo.mode, WEFT_MODE_DEFAULT);
 	assert_int_equal(xo.reserved, 0);
-	assert_int_equal(n, WPD_HDRS + sizeof(h) + h.msg_len);
+	assert_int_equal(n, WPD_HDRS + sizeof(h) + h.msg_len + WEFT_COOKIE_LEN);
 	assert_int_equal(h.request_id, 42);
 	n = wpd_frame_control(&c, CLIENT, WEFT_OP_PING, 43, f);
 	h = hdr_of(f);
 	assert_int_equal(h.msg_len, 0);
-	assert_int_equal(n, WPD_HDRS + sizeof(h));
+	assert_int_equal(n, WPD_HDRS + sizeof(h) + WEFT_COOKIE_LEN);
 }
 
 int main(void)
