@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "fc.h"
+#include "tool_join.h"
 
 uint64_t fc_now_ns(void)
 {
@@ -180,21 +181,7 @@ void fc_run_threads(struct fc *f, unsigned n, void (*fn)(struct fc *, unsigned))
 			exit(2);
 		}
 	}
-	for (unsigned i = 0; i < n; i++)
-		for (;;) {
-			struct timespec ts;
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_nsec += 50000000;
-			if (ts.tv_nsec >= 1000000000) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000;
-			}
-			if (pthread_timedjoin_np(th[i], NULL, &ts) == 0)
-				break;
-			struct timespec zero = { 0, 0 };
-			if (sigtimedwait(&set, NULL, &zero) > 0)
-				atomic_store(&f->stop, true);
-		}
+	tool_join_watching(th, n, &set, &f->stop);
 }
 
 static void usage(void) __attribute__((noreturn));

@@ -56,6 +56,8 @@
 
 #include <weft/weft.h>
 
+#include "tool_join.h"
+
 #define MAX_THREADS 64
 #define N_STATUS 128       /* every status: the node's (< 32) and libweft's (100..) */
 #define MAX_VALUE 4096
@@ -269,24 +271,9 @@ static void run_threads(struct shared *s, void *(*fn)(void *))
 			fprintf(stderr, "weft_load: pthread_create failed\n");
 			exit(2);
 		}
-	for (unsigned i = 0; i < s->a->threads; i++) {
-		/* Wake every 50 ms for a signal; a thread ends by itself at
-		 * the deadline, the op bound or the end of the key list. */
-		for (;;) {
-			struct timespec ts;
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_nsec += 50000000;
-			if (ts.tv_nsec >= 1000000000) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000;
-			}
-			if (pthread_timedjoin_np(th[i], NULL, &ts) == 0)
-				break;
-			struct timespec zero = { 0, 0 };
-			if (sigtimedwait(&set, NULL, &zero) > 0)
-				atomic_store(&s->stop, true);
-		}
-	}
+	/* A thread ends by itself at the deadline, the op bound or the end
+	 * of the key list; a signal ends them all. */
+	tool_join_watching(th, s->a->threads, &set, &s->stop);
 }
 
 static void print_by_status(struct shared *s)

@@ -73,6 +73,8 @@
 
 #include <weft/weft.h>
 
+#include "tool_join.h"
+
 #define MAX_CONSUMERS 64
 #define N_STATUS 128        /* every status: the node's (< 32) and libweft's (100..) */
 #define BODY_SHOWN 200      /* body bytes written per line */
@@ -341,21 +343,7 @@ static void run_threads(struct shared *s, unsigned n, void *(*fn)(void *), bool 
 			exit(2);
 		}
 	}
-	for (unsigned i = 0; i < n; i++)
-		for (;;) {
-			struct timespec ts;
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_nsec += 50000000;
-			if (ts.tv_nsec >= 1000000000) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000;
-			}
-			if (pthread_timedjoin_np(th[i], NULL, &ts) == 0)
-				break;
-			struct timespec zero = { 0, 0 };
-			if (sigtimedwait(&set, NULL, &zero) > 0)
-				atomic_store(&s->stop, true);
-		}
+	tool_join_watching(th, n, &set, &s->stop);
 }
 
 /* Writes "HEAD by status NAME=n...\n" to stderr in one write(2), so the
