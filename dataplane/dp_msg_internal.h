@@ -74,6 +74,10 @@ uint8_t *dp_msg_list_write(uint8_t *w, struct weft_msg *const *msgs, const uint1
 			   uint32_t n);
 /* Iterates a message list: *pos from 0; false at its end or when the
  * next message is malformed (*bad set). */
+/* Whether list[0..len) is exactly count well-formed messages (records:
+ * MSG_REPL records, APPEND carrying data and the others none; else
+ * messages of kind 0), each with valid properties. Pure. */
+bool dp_msg_list_ok(const uint8_t *list, uint32_t len, uint32_t count, bool records);
 bool dp_msg_list_next(const uint8_t *list, uint32_t len, uint32_t *pos, struct weft_msg_hdr *h,
 		      const uint8_t **data, bool *bad);
 /* Answers a RECEIVE (immediate or parked) with dl. */

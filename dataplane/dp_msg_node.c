@@ -18,30 +18,6 @@
 
 #include "dp_msg_internal.h"
 
-/* Checks a message list of exactly count well-formed messages (APPEND
- * records carry data; others none). */
-static bool list_ok(const uint8_t *list, uint32_t len, uint32_t count, bool records)
-{
-	uint32_t pos = 0, seen = 0;
-	struct weft_msg_hdr h;
-	const uint8_t *data;
-	bool bad = false;
-	while (seen < count && dp_msg_list_next(list, len, &pos, &h, &data, &bad)) {
-		if (records) {
-			if (h.kind < WEFT_MSGREC_APPEND || h.kind > WEFT_MSGREC_TRIM)
-				return false;
-			if (h.kind != WEFT_MSGREC_APPEND && (h.props_len | h.body_len) != 0)
-				return false;
-		} else if (h.kind != 0) {
-			return false;
-		}
-		if (h.props_len > 0 && !weft_msg_props_valid(data, h.props_len))
-			return false;
-		seen++;
-	}
-	return !bad && seen == count && pos == len;
-}
-
 static struct weft_dest *dest_with(struct dp_lcore *lc, const struct weft_dp_members *topo,
 				   const struct dp_req *req, const struct weft_dest_opts *o)
 {
@@ -62,7 +38,7 @@ static void serve_repl(struct dp_lcore *lc, const struct dp_req *req,
 	memcpy(&x, req->extras, sizeof(x));
 	struct weft_dest_opts o;
 	if (weft_dest_opts_from_wire(&x.opts, &o) != 0 ||
-	    !list_ok(req->value, req->value_len, x.count, true)) {
+	    !dp_msg_list_ok(req->value, req->value_len, x.count, true)) {
 		dp_answer(lc, req, WEFT_ST_BAD_REQUEST, NULL, 0, NULL, 0);
 		lc->c.errors++;
 		return;
@@ -168,7 +144,7 @@ static void serve_deliver(struct dp_lcore *lc, const struct dp_req *req,
 	struct weft_x_topic_deliver x;
 	memcpy(&x, req->extras, sizeof(x));
 	if (weft_dest_kind_of((const char *)req->name, req->hdr.name_len) != WEFT_DEST_TOPIC ||
-	    x.count > WEFT_MAX_RECEIVE || !list_ok(req->value, req->value_len, x.count, false)) {
+	    x.count > WEFT_MAX_RECEIVE || !dp_msg_list_ok(req->value, req->value_len, x.count, false)) {
 		dp_answer(lc, req, WEFT_ST_BAD_REQUEST, NULL, 0, NULL, 0);
 		lc->c.errors++;
 		return;

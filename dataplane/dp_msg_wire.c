@@ -1,8 +1,9 @@
 /*
  * dp_msg_wire.c — the bytes of messaging in the dataplane: message lists
- * (wire.h struct weft_msg_hdr + props + body), the token a parked RECEIVE
- * keeps, answers to RECEIVEs, and the msg sink that collects records for
- * the other owners and turns them into MSG_REPL messages.
+ * (wire.h struct weft_msg_hdr + props + body: walking and checking them),
+ * the token a parked RECEIVE keeps, answers to RECEIVEs, and the msg sink
+ * that collects records for the other owners and turns them into MSG_REPL
+ * messages.
  *
  * A RECEIVE answered with messages is remembered for at-most-once as GONE
  * (the node keeps no message list for replay: a retransmission is told to
@@ -236,4 +237,28 @@ void dp_msg_ctx_flush(struct dp_msg_ctx *x,
 {
 	dp_msg_recs_flush(x->lc, x->recs, x->n_recs, fn, arg);
 	dp_msg_ctx_release(x);
+}
+
+/* Checks a message list of exactly count well-formed messages (APPEND
+ * records carry data; others none). */
+bool dp_msg_list_ok(const uint8_t *list, uint32_t len, uint32_t count, bool records)
+{
+	uint32_t pos = 0, seen = 0;
+	struct weft_msg_hdr h;
+	const uint8_t *data;
+	bool bad = false;
+	while (seen < count && dp_msg_list_next(list, len, &pos, &h, &data, &bad)) {
+		if (records) {
+			if (h.kind < WEFT_MSGREC_APPEND || h.kind > WEFT_MSGREC_TRIM)
+				return false;
+			if (h.kind != WEFT_MSGREC_APPEND && (h.props_len | h.body_len) != 0)
+				return false;
+		} else if (h.kind != 0) {
+			return false;
+		}
+		if (h.props_len > 0 && !weft_msg_props_valid(data, h.props_len))
+			return false;
+		seen++;
+	}
+	return !bad && seen == count && pos == len;
 }

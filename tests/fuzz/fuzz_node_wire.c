@@ -11,9 +11,8 @@
  *
  * Not reached: dp_msg_node.c's serve_* themselves, which need a live lcore
  * (a DPDK port, the node's registry, its answer path). The whole-list check
- * they start with, dp_msg_node.c's static list_ok, is restated here (check
- * every message, then count and end) over the real dp_msg_list_next and
- * weft_msg_props_valid, and the apply loop follows serve_repl's.
+ * they start with is the real dp_msg_list_ok, and the apply loop follows
+ * serve_repl's.
  *
  * Input layout: [0] opcode: 0 REPLICATE, 1 MSG_REPL, 2 TOPIC_JOIN,
  * 3 TOPIC_DELIVER (mod 4); [1] bit 0: a queue rather than a topic for
@@ -60,7 +59,8 @@ static void replicate(const struct dp_req *req, const uint8_t *end)
 	check(n == x.count && pos == req->value_len);
 }
 
-/* dp_msg_node.c's list_ok: count messages exactly, each well formed. */
+/* The lcore's whole-list check (dp_msg_list_ok), after a walk that
+ * asserts dp_msg_list_next never hands out bytes past the list. */
 static bool list_ok(const uint8_t *list, uint32_t len, uint32_t count, bool records)
 {
 	uint32_t pos = 0, seen = 0;
@@ -69,19 +69,9 @@ static bool list_ok(const uint8_t *list, uint32_t len, uint32_t count, bool reco
 	bool bad = false;
 	while (seen < count && dp_msg_list_next(list, len, &pos, &h, &data, &bad)) {
 		check(data + h.props_len + h.body_len <= list + len);
-		if (records) {
-			if (h.kind < WEFT_MSGREC_APPEND || h.kind > WEFT_MSGREC_TRIM)
-				return false;
-			if (h.kind != WEFT_MSGREC_APPEND && (h.props_len | h.body_len) != 0)
-				return false;
-		} else if (h.kind != 0) {
-			return false;
-		}
-		if (h.props_len > 0 && !weft_msg_props_valid(data, h.props_len))
-			return false;
 		seen++;
 	}
-	return !bad && seen == count && pos == len;
+	return dp_msg_list_ok(list, len, count, records);
 }
 
 static void sink_deliver(void *ctx, struct weft_dest *d, const struct weft_delivery *dl)
