@@ -64,6 +64,8 @@ struct weft_ctl_args {
 	unsigned mem_mb;
 	bool verbose;
 	bool clustered;        /* --clustered: multicast discovery */
+	bool restarted;        /* not an option: weftd sets it when the home
+	                          existed (this node id ran before) */
 	uint32_t mcast_group;  /* network order; default WEFT_DP_DEFAULT_GROUP */
 	uint32_t peers[WEFT_CTL_MAX_PEERS]; /* --peers, network order */
 	unsigned n_peers;
@@ -149,8 +151,10 @@ bool weft_ctl_cluster_left(const struct weft_ctl_cluster *cl);
 
 /* Publishes a one-member snapshot (view 0): this node alone (single node,
  * or a clustered node before its first view; name a->node_name, address
- * a->bind_ip) owning all a->segments segments (one owner each). 0, -EINVAL
- * (id not a UUID), -ENOMEM. */
+ * a->bind_ip) owning all a->segments segments (one owner each); a restarted
+ * clustered node (a->restarted) is published as not listed in it (self
+ * WEFT_DP_SELF_NONE: no shared-cache key is served until it joins). 0,
+ * -EINVAL (id not a UUID), -ENOMEM. */
 int weft_ctl_publish_self(struct weft_dp *dp, const struct weft_ctl_args *a, const char *id,
 			  uint16_t data_port, uint64_t start_unix_ms);
 

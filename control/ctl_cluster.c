@@ -26,7 +26,9 @@
  *    counter; while handing off, it is that view's table without this node;
  *  - a new view is published only once every member's record (address) is
  *    known, or after CL_INFO_WAIT_MS: a member published without one would
- *    look dead to the lcores, which would then skip it;
+ *    look dead to the lcores, which would then skip it; a record of an
+ *    older life of that member (a graceful leave, then a restart) gives
+ *    its address, not its state (LEFT would make the lcores skip it);
  *  - the rebalancer hears of a view once, only if it includes this node,
  *    and only after a grace period that follows its publication (no lcore
  *    still writes under the old table);
@@ -225,6 +227,15 @@ int weft_ctl_publish_self(struct weft_dp *dp, const struct weft_ctl_args *a, con
 		struct weft_dp_members h;
 		struct weft_dp_member m[1];
 	} one = {.h = {.view = 0, .coordinator = 0, .self = 0, .n = 1}};
+	/* A clustered node that ran before under this id (a restart, maybe
+	 * after a kill -9) is, until it joins, outside the cluster's view,
+	 * which may still list its previous life: published as not listed
+	 * (self NONE), its lcores answer keyed ops of shared caches BUSY
+	 * rather than from its empty store (dp_route.c): a read would say
+	 * NOT_FOUND for a key the cluster holds, a write would be acknowledged
+	 * unreplicated. A new node keeps serving before its first view. */
+	if (a->restarted && (a->clustered || a->n_peers > 0))
+		one.h.self = WEFT_DP_SELF_NONE;
 	struct weft_swim_view_member self = {.nonce = start_unix_ms};
 	fill_member(&one.h.m[0], a->node_name, id, ntohl(a->bind_ip), data_port,
 		    WEFT_DP_MEMBER_ALIVE, start_unix_ms);
@@ -267,6 +278,25 @@ static int seg_table_without_self(struct weft_ctl_cluster *cl, uint32_t self,
 	return 0;
 }
 
+/* The record of view member m: 0, or -ENOENT when this node has none. A
+ * record of an older life of that member (smaller nonce) gives its
+ * address but not its state: a node that left gracefully and restarts
+ * under the same id rejoins in a view that reaches the other members
+ * before its new record does, and the old record says LEFT. Published
+ * LEFT, the new life would be no replication target (dp_route.c): its
+ * segments' writes would be acknowledged without the copy on it while it
+ * serves their reads. The view's coordinator admitted the new life: it is
+ * published ALIVE until its own record arrives. */
+static int member_record(const struct weft_ctl_cluster *cl, const struct weft_swim_view_member *m,
+			 struct weft_swim_member_info *info)
+{
+	if (weft_swim_member_info(cl->swim, &m->id, info) != 0)
+		return -ENOENT;
+	if (info->nonce < m->nonce)
+		info->state = WEFT_SWIM_ALIVE;
+	return 0;
+}
+
 /* True when this node holds the record (address) of every member of v. */
 static bool members_known(const struct weft_ctl_cluster *cl, const struct weft_swim_view_member *v,
 			  uint32_t n)
@@ -274,7 +304,7 @@ static bool members_known(const struct weft_ctl_cluster *cl, const struct weft_s
 	struct weft_swim_member_info info;
 
 	for (uint32_t i = 0; i < n; i++)
-		if (weft_swim_member_info(cl->swim, &v[i].id, &info) != 0 || info.addr.ip == 0)
+		if (member_record(cl, &v[i], &info) != 0 || info.addr.ip == 0)
 			return false;
 	return true;
 }
@@ -348,7 +378,7 @@ static void publish(struct weft_ctl_cluster *cl)
 	for (uint32_t i = 0; i < n; i++) {
 		char id[37];
 		id_format(&v[i].id, id);
-		if (weft_swim_member_info(cl->swim, &v[i].id, &info) != 0) {
+		if (member_record(cl, &v[i], &info) != 0) {
 			memset(&info, 0, sizeof(info));
 			info.state = WEFT_SWIM_DEAD;
 		}

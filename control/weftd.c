@@ -115,6 +115,7 @@ int main(int argc, char **argv)
 	}
 	weft_ctl_log(WEFT_LOG_INFO, "home %s, node id %s (%s)", a.home, id,
 		     created ? "new" : "existing");
+	a.restarted = !created;
 	if (weft_ctl_signals_install() != 0) {
 		weft_ctl_log(WEFT_LOG_ERROR, "cannot install signal handlers");
 		return 1;
@@ -181,6 +182,17 @@ int main(int argc, char **argv)
 		weft_ctl_log(WEFT_LOG_ERROR, "dataplane setup failed: %s", strerror(errno));
 		goto out;
 	}
+	/* The lcores route by the snapshot: with none at all a clustered
+	 * node's would serve every key here. The first one (this node alone;
+	 * a restarted clustered node not listed in it) is up before they
+	 * start; weft_ctl_cluster_create publishes it again. */
+	struct timeval tv;
+	gettimeofday(&tv, NULL);
+	rc = weft_ctl_publish_self(dp, &a, id, cfg.udp_port,
+				   (uint64_t)tv.tv_sec * 1000u + (uint64_t)tv.tv_usec / 1000u);
+	if (rc < 0)
+		weft_ctl_log(WEFT_LOG_WARN, "cannot publish the topology snapshot: %s",
+			     strerror(-rc));
 	rc = weft_dp_start(dp);
 	if (rc < 0) {
 		weft_ctl_log(WEFT_LOG_ERROR, "cannot launch worker lcores: %s", strerror(-rc));
@@ -204,14 +216,6 @@ int main(int argc, char **argv)
 			     "node %s joining a cluster on %s:%u (multicast %s%s, %u peer(s))",
 			     a.node_name, a.bind, cfg.ctl_port, a.clustered ? "on " : "off",
 			     a.clustered ? group : "", a.n_peers);
-	} else {
-		struct timeval tv;
-		gettimeofday(&tv, NULL);
-		rc = weft_ctl_publish_self(dp, &a, id, cfg.udp_port,
-					   (uint64_t)tv.tv_sec * 1000u + (uint64_t)tv.tv_usec / 1000u);
-		if (rc < 0)
-			weft_ctl_log(WEFT_LOG_WARN, "cannot publish the topology snapshot: %s",
-				     strerror(-rc));
 	}
 	/* The sessions service (ctl_sessions.h): session events and expiry. A
 	 * node without it still serves sessions (logged): the other owners'

@@ -34,6 +34,15 @@
  * second or two). So does a node that does not own the segment of a
  * CREATE forwarded to it (the sender's view is older than its own).
  *
+ * A node outside the view it holds (self NONE: it left and hears the view
+ * without it, or a new life hears one listing its previous life) owns
+ * nothing: a client's GET or write of a distributed or replicated cache
+ * goes to the segment's acting primary in that view (BUSY when that is
+ * this node's own address, a previous life not dropped yet); a node
+ * request is answered BUSY; MULTI_GET marks every key NOT_OWNER. Served
+ * here, a read would come from a stale or empty store and a write would
+ * be acknowledged unreplicated.
+ *
  * A request from a node (WEFT_F_NODE) is never forwarded again, but for
  * that session read-through: when two nodes briefly disagree on the view,
  * the receiver serves it rather than bounce it. A node request reaching
@@ -126,8 +135,23 @@ static bool target_unknown(const struct weft_dp_members *t, uint8_t mode, uint32
 	return false;
 }
 
+/* Whether the snapshot is a view that does not list this node: it left
+ * (its hand-off is done and it hears the view without it) or it is a new
+ * life that hears a view listing its previous one, or one it has not
+ * joined yet. Such a node owns no segment: its store is a stale copy
+ * (left) or empty (new life), replication no longer reaches it, and
+ * dp_members_has_table is false for it, so without this check it would
+ * serve reads and apply writes locally (no replication) and answer them. */
+static bool outside_view(const struct weft_dp_members *topo)
+{
+	return topo != NULL && topo->self == WEFT_DP_SELF_NONE && topo->n > 0 &&
+	       topo->owners > 0 && topo->seg_owner != NULL;
+}
+
 bool dp_route_owns(const struct weft_dp_members *topo, uint8_t mode, uint64_t h)
 {
+	if (mode == WEFT_MODE_DISTRIBUTED && outside_view(topo))
+		return false; /* a view without this node: it owns nothing */
 	if (mode != WEFT_MODE_DISTRIBUTED || !dp_members_has_table(topo))
 		return true;
 	const uint16_t *o = topo->seg_owner +
@@ -162,6 +186,27 @@ static enum dp_route busy(struct dp_lcore *lc, const struct dp_req *req)
 	lc->c.errors++;
 	dp_answer(lc, req, WEFT_ST_BUSY, NULL, 0, NULL, 0);
 	return DP_ROUTE_ANSWERED;
+}
+
+/* A GET or a write of a shared cache on a node outside the view: sent to
+ * the segment's acting primary in that view. Refused BUSY (nothing
+ * applied) when it came from another node (its view still names this
+ * node; forwarding again could bounce it back), when the view has no live
+ * owner, or when the acting primary is this node's own address (a
+ * previous life the view has not dropped yet). */
+static enum dp_route outside_forward(struct dp_lcore *lc, const struct weft_dp_members *topo,
+				     const struct dp_req *req)
+{
+	if (req->hdr.flags & WEFT_F_NODE)
+		return busy(lc, req);
+	uint32_t p = acting_primary(topo, weft_wire_segment(req->key_hash, topo->seg_log2));
+	if (p == WEFT_DP_SELF_NONE ||
+	    (topo->m[p].ip == lc->dp->bind_ip &&
+	     rte_cpu_to_be_16(topo->m[p].port) == lc->dp->udp_port))
+		return busy(lc, req);
+	lc->c.not_owner++;
+	dp_rpc_forward(lc, topo, req, p);
+	return DP_ROUTE_FORWARDED;
 }
 
 /* A SESSION op this node must not serve from its store for now: it is in
@@ -216,7 +261,11 @@ enum dp_route dp_route_request(struct dp_lcore *lc, const struct weft_dp_members
 		dp_answer(lc, req, WEFT_ST_NO_QUORUM, NULL, 0, NULL, 0);
 		return DP_ROUTE_ANSWERED;
 	}
-	if (!dp_members_has_table(topo) || (op != WEFT_OP_GET && !write))
+	if (op != WEFT_OP_GET && !write)
+		return DP_ROUTE_LOCAL;
+	if (outside_view(topo) && mode != WEFT_MODE_INVALIDATED)
+		return outside_forward(lc, topo, req);
+	if (!dp_members_has_table(topo))
 		return DP_ROUTE_LOCAL;
 	uint32_t seg = weft_wire_segment(req->key_hash, topo->seg_log2);
 	if ((req->hdr.flags & WEFT_F_NODE) || mode == WEFT_MODE_INVALIDATED)

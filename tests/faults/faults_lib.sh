@@ -233,10 +233,7 @@ fx_check() {
 # with the bug's name and not counted, as the simulator's known-bug seeds;
 # everything else they check (setup, bounded waits) still counts. Remove a
 # name once its bug is fixed.
-declare -A FX_KNOWN_BUGS=(
-  [rolling-restart]="K1: an acknowledged write read back older after a node restarts and rejoins"
-  [soak]="K2: a stale or nil read of an existing key around a kill -9"
-)
+declare -A FX_KNOWN_BUGS=()
 
 # fx_result NAME DOUBLE_SINGLETONS VERDICT REASON: prints the FAULTS line
 # (and the reason when it fails); counts a failure unless VERDICT is ok or
