@@ -233,7 +233,9 @@ fx_check() {
 # with the bug's name and not counted, as the simulator's known-bug seeds;
 # everything else they check (setup, bounded waits) still counts. Remove a
 # name once its bug is fixed.
-declare -A FX_KNOWN_BUGS=()
+declare -A FX_KNOWN_BUGS=(
+  [soak]="K3: after the last kill a queue consumer keeps getting NOT_OWNER from the restarted node, whose error count grows in the quiet phase"
+)
 
 # fx_result NAME DOUBLE_SINGLETONS VERDICT REASON: prints the FAULTS line
 # (and the reason when it fails); counts a failure unless VERDICT is ok or

@@ -17,8 +17,9 @@
 # RSS bound: the EAL's --mem 256 MiB (touched as mbufs and rings are used)
 # + the reassembly table's 64 MiB + the response memory's 64 MiB + the
 # 16 MiB caches with their index + allocator and binary slack: 512 MiB; a weftd
-# built with AddressSanitizer adds its quarantine (256 MiB) and shadow (1/8
-# of the heap): 800 MiB then. A leak or an unbounded table passes it within
+# built with AddressSanitizer adds its quarantine (256 MiB), shadow (1/8
+# of the heap) and a redzone around every allocation (the caches' many
+# small entries): 1024 MiB then (809 MiB seen in CI). A leak or an unbounded table passes it within
 # seconds at these rates (without the per-source bound the second client's
 # requests fail; without timeouts the table never empties).
 # Bounded: ~20 s (~25 s under ASan); every wait has a deadline. Subnet
@@ -28,7 +29,7 @@ weft_require_root
 
 RSS_BOUND_MB=512
 if readelf -d "$WEFTD" 2>/dev/null | grep -q 'NEEDED.*libasan'; then
-  RSS_BOUND_MB=800 # ASan's quarantine and shadow memory
+  RSS_BOUND_MB=1024 # ASan's quarantine, shadow memory and redzones
 fi
 ns=wf$$
 fns=wff$$ # the flooder's own namespace
