@@ -219,13 +219,14 @@ static inline void dp_learn(struct dp_node *n, const uint8_t mac[6], const uint8
 	dp_free_all(out, dp_poll(n, out, s)); /* the ARP reply */
 }
 
-/* Publishes view `view` of k members mm[] (index 0 this node, at most 3,
- * named n<i>, each at its ip:n->port) with one segment owned by
- * owner[0..n_owners), and the read-through table prev (NULL: none) until
- * prev_until_ms. */
-static inline void dp_publish(struct dp_node *n, uint64_t view, const struct member_spec *mm,
-			      uint32_t k, const uint16_t *owner, uint16_t n_owners,
-			      bool no_quorum, const uint16_t *prev, uint64_t prev_until_ms)
+/* Publishes view `view` of k members mm[] (at most 3, named n<i>, each at
+ * its ip:n->port), this node at index self (WEFT_DP_SELF_NONE: not
+ * listed), with one segment owned by owner[0..n_owners), and the
+ * read-through table prev (NULL: none) until prev_until_ms. */
+static inline void dp_publish_as(struct dp_node *n, uint64_t view, uint32_t self,
+				 const struct member_spec *mm, uint32_t k, const uint16_t *owner,
+				 uint16_t n_owners, bool no_quorum, const uint16_t *prev,
+				 uint64_t prev_until_ms)
 {
 	struct {
 		struct weft_dp_members h;
@@ -243,7 +244,7 @@ static inline void dp_publish(struct dp_node *n, uint64_t view, const struct mem
 	}
 	v.h.view = view;
 	v.h.n = k;
-	v.h.self = 0;
+	v.h.self = self;
 	v.h.seg_log2 = 0;
 	v.h.owners = n_owners;
 	v.h.no_quorum = no_quorum;
@@ -251,6 +252,14 @@ static inline void dp_publish(struct dp_node *n, uint64_t view, const struct mem
 	v.h.seg_prev = prev;
 	v.h.seg_prev_until_ms = prev_until_ms;
 	assert_int_equal(weft_dp_publish_members(n->fp.dp, &v.h), 0);
+}
+
+/* dp_publish_as with this node at index 0 of mm[]. */
+static inline void dp_publish(struct dp_node *n, uint64_t view, const struct member_spec *mm,
+			      uint32_t k, const uint16_t *owner, uint16_t n_owners,
+			      bool no_quorum, const uint16_t *prev, uint64_t prev_until_ms)
+{
+	dp_publish_as(n, view, 0, mm, k, owner, n_owners, no_quorum, prev, prev_until_ms);
 }
 
 /* The REPLICATE message r carries for cache: its one entry (*e, *key,

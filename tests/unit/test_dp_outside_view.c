@@ -48,31 +48,17 @@ static uint64_t client_req(uint8_t op, uint8_t flags, const char *key, const cha
 	return rid;
 }
 
-/* Publishes view `view` of members m[0..k) (their data ports NODE_PORT),
- * this node at index self (WEFT_DP_SELF_NONE: not listed), one segment
- * owned by owner[0..n_owners). */
+/* Publishes the next view of members ip[0..k) (all alive), this node at
+ * index self (WEFT_DP_SELF_NONE: not listed), one segment owned by
+ * owner[0..n_owners). */
 static void publish_view(const uint8_t *const *ip, uint32_t k, uint32_t self,
 			 const uint16_t *owner, uint16_t n_owners)
 {
-	struct {
-		struct weft_dp_members h;
-		struct weft_dp_member m[3];
-	} v;
+	struct member_spec mm[3];
 	assert_true(k <= 3);
-	memset(&v, 0, sizeof(v));
-	for (uint32_t i = 0; i < k; i++) {
-		snprintf(v.m[i].name, sizeof(v.m[i].name), "m%u", i);
-		v.m[i].ip = dp_ip4(ip[i]);
-		v.m[i].port = NODE_PORT;
-		v.m[i].state = WEFT_DP_MEMBER_ALIVE;
-	}
-	v.h.view = ++T.view;
-	v.h.n = k;
-	v.h.self = self;
-	v.h.seg_log2 = 0;
-	v.h.owners = n_owners;
-	v.h.seg_owner = owner;
-	assert_int_equal(weft_dp_publish_members(T.fp.dp, &v.h), 0);
+	for (uint32_t i = 0; i < k; i++)
+		mm[i] = (struct member_spec){ip[i], WEFT_DP_MEMBER_ALIVE};
+	dp_publish_as(&T, ++T.view, self, mm, k, owner, n_owners, false, NULL, 0);
 }
 
 /* While this node is the only member (its own table: served here), the
