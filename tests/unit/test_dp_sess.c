@@ -1144,7 +1144,11 @@ static void test_expire_never_loses_a_concurrent_access(void **state)
 		new_id(r.ids[i]);
 		r.ids[i][1] = (uint8_t)i; /* unique here and apart from other tests' ids */
 		r.ids[i][2] = 0x5a;
-		plant(r.ids[i], 1, now - 5000, 0, NULL, 0); /* 1 s timeout, idle 5 s: due */
+		/* 60 s timeout, idle 10 min: due. The racer's access (at now)
+		 * keeps a session from being due for 60 s + slack: far longer
+		 * than this loop, however loaded the machine (with a 1 s
+		 * timeout a slow run saw a stored access legitimately expire). */
+		plant(r.ids[i], 60, now - 600000, 0, NULL, 0);
 	}
 	r.c = store();
 	r.fresh_ms = now;
