@@ -237,6 +237,21 @@ declare -A FX_KNOWN_BUGS=(
   [soak]="K3: after the last kill a queue consumer keeps getting NOT_OWNER from the restarted node, whose error count grows in the quiet phase"
 )
 
+# Failed scenarios, "NAME: REASON (seed N)", listed again at the end of
+# the run (a CI log shows its tail).
+FX_FAILED=()
+
+# fx_keep_logs NAME: copies the scenario's node and netem logs to
+# $FX_RESULTS/NAME-logs (the run's temporary directory goes at exit).
+fx_keep_logs() {
+  local f
+  mkdir -p "$FX_RESULTS/$1-logs"
+  for f in "$WEFT_TMP"/*.log; do
+    [ -f "$f" ] && cp "$f" "$FX_RESULTS/$1-logs/"
+  done
+  return 0
+}
+
 # fx_result NAME DOUBLE_SINGLETONS VERDICT REASON: prints the FAULTS line
 # (and the reason when it fails); counts a failure unless VERDICT is ok or
 # the scenario is a known bug's.
@@ -251,13 +266,12 @@ fx_result() {
     echo "ok   - $name${why:+ ($why)}"
   elif [ -n "${FX_KNOWN_BUGS[$name]:-}" ]; then
     echo "KNOWN-BUG - $name: $why (${FX_KNOWN_BUGS[$name]}; seed $FX_SEED; history kept in $FX_RESULTS/$name.history)"
+    fx_keep_logs "$name"
   else
     echo "FAIL - $name: $why (seed $FX_SEED; history kept in $FX_RESULTS/$name.history)"
     _failures=$((_failures + 1))
-    for n in "${FX_NODES[@]}"; do
-      mkdir -p "$FX_RESULTS/$name-logs"
-      cp "$WEFT_TMP/$n.log" "$FX_RESULTS/$name-logs/" 2>/dev/null || true
-    done
+    FX_FAILED+=("$name: $why (seed $FX_SEED)")
+    fx_keep_logs "$name"
   fi
 }
 

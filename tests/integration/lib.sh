@@ -21,6 +21,9 @@ _failures=0
 _checks=0
 
 _interrupted=0
+# 1: a failed test prints the tail of every log of $WEFT_TMP at exit (a
+# runner that keeps its logs elsewhere sets 0).
+_dump_logs=1
 
 weft_remove_network() {
   for l in "${_links[@]}"; do ip link del "$l" 2>/dev/null || true; done
@@ -45,7 +48,7 @@ weft_cleanup() {
     wait "$pid" 2>/dev/null || true
   done
   weft_remove_network
-  if [ $rc -ne 0 ] || [ $_failures -ne 0 ]; then
+  if { [ $rc -ne 0 ] || [ $_failures -ne 0 ]; } && [ "$_dump_logs" = 1 ]; then
     for f in "$WEFT_TMP"/*.log; do
       [ -f "$f" ] && { echo "--- $f (last 30 lines)"; tail -n 30 "$f"; }
     done
