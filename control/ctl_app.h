@@ -61,7 +61,11 @@ struct ctl_apps_cfg {
 };
 /* NULL + errno. Control thread. */
 struct ctl_apps *ctl_apps_create(const struct ctl_apps_cfg *cfg);
-/* Undeploys every app (fini, daemons stopped), stops the pool. */
+/* Undeploys every app (fini, daemons stopped), including one whose load
+ * is in flight when it begins, then stops the services and the pool and
+ * frees what is left: an app whose undeploy did not finish (its code was
+ * still running) is freed without fini once the pool's threads are
+ * joined. Control thread (QSBR offline inside). */
 void ctl_apps_destroy(struct ctl_apps *rt);
 /* Control thread, about every second: notices deployments and
  * undeployments. */

@@ -19,10 +19,17 @@
  * text (wire.h: "app" lines for the loaded apps, then the services'
  * daemon and job lines) and publishes it with weft_dp_apps_publish.
  *
- * Shutdown (ctl_apps_destroy): every app is undeployed through the pool
- * (listeners, daemons and jobs, fini), then the services stop, then the
- * pool; the caller goes QSBR offline meanwhile, since pool threads close
- * their in-node clients (a grace period) as they end.
+ * Shutdown (ctl_apps_destroy): rt->closing is set, so no op installs an
+ * app any more (ctl_apps_load.c); destroy waits until no op is in flight
+ * and no app is installed, submitting an undeploy op (listeners, daemons
+ * and jobs, fini) for every app installed, then the services stop, then
+ * the pool; last, the apps whose undeploy could not finish (rt->kept) are
+ * freed, since no thread can run their code any more. The caller goes
+ * QSBR offline meanwhile, since pool threads close their in-node clients
+ * (a grace period) as they end. Bounds: each undeploy's (listeners and
+ * services, 10 s each); an op in flight whose init does not return is
+ * waited for (logged every 5 s), as is app code that never returns (the
+ * pool's stop joins its threads).
  */
 #include <errno.h>
 #include <dirent.h>
@@ -254,6 +261,7 @@ void ctl_apps_destroy(struct ctl_apps *rt)
 	ctl_services_destroy(rt->sv);
 	weft_dp_apps_publish(rt->cfg.dp, "", 0); /* none any more */
 	ctl_pool_fini(&rt->pool);
+	ctl_apps_release_kept(rt); /* every thread that ran app code is joined */
 	pthread_key_delete(rt->tkey);
 	pthread_mutex_destroy(&rt->mu);
 	pthread_cond_destroy(&rt->cv);

@@ -7,12 +7,26 @@
  * init; undeploy).
  *
  * Locking: rt->mu guards the slot list's links and busy/app fields, every
- * app's listener list and stopping flag; rt->cv is broadcast when an op, a
- * listener or the status job ends. The pool has its own lock (struct
- * ctl_pool). Slots are created and freed only by the control thread
- * (tick, destroy), under rt->mu, and only while no op is in flight for
- * them (!busy); the control thread reads the links without the lock,
- * other threads (the status job) with it.
+ * app's listener list and stopping flag, the kept list and rt->closing;
+ * rt->cv is broadcast when an op, a listener or the status job ends. The
+ * pool has its own lock (struct ctl_pool). Slots are created and freed
+ * only by the control thread (tick, destroy), under rt->mu, and only while
+ * no op is in flight for them (!busy); the control thread reads the links
+ * without the lock, other threads (the status job) with it.
+ *
+ * Every loaded app is in exactly one place until it is freed: a slot's
+ * app field (installed), the op that loads or unloads it (the slot is
+ * busy meanwhile), or rt->kept (its undeploy could not finish: a listener
+ * still in a callback, or a daemon or job that did not end in time; its
+ * code may still run). None is dropped: ctl_apps_destroy frees the kept
+ * ones once every thread that could run their code is joined.
+ *
+ * Shutdown: rt->closing is set (under rt->mu) when ctl_apps_destroy
+ * begins and never cleared. From then on no op installs an app: an op that
+ * starts later loads nothing, and an app whose load was already running
+ * is unloaded by that same op as soon as its init returns. Ops in flight
+ * keep their slot busy, so destroy's wait for "no slot busy or loaded"
+ * cannot end before they do.
  */
 #ifndef WEFT_CTL_APPS_INTERNAL_H
 #define WEFT_CTL_APPS_INTERNAL_H
@@ -94,6 +108,7 @@ struct ctl_app {
 	bool stopping;              /* undeploy begun: listeners end */
 	unsigned listeners_running; /* listener jobs not yet ended */
 	struct ctl_listener *listeners;
+	struct ctl_app *kept_next;  /* in rt->kept */
 };
 
 /* Where an app comes from, in order of precedence. */
@@ -147,7 +162,9 @@ struct ctl_apps {
 	uint64_t generation;        /* last one given (rt->mu) */
 	uint64_t next_tick_ms;
 	bool status_busy;           /* a status job is queued or running (mu) */
-	bool closing;
+	bool closing;               /* destroy has begun (mu): no op installs
+	                               an app any more */
+	struct ctl_app *kept;       /* undeploys that could not finish (mu) */
 };
 
 /* ctl_apps_scan.c: compares the sources with the slots and submits ops
@@ -156,11 +173,20 @@ struct ctl_apps {
 void ctl_apps_reconcile(struct ctl_apps *rt, bool sources, uint64_t now_ms);
 
 /* ctl_apps_load.c */
-/* The deploy op's body (a pool job; frees op). */
+/* The deploy op's body (a pool job; frees op). Once rt->closing is set it
+ * installs nothing (see the top comment). */
 void ctl_apps_op_run(void *op);
 /* Undeploys app (listeners stopped, services told, fini, dlclose,
- * private copy removed) and frees it. A pool thread. */
+ * private copy removed) and frees it; when a listener, a daemon or a job
+ * does not end in time, app goes to rt->kept instead (still loaded, no
+ * fini). A pool thread. */
 void ctl_apps_unload(struct ctl_apps *rt, struct ctl_app *app);
+/* Frees the apps in rt->kept: private copies removed, structs and
+ * listener records freed. Their fini is not run and their code stays
+ * mapped (threads of their own, which fini would have stopped, may still
+ * use it). Control thread, in destroy, once the services and the pool
+ * have stopped (no thread of theirs runs app code any more). */
+void ctl_apps_release_kept(struct ctl_apps *rt);
 /* Runs the probe on path (app name, NULL: from the file name): 0, or -1
  * with why[] filled ("weft_app_init missing", "crashed in init (signal
  * 11, ...)", ...). Any thread; blocks up to CTL_APPS_PROBE_MS. */

@@ -14,8 +14,13 @@
  *
  * Undeploy: listeners end (bounded), the services stop the app's daemons
  * and jobs, fini runs, the handle is closed and the copy removed. If a
- * listener's callback does not return in time, the code stays loaded (it
- * is still running) and that is logged.
+ * listener's callback, a daemon or a job does not end in time, the code
+ * stays loaded (it is still running), that is logged, and the app goes to
+ * rt->kept: shutdown frees it once no thread can run its code.
+ *
+ * Shutdown (rt->closing, see ctl_apps_internal.h): an op that starts
+ * after it began loads nothing; an op whose load was running undoes it
+ * (unloads the new app) instead of installing it.
  *
  * The probe's protocol: it prints "weft-app-check: " lines on stdout /
  * stderr as it goes ("loading", "calling init", "calling fini", "ok: ..."
@@ -209,14 +214,20 @@ static void app_free(struct ctl_app *a)
 
 /* Stops a's listeners, daemons and jobs, runs fini (run_fini), unloads
  * and frees it. false when a listener is still in a callback or a daemon
- * or job did not end (a stays loaded, leaked: its code is running). */
+ * or job did not end: a stays loaded (its code is running) and goes to
+ * rt->kept. */
 static bool teardown(struct ctl_apps *rt, struct ctl_app *a, bool run_fini)
 {
 	bool ok = ctl_apps_stop_listeners(rt, a);
 	if (ctl_services_app_gone(rt->sv, &a->pub) != 0)
 		ok = false;
-	if (!ok)
+	if (!ok) {
+		pthread_mutex_lock(&rt->mu);
+		a->kept_next = rt->kept;
+		rt->kept = a;
+		pthread_mutex_unlock(&rt->mu);
 		return false;
+	}
 	if (run_fini && a->fini != NULL)
 		a->fini(&a->pub);
 	dlclose(a->handle);
@@ -304,24 +315,58 @@ void ctl_apps_unload(struct ctl_apps *rt, struct ctl_app *a)
 			     (unsigned long long)gen);
 }
 
+void ctl_apps_release_kept(struct ctl_apps *rt)
+{
+	pthread_mutex_lock(&rt->mu);
+	struct ctl_app *a = rt->kept;
+	rt->kept = NULL;
+	pthread_mutex_unlock(&rt->mu);
+	for (struct ctl_app *next; a != NULL; a = next) {
+		next = a->kept_next;
+		weft_ctl_log(WEFT_LOG_WARN, "app %s (generation %llu): its undeploy did not finish; "
+			     "released at shutdown without fini (its code stays mapped)",
+			     a->pub.name, (unsigned long long)a->pub.generation);
+		unlink(a->path);
+		app_free(a);
+	}
+}
+
+static bool closing(struct ctl_apps *rt)
+{
+	pthread_mutex_lock(&rt->mu);
+	bool c = rt->closing;
+	pthread_mutex_unlock(&rt->mu);
+	return c;
+}
+
 void ctl_apps_op_run(void *arg)
 {
 	struct ctl_app_op *op = arg;
 	struct ctl_apps *rt = op->rt;
 	struct ctl_app_slot *s = op->slot;
+	/* Out of the slot before it is freed (the status job reads s->app);
+	 * the slot stays busy until the end. */
 	pthread_mutex_lock(&rt->mu);
 	struct ctl_app *old = s->app;
+	s->app = NULL;
 	pthread_mutex_unlock(&rt->mu);
-	if (old != NULL) {
+	if (old != NULL)
 		ctl_apps_unload(rt, old);
-		pthread_mutex_lock(&rt->mu);
-		s->app = NULL;
-		pthread_mutex_unlock(&rt->mu);
-	}
-	struct ctl_app *a = op->want.src != CTL_SRC_NONE ? load(rt, s->name, op) : NULL;
+	struct ctl_app_want want = op->want;
+	if (want.src != CTL_SRC_NONE && closing(rt))
+		want = (struct ctl_app_want){0}; /* shutting down: nothing loads */
+	struct ctl_app *a = want.src != CTL_SRC_NONE ? load(rt, s->name, op) : NULL;
 	pthread_mutex_lock(&rt->mu);
+	if (a != NULL && rt->closing) {
+		/* Shutdown began during the load: undone, not installed. */
+		pthread_mutex_unlock(&rt->mu);
+		ctl_apps_unload(rt, a);
+		a = NULL;
+		want = (struct ctl_app_want){0};
+		pthread_mutex_lock(&rt->mu);
+	}
 	s->app = a;
-	s->cur = op->want;
+	s->cur = want;
 	s->busy = false;
 	pthread_cond_broadcast(&rt->cv);
 	pthread_mutex_unlock(&rt->mu);

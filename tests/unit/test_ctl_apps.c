@@ -13,7 +13,11 @@
  * generation, init of the new), undeploy by removal (the listener stops
  * consuming); deploy and undeploy through the caches weft.apps and
  * weft.deploy.<node>; bad apps refused with their log line, once, and the
- * node keeps serving; destroy undeploys what is loaded.
+ * node keeps serving; destroy undeploys what is loaded, also an app whose
+ * load is inside init when destroy begins (the gate app, held there), and
+ * frees (without fini, after the pool's threads are joined) an app whose
+ * undeploy could not finish because its listener was held in a callback
+ * (bug A1: it used to stay allocated at exit).
  *
  * Every wait polls a condition with a deadline (WAIT_MS).
  */
@@ -504,7 +508,20 @@ static void test_bad_apps_refused_node_serves(void **state)
 	assert_true(wait_log("app good2 undeployed", 1));
 }
 
-/* Last: destroy undeploys the apps still loaded (their fini runs). */
+/* --- shutdown -------------------------------------------------------------------- */
+
+static struct ctl_apps *rt_create(void)
+{
+	uint32_t ip;
+	memcpy(&ip, NODE_IP, 4);
+	uint8_t id[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+	struct ctl_apps_cfg ac = {.dp = T.fp.dp, .home = T.home, .bind_ip = ip,
+				  .udp_port = NODE_PORT, .threads = 2, .reg = T.fp.reg,
+				  .node_name = NODE_NAME, .node_id = id, .probe = TEST_APP_CHECK};
+	return ctl_apps_create(&ac);
+}
+
+/* Destroy undeploys the apps still loaded (their fini runs). */
 static void test_destroy_undeploys(void **state)
 {
 	(void)state;
@@ -516,6 +533,191 @@ static void test_destroy_undeploys(void **state)
 	char got[16];
 	cache_str("fini", got, sizeof(got));
 	assert_string_equal(got, "v1");
+	unplace("last");
+}
+
+/* The gate app's hooks (app_gate.c calls them on pool threads, found
+ * among the test program's exported symbols): init and the listener's
+ * callback count themselves in and, while the test holds them, wait
+ * (bounded) until it lets them go; fini is counted. */
+static struct {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool hold_init, hold_msg;
+	unsigned inits, msgs, finis, destroyed;
+} G = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, false, 0, 0, 0, 0};
+
+void test_ctl_apps_gate_init(weft_app *app);
+void test_ctl_apps_gate_msg(weft_app *app);
+void test_ctl_apps_gate_fini(weft_app *app);
+
+static void gate(unsigned *count, const bool *hold)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += WAIT_MS / 1000u;
+	pthread_mutex_lock(&G.mu);
+	(*count)++;
+	pthread_cond_broadcast(&G.cv);
+	while (*hold && pthread_cond_timedwait(&G.cv, &G.mu, &ts) == 0)
+		;
+	pthread_mutex_unlock(&G.mu);
+}
+
+void test_ctl_apps_gate_init(weft_app *app)
+{
+	(void)app;
+	gate(&G.inits, &G.hold_init);
+}
+
+void test_ctl_apps_gate_msg(weft_app *app)
+{
+	(void)app;
+	gate(&G.msgs, &G.hold_msg);
+}
+
+void test_ctl_apps_gate_fini(weft_app *app)
+{
+	(void)app;
+	pthread_mutex_lock(&G.mu);
+	G.finis++;
+	pthread_mutex_unlock(&G.mu);
+}
+
+static unsigned g_get(const unsigned *v)
+{
+	pthread_mutex_lock(&G.mu);
+	unsigned x = *v;
+	pthread_mutex_unlock(&G.mu);
+	return x;
+}
+
+static void g_set(bool *hold, bool v)
+{
+	pthread_mutex_lock(&G.mu);
+	*hold = v;
+	pthread_cond_broadcast(&G.cv);
+	pthread_mutex_unlock(&G.mu);
+}
+
+/* Pumps until *v >= n; false at the deadline. */
+static bool g_wait(const unsigned *v, unsigned n)
+{
+	uint64_t end = mono_ms() + WAIT_MS;
+	while (g_get(v) < n) {
+		if (mono_ms() >= end)
+			return false;
+		pump();
+	}
+	return true;
+}
+
+static void *destroy_main(void *arg)
+{
+	ctl_apps_destroy(arg);
+	pthread_mutex_lock(&G.mu);
+	G.destroyed++;
+	pthread_cond_broadcast(&G.cv);
+	pthread_mutex_unlock(&G.mu);
+	return NULL;
+}
+
+/* Destroys T.rt on a thread of its own (the test thread, offline, keeps
+ * watching); returns once rt->closing is set. */
+static pthread_t destroy_start(void)
+{
+	struct ctl_apps *rt = T.rt;
+	T.rt = NULL;
+	urcu_qsbr_thread_offline(); /* pool threads wait for grace periods */
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, destroy_main, rt), 0);
+	uint64_t end = mono_ms() + WAIT_MS;
+	bool closing = false;
+	while (!closing && mono_ms() < end) {
+		pthread_mutex_lock(&rt->mu);
+		closing = rt->closing;
+		pthread_mutex_unlock(&rt->mu);
+		struct timespec ts = {0, 1000000L};
+		if (!closing)
+			nanosleep(&ts, NULL);
+	}
+	assert_true(closing);
+	return th;
+}
+
+/* Waits (bounded: past destroy's own bounds) for destroy_main to end. */
+static bool destroy_wait(pthread_t th)
+{
+	struct timespec dl;
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_sec += 2 * WAIT_MS / 1000u;
+	pthread_mutex_lock(&G.mu);
+	while (G.destroyed == 0 && pthread_cond_timedwait(&G.cv, &G.mu, &dl) == 0)
+		;
+	bool done = G.destroyed > 0;
+	G.destroyed = 0;
+	pthread_mutex_unlock(&G.mu);
+	if (done)
+		pthread_join(th, NULL);
+	urcu_qsbr_thread_online();
+	return done;
+}
+
+/* Shutdown begins while a load op is inside the app's init (the gate app,
+ * held there): once init returns, the app that load made is undeployed
+ * too (its fini runs, its copy is removed) before destroy returns, and
+ * nothing of it stays allocated (LeakSanitizer, ASan build). */
+static void test_destroy_during_a_load(void **state)
+{
+	(void)state;
+	T.rt = rt_create();
+	assert_non_null(T.rt);
+	g_set(&G.hold_init, true);
+	place(TEST_APP_GATE, "gate");
+	assert_true(g_wait(&G.inits, 1)); /* the load op is held in init */
+	pthread_t th = destroy_start();
+	g_set(&G.hold_init, false); /* the load ends after shutdown began */
+	assert_true(destroy_wait(th));
+	assert_int_equal(g_get(&G.finis), 1);
+	assert_true(wait_log("app gate undeployed", 1));
+	assert_int_equal(copies_of("gate"), 0);
+	unplace("gate");
+}
+
+/* Bug A1: at shutdown, an app whose undeploy cannot finish (here its
+ * listener is held in a callback past CTL_APPS_STOP_MS) stays loaded
+ * while its code may run, and is freed (its copy removed, its struct and
+ * listener records freed; no fini) once the pool's threads are joined,
+ * instead of being dropped and left allocated at exit. */
+static void test_destroy_frees_an_app_still_running(void **state)
+{
+	(void)state;
+	T.rt = rt_create();
+	assert_non_null(T.rt);
+	unsigned finis = g_get(&G.finis);
+	g_set(&G.hold_msg, true);
+	place(TEST_APP_GATE, "stuck");
+	assert_true(wait_log("app stuck deployed (generation", 1));
+	assert_int_equal(tc_publish("/queue/apps_gate", "hold"), 0);
+	assert_true(g_wait(&G.msgs, 1)); /* its listener is in the callback */
+	pthread_t th = destroy_start();
+	/* The undeploy gives up on the listener (after its bound) ... */
+	uint64_t end = mono_ms() + WAIT_MS;
+	while (log_count("app stuck: 1 listener(s) still in a callback") == 0 && mono_ms() < end) {
+		struct timespec ts = {0, 10 * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+	bool gave_up = log_count("app stuck: 1 listener(s) still in a callback") == 1;
+	/* ... then the callback returns and destroy goes on. */
+	g_set(&G.hold_msg, false);
+	assert_true(destroy_wait(th));
+	assert_true(gave_up);
+	assert_int_equal(copies_of("stuck"), 0);
+	assert_int_equal(g_get(&G.finis), finis); /* its undeploy did not finish */
+	assert_true(wait_log("app stuck (generation 1): its undeploy did not finish; "
+			     "released at shutdown", 1));
+	assert_int_equal(log_count("app stuck undeployed"), 0); /* logged before, if */
+	unplace("stuck");
 }
 
 /* --- fixture ----------------------------------------------------------------------- */
@@ -559,11 +761,7 @@ static int setup(void **state)
 	snprintf(d, sizeof(d), "%s/deployments", T.home);
 	if (mkdir(d, 0755) != 0)
 		return -1;
-	uint8_t id[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
-	struct ctl_apps_cfg ac = {.dp = T.fp.dp, .home = T.home, .bind_ip = ip,
-				  .udp_port = NODE_PORT, .threads = 2, .reg = T.fp.reg,
-				  .node_name = NODE_NAME, .node_id = id, .probe = TEST_APP_CHECK};
-	T.rt = ctl_apps_create(&ac);
+	T.rt = rt_create();
 	if (T.rt == NULL)
 		return -1;
 	T.l = weft_dp_local_open(T.fp.dp, 0x5151);
@@ -627,6 +825,8 @@ int main(void)
 		cmocka_unit_test(test_deploy_through_the_grid),
 		cmocka_unit_test(test_bad_apps_refused_node_serves),
 		cmocka_unit_test(test_destroy_undeploys),
+		cmocka_unit_test(test_destroy_during_a_load),
+		cmocka_unit_test(test_destroy_frees_an_app_still_running),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
