@@ -11,6 +11,8 @@
  *   weft-faults-client queue    --servers IP[,IP...] --dest /queue/Q --out FILE
  *       [--publishers P] [--consumers K] [--seconds S] [--max-ops N]
  *       [--drain-idle S] [--drain-max S] [--tag T] [--pace-ms MS]
+ *   weft-faults-client session  --servers IP[,IP...] --cache STORE --out FILE
+ *       [--procs T] [--keys K] [--seconds S] [--max-ops N] [--seed N] ...
  *
  * register: T threads (PROCs "<tag>p<i>"), PROC i seeded on server
  * i % servers, each looping a random read, write or CAS of one of K keys
@@ -18,7 +20,9 @@
  * "<tag>verify"), appended to FILE; prints "VERIFY keys=K found=F
  * errors=E digest=HEX" (the digest of every KEY=VALUE, so runs through
  * different nodes with --direct show whether the nodes converged).
- * queue: publishers and consumers of a queue (fc_queue.c).
+ * queue: publishers and consumers of a queue (fc_queue.c). session: K
+ * sessions of session store STORE, read and written as registers
+ * (fc_session.c).
  * Every mode stops at --seconds (default 30), --max-ops (default none) or
  * SIGTERM/SIGINT, after its current call. Ends with a summary line on
  * stderr ("REGISTER ops=N ok=N fail=N info=N seconds=S", ...). Exit 0; 2 on
@@ -193,7 +197,10 @@ static void usage(void)
 		"         [--direct] [--timeout-ms MS] [--retries R] [--pace-ms MS]\n"
 		"       weft-faults-client queue --servers IP[,IP...] --dest /queue/Q --out FILE\n"
 		"         [--publishers P] [--consumers K] [--seconds S] [--max-ops N]\n"
-		"         [--drain-idle S] [--drain-max S] [--tag T] [--pace-ms MS]\n");
+		"         [--drain-idle S] [--drain-max S] [--tag T] [--pace-ms MS]\n"
+		"       weft-faults-client session --servers IP[,IP...] --cache STORE --out FILE\n"
+		"         [--procs T] [--keys K] [--seconds S] [--max-ops N] [--seed N] [--tag T]\n"
+		"         [--timeout-ms MS] [--retries R] [--pace-ms MS]\n");
 	exit(2);
 }
 
@@ -297,6 +304,8 @@ int main(int argc, char **argv)
 		rc = fc_verify_run(&f);
 	else if (strcmp(a.mode, "queue") == 0)
 		rc = fc_queue_run(&f);
+	else if (strcmp(a.mode, "session") == 0)
+		rc = fc_session_run(&f);
 	else
 		usage();
 	close(f.fd);

@@ -174,6 +174,16 @@ fx_queue_start() {
   _pids+=("$!")
 }
 
+# fx_session_start HIST SECONDS [client args...]: the session load (sessions
+# of the default store read and written as registers); sets S_PID.
+fx_session_start() {
+  local hist=$1 secs=$2; shift 2
+  "$FC" session --servers "$(IFS=,; echo "${FX_ADDRS[*]}")" --cache weft.sessions \
+    --out "$hist" --seconds "$secs" --seed "$FX_SEED" --tag z "$@" 2>>"$WEFT_TMP/client.log" &
+  S_PID=$!
+  _pids+=("$!")
+}
+
 # fx_wait_client PID SECONDS: waits for a load to end by itself (bounded;
 # SIGTERM then).
 fx_wait_client() {

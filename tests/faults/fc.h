@@ -66,10 +66,12 @@ void fc_summary(struct fc *f, const char *head);
 /* xorshift64* step (per-thread state, never 0). */
 uint64_t fc_rand(uint64_t *s);
 
-/* The modes (fc_register.c, fc_queue.c): 0 or 1 (a local failure). */
+/* The modes (fc_register.c, fc_queue.c, fc_session.c): 0 or 1 (a local
+ * failure). */
 int fc_register_run(struct fc *f);
 int fc_verify_run(struct fc *f);
 int fc_queue_run(struct fc *f);
+int fc_session_run(struct fc *f);
 
 /* Runs fn(f, i) on n threads with SIGTERM/SIGINT blocked in them; the
  * calling thread waits for the signals and sets f->stop. */

@@ -1,6 +1,7 @@
 # tests/faults/soak.sh — the soak scenario of tests/faults/run (sourced;
-# docs/faults.md "soak"): 3 nodes under the register load, the queue load
-# and a singleton app (singleton-check.so) for FX_SOAK seconds, one node
+# docs/faults.md "soak"): 3 nodes under the register load, the queue load,
+# the session load (replicated sessions checked as registers) and a
+# singleton app (singleton-check.so) for FX_SOAK seconds, one node
 # killed (-9) and restarted every SOAK_KILL_EVERY seconds, the last
 # SOAK_QUIET seconds without faults. A sampler records every node's RSS
 # (/proc/PID/status VmRSS) and STATS error and drop counters every
@@ -81,7 +82,8 @@ soak_quiet() {
 }
 
 sc_soak() {
-  local s=$1 qh=$WEFT_TMP/soak-queue.hist samples=$WEFT_TMP/soak.samples k=0 victim r
+  local s=$1 qh=$WEFT_TMP/soak-queue.hist sh=$WEFT_TMP/soak-session.hist
+  local samples=$WEFT_TMP/soak.samples k=0 victim r
   FX_HIST=$WEFT_TMP/soak.hist
   local so=$SINGLETON_SO
   [ -f "$so" ] || { echo "     no $so: build first"; return 1; }
@@ -92,6 +94,7 @@ sc_soak() {
   local t_start=$SECONDS end=$(( SECONDS + FX_SOAK ))
   fx_register_start "$FX_HIST" "$FX_SOAK" --procs 4 --keys "$FX_KEYS" --pace-ms 30
   fx_queue_start "$qh" "$FX_SOAK" --publishers 1 --consumers 2 --pace-ms 20
+  fx_session_start "$sh" "$FX_SOAK" --procs 2 --keys 12 --pace-ms 30
   soak_pids
   soak_sampler "$samples" $(( end + 120 )) &
   local sampler=$!
@@ -111,16 +114,17 @@ sc_soak() {
   echo "     $((SECONDS - t_start))s: quiet until the end"
   fx_wait_client "$REG_PID" $(( end - SECONDS + 60 ))
   fx_wait_client "$Q_PID" 120
+  fx_wait_client "$S_PID" 60
   touch "$samples.stop"
   wait_exit "$sampler" 30
   fx_forget_pid "$sampler"
-  grep -E '^(REGISTER|QUEUE)' "$WEFT_TMP/client.log" | tail -n 2 | sed 's/^/     /'
+  grep -E '^(REGISTER|QUEUE|SESSION)' "$WEFT_TMP/client.log" | tail -n 3 | sed 's/^/     /'
   echo "     $(fx_verify "$FX_HIST")"
   local overlaps lost
   overlaps=$(cat "$WEFT_TMP"/n*.log | awk -v a="$APP" '$1 == "sc" && $2 == a && $3 == "overlap"' | wc -l)
   lost=$(cat "$WEFT_TMP"/n*.log | awk -v a="$APP" '$1 == "sc" && $2 == a && $3 == "lost"' | wc -l)
   echo "     singleton: $(cat "$WEFT_TMP"/n*.log | awk -v a="$APP" '$1 == "sc" && $2 == a && $3 == "run" && $7 == "start"' | wc -l) runs, $overlaps overlap, $lost lost"
-  cat "$qh" >>"$FX_HIST"
+  cat "$qh" "$sh" >>"$FX_HIST"
   fx_check soak "$FX_HIST" --allow-duplicates
   fx_strict_verdict
   [ "$overlaps" = 0 ] || { VERDICT=fail WHY+="double singleton; "; }
