@@ -25,8 +25,11 @@
  *    can move to another member when it stops answering.
  *  - One op makes at most: a table fetch, its call, and after NOT_OWNER or
  *    (idempotent ops and those marked resend only) a timeout, a second
- *    fetch and one more call;
+ *    fetch and one more call; when the table could not be routed by and
+ *    home answered NOT_OWNER, a fetch more before routing;
  *    each bounded by its attempts and all by the call's deadline. A
+ *    response from home also marks the table stale when it carries a
+ *    newer epoch. A
  *    non-idempotent op (its effect may have happened) is never re-sent to
  *    another node after a timeout.
  */
@@ -280,8 +283,23 @@ int weft_call(struct weft_client *c, const struct weft_msg *m, struct weft_resp 
 	int rc = weft_route_prepare(c, deadline);
 	if (rc < 0)
 		return rc;
-	if (!keyed || !weft_route_active(c))
-		return call_home(c, m, deadline, r);
+	if (!keyed || !weft_route_active(c)) {
+		rc = call_home(c, m, deadline, r);
+		if (rc < 0)
+			return rc;
+		weft_route_observe(c, r->epoch);
+		if (!keyed || r->status != WEFT_ST_NOT_OWNER)
+			return 0;
+		/* Home does not own the key and could not route it by a table
+		 * (none we can use: e.g. fetched from a restarted node before
+		 * it joined, a table of itself alone). Without this fetch the
+		 * client would stay on that table, and on NOT_OWNER, for good. */
+		free(r->payload);
+		r->payload = NULL;
+		c->topo_stale = true;
+		if (weft_route_refresh(c, &c->home, deadline) < 0 || !weft_route_active(c))
+			return -WEFT_ST_NOT_OWNER;
+	}
 
 	struct weft_msg routed = *m;
 	struct sockaddr_in target;

@@ -243,9 +243,7 @@ fx_check() {
 # with the bug's name and not counted, as the simulator's known-bug seeds;
 # everything else they check (setup, bounded waits) still counts. Remove a
 # name once its bug is fixed.
-declare -A FX_KNOWN_BUGS=(
-  [soak]="K3: after the last kill a queue consumer keeps getting NOT_OWNER from the restarted node, whose error count grows in the quiet phase"
-)
+declare -A FX_KNOWN_BUGS=()
 
 # Failed scenarios, "NAME: REASON (seed N)", listed again at the end of
 # the run (a CI log shows its tail).

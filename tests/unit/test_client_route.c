@@ -13,7 +13,9 @@
  * re-fetch first; routing off sends everything to the seed; a table with
  * no owners sends everything to the seed; MULTI_GET is split per primary
  * and merged in the caller's order (and per-key NOT_OWNER re-fetches and
- * retries those keys); a silent seed is replaced by another member.
+ * retries those keys); a silent seed is replaced by another member; a
+ * client on a table it cannot route by re-fetches it when home answers
+ * NOT_OWNER (K3).
  *
  * Every wait is bounded: client timeouts are short (a silent node costs a
  * few of them), the peers poll with a cap (test_client_peer.h).
@@ -628,6 +630,53 @@ static void test_no_owners_all_to_seed(void **state)
 	weft_client_close(c);
 }
 
+/* K3 (docs/faults.md): a client whose table cannot be routed by (fetched
+ * from a node with no view yet: no owners) sends keyed ops home; once the
+ * cluster has a table, home's NOT_OWNER (a queue RECEIVE is not forwarded)
+ * must make it fetch the table and route, not repeat NOT_OWNER for good. */
+static void test_not_owner_at_home_refetches_unroutable_table(void **state)
+{
+	struct cluster *cl = *state;
+	pthread_mutex_lock(&cl->mu);
+	cl->owners = 0; /* what a restarted node hands out before it joins */
+	pthread_mutex_unlock(&cl->mu);
+	set_table(cl, 0, 0, 0, false);
+	weft_client *c = client_of(cl, 2000, 0);
+	assert_int_equal(weft_put(c, "c", "warm", 4, "v", 1, NULL, NULL), 0);
+	assert_int_equal(topo_total(cl), 1);
+
+	/* The node joins: a table with owners, epoch 8; it now refuses keys
+	 * it does not own. */
+	pthread_mutex_lock(&cl->mu);
+	cl->owners = 2;
+	pthread_mutex_unlock(&cl->mu);
+	set_table(cl, 0, 8, 8, true);
+	char key[16], other[16];
+	key_with_primary(0, 1, "j", key, sizeof(key));
+	unsigned from = log_len(cl);
+	assert_int_equal(weft_put(c, "c", key, strlen(key), "v", 1, NULL, NULL), 0);
+	struct rec r[8];
+	unsigned n = log_since(cl, from, r, 8);
+	assert_int_equal(n, 3);
+	assert_int_equal(r[0].node, 0); /* home, by the unroutable table */
+	assert_int_equal(r[0].status, WEFT_ST_NOT_OWNER);
+	assert_int_equal(r[1].node, 0);
+	assert_int_equal(r[1].op, WEFT_OP_TOPOLOGY);
+	assert_int_equal(r[2].node, 1); /* the primary, by the new table */
+	assert_int_equal(r[2].status, WEFT_ST_OK);
+	assert_int_equal(r[2].epoch, 8);
+
+	/* From then on keys go straight to their primary. */
+	key_with_primary(0, 2, "k", other, sizeof(other));
+	from = log_len(cl);
+	assert_int_equal(weft_put(c, "c", other, strlen(other), "v", 1, NULL, NULL), 0);
+	n = log_since(cl, from, r, 8);
+	assert_int_equal(n, 1);
+	assert_int_equal(r[0].node, 2);
+	assert_int_equal(topo_total(cl), 2);
+	weft_client_close(c);
+}
+
 /* Checks a merged multi-get: every key's value is "n<node>:<key>" from its
  * expected node, in the caller's order, inside the one block. */
 static void check_mget(struct weft_mget_item *it, size_t n, const unsigned *node, void *block)
@@ -775,6 +824,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_newer_epoch_refetch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_routing_off_all_to_seed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_owners_all_to_seed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_not_owner_at_home_refetches_unroutable_table,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mget_split_merge, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_silent_seed_replaced, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_answer_from_other_node_ignored, setup, teardown),
