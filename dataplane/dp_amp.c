@@ -179,6 +179,20 @@ bool dp_amp_exempt(const struct weft_dp *dp, const struct weft_dp_members *topo,
 	return false;
 }
 
+/* Whether a received cookie is all zeros (the client has none yet). Two
+ * 8-byte loads instead of sodium_is_zero's byte loop behind a call (2.5% of
+ * a worker's cycles on the memif get path, perf/RESULTS.md §6): the value is
+ * the client's own, so its timing reveals nothing; the check against the
+ * node's key (dp_amp_cookie_ok) is unchanged. */
+static inline bool cookie_is_zero(const uint8_t *c)
+{
+	uint64_t a, b;
+	_Static_assert(WEFT_COOKIE_LEN == 16, "two 8-byte words");
+	memcpy(&a, c, 8);
+	memcpy(&b, c + 8, 8);
+	return (a | b) == 0;
+}
+
 void dp_amp_rx(struct dp_lcore *lc, const struct weft_dp_members *topo, const uint8_t *dgram,
 	       uint32_t *len, struct dp_flow *flow)
 {
@@ -193,7 +207,7 @@ void dp_amp_rx(struct dp_lcore *lc, const struct weft_dp_members *topo, const ui
 	    (dgram[offsetof(struct weft_wire_hdr, flags)] & WEFT_F_COOKIE)) {
 		const uint8_t *c = dgram + bytes - WEFT_COOKIE_LEN;
 		*len = bytes - WEFT_COOKIE_LEN;
-		if (!ok && !sodium_is_zero(c, WEFT_COOKIE_LEN)) {
+		if (!ok && !cookie_is_zero(c)) {
 			ok = dp_amp_cookie_ok(lc, flow->src_ip, c);
 			if (ok)
 				lc->c.cookies_valid++;

@@ -67,6 +67,9 @@ static void usage(FILE *f)
 		"  --client-key FILE        seal every request with this client key and verify\n"
 		"                           every answer (default $WEFT_CLIENT_KEY_FILE; weft,\n"
 		"                           kernel UDP only)\n"
+		"  --mget N                 every get is one multi-key get of N keys (weft\n"
+		"                           MULTI_GET, memcached \"get k1 .. kN\"; 1..64, not with\n"
+		"                           --cluster)\n"
 		"  --seed N                 random seed (default 1)\n"
 		"  --json                   also print one JSON line\n");
 }
@@ -75,7 +78,7 @@ static void parse(int argc, char **argv, struct wp_config *c)
 {
 	enum { O_PROTO = 256, O_SERVER, O_THREADS, O_DEPTH, O_RATIO, O_KEYS, O_KSIZE, O_VSIZE,
 	       O_DIST, O_THETA, O_DURATION, O_REQUESTS, O_PRELOAD, O_CACHE, O_TIMEOUT, O_SEED,
-	       O_JSON, O_CLUSTER, O_SEQUENTIAL, O_CLIENT_KEY };
+	       O_JSON, O_CLUSTER, O_SEQUENTIAL, O_CLIENT_KEY, O_MGET };
 	static const struct option longopts[] = {
 		{ "proto", 1, NULL, O_PROTO }, { "server", 1, NULL, O_SERVER },
 		{ "threads", 1, NULL, O_THREADS }, { "depth", 1, NULL, O_DEPTH },
@@ -87,7 +90,7 @@ static void parse(int argc, char **argv, struct wp_config *c)
 		{ "timeout-ms", 1, NULL, O_TIMEOUT }, { "seed", 1, NULL, O_SEED },
 		{ "json", 0, NULL, O_JSON }, { "cluster", 0, NULL, O_CLUSTER },
 		{ "sequential", 0, NULL, O_SEQUENTIAL }, { "client-key", 1, NULL, O_CLIENT_KEY },
-		{ "help", 0, NULL, 'h' }, { NULL, 0, NULL, 0 },
+		{ "mget", 1, NULL, O_MGET }, { "help", 0, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
 	const char *server = NULL, *key_file = getenv("WEFT_CLIENT_KEY_FILE");
 	if (key_file != NULL && key_file[0] == '\0')
@@ -136,6 +139,7 @@ static void parse(int argc, char **argv, struct wp_config *c)
 		case O_CLUSTER: c->cluster = true; break;
 		case O_SEQUENTIAL: c->sequential = true; break;
 		case O_CLIENT_KEY: key_file = optarg; break;
+		case O_MGET: c->mget = (unsigned)wp_num(optarg, "bad --mget"); break;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); exit(2);
 		}
@@ -203,6 +207,8 @@ static void validate(const struct wp_config *c)
 		wp_die("--cluster needs --proto weft", NULL);
 	if (c->sequential && c->zipf)
 		wp_die("--sequential and --dist zipf exclude each other", NULL);
+	if (c->mget > WEFT_MAX_MULTI_GET || (c->mget && c->cluster))
+		wp_die("--mget must be 1..64, and is not for --cluster", NULL);
 	size_t nl = strlen(c->cache);
 	if (c->proto == WP_PROTO_WEFT && (nl == 0 || nl > WEFT_MAX_NAME_LEN))
 		wp_die("--cache must be 1..64 bytes", NULL);
@@ -240,9 +246,9 @@ static void report(const struct wp_config *c, const struct wp_stats *pre, const 
 	double pmax = (double)t->hist.max * us;
 	double ops = secs > 0 ? (double)t->completed / secs : 0;
 
-	printf("weft-perf %s %s: %u threads x depth %u, %s keys=%" PRIu64 " key=%uB value=%uB get-ratio=%.2f\n",
+	printf("weft-perf %s %s: %u threads x depth %u, %s keys=%" PRIu64 " key=%uB value=%uB get-ratio=%.2f mget=%u\n",
 	       proto, c->server_str, c->threads, c->depth, dist, c->keys,
-	       c->key_size, c->value_size, c->get_ratio);
+	       c->key_size, c->value_size, c->get_ratio, c->mget);
 	if (c->preload)
 		printf("  preload: %" PRIu64 " puts sent, %" PRIu64 " stored, %" PRIu64 " lost, %" PRIu64 " errors\n",
 		       pre->sent, pre->completed - pre->errors, pre->lost, pre->errors);
@@ -271,6 +277,9 @@ static void report(const struct wp_config *c, const struct wp_stats *pre, const 
 		       c->key_size, c->value_size, c->get_ratio, secs, t->sent, t->completed, ops,
 		       secs > 0 ? (double)t->gets / secs : 0, secs > 0 ? (double)t->puts / secs : 0,
 		       t->hits, t->misses, t->lost, t->errors, t->stale, p50, p99, p999, pmax);
+	if (c->json && c->mget)
+		printf(",\"mget\":%u,\"keys_per_s\":%.1f", c->mget,
+		       secs > 0 ? (double)(t->gets * c->mget + t->puts) / secs : 0);
 	if (c->json && r)
 		printf(",\"cluster_members\":%u,\"owners\":%u,\"epoch\":%u,\"direct\":%s,"
 		       "\"table_fetches\":%" PRIu64, r->topo->n_members, r->topo->owners, r->epoch,

@@ -44,11 +44,13 @@ static void usage(FILE *f)
 		"  --dst-mac MAC        weftd's MAC (default: ARP for --dst-ip)\n"
 		"  --src-port P         first UDP source port; flow f uses P + f (default 20000)\n"
 		"  --flows N            UDP flows (source ports) (default 32)\n"
+		"  --queues N           queue pairs, bursts sent to each in turn (default 1; a\n"
+		"                       memif peer with N lcores needs N)\n"
 		"  --depth N            closed loop: requests in flight per flow (default 8)\n"
 		"  --rate PPS           open loop: requests per second, whatever the answers\n"
 		"  --get-ratio R, --keys N, --key-size B, --value-size B, --dist uniform|zipf,\n"
 		"  --zipf-theta T, --duration S, --requests N, --preload, --cache NAME,\n"
-		"  --timeout-ms MS, --seed N, --json   as in weft-perf (kernel mode)\n"
+		"  --timeout-ms MS, --seed N, --json, --mget N   as in weft-perf (kernel mode)\n"
 		"  --expect-echo        baseline: count our requests returned by a forwarder\n"
 		"  --cpu N              CPU of our one lcore (default: first allowed CPU)\n"
 		"  --mem MB             EAL memory without hugepages (default 256)\n"
@@ -79,7 +81,7 @@ static void parse(int argc, char **argv, struct wpd_config *c)
 	enum { O_DPDK = 256, O_SRCIP, O_DSTIP, O_DPORT, O_DMAC, O_SPORT, O_FLOWS, O_DEPTH,
 	       O_RATE, O_RATIO, O_KEYS, O_KSIZE, O_VSIZE, O_DIST, O_THETA, O_DURATION,
 	       O_REQUESTS, O_PRELOAD, O_CACHE, O_TIMEOUT, O_SEED, O_JSON, O_ECHO, O_CPU, O_MEM,
-	       O_WAIT, O_QUIET };
+	       O_WAIT, O_QUIET, O_MGET, O_QUEUES };
 	static const struct option longopts[] = {
 		{ "dpdk", 1, NULL, O_DPDK }, { "src-ip", 1, NULL, O_SRCIP },
 		{ "dst-ip", 1, NULL, O_DSTIP }, { "dst-port", 1, NULL, O_DPORT },
@@ -94,14 +96,17 @@ static void parse(int argc, char **argv, struct wpd_config *c)
 		{ "seed", 1, NULL, O_SEED }, { "json", 0, NULL, O_JSON },
 		{ "expect-echo", 0, NULL, O_ECHO }, { "cpu", 1, NULL, O_CPU },
 		{ "mem", 1, NULL, O_MEM }, { "link-wait", 1, NULL, O_WAIT },
-		{ "quiet", 0, NULL, O_QUIET }, { "help", 0, NULL, 'h' }, { NULL, 0, NULL, 0 },
+		{ "quiet", 0, NULL, O_QUIET }, { "mget", 1, NULL, O_MGET },
+		{ "queues", 1, NULL, O_QUEUES },
+		{ "help", 0, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
 	struct wp_config *b = &c->base;
 	bool duration_set = false, dst_set = false;
 	uint64_t sport = 20000;
 	int o;
 
-	*c = (struct wpd_config){ .dst_port = WEFT_DEFAULT_PORT, .flows = 32, .cpu = first_cpu(),
+	*c = (struct wpd_config){ .dst_port = WEFT_DEFAULT_PORT, .flows = 32, .queues = 1,
+				  .cpu = first_cpu(),
 				  .mem_mb = 256, .link_wait_s = 30 };
 	*b = (struct wp_config){ .proto = WP_PROTO_WEFT, .threads = 1, .depth = 8, .get_ratio = 0.9,
 				 .keys = 100000, .key_size = 16, .value_size = 100,
@@ -149,6 +154,8 @@ static void parse(int argc, char **argv, struct wpd_config *c)
 		case O_MEM: c->mem_mb = (unsigned)wp_num(optarg, "bad --mem"); break;
 		case O_WAIT: c->link_wait_s = wp_real(optarg, "bad --link-wait"); break;
 		case O_QUIET: c->quiet = true; break;
+		case O_MGET: b->mget = (unsigned)wp_num(optarg, "bad --mget"); break;
+		case O_QUEUES: c->queues = (uint16_t)wp_num(optarg, "bad --queues"); break;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); exit(2);
 		}
@@ -189,6 +196,10 @@ static void validate(const struct wpd_config *c)
 		wp_die("--key-size must hold 'k' and the largest key number, and be <= 250", NULL);
 	if (b->timeout_ms == 0 || b->timeout_ms > 10000)
 		wp_die("--timeout-ms must be 1..10000", NULL);
+	if (b->mget > WEFT_MAX_MULTI_GET)
+		wp_die("--mget must be 0..64", NULL);
+	if (c->queues == 0 || c->queues > 16)
+		wp_die("--queues must be 1..16", NULL);
 	if (c->rate > 100000000)
 		wp_die("--rate must be <= 100000000", NULL);
 	size_t nl = strlen(b->cache);
@@ -252,16 +263,19 @@ static struct rte_mempool *port_init(uint16_t port, struct wpd_config *c)
 {
 	struct rte_eth_conf conf = { 0 };
 	uint16_t nrx = 1024, ntx = 1024;
-	struct rte_mempool *pool = rte_pktmbuf_pool_create("wpd", 8191, 256, 0,
+	struct rte_mempool *pool = rte_pktmbuf_pool_create("wpd", 8191u * c->queues, 256, 0,
 							   RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
 	if (pool == NULL)
 		wp_die("mbuf pool", rte_strerror(rte_errno));
-	if (rte_eth_dev_configure(port, 1, 1, &conf) < 0 ||
-	    rte_eth_dev_adjust_nb_rx_tx_desc(port, &nrx, &ntx) < 0 ||
-	    rte_eth_rx_queue_setup(port, 0, nrx, rte_eth_dev_socket_id(port), NULL, pool) < 0 ||
-	    rte_eth_tx_queue_setup(port, 0, ntx, rte_eth_dev_socket_id(port), NULL) < 0 ||
-	    rte_eth_dev_start(port) < 0)
+	if (rte_eth_dev_configure(port, c->queues, c->queues, &conf) < 0 ||
+	    rte_eth_dev_adjust_nb_rx_tx_desc(port, &nrx, &ntx) < 0)
 		wp_die("port setup failed", c->port_spec);
+	for (uint16_t q = 0; q < c->queues; q++)
+		if (rte_eth_rx_queue_setup(port, q, nrx, rte_eth_dev_socket_id(port), NULL, pool) < 0 ||
+		    rte_eth_tx_queue_setup(port, q, ntx, rte_eth_dev_socket_id(port), NULL) < 0)
+			wp_die("queue setup failed (--queues?)", c->port_spec);
+	if (rte_eth_dev_start(port) < 0)
+		wp_die("port start failed", c->port_spec);
 	rte_eth_promiscuous_enable(port); /* af_packet: see answers to our PMD MAC */
 	if (rte_eth_macaddr_get(port, &c->src_mac) < 0)
 		wp_die("no port MAC", NULL);
@@ -389,6 +403,11 @@ static void report(const struct wpd_config *c, const struct wpd_counts *pre,
 	       n->hits, n->misses, n->stored, n->lost, b->timeout_ms, n->errors, n->stale,
 	       n->cookies);
 	printf("  latency us: p50 %.1f  p99 %.1f  p999 %.1f  max %.1f\n", p50, p99, p999, pmax);
+	/* --mget: answered counts requests; keys = gets x mget + puts */
+	double keys_s = secs > 0 ? (double)((n->answered - n->stored) * (b->mget ? b->mget : 1) +
+					   n->stored) / secs : 0;
+	if (b->mget)
+		printf("  multi-get of %u keys: %.0f keys/s\n", b->mget, keys_s);
 	if (b->json)
 		printf("{\"mode\":\"%s\",\"port\":\"%s\",\"server\":\"%s\",\"flows\":%u,\"depth\":%u,"
 		       "\"rate\":%" PRIu64 ",\"dist\":\"%s\",\"keys\":%" PRIu64 ",\"key_size\":%u,"
@@ -396,11 +415,13 @@ static void report(const struct wpd_config *c, const struct wpd_counts *pre,
 		       "\"sent\":%" PRIu64 ",\"answered\":%" PRIu64 ",\"ops_per_s\":%.1f,"
 		       "\"hits\":%" PRIu64 ",\"misses\":%" PRIu64 ",\"stored\":%" PRIu64 ",\"lost\":%" PRIu64 ","
 		       "\"errors\":%" PRIu64 ",\"stale\":%" PRIu64 ",\"tx_full\":%" PRIu64 ","
-		       "\"p50_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,\"max_us\":%.1f}\n",
+		       "\"p50_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,\"max_us\":%.1f,"
+		       "\"mget\":%u,\"keys_per_s\":%.1f}\n",
 		       c->echo ? "echo" : "weft", c->port_spec, b->server_str, c->flows, b->depth,
 		       c->rate, b->zipf ? "zipf" : "uniform", b->keys, b->key_size, b->value_size,
 		       b->get_ratio, secs, n->offered, n->sent, n->answered, ops, n->hits, n->misses,
-		       n->stored, n->lost, n->errors, n->stale, n->tx_full, p50, p99, p999, pmax);
+		       n->stored, n->lost, n->errors, n->stale, n->tx_full, p50, p99, p999, pmax,
+		       b->mget, keys_s);
 	fflush(stdout);
 }
 

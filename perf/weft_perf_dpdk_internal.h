@@ -10,8 +10,9 @@
  * (weft_perf_internal.h).
  *
  * Invariants:
- *  - One lcore (the EAL main one) does all TX and RX of the one port queue
- *    pair; nothing here is shared between threads.
+ *  - One lcore (the EAL main one) does all TX and RX of the port's --queues
+ *    queue pairs (bursts go to them in turn; a memif peer's lcore i serves
+ *    queue i); nothing here is shared between threads.
  *  - A request id is (send TSC - start TSC) << WPD_SLOT_BITS | slot: the
  *    send time travels in the packet and the answer's id names its slot in a
  *    ring of in-flight requests. The ring is handed out in send order, so its
@@ -46,6 +47,7 @@ struct wpd_config {
 	bool dst_mac_set;
 	struct rte_ether_addr src_mac; /* port MAC, filled at port start */
 	unsigned flows;
+	uint16_t queues;           /* queue pairs on the port (default 1) */
 	uint64_t rate;             /* requests/s, open loop; 0: closed loop */
 	bool echo;                 /* baseline: a frame returned by a forwarder
 	                              (testpmd macswap) counts as the answer */
@@ -56,12 +58,18 @@ struct wpd_config {
 	uint8_t cookie[WEFT_COOKIE_LEN]; /* the node's cookie for src_ip (zeros: none) */
 };
 
-/* Pre-built frames: one GET and (if there are puts) one PUT per key. */
+/* Pre-built frames: one GET and (if there are puts) one PUT per key; with
+ * --mget one MULTI_GET frame whose keys the loop overwrites (every key has
+ * the same size, so lengths and the IPv4 checksum stay valid). */
 struct wpd_templates {
 	uint8_t *get, *put;        /* keys * stride bytes each */
 	uint16_t get_len, put_len;
 	uint32_t stride;
 	uint16_t id_off;           /* offset of the weft request_id in a frame */
+	uint16_t key_off;          /* offset of the key in a GET frame */
+	uint8_t *mget;             /* --mget: the MULTI_GET frame; NULL: none */
+	uint16_t mget_len;
+	uint16_t mget_key_off;     /* offset of its first key; key i at + i * (2 + key_size) */
 };
 
 struct wpd_counts {

@@ -1,10 +1,13 @@
 /*
- * weft-perf's DPDK mode's send / receive loop on one lcore and one queue pair.
+ * weft-perf's DPDK mode's send / receive loop on one lcore.
  *
  * Load: open loop (--rate: requests are due at fixed TSC intervals whatever
  * the answers; a backlog of more than 10 ms is dropped and shows as
  * offered > sent) or closed loop (at most --depth requests in flight per
- * flow). Flows are distinct UDP source ports, used round robin.
+ * flow). Flows are distinct UDP source ports, used round robin; bursts go
+ * to the --queues TX queues in turn and every RX queue is polled. With
+ * --mget a get is the MULTI_GET template with its key slots overwritten by
+ * freshly drawn keys.
  *
  * Matching: the request id carries the send TSC (relative to the phase start)
  * above WPD_SLOT_BITS and a slot of the in-flight ring below. The ring is
@@ -50,6 +53,7 @@ struct engine {
 	uint32_t *inflight;   /* per flow */
 	uint64_t live;        /* requests in flight */
 	uint32_t flow_cursor;
+	uint16_t txq;         /* queue of the next burst */
 	uint64_t next_key;    /* preload order */
 	uint64_t tsc0, hz, timeout_tsc;
 	uint64_t last_answer_tsc;
@@ -91,10 +95,10 @@ static void complete(struct engine *e, uint64_t id, enum wp_result res, uint64_t
 	e->last_answer_tsc = now;
 }
 
-static void receive(struct engine *e)
+static void receive_queue(struct engine *e, uint16_t q)
 {
 	struct rte_mbuf *rx[WPD_BURST];
-	uint16_t n = rte_eth_rx_burst(e->r->port, 0, rx, WPD_BURST);
+	uint16_t n = rte_eth_rx_burst(e->r->port, q, rx, WPD_BURST);
 	if (n == 0)
 		return;
 	uint64_t now = rte_rdtsc();
@@ -111,6 +115,12 @@ static void receive(struct engine *e)
 		complete(e, id, res, now);
 	}
 	rte_pktmbuf_free_bulk(rx, n);
+}
+
+static void receive(struct engine *e)
+{
+	for (uint16_t q = 0; q < e->c->queues; q++)
+		receive_queue(e, q);
 }
 
 /* Retires answered slots and times out the oldest live ones. */
@@ -146,6 +156,12 @@ static bool pick_flow(struct engine *e, bool closed, uint32_t *flow)
 	return false;
 }
 
+static uint64_t pick_key(struct engine *e)
+{
+	return e->r->zipf ? wp_zipf_sample(e->r->zipf, wp_rng_unit(&e->rng))
+			  : wp_rng_next(&e->rng) % e->c->base.keys;
+}
+
 /* Builds and sends up to want requests; returns how many went out. */
 static unsigned send_burst(struct engine *e, const struct phase *p, unsigned want)
 {
@@ -174,15 +190,24 @@ static unsigned send_burst(struct engine *e, const struct phase *p, unsigned wan
 			key = e->next_key++;
 		} else {
 			get = b->get_ratio >= 1 || wp_rng_unit(&e->rng) < b->get_ratio;
-			key = e->r->zipf ? wp_zipf_sample(e->r->zipf, wp_rng_unit(&e->rng))
-					 : wp_rng_next(&e->rng) % b->keys;
+			key = pick_key(e);
 		}
 		uint64_t idx = (e->head + n) & e->mask;
 		uint64_t id = (now - e->tsc0) << WPD_SLOT_BITS | idx;
 		const uint8_t *tpl = get ? t->get + key * t->stride : t->put + key * t->stride;
 		uint16_t len = get ? t->get_len : t->put_len;
 		uint8_t *d = rte_pktmbuf_mtod(tx[n], uint8_t *);
-		rte_memcpy(d, tpl, len);
+		if (get && t->mget != NULL) { /* --mget: this key and mget - 1 more */
+			len = t->mget_len;
+			rte_memcpy(d, t->mget, len);
+			for (unsigned i = 0; i < b->mget; i++) {
+				uint64_t k = i == 0 ? key : pick_key(e);
+				memcpy(d + t->mget_key_off + i * (2 + b->key_size),
+				       t->get + k * t->stride + t->key_off, b->key_size);
+			}
+		} else {
+			rte_memcpy(d, tpl, len);
+		}
 		uint16_t sport = rte_cpu_to_be_16((uint16_t)(e->c->src_port_base + flow));
 		memcpy(d + 34, &sport, 2); /* UDP source port */
 		memcpy(d + t->id_off, &id, 8);
@@ -192,7 +217,8 @@ static unsigned send_burst(struct engine *e, const struct phase *p, unsigned wan
 		/* Reserve the flow's window now so pick_flow sees it. */
 		e->inflight[flow]++;
 	}
-	uint16_t sent = n ? rte_eth_tx_burst(e->r->port, 0, tx, (uint16_t)n) : 0;
+	uint16_t sent = n ? rte_eth_tx_burst(e->r->port, e->txq, tx, (uint16_t)n) : 0;
+	e->txq = e->txq + 1u == e->c->queues ? 0 : (uint16_t)(e->txq + 1u);
 	for (unsigned i = 0; i < n; i++) {
 		if (i < sent) {
 			e->ring[(e->head + i) & e->mask] = pending[i];
@@ -365,14 +391,16 @@ bool wpd_exchange(struct wpd_run *r, const uint8_t *frame, uint16_t len, unsigne
 	uint64_t end = rte_rdtsc() + rte_get_tsc_hz() * timeout_ms / 1000;
 	bool found = false;
 	while (!found && rte_rdtsc() < end) {
-		struct rte_mbuf *rx[WPD_BURST];
-		uint16_t n = rte_eth_rx_burst(r->port, 0, rx, WPD_BURST);
-		for (uint16_t i = 0; i < n; i++)
-			if (!found && rx[i]->nb_segs == 1)
-				found = match(r, rte_pktmbuf_mtod(rx[i], uint8_t *), rx[i]->data_len,
-					      arg);
-		if (n)
-			rte_pktmbuf_free_bulk(rx, n);
+		for (uint16_t q = 0; q < r->cfg->queues; q++) {
+			struct rte_mbuf *rx[WPD_BURST];
+			uint16_t n = rte_eth_rx_burst(r->port, q, rx, WPD_BURST);
+			for (uint16_t i = 0; i < n; i++)
+				if (!found && rx[i]->nb_segs == 1)
+					found = match(r, rte_pktmbuf_mtod(rx[i], uint8_t *),
+						      rx[i]->data_len, arg);
+			if (n)
+				rte_pktmbuf_free_bulk(rx, n);
+		}
 	}
 	return found;
 }

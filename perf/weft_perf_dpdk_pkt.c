@@ -59,6 +59,21 @@ int wpd_templates_build(struct wpd_templates *t, const struct wpd_config *c, uin
 	memset(value, 'v', b->value_size);
 	t->stride = (uint32_t)((max + 63) & ~(size_t)63);
 	t->id_off = WPD_HDRS + offsetof(struct weft_wire_hdr, request_id);
+	t->key_off = (uint16_t)(WPD_HDRS + sizeof(struct weft_wire_hdr) + strlen(b->cache));
+	if (b->mget) { /* keys 0..mget-1 for now: the loop writes each request's own */
+		uint64_t keys[WEFT_MAX_MULTI_GET];
+		for (unsigned i = 0; i < b->mget; i++)
+			keys[i] = i % b->keys;
+		t->mget = malloc(t->stride);
+		if (t->mget == NULL) {
+			free(value);
+			return -ENOMEM;
+		}
+		size_t n = wp_encode_mget(b, client_id, 0, keys, c->cookie, t->mget + WPD_HDRS);
+		write_headers(c, t->mget, (uint16_t)n);
+		t->mget_len = (uint16_t)(WPD_HDRS + n);
+		t->mget_key_off = (uint16_t)(t->key_off + 2 + 2); /* count, then key_len */
+	}
 	t->get = malloc(b->keys * t->stride);
 	t->put = b->get_ratio < 1 ? malloc(b->keys * t->stride) : NULL;
 	if (t->get == NULL || (b->get_ratio < 1 && t->put == NULL)) {
@@ -86,7 +101,8 @@ void wpd_templates_free(struct wpd_templates *t)
 {
 	free(t->get);
 	free(t->put);
-	t->get = t->put = NULL;
+	free(t->mget);
+	t->get = t->put = t->mget = NULL;
 }
 
 void wpd_templates_set_cookie(struct wpd_templates *t, const struct wp_config *b,
@@ -100,6 +116,8 @@ void wpd_templates_set_cookie(struct wpd_templates *t, const struct wp_config *b
 		if (t->put != NULL)
 			wp_cookie_put(t->put + k * t->stride + t->put_len - WEFT_COOKIE_LEN, cookie);
 	}
+	if (t->mget != NULL)
+		wp_cookie_put(t->mget + t->mget_len - WEFT_COOKIE_LEN, cookie);
 }
 
 uint16_t wpd_frame_control(const struct wpd_config *c, uint32_t client_id, uint8_t op,

@@ -47,6 +47,8 @@ struct wp_config {
 	uint64_t seed;
 	bool cluster;       /* --cluster: each key straight to an owner (kernel UDP, weft) */
 	bool sequential;    /* --sequential: each thread's keys in order over its share */
+	unsigned mget;      /* --mget N: every get is one MULTI_GET (memcached: one
+	                       "get k1 .. kN") of N keys; 0: single-key gets */
 	const struct weft_sec_key *key; /* --client-key (weft, kernel UDP): every request
 	                                   sealed, every answer verified (sec/); NULL: none */
 };
@@ -114,15 +116,26 @@ size_t wp_max_response_len(const struct wp_config *cfg);
  * cookie can be rewritten in place with wp_cookie_put). */
 size_t wp_encode(const struct wp_config *cfg, uint32_t client_id, uint64_t req_id, bool is_get,
 		 uint64_t key_idx, const uint8_t *value, const uint8_t *cookie, uint8_t *out);
+/* Encodes one multi-key get of cfg->mget keys (keys[0..mget-1]): weft's
+ * MULTI_GET (wire.h: the key list as its value, then the cookie trailer) or
+ * memcached's "get k1 .. kN"; returns its length. */
+size_t wp_encode_mget(const struct wp_config *cfg, uint32_t client_id, uint64_t req_id,
+		      const uint64_t *keys, const uint8_t *cookie, uint8_t *out);
 /* Writes cookie (NULL: zeros) as a WEFT_COOKIE_LEN-byte trailer. */
 void wp_cookie_put(uint8_t *trailer, const uint8_t *cookie);
 /* The cookie a weft response of len bytes carries (F_COOKIE): false when
  * none. */
 bool wp_weft_cookie(const uint8_t *d, size_t len, uint8_t out[WEFT_COOKIE_LEN]);
 /* Decodes a response: false if it is not one (garbage, other client);
- * else its request id and result. */
+ * else its request id and result. A weft MULTI_GET is a hit when every
+ * entry is OK, else a miss; memcached's: wp_decode_mc_mget. */
 bool wp_decode(const struct wp_config *cfg, uint32_t client_id, const uint8_t *d, size_t len,
 	       uint64_t *req_id, enum wp_result *res);
+/* One datagram of memcached's answer to a multi-key get (--mget): false if
+ * it is not one; else its request id, how many VALUE blocks it holds and
+ * whether it is the last one (ends with "END\r\n"). */
+bool wp_decode_mc_mget(const uint8_t *d, size_t len, uint64_t *req_id, unsigned *values,
+		       bool *end);
 /* The topology epoch in a weft datagram's header (0 if too short). */
 uint32_t wp_weft_epoch(const uint8_t *d, size_t len);
 

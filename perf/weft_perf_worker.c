@@ -10,6 +10,9 @@
  * reported so the main thread fetches a newer table. --sequential: each
  * thread walks its share of the keys (the preload's) in order instead of
  * drawing them, so --requests equal to --keys touches every key once.
+ * --mget N: a get is one multi-key get of N drawn keys; memcached answers it
+ * in several datagrams (wp_decode_mc_mget), counted on the slot until the
+ * one ending "END" completes it.
  *
  * Address validation (wire.h "Trailers"): weft requests carry the cookie
  * the node gave this thread's address (one per node, learned by a
@@ -56,6 +59,7 @@ struct slot {
 	uint32_t gen;
 	bool busy;
 	bool is_get;
+	uint8_t parts; /* --mget, memcached: VALUE blocks seen so far */
 };
 
 struct loop {
@@ -239,6 +243,35 @@ static void complete(struct loop *l, struct wp_stats *st, uint64_t id, enum wp_r
 	l->free_stack[l->nfree++] = k;
 }
 
+/* memcached --mget: one datagram of a multi-key get's answer. The VALUE
+ * blocks are counted on the slot; the last datagram completes it, a hit
+ * when every key came back. */
+static bool mc_mget_part(struct loop *l, struct wp_stats *st, const uint8_t *d, size_t len,
+			 uint64_t now)
+{
+	uint64_t id;
+	unsigned values;
+	bool end;
+	if (!wp_decode_mc_mget(d, len, &id, &values, &end))
+		return false;
+	uint32_t k = (uint32_t)(id & ((1u << l->slot_bits) - 1));
+	struct slot *s = k < l->cfg->depth ? &l->slots[k] : NULL;
+	if (s == NULL || !s->busy || !id_matches(l, s, id)) {
+		st->stale++;
+		return true;
+	}
+	if (!s->is_get) { /* a put's answer: one datagram, as without --mget */
+		enum wp_result res;
+		if (wp_decode(l->cfg, l->client_id, d, len, &id, &res))
+			complete(l, st, id, res, now);
+		return true;
+	}
+	s->parts = (uint8_t)(s->parts + values);
+	if (end)
+		complete(l, st, id, s->parts == l->cfg->mget ? WP_R_HIT : WP_R_MISS, now);
+	return true;
+}
+
 static void expire(struct loop *l, struct wp_stats *st, uint64_t now)
 {
 	uint64_t limit = (uint64_t)l->cfg->timeout_ms * 1000000u;
@@ -279,6 +312,7 @@ static unsigned issue(struct loop *l, struct wp_stats *st, uint64_t *issued, uin
 		s->gen++;
 		s->id = ((uint64_t)s->gen << l->slot_bits) | k;
 		s->is_get = is_get;
+		s->parts = 0;
 		uint8_t *buf = l->tx + (size_t)k * slot_size;
 		const struct sockaddr_in *to = &l->cfg->server;
 		memset(&l->txm[n].msg_hdr, 0, sizeof(l->txm[n].msg_hdr));
@@ -290,10 +324,20 @@ static unsigned issue(struct loop *l, struct wp_stats *st, uint64_t *issued, uin
 			l->txm[n].msg_hdr.msg_name = (void *)to;
 			l->txm[n].msg_hdr.msg_namelen = sizeof(struct sockaddr_in);
 		}
+		size_t len;
+		if (is_get && l->cfg->mget) { /* --mget: key and mget - 1 more */
+			uint64_t keys[WEFT_MAX_MULTI_GET];
+			keys[0] = key;
+			for (unsigned i = 1; i < l->cfg->mget; i++)
+				keys[i] = pick_key(l);
+			len = wp_encode_mget(l->cfg, l->client_id, s->id, keys, cookie_of(l, to),
+					     buf);
+		} else {
+			len = wp_encode(l->cfg, l->client_id, s->id, is_get, key, l->value,
+					cookie_of(l, to), buf);
+		}
 		l->txv[n].iov_base = buf;
-		l->txv[n].iov_len = seal(l, buf,
-					 wp_encode(l->cfg, l->client_id, s->id, is_get, key, l->value,
-						   cookie_of(l, to), buf));
+		l->txv[n].iov_len = seal(l, buf, len);
 		l->txm[n].msg_hdr.msg_iov = &l->txv[n];
 		l->txm[n].msg_hdr.msg_iovlen = 1;
 		l->pending[n] = k;
@@ -339,6 +383,11 @@ static void receive(struct loop *l, struct wp_stats *st, unsigned *got)
 		uint64_t id;
 		enum wp_result res;
 		size_t len = l->rxm[i].msg_len;
+		if (l->cfg->mget && l->cfg->proto == WP_PROTO_MEMCACHED) {
+			if (!mc_mget_part(l, st, l->rxv[i].iov_base, len, now))
+				st->stale++;
+			continue;
+		}
 		if (open_answer(l, l->rxv[i].iov_base, &len) &&
 		    wp_decode(l->cfg, l->client_id, l->rxv[i].iov_base, len, &id, &res)) {
 			uint8_t c[WEFT_COOKIE_LEN];

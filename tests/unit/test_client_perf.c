@@ -1,7 +1,8 @@
 /*
  * weft-perf's pure parts: the log-linear histogram's precision and
  * quantiles, the exact Zipf sampler's CDF, fixed-size keys, and both
- * protocols' encode → decode round trip (ids, hit / miss / stored / error).
+ * protocols' encode → decode round trip (ids, hit / miss / stored / error),
+ * multi-key gets included (--mget).
  */
 #include <math.h>
 #include <setjmp.h>
@@ -190,6 +191,101 @@ static void test_proto_roundtrip(void **state)
 	assert_false(wp_decode(&c, 0, out, 7, &id, &res));
 }
 
+/* Appends one MULTI_GET response entry (wire.h) at p; returns its end. */
+static uint8_t *mget_entry(uint8_t *p, uint16_t status, const char *key, uint32_t vlen)
+{
+	struct weft_mget_entry_hdr e = { .status = status, .key_len = (uint16_t)strlen(key),
+					 .value_len = vlen, .version = 1 };
+	memcpy(p, &e, sizeof(e));
+	p += sizeof(e);
+	memcpy(p, key, e.key_len);
+	p += e.key_len;
+	memset(p, 'v', vlen);
+	return p + vlen;
+}
+
+static void test_proto_mget(void **state)
+{
+	(void)state;
+	struct wp_config c = { .proto = WP_PROTO_WEFT, .key_size = 6, .value_size = 4,
+			       .cache = "pc", .mget = 3 };
+	uint8_t out[WP_MAX_DGRAM];
+	uint64_t keys[3] = { 1, 22, 333 }, id;
+	enum wp_result res;
+
+	/* weft: MULTI_GET [name][u16 3][3 x (u16 6, key)] + the cookie trailer */
+	size_t n = wp_encode_mget(&c, 77, 0x55, keys, NULL, out);
+	assert_true(n <= wp_max_request_len(&c));
+	struct weft_wire_hdr h;
+	memcpy(&h, out, sizeof(h));
+	assert_int_equal(h.opcode, WEFT_OP_MULTI_GET);
+	assert_int_equal(h.key_len, 0);
+	assert_int_equal(h.msg_len, 2 + 2 + 3 * (2 + 6));
+	assert_int_equal(n, sizeof(h) + h.msg_len + WEFT_COOKIE_LEN);
+	assert_int_equal(weft_wire_check(&h, n - WEFT_COOKIE_LEN), WEFT_ST_OK);
+	const uint8_t *v = out + sizeof(h) + 2;
+	uint16_t u;
+	memcpy(&u, v, 2);
+	assert_int_equal(u, 3);
+	memcpy(&u, v + 2, 2);
+	assert_int_equal(u, 6);
+	assert_memory_equal(v + 4, "k00001", 6);
+	assert_memory_equal(v + 4 + 8, "k00022", 6);
+	assert_memory_equal(v + 4 + 16, "k00333", 6);
+
+	/* Its answer: a hit when every entry is OK, a miss when one is not,
+	 * an error when the entries do not add up to msg_len. */
+	uint8_t ans[512];
+	struct weft_wire_hdr a = h;
+	a.flags = WEFT_F_RESPONSE;
+	a.status = WEFT_ST_OK;
+	a.name_len = 0;
+	uint8_t *p = ans + sizeof(a);
+	uint16_t three = 3;
+	memcpy(p, &three, 2);
+	p = mget_entry(p + 2, WEFT_ST_OK, "k00001", 4);
+	p = mget_entry(p, WEFT_ST_OK, "k00022", 4);
+	uint8_t *third = p;
+	p = mget_entry(p, WEFT_ST_OK, "k00333", 4);
+	a.msg_len = (uint32_t)(p - ans - sizeof(a));
+	memcpy(ans, &a, sizeof(a));
+	assert_true(wp_decode(&c, 77, ans, (size_t)(p - ans), &id, &res));
+	assert_int_equal(id, 0x55);
+	assert_int_equal(res, WP_R_HIT);
+	p = mget_entry(third, WEFT_ST_NOT_FOUND, "k00333", 0);
+	a.msg_len = (uint32_t)(p - ans - sizeof(a));
+	memcpy(ans, &a, sizeof(a));
+	assert_true(wp_decode(&c, 77, ans, (size_t)(p - ans), &id, &res));
+	assert_int_equal(res, WP_R_MISS);
+	a.msg_len -= 1; /* a truncated last entry */
+	memcpy(ans, &a, sizeof(a));
+	assert_true(wp_decode(&c, 77, ans, (size_t)(p - ans) - 1, &id, &res));
+	assert_int_equal(res, WP_R_ERROR);
+
+	/* memcached: "get k1 k2 k3", answered one datagram per key then END */
+	c.proto = WP_PROTO_MEMCACHED;
+	n = wp_encode_mget(&c, 0, 0x0102, keys, NULL, out);
+	assert_true(n <= wp_max_request_len(&c));
+	assert_int_equal(n, 8 + strlen("get k00001 k00022 k00333\r\n"));
+	assert_memory_equal(out + 8, "get k00001 k00022 k00333\r\n", n - 8);
+	unsigned values;
+	bool end;
+	const uint8_t part[] = "\x01\x02\0\0\0\x01\0\0VALUE k00001 0 4\r\nvvvv\r\n";
+	assert_true(wp_decode_mc_mget(part, sizeof(part) - 1, &id, &values, &end));
+	assert_int_equal(id, 0x0102);
+	assert_int_equal(values, 1);
+	assert_false(end);
+	const uint8_t last[] = "\x01\x02\0\0\0\x01\0\0VALUE k00333 0 4\r\nvvvv\r\nEND\r\n";
+	assert_true(wp_decode_mc_mget(last, sizeof(last) - 1, &id, &values, &end));
+	assert_int_equal(values, 1);
+	assert_true(end);
+	const uint8_t empty[] = "\x01\x02\0\0\0\0\0\0"; /* a missing key */
+	assert_true(wp_decode_mc_mget(empty, sizeof(empty) - 1, &id, &values, &end));
+	assert_int_equal(values, 0);
+	assert_false(end);
+	assert_false(wp_decode_mc_mget(empty, 7, &id, &values, &end));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -198,6 +294,7 @@ int main(void)
 		cmocka_unit_test(test_zipf_exact),
 		cmocka_unit_test(test_keys_and_rng),
 		cmocka_unit_test(test_proto_roundtrip),
+		cmocka_unit_test(test_proto_mget),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

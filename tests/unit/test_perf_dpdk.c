@@ -94,6 +94,46 @@ static void test_templates_are_valid_frames(void **state)
 	wpd_templates_free(&t);
 }
 
+/* --mget: one MULTI_GET frame, valid as built, whose keys sit where the
+ * loop overwrites them (every key the same size: lengths and the IPv4
+ * checksum hold for any keys); the GET frames hold each key at key_off. */
+static void test_mget_template(void **state)
+{
+	(void)state;
+	struct wpd_config c;
+	struct wpd_templates t;
+	config(&c, 0.9);
+	c.base.mget = 4;
+	assert_int_equal(wpd_templates_build(&t, &c, CLIENT), 0);
+	assert_non_null(t.mget);
+	struct weft_wire_hdr h = hdr_of(t.mget);
+	assert_int_equal(h.opcode, WEFT_OP_MULTI_GET);
+	assert_int_equal(h.msg_len, 4 + 2 + 4 * (2 + 16));
+	assert_int_equal(t.mget_len, WPD_HDRS + sizeof(h) + h.msg_len + WEFT_COOKIE_LEN);
+	assert_int_equal(weft_wire_check(&h, t.mget_len - WPD_HDRS - WEFT_COOKIE_LEN), WEFT_ST_OK);
+	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(t.mget + RTE_ETHER_HDR_LEN);
+	assert_int_equal(rte_be_to_cpu_16(ip->total_length), t.mget_len - RTE_ETHER_HDR_LEN);
+	for (unsigned i = 0; i < 4; i++) {
+		uint16_t kl;
+		memcpy(&kl, t.mget + t.mget_key_off + i * (2 + 16) - 2, 2);
+		assert_int_equal(kl, 16);
+		char key[16];
+		wp_key(key, 16, i);
+		assert_memory_equal(t.mget + t.mget_key_off + i * (2 + 16), key, 16);
+	}
+	for (uint64_t k = 0; k < c.base.keys; k += 17) {
+		char key[16];
+		wp_key(key, 16, k);
+		assert_memory_equal(t.get + k * t.stride + t.key_off, key, 16);
+	}
+	uint8_t ck[WEFT_COOKIE_LEN];
+	memset(ck, 0x5a, sizeof(ck));
+	wpd_templates_set_cookie(&t, &c.base, ck);
+	assert_memory_equal(t.mget + t.mget_len - WEFT_COOKIE_LEN, ck, WEFT_COOKIE_LEN);
+	wpd_templates_free(&t);
+	assert_null(t.mget);
+}
+
 /* Turns a request frame into weftd's answer: addresses swapped, RESPONSE
  * flag, status, and for an OK GET the version extras and a value. */
 static uint32_t make_answer(const uint8_t *req, uint16_t len, uint16_t status, uint8_t *out)
@@ -242,6 +282,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_templates_are_valid_frames),
+		cmocka_unit_test(test_mget_template),
 		cmocka_unit_test(test_answers_are_matched),
 		cmocka_unit_test(test_echo_mode),
 		cmocka_unit_test(test_arp_and_control),
