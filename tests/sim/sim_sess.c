@@ -145,7 +145,7 @@ static void life_start(struct sim *s, uint32_t i)
 	memset(n->ent, 0, SIM_ZMAX * sizeof(*n->ent));
 	n->live = true;
 	n->nonce = s->node[i].nonce;
-	n->in_view = false;
+	n->in_view = n->outside = false;
 	memset(&n->view_id, 0, sizeof(n->view_id));
 	n->n_mem = n->prev_n = 0;
 	n->counter = 0;

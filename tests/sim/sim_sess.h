@@ -13,7 +13,9 @@
  *
  * What the nodes do, as dataplane/dp_sess.c and control/ctl_sessions*.c:
  *  - an op reaches a random live node (the visitor's app instance); a node
- *    in no view yet answers it BUSY (a forwarded one too); a node that is
+ *    in no view yet, or outside its view (it heard a view that does not
+ *    list this life: dropped from the view while alive), answers it BUSY
+ *    (a forwarded one too: dp_route.c sess_refused); a node that is
  *    not the acting primary in its table forwards it (WEFT_F_NODE: served
  *    by the receiver whatever its table says, but a CREATE for a segment
  *    the receiver does not own: BUSY); the primary applies
@@ -138,6 +140,7 @@ struct sim_znode {
 	bool live;                 /* a life of this layer runs */
 	uint64_t nonce;
 	bool in_view;
+	bool outside;              /* its last view does not list this life */
 	struct weft_swim_view_id view_id;
 	uint32_t n_mem, self;
 	struct weft_swim_view_member mem[SIM_ZMAX_NODES * 2];
@@ -209,7 +212,7 @@ enum { SIM_ZS_NEW, SIM_ZS_CREATING, SIM_ZS_LIVE, SIM_ZS_GONE, SIM_ZS_ABANDONED }
 
 enum { SIM_ZT_OP, SIM_ZT_SERVE, SIM_ZT_FWD, SIM_ZT_RT, SIM_ZT_ANS, SIM_ZT_TIMEOUT,
        SIM_ZT_EXPIRE, SIM_ZT_VIEW, SIM_ZT_LIFE, SIM_ZT_BUSY, SIM_ZT_DROP, SIM_ZT_LOST,
-       SIM_ZT_REFUSED, SIM_ZT_STRAY, SIM_ZT_RTBUSY };
+       SIM_ZT_REFUSED, SIM_ZT_STRAY, SIM_ZT_RTBUSY, SIM_ZT_OUTSIDE };
 
 struct sim_sess_layer {
 	struct sim_znode *n;       /* [o.nodes] */

@@ -437,7 +437,7 @@ void sim_zcheck_end(struct sim *s)
 
 static const char *const what_s[] = {
 	"op", "serve", "forward", "read-thru", "answer", "timeout", "EXPIRED", "view", "life",
-	"BUSY", "drop", "excused", "refused", "discarded", "rt-busy",
+	"BUSY", "drop", "excused", "refused", "discarded", "rt-busy", "outside",
 };
 
 static const char *action_s(uint64_t a)
@@ -487,7 +487,8 @@ void sim_sess_dump(const struct sim *s, FILE *f, const char *replay)
 	sim_dump(s, f, replay);
 	fprintf(f, "last %u sessions-layer events (serve: status 0 OK 1 NOT_FOUND 2 EXISTS "
 		"12 BUSY 20 NO_SESSION, outcome 0 unchanged 1 store 2 delete;\n"
-		"view: id, members; life: nonce, 1 start 0 end; excused: 0 by holder crashes "
+		"view, outside (a view without this life): id, members; life: nonce, 1 start 0 end; "
+		"excused: 0 by holder crashes "
 		"(their count), 1 by a partition or pause (last in force, us)):\n", n);
 	for (uint32_t i = L->n_trace - n; i < L->n_trace; i++)
 		sim_zprint(f, &L->trace[i % SIM_TRACE]);
@@ -513,7 +514,7 @@ void sim_sess_summary(const struct sim *s, char *buf, size_t n)
 	snprintf(buf, n, "; sess: %u sessions, %llu ops (%llu acked, %llu SETs), %llu GETs "
 		 "checked, %llu expired, %llu NO_SESSION after expiry, %llu slack writes, "
 		 "%llu retried reads replicated, %llu read-through, %llu forwarded, %llu BUSY "
-		 "(%llu refused: no view, or a "
+		 "(%llu refused: no view, outside the view, or a "
 		 "CREATE at a non-owner; %llu read-through target dead), %llu due copies "
 		 "discarded, %llu gave up, excused %llu crash / %llu split", L->n_z,
 		 (unsigned long long)L->ops, (unsigned long long)L->acked,

@@ -1,9 +1,10 @@
 /*
  * sim_sess_node.c — what one node of the sessions layer does (sim_sess.h):
- * its view (the real segment table and read-through targets), serving an
- * op with the real weft_sess_apply (forwarding, read-through, at-most-once
- * table, BUSY without a view or for a forwarded CREATE at a non-owner, or
- * for a miss whose read-through target is DEAD),
+ * its view (the real segment table and read-through targets; a view that
+ * does not list this life puts it outside: no table, dp_route.c), serving
+ * an op with the real weft_sess_apply (forwarding, read-through,
+ * at-most-once table, BUSY without a view or outside it, for a forwarded
+ * CREATE at a non-owner, or for a miss whose read-through target is DEAD),
  * synchronous replication of a change before its answer (and of the record
  * as it is for a retransmitted read, as dp_sess.c), the
  * state-transfer pushes and drop, tombstone reclaiming and the expiry pass
@@ -12,7 +13,8 @@
  * Invariants: an entry is replaced only by a newer version (apply iff
  * newer, as weft_cache_apply_put); a node's version counter is raised to
  * every version it stores; a held answer is sent once, when its last
- * target acked (or BUSY after SIM_ZGIVE_UP_US); a push is resent until
+ * target acked or, on a node outside its view, left it (dp_rpc.c
+ * hold_slot_done), or BUSY after SIM_ZGIVE_UP_US; a push is resent until
  * acked or its destination leaves the view, and the drop waits for all.
  */
 #include <stdlib.h>
@@ -118,15 +120,22 @@ static void xfer_add(struct sim *s, uint32_t node, uint32_t to, uint32_t sess)
 	xfer_send(s, node, x);
 }
 
+/* Whether view members v (n_v) list sim node i's current life. */
+static bool listed(const struct sim *s, const struct weft_swim_view_member *v, uint32_t n_v,
+		   uint32_t i)
+{
+	for (uint32_t j = 0; j < n_v; j++)
+		if (sim_dmember_node(s, &v[j]) == i && s->node[i].nonce == v[j].nonce)
+			return true;
+	return false;
+}
+
 /* Whether node's current view lists sim node i. */
 static bool in_view(const struct sim *s, uint32_t node, uint32_t i)
 {
 	const struct sim_znode *n = &s->sess->n[node];
 
-	for (uint32_t j = 0; j < n->n_mem; j++)
-		if (sim_dmember_node(s, &n->mem[j]) == i && s->node[i].nonce == n->mem[j].nonce)
-			return true;
-	return false;
+	return listed(s, n->mem, n->n_mem, i);
 }
 
 /* The sim nodes owning seg in node's view, itself excluded. */
@@ -207,6 +216,38 @@ static void hold_slot(struct sim *s, uint32_t node, struct sim_zhold *h, uint32_
 
 	memcpy(ev.rec, e->rec, e->len);
 	sim_zsend(s, &ev);
+}
+
+/* Hold hi of node after a view change: the slots whose peer the view
+ * (members v, n_v) no longer lists are dropped. With `table` (a view that
+ * lists node) the segment's owners in node's view are targets too, and a
+ * hold waits for them; without (a view without node: no table, dp_rpc.c
+ * peer_gone finds no target) a hold left with no slot is answered
+ * (hold_slot_done). False when it was answered (hold hi then holds
+ * another). */
+static bool hold_retarget(struct sim *s, uint32_t node, uint32_t hi,
+			  const struct weft_swim_view_member *v, uint32_t n_v, bool table)
+{
+	struct sim_znode *n = &s->sess->n[node];
+	struct sim_zhold *h = &n->hold[hi];
+	uint32_t to[SIM_ZOWNERS], k;
+
+	for (uint32_t q = 0; q < h->n_slot;)
+		if (!listed(s, v, n_v, h->slot[q].node))
+			h->slot[q] = h->slot[--h->n_slot];
+		else
+			q++;
+	if (table) {
+		k = owner_nodes(s, node, sess_seg(s, h->ans.sess), to);
+		for (uint32_t i = 0; i < k; i++)
+			hold_slot(s, node, h, to[i]);
+		return true;
+	}
+	if (h->n_slot > 0)
+		return true;
+	answer_send(s, &h->ans);
+	*h = n->hold[--n->n_hold];
+	return false;
 }
 
 /* A stored change: replicate to the owners of node's view, answer after. */
@@ -419,13 +460,13 @@ static void refuse(struct sim *s, uint32_t node, const struct sim_zev *req)
 /* A request at node: from its visitor (or its own expiry pass), or
  * forwarded by another node (WEFT_F_NODE: served here whatever the table,
  * but a CREATE for a segment this node does not own). A node in no view
- * yet refuses both (dp_route.c sess_refused). */
+ * yet, or outside its view, refuses both (dp_route.c sess_refused). */
 void sim_zon_req(struct sim *s, uint32_t node, const struct sim_zev *req)
 {
 	struct sim_znode *n = &s->sess->n[node];
 	uint32_t p;
 
-	if (!n->in_view) {            /* no table yet: BUSY (dp_route_request) */
+	if (!n->in_view || n->outside) {   /* no table: BUSY (dp_route.c sess_refused) */
 		refuse(s, node, req);
 		return;
 	}
@@ -470,9 +511,25 @@ void sim_zon_view(struct sim *s, uint32_t node, const struct weft_swim_event *ev
 		if (!memcmp(&ev->view[j].id, &s->node[node].id, sizeof(ev->view[j].id)) &&
 		    ev->view[j].nonce == s->node[node].nonce)
 			self = j;
-	if (self == SIM_NONE || ev->n_view > SIM_ZMAX_NODES * 2 ||
-	    weft_swim_view_id_cmp(&ev->view_id, &n->view_id) == 0)
+	if (ev->n_view > SIM_ZMAX_NODES * 2 || weft_swim_view_id_cmp(&ev->view_id, &n->view_id) == 0)
 		return;
+	if (self == SIM_NONE) {
+		/* A view without this life: ctl_cluster.c publishes it with
+		 * self NONE, so the node serves no SESSION op (dp_route.c
+		 * sess_refused) until a view lists it again; its rebalancer
+		 * does not follow it; held replications to members it drops
+		 * end with no new target (no table: dp_rpc.c peer_gone). */
+		if (!n->in_view)
+			return;
+		if (!n->outside)
+			sim_ztrace(s, node, SIM_ZT_OUTSIDE, SIM_ZMAX, ev->view_id.counter,
+				   ev->n_view);
+		n->outside = true;
+		for (uint32_t hi = 0; hi < n->n_hold;)
+			hi += hold_retarget(s, node, hi, ev->view, ev->n_view, false);
+		return;
+	}
+	n->outside = false;
 	/* the previous view, for the read-through targets (ctl_cluster.c) */
 	if (n->in_view) {
 		memcpy(n->prev_mem, n->mem, n->n_mem * sizeof(*n->mem));
@@ -517,19 +574,8 @@ void sim_zon_view(struct sim *s, uint32_t node, const struct weft_swim_event *ev
 	n->in_view = true;
 	sim_ztrace(s, node, SIM_ZT_VIEW, SIM_ZMAX, ev->view_id.counter, ev->n_view);
 	/* held answers: targets gone from the view are replaced (dp_rpc_tick) */
-	for (uint32_t hi = 0; hi < n->n_hold; hi++) {
-		struct sim_zhold *h = &n->hold[hi];
-		uint32_t to[SIM_ZOWNERS], k;
-
-		for (uint32_t q = 0; q < h->n_slot;)
-			if (!in_view(s, node, h->slot[q].node))
-				h->slot[q] = h->slot[--h->n_slot];
-			else
-				q++;
-		k = owner_nodes(s, node, sess_seg(s, h->ans.sess), to);
-		for (uint32_t i = 0; i < k; i++)
-			hold_slot(s, node, h, to[i]);
-	}
+	for (uint32_t hi = 0; hi < n->n_hold;)
+		hi += hold_retarget(s, node, hi, n->mem, n->n_mem, true);
 	/* state transfer: push every entry to the owners of its segment */
 	for (uint32_t z = 0; z < L->n_z && !s->failed; z++) {
 		uint32_t to[SIM_ZOWNERS], k;
