@@ -19,6 +19,12 @@
  * response can never mix into the new one. A request that the node may
  * hold (m->hold_ms: a RECEIVE's wait) gets that much more per attempt.
  *
+ * BUSY (wire.h: nothing was applied; e.g. a node whose membership lease
+ * expired, or one not yet in a view) is asked again under a new request
+ * id after a pause of BUSY_PAUSE_MIN_MS doubling to BUSY_PAUSE_MAX_MS,
+ * while the call's deadline and its retry budget ((retries + 1) x
+ * timeout_ms from the first send) allow; then BUSY is the call's answer.
+ *
  * Address validation: every datagram sent carries the node's cookie
  * (cookie.c); a COOKIE answer (nothing applied) stores the cookie it
  * carries and the request is resent at once under the same id, not as a
@@ -442,6 +448,27 @@ static int await(struct weft_client *c, const struct sockaddr_in *to, const stru
 	}
 }
 
+#define BUSY_PAUSE_MIN_MS 20u
+#define BUSY_PAUSE_MAX_MS 200u
+
+/* After a BUSY answer: pauses *pause_ms (then doubles it, up to the max)
+ * and returns true when the call may ask again within its deadline and
+ * retry budget; false when BUSY is to be its answer. */
+static bool busy_pause(const struct weft_client *c, uint64_t first_send, uint64_t deadline,
+		       uint32_t *pause_ms)
+{
+	uint64_t budget = first_send + (uint64_t)(c->opts.retries + 1u) * c->opts.timeout_ms;
+	uint64_t end = deadline < budget ? deadline : budget;
+	uint64_t now = weft_now_ms();
+	if (now + *pause_ms >= end)
+		return false;
+	struct timespec ts = { .tv_sec = 0, .tv_nsec = (long)*pause_ms * 1000000L };
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+	*pause_ms = *pause_ms * 2u > BUSY_PAUSE_MAX_MS ? BUSY_PAUSE_MAX_MS : *pause_ms * 2u;
+	return true;
+}
+
 int weft_call_at(struct weft_client *c, const struct sockaddr_in *to, const struct weft_msg *m,
 		 uint32_t attempts, uint64_t deadline, struct weft_resp *r)
 {
@@ -452,7 +479,7 @@ int weft_call_at(struct weft_client *c, const struct sockaddr_in *to, const stru
 	 * an op marked resend (RECEIVE, ACK) may be applied twice harmlessly. */
 	bool once = !weft_wire_op_is_idempotent(m->opcode) && !m->resend;
 	uint64_t rid = c->next_request_id++;
-	uint32_t sent = 0, repeats = 0, cookie_trips = 0;
+	uint32_t sent = 0, repeats = 0, cookie_trips = 0, pause_ms = BUSY_PAUSE_MIN_MS;
 	uint8_t flags = 0;
 
 	memset(r, 0, sizeof(*r));
@@ -469,6 +496,17 @@ int weft_call_at(struct weft_client *c, const struct sockaddr_in *to, const stru
 			cookie_trips++;
 			c->cookie_trips++;
 			memset(r, 0, sizeof(*r));
+			continue;
+		}
+		if (rc == END_DONE && r->status == WEFT_ST_BUSY &&
+		    busy_pause(c, first_send, deadline, &pause_ms)) {
+			/* Nothing was applied: asked anew, a new id (the node
+			 * may keep the BUSY answer for the old one). */
+			free(r->payload);
+			memset(r, 0, sizeof(*r));
+			c->busy_retries++;
+			rid = c->next_request_id++;
+			flags = 0;
 			continue;
 		}
 		if (rc == END_DONE)

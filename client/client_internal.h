@@ -69,6 +69,7 @@ struct weft_client {
 	struct weft_cookie_slot cookies[WEFT_COOKIE_SLOTS];
 	unsigned cookie_next;     /* the slot a new address takes */
 	uint64_t cookie_trips;    /* COOKIE answers resent (for tests) */
+	uint64_t busy_retries;    /* BUSY answers asked again (for tests) */
 	/* --- client key (auth.c) --- */
 	bool has_key;
 	struct weft_sec_key key;

@@ -296,6 +296,13 @@ struct weft_dp_members {
  * snapshot stays). */
 int weft_dp_publish_members(struct weft_dp *dp, const struct weft_dp_members *snap);
 
+/* The membership lease (docs/membership.md "The lease"): until until_ms
+ * (weft_dp_now_ms's clock) the lcores serve and apply GETs and writes of
+ * shared caches, SESSION ops and a destination primary's ops; after it
+ * they answer them BUSY (counted in lease_busy) until it is renewed.
+ * UINT64_MAX (the default): no lease. Control thread, any time. */
+void weft_dp_set_lease(struct weft_dp *dp, uint64_t until_ms);
+
 /* A malloc'd copy of the published view's members (view, coordinator,
  * self, no_quorum, m[]; no segment table: owners 0), for threads off the
  * hot path (the app runtime's services). The caller must be a registered

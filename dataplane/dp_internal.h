@@ -15,6 +15,7 @@
 #ifndef WEFT_DP_INTERNAL_H
 #define WEFT_DP_INTERNAL_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -83,6 +84,8 @@ struct dp_counters {
 	uint64_t rpc_retargeted;  /* replications resent after their peer left the view */
 	uint64_t rpc_no_slot;     /* requests refused: every slot busy (BUSY) */
 	uint64_t no_quorum;       /* writes refused with NO_QUORUM */
+	uint64_t lease_busy;      /* ops refused BUSY: the membership lease had
+	                             expired (dp_lease_ok; not in errors) */
 	uint64_t repl_applied;    /* REPLICATE entries applied here */
 	uint64_t repl_stale;      /* REPLICATE entries older than ours: ignored */
 	uint64_t read_through;    /* GET misses asked of a segment's old owner */
@@ -322,8 +325,18 @@ struct weft_dp {
 	struct rte_ring *sess_events;       /* lcores -> sessions service (dp_sess.c) */
 	struct dp_amp *amp;                 /* address validation (dp_amp.c) */
 	struct dp_auth *auth;               /* keys (dp_auth.c); NULL: none */
+	_Atomic uint64_t lease_until_ms;    /* weft_dp_set_lease; UINT64_MAX: none */
 	volatile bool stop;
 };
+
+/* Whether this node's membership lease (weft_dp_set_lease) holds at the
+ * lcore's burst time. A node whose lease expired may have been declared
+ * dead and replaced (paused, or its control thread stalled): it neither
+ * serves nor applies shared data until the control plane renews it. */
+static inline bool dp_lease_ok(const struct dp_lcore *lc)
+{
+	return lc->now_ms < atomic_load_explicit(&lc->dp->lease_until_ms, memory_order_relaxed);
+}
 
 /* --- the MEMBERS snapshot (dp_members.c) --- */
 struct dp_members;

@@ -12,6 +12,9 @@
  * topology: a relayed long-poll would hold an RPC slot for its whole
  * wait). A request from a node (WEFT_F_NODE) is served where it lands.
  *
+ * A primary whose membership lease has expired (dp_lease_ok) answers
+ * everything but plain topic subscriptions BUSY.
+ *
  * Writes (PUBLISH, ACK, UNSUBSCRIBE of a durable subscription, DEST_OPEN,
  * DEST_STOP) are answered once every other owner acked their records
  * (MSG_REPL); in a quorum-less minority they are refused NO_QUORUM, and
@@ -437,6 +440,11 @@ void dp_msg_serve(struct dp_lcore *lc, const struct dp_req *req,
 				       topo->seg_owner[(size_t)seg_of(topo, h) * topo->owners]);
 		else
 			fail(lc, req, false, WEFT_ST_NOT_OWNER);
+		return;
+	}
+	if (!local_topic && !dp_lease_ok(lc)) {
+		lc->c.lease_busy++; /* dp_lease_ok: maybe replaced as primary */
+		fail(lc, req, false, WEFT_ST_BUSY);
 		return;
 	}
 	if (!local_topic && is_write(op, req->hdr.key_len) && topo != NULL) {

@@ -55,6 +55,12 @@
  * In a quorum-less minority (snapshot no_quorum) every write to a shared
  * cache is refused with NO_QUORUM before anything is applied.
  *
+ * While the membership lease has expired (dp_lease_ok: the node was paused
+ * or its control thread stalled long enough that the others may have
+ * declared it dead and moved its segments on), a GET or write of a
+ * distributed or replicated cache, a SESSION op, a client's or a node's,
+ * is answered BUSY before anything is read or applied.
+ *
  * The client is answered only once every target acked the replication (or
  * left the view, the copy then re-sent to the segment's new owners):
  * synchronous replication, so an acknowledged write survives the loss of
@@ -188,6 +194,14 @@ static enum dp_route busy(struct dp_lcore *lc, const struct dp_req *req)
 	return DP_ROUTE_ANSWERED;
 }
 
+/* Refused BUSY while the membership lease has expired (dp_lease_ok). */
+static enum dp_route lease_busy(struct dp_lcore *lc, const struct dp_req *req)
+{
+	lc->c.lease_busy++;
+	dp_answer(lc, req, WEFT_ST_BUSY, NULL, 0, NULL, 0);
+	return DP_ROUTE_ANSWERED;
+}
+
 /* A GET or a write of a shared cache on a node outside the view: sent to
  * the segment's acting primary in that view. Refused BUSY (nothing
  * applied) when it came from another node (its view still names this
@@ -263,6 +277,8 @@ enum dp_route dp_route_request(struct dp_lcore *lc, const struct weft_dp_members
 	}
 	if (op != WEFT_OP_GET && !write)
 		return DP_ROUTE_LOCAL;
+	if (mode != WEFT_MODE_INVALIDATED && !dp_lease_ok(lc))
+		return lease_busy(lc, req);
 	if (outside_view(topo) && mode != WEFT_MODE_INVALIDATED)
 		return outside_forward(lc, topo, req);
 	if (!dp_members_has_table(topo))

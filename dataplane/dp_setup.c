@@ -41,6 +41,11 @@ uint64_t weft_dp_now_ms(const struct weft_dp *dp)
 	return dp->cfg.clock(dp->cfg.clock_arg);
 }
 
+void weft_dp_set_lease(struct weft_dp *dp, uint64_t until_ms)
+{
+	atomic_store_explicit(&dp->lease_until_ms, until_ms, memory_order_relaxed);
+}
+
 unsigned weft_dp_n_workers(const struct weft_dp *dp)
 {
 	return dp->n_workers;
@@ -129,6 +134,7 @@ struct weft_dp *weft_dp_create(const struct weft_dp_config *cfg, uint16_t port_i
 	dp->bind_ip = cfg->bind_ip;
 	dp->udp_port = rte_cpu_to_be_16(cfg->udp_port);
 	dp->created_unix_ms = dp_unix_ms();
+	atomic_init(&dp->lease_until_ms, UINT64_MAX);
 	dp->reasm = dp_reasm_create(cfg->reasm_max_bytes ? cfg->reasm_max_bytes
 							 : DP_DEFAULT_TABLE_BYTES,
 				    DP_REASM_MAX_ENTRIES);

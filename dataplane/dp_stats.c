@@ -202,6 +202,7 @@ static void put_counters(struct dp_text *o, const char *prefix, const struct dp_
 	dp_text_put(o, "%s.rpc_retargeted %" PRIu64 "\n", prefix, c->rpc_retargeted);
 	dp_text_put(o, "%s.rpc_no_slot %" PRIu64 "\n", prefix, c->rpc_no_slot);
 	dp_text_put(o, "%s.no_quorum %" PRIu64 "\n", prefix, c->no_quorum);
+	dp_text_put(o, "%s.lease_busy %" PRIu64 "\n", prefix, c->lease_busy);
 	dp_text_put(o, "%s.repl_applied %" PRIu64 "\n", prefix, c->repl_applied);
 	dp_text_put(o, "%s.repl_stale %" PRIu64 "\n", prefix, c->repl_stale);
 	dp_text_put(o, "%s.read_through %" PRIu64 "\n", prefix, c->read_through);

@@ -179,6 +179,21 @@ void weft_swim_tick(struct weft_swim *s, uint64_t now_ms,
 /* Absolute time of the next tick; UINT64_MAX when nothing is pending. */
 uint64_t weft_swim_next_deadline(const struct weft_swim *s);
 
+/* The membership lease (docs/membership.md "The lease"): until when this
+ * node may go on serving as a member of its view, UINT64_MAX when no lease
+ * applies (no view, or a view of this node alone). The lease is the send
+ * time of this node's last probe that a member of its view acknowledged
+ * with a view id not newer than its own, plus lease_ms: that member heard
+ * this node after that time, and the others cannot declare it dead sooner
+ * than a failed probe plus the minimum suspicion timeout after it. So a
+ * node paused (SIGSTOP, a stalled VM) past its lease stops serving on
+ * resuming until a fresh probe is acknowledged — by then it has heard of a
+ * newer view, if there is one. lease_ms must stay below probe_timeout_ms +
+ * the minimum suspicion timeout (WEFT_SWIM_LEASE_MS against the
+ * defaults). 0 before the first acknowledged probe. */
+#define WEFT_SWIM_LEASE_MS 700u
+uint64_t weft_swim_lease_until(const struct weft_swim *s, uint32_t lease_ms);
+
 /* Introspection (tests, weftctl members). */
 struct weft_swim_stats {
 	uint32_t members;        /* records in the table (any state) */

@@ -214,6 +214,13 @@ uint64_t weft_swim_next_deadline(const struct weft_swim *s)
 	return s->deadline;
 }
 
+uint64_t weft_swim_lease_until(const struct weft_swim *s, uint32_t lease_ms)
+{
+	if (!s->have_view || s->n_view < 2)
+		return UINT64_MAX;
+	return s->confirmed_ms != 0 ? s->confirmed_ms + lease_ms : 0;
+}
+
 /* ---- join, leave, sync ---- */
 
 static void send_self_rec(struct weft_swim *s, uint8_t type,

@@ -91,6 +91,7 @@ struct swim_probe {
 	struct weft_swim_id id;
 	uint64_t nonce;
 	uint32_t seq;
+	uint64_t sent_ms;          /* when the ping went: the lease's evidence time */
 	uint32_t nacks_expected;
 	uint32_t nacks_got;
 	uint64_t direct_deadline;
@@ -120,6 +121,7 @@ struct weft_swim {
 	struct swim_relay relays[SWIM_MAX_RELAYS];
 	uint32_t awareness;
 	uint64_t next_suspect_ms;  /* earliest suspicion deadline (lower bound) */
+	uint64_t confirmed_ms;     /* the lease's evidence (weft_swim_lease_until) */
 
 	struct weft_swim_addr seeds[WEFT_SWIM_MAX_SEEDS];
 	unsigned n_seeds, seed_rr;
@@ -192,8 +194,10 @@ void swim_relays_tick(struct weft_swim *s, uint64_t now);
 void swim_on_ping(struct weft_swim *s, const struct weft_swim_addr *from,
 		  bool known, uint32_t seq, const struct weft_swim_id *target,
 		  uint64_t target_nonce);
+/* sender_view: the view id in the ACK's header (the lease's check). */
 void swim_on_ack(struct weft_swim *s, uint32_t seq,
-		 const struct weft_swim_id *subject, uint64_t subject_nonce);
+		 const struct weft_swim_id *subject, uint64_t subject_nonce,
+		 const struct weft_swim_view_id *sender_view);
 void swim_on_ping_req(struct weft_swim *s, uint64_t now,
 		      const struct weft_swim_addr *from, uint32_t seq,
 		      const struct weft_swim_id *target, uint64_t target_nonce,

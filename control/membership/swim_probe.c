@@ -175,6 +175,7 @@ void swim_probe_tick(struct weft_swim *s, uint64_t now)
 	p->id = s->m[slot].id;
 	p->nonce = s->m[slot].nonce;
 	p->seq = ++s->seq;
+	p->sent_ms = now;
 	p->direct_deadline = now + swim_scaled(s, s->cfg.probe_timeout_ms);
 	p->end_deadline = s->next_probe_ms;
 	send_ping(s, &s->m[slot].addr, p->seq, &p->id, p->nonce);
@@ -210,8 +211,24 @@ void swim_on_ping(struct weft_swim *s, const struct weft_swim_addr *from,
 	send_ack(s, from, known, seq, &s->cfg.id, s->cfg.nonce);
 }
 
+/* Whether an ACK of our probe of (subject, nonce) renews the lease: the
+ * subject is a member of our view and the ACK's sender (the subject, or a
+ * relay) had no view newer than ours when it sent it. */
+static bool renews_lease(const struct weft_swim *s, const struct weft_swim_id *subject,
+			 uint64_t nonce, const struct weft_swim_view_id *sender_view)
+{
+	if (!s->have_view || sender_view->counter == 0 ||
+	    weft_swim_view_id_cmp(sender_view, &s->view_id) > 0)
+		return false;
+	for (uint32_t i = 0; i < s->n_view; i++)
+		if (s->view[i].nonce == nonce && swim_id_cmp(&s->view[i].id, subject) == 0)
+			return true;
+	return false;
+}
+
 void swim_on_ack(struct weft_swim *s, uint32_t seq,
-		 const struct weft_swim_id *subject, uint64_t subject_nonce)
+		 const struct weft_swim_id *subject, uint64_t subject_nonce,
+		 const struct weft_swim_view_id *sender_view)
 {
 	struct swim_probe *p = &s->probe;
 
@@ -219,6 +236,11 @@ void swim_on_ack(struct weft_swim *s, uint32_t seq,
 	    swim_id_cmp(subject, &p->id) == 0) {
 		p->active = false;
 		swim_awareness(s, -1);
+		/* The probe's send time, not now: an ACK that waited in a
+		 * queue while this node was paused proves nothing newer. */
+		if (p->sent_ms > s->confirmed_ms &&
+		    renews_lease(s, subject, subject_nonce, sender_view))
+			s->confirmed_ms = p->sent_ms;
 		return;
 	}
 	for (uint32_t i = 0; i < SWIM_MAX_RELAYS; i++) {

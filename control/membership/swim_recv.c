@@ -163,7 +163,7 @@ static bool handle(struct weft_swim *s, uint64_t now,
 		if (h->type == SWIM_MSG_PING)
 			swim_on_ping(s, from, known, seq, &id, nonce);
 		else
-			swim_on_ack(s, seq, &id, nonce);
+			swim_on_ack(s, seq, &id, nonce, &h->view);
 		break;
 	case SWIM_MSG_PING_REQ:
 		seq = swim_r_u32(c);

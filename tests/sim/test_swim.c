@@ -289,6 +289,60 @@ static void test_crash_detected(void **state)
  * some nodes (dead_keep_ms) while others still hold it, full-state syncs
  * carry it as SUSPECT; that must not re-admit it (it once came back every
  * ~40 s, changing the view twice each time). */
+/* The lease (membership.h, docs/membership.md "The lease"): none before a
+ * view or alone; in a healthy cluster it never lapses; a node paused past
+ * failure detection wakes with a lapsed lease and does not renew it until
+ * it is back in the others' view. */
+static void test_lease(void **state)
+{
+	struct weft_swim_view_id id2, id0;
+	uint32_t n;
+
+	(void)state;
+	make_node(0, 0x10, 100, 0x0a000001u);
+	assert_int_equal(weft_swim_lease_until(H.n[0].sm, WEFT_SWIM_LEASE_MS), UINT64_MAX);
+	assert_int_equal(weft_swim_join(H.n[0].sm, H.now, NULL, 0, &H.n[0].sink), 0);
+	run_ms(3000);
+	assert_non_null(weft_swim_view(H.n[0].sm, &id0, &n));
+	assert_int_equal(n, 1); /* alone: nobody can take its place */
+	assert_int_equal(weft_swim_lease_until(H.n[0].sm, WEFT_SWIM_LEASE_MS), UINT64_MAX);
+
+	teardown(NULL);
+	setup(NULL);
+	form(3);
+	assert_one_view(3);
+	for (int t = 0; t < 3000; t++) {
+		run_ms(1);
+		for (int i = 0; i < 3; i++) {
+			uint64_t until = weft_swim_lease_until(H.n[i].sm, WEFT_SWIM_LEASE_MS);
+			assert_true(until > H.now);
+			assert_true(until <= H.now + WEFT_SWIM_LEASE_MS);
+		}
+	}
+
+	/* n2 paused (no ticks, nothing delivered) for 4 s: declared dead. */
+	H.n[2].blackhole = true;
+	run_ms(4000);
+	assert_one_view(2);
+	assert_true(weft_swim_lease_until(H.n[2].sm, WEFT_SWIM_LEASE_MS) <= H.now);
+	/* Resumed: its probes are acknowledged under the newer view, which
+	 * renews nothing, until it is in the others' view again. */
+	H.n[2].blackhole = false;
+	bool back = false;
+	for (int t = 0; t < 5000 && !back; t++) {
+		run_ms(1);
+		assert_non_null(weft_swim_view(H.n[0].sm, &id0, &n));
+		assert_non_null(weft_swim_view(H.n[2].sm, &id2, &n));
+		back = weft_swim_view_id_cmp(&id2, &id0) == 0 && n == 3;
+		if (!back)
+			assert_true(weft_swim_lease_until(H.n[2].sm, WEFT_SWIM_LEASE_MS) <=
+				    H.now);
+	}
+	assert_true(back);
+	run_ms(1000);
+	assert_true(weft_swim_lease_until(H.n[2].sm, WEFT_SWIM_LEASE_MS) > H.now);
+}
+
 static void test_dead_node_stays_out(void **state)
 {
 	unsigned ups[3];
@@ -806,6 +860,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_join_one_view, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crash_detected, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dead_node_stays_out, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lease, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_coordinator_crash, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_coordinator_leaves, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_confirmations_shorten_suspicion,

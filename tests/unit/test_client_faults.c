@@ -4,7 +4,8 @@
  * within the deadline, stale and garbage datagrams ignored, long responses
  * reassembled out of order with FETCH (a lost piece re-fetched, at most a
  * window in flight), GONE → the request repeated, long requests split and
- * resent whole, and a 1 MiB value through default socket buffers.
+ * resent whole, a 1 MiB value through default socket buffers, and BUSY
+ * asked again under new ids within the call's retry budget.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -89,6 +90,60 @@ static void test_retry_reuses_request_id(void **state)
 	assert_int_equal(x.req[0].client_id, x.req[1].client_id);
 	assert_int_equal(x.req[0].flags, 0);
 	assert_int_equal(x.req[1].flags, WEFT_F_RETRY);
+}
+
+/* --- BUSY: asked again under a new id, within the budget --- */
+
+struct busy_ctx {
+	int seen;
+	int busy_answers;   /* answer the first this many BUSY, then OK */
+	uint64_t ids[64];
+};
+
+static void busy_handler(struct peer *p, const uint8_t *d, size_t len)
+{
+	struct busy_ctx *x = p->ctx;
+	(void)len;
+	struct weft_wire_hdr h = hdr_of(d);
+	if (x->seen < 64)
+		x->ids[x->seen] = h.request_id;
+	if (x->seen++ < x->busy_answers) {
+		peer_reply(p, &h, WEFT_ST_BUSY, NULL, 0, NULL, 0);
+		return;
+	}
+	peer_reply(p, &h, WEFT_ST_OK, NULL, 0, NULL, 0);
+}
+
+static void test_busy_asked_again_with_new_id(void **state)
+{
+	(void)state;
+	struct busy_ctx x = { .busy_answers = 3 };
+	struct peer p;
+	peer_start(&p, busy_handler, &x);
+	weft_client *c = client_for(&p, 500, 3, 0);
+	assert_int_equal(weft_delete(c, "c", "k", 1), 0); /* non-idempotent: BUSY applied nothing */
+	assert_int_equal(c->busy_retries, 3);
+	weft_client_close(c);
+	peer_stop(&p);
+	assert_int_equal(x.seen, 4);
+	for (int i = 1; i < 4; i++)
+		assert_int_not_equal(x.ids[i], x.ids[i - 1]);
+}
+
+static void test_busy_is_the_answer_once_the_budget_is_spent(void **state)
+{
+	(void)state;
+	struct busy_ctx x = { .busy_answers = 1 << 20 };
+	struct peer p;
+	peer_start(&p, busy_handler, &x);
+	weft_client *c = client_for(&p, 500, 1, 0); /* budget: 2 x 500 ms */
+	assert_int_equal(weft_delete(c, "c", "k", 1), -WEFT_ST_BUSY);
+	weft_client_close(c);
+	peer_stop(&p);
+	/* Asked again at least once; at most 8 times in all, as the pauses
+	 * (20, 40, 80, 160, 200, 200, 200 ms) leave the 1,000 ms budget. */
+	assert_true(x.seen >= 2);
+	assert_true(x.seen <= 8);
 }
 
 /* --- no reply at all --- */
@@ -478,6 +533,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_retry_reuses_request_id),
+		cmocka_unit_test(test_busy_asked_again_with_new_id),
+		cmocka_unit_test(test_busy_is_the_answer_once_the_budget_is_spent),
 		cmocka_unit_test(test_timeout_after_retries),
 		cmocka_unit_test(test_timeout_within_deadline),
 		cmocka_unit_test(test_stale_and_garbage_ignored),

@@ -8,7 +8,9 @@
  * forwarded to the segment's acting primary (never served from the local
  * copy, never applied here unreplicated); a node request is refused BUSY;
  * so is a request whose acting primary is this node's own address (its
- * previous life). One segment (seg_log2 0). Virtual clock.
+ * previous life). A node whose membership lease expired answers BUSY
+ * (test_expired_lease_refuses_busy). One segment (seg_log2 0). Virtual
+ * clock.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -139,6 +141,53 @@ static void test_write_is_forwarded_not_applied_here(void **state)
 	assert_true(local_value_is("wk", "old"));
 }
 
+/* A node whose membership lease has expired (weft_dp_set_lease; it was
+ * paused past failure detection and may have been replaced) answers a GET
+ * and a write of a distributed cache BUSY, a node's too, reading and
+ * applying nothing, and counts them in lease_busy, not errors; once the
+ * lease is renewed it serves again. */
+static void test_expired_lease_refuses_busy(void **state)
+{
+	(void)state;
+	struct rte_mbuf *m[DP_MAXF];
+	struct sent s[DP_MAXF];
+	unsigned n;
+	static const uint16_t alone[] = {0};
+	const uint8_t *self_only[] = {NODE_IP};
+	publish_view(self_only, 1, 0, alone, 1);
+	client_req(WEFT_OP_PUT, 0, "lk", "old");
+	dp_expect_one(&T, m, s, &n, CLIENT_IP, CLIENT_PORT);
+	assert_int_equal(s[0].h.status, WEFT_ST_OK);
+	dp_free_all(m, n);
+
+	const struct dp_counters *c = &T.fp.dp->lc[0].c;
+	uint64_t errors = c->errors, lease_busy = c->lease_busy;
+	weft_dp_set_lease(T.fp.dp, T.now); /* expired: now is not before it */
+	client_req(WEFT_OP_GET, 0, "lk", NULL);
+	dp_expect_one(&T, m, s, &n, CLIENT_IP, CLIENT_PORT);
+	assert_int_equal(s[0].h.status, WEFT_ST_BUSY);
+	assert_int_equal(s[0].len, 0); /* nothing read */
+	dp_free_all(m, n);
+	client_req(WEFT_OP_PUT, 0, "lk", "new");
+	dp_expect_one(&T, m, s, &n, CLIENT_IP, CLIENT_PORT);
+	assert_int_equal(s[0].h.status, WEFT_ST_BUSY);
+	dp_free_all(m, n);
+	client_req(WEFT_OP_PUT, WEFT_F_NODE, "lk", "theirs");
+	dp_expect_one(&T, m, s, &n, PEER_IP, CLIENT_PORT);
+	assert_int_equal(s[0].h.status, WEFT_ST_BUSY);
+	dp_free_all(m, n);
+	assert_true(local_value_is("lk", "old"));
+	assert_int_equal(c->lease_busy, lease_busy + 3);
+	assert_int_equal(c->errors, errors);
+
+	weft_dp_set_lease(T.fp.dp, T.now + 1); /* renewed */
+	client_req(WEFT_OP_GET, 0, "lk", NULL);
+	dp_expect_one(&T, m, s, &n, CLIENT_IP, CLIENT_PORT);
+	assert_int_equal(s[0].h.status, WEFT_ST_OK);
+	dp_free_all(m, n);
+	weft_dp_set_lease(T.fp.dp, UINT64_MAX);
+}
+
 static void test_node_request_is_refused(void **state)
 {
 	(void)state;
@@ -213,6 +262,7 @@ int main(void)
 		cmocka_unit_test_setup(test_write_is_forwarded_not_applied_here, per_test),
 		cmocka_unit_test_setup(test_node_request_is_refused, per_test),
 		cmocka_unit_test_setup(test_previous_life_as_primary_gives_busy, per_test),
+		cmocka_unit_test_setup(test_expired_lease_refuses_busy, per_test),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
