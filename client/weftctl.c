@@ -4,8 +4,11 @@
  *
  *   weftctl [-s IP[:PORT]] [--timeout MS] [--direct] [--key-file FILE] COMMAND ARGS...
  *   weftctl keygen FILE
+ *   weftctl new-app NAME [DIR]
  * (see usage()). --key-file (or $WEFT_CLIENT_KEY_FILE) authenticates every
- * request with a client key (docs/client.md).
+ * request with a client key (docs/client.md). --json (anywhere before "--")
+ * makes every listing print one JSON document instead of a table
+ * (weftctl_json.h; field names in docs/client.md).
  *
  * The messaging commands (publish, receive, destinations, dest-open,
  * dest-stop) have their own options and are run by weftctl_msg.c; the app
@@ -17,9 +20,11 @@
  * commands go to the key's owner in the cluster; --direct sends every
  * request to the -s node itself (which forwards what it does not own).
  *
- * Exit status: 0 success; 1 NOT_FOUND, EXISTS or VERSION_MISMATCH (the
- * "no" answers of reads, deletes and conditional writes); 2 any other error,
- * with "weftctl: CMD: STATUS: text" on stderr. `get` writes the value's
+ * Exit status (weftctl_cli.h): 0 success; 1 NOT_FOUND, EXISTS or
+ * VERSION_MISMATCH (the "no" answers of reads, deletes and conditional
+ * writes); 2 a refusal or any other error; 3 no answer from the node; 4
+ * rebalance --wait ran out of time; the reason on stderr in weftctl_fail's
+ * form, "weftctl: NODE: CMD: ...". `get` writes the value's
  * bytes, exactly, to stdout; a VALUE of "-" is read from stdin, binary-safe.
  * Options may appear anywhere; "--" ends them (for a negative incr delta,
  * "-5" is also taken as an argument).
@@ -36,7 +41,9 @@
 
 #include "weftctl_apps.h"
 #include "weftctl_cli.h"
+#include "weftctl_json.h"
 #include "weftctl_msg.h"
+#include "weftctl_new_app.h"
 #include "weftctl_print.h"
 #include "weftctl_sessions.h"
 
@@ -45,12 +52,16 @@
 #endif
 
 #define MAX_ARGS 80
+#define REBALANCE_WAIT_S 300u
 
 struct cli {
 	const char *server;
 	uint32_t timeout_ms;
 	bool show_version;
 	bool direct;
+	bool json;       /* --json */
+	bool wait;       /* rebalance --wait */
+	uint64_t wait_ms; /* rebalance --timeout S (after the command word) */
 	uint32_t mode; /* enum weft_cache_mode_wire, for open */
 	bool has_ttl, has_idle;
 	uint64_t ttl_ms, idle_ms, max_bytes, max_entries;
@@ -67,6 +78,8 @@ static void usage(FILE *f)
 		"commands:\n"
 		"  ping                                 round trip to the node\n"
 		"  stats                                print the node's statistics\n"
+		"  caches                               the node's caches: mode, entries, bytes\n"
+		"                                       (--json: every counter)\n"
 		"  members                              the node's cluster view: view id, coordinator,\n"
 		"                                       every member's name, address, state, uptime\n"
 		"  status                               the view, rebalancing progress, caches\n"
@@ -74,6 +87,11 @@ static void usage(FILE *f)
 		"  topology [CACHE]                     the segment table: epoch, members with their\n"
 		"                                       primary/backup counts, segment -> owners\n"
 		"                                       (one table serves every cache)\n"
+		"  rebalance [--wait [--timeout S]]     the node's rebalancing progress (segment\n"
+		"                                       moves it still sends); --wait: until it\n"
+		"                                       is done, at most S s (default %u): a\n"
+		"                                       progress bar on a terminal, else a line\n"
+		"                                       per change\n"
 		"  open CACHE [--max-bytes B] [--max-entries N] [--ttl S] [--max-idle S]\n"
 		"       [--mode local|distributed|replicated|invalidated]\n"
 		"                                       look up or create a cache (mode: the\n"
@@ -89,7 +107,9 @@ static void usage(FILE *f)
 		"  touch CACHE KEY --ttl S [--max-idle S] [-v]\n"
 		"  keygen FILE                          write a new random key (mode 0600; never\n"
 		"                                       overwrites) for --client-key/--cluster-key\n"
-		"\n");
+		"  new-app NAME [DIR]                   scaffold an app folder (default ./NAME):\n"
+		"                                       init file, meson.build on weft.pc, README\n"
+		"\n", REBALANCE_WAIT_S);
 	weftctl_msg_usage(f);
 	weftctl_apps_usage(f);
 	weftctl_sessions_usage(f);
@@ -100,8 +120,11 @@ static void usage(FILE *f)
 		"options: -s IP[:PORT] (default $WEFT_SERVER or 127.0.0.1:%u), --timeout MS per\n"
 		"attempt (default %u), --direct (send every request to the -s node instead of\n"
 		"the key's owner), --key-file FILE (client key: default $WEFT_CLIENT_KEY_FILE),\n"
+		"--json (listings: members, status, caches, stats, topology, rebalance,\n"
+		"destinations, apps, daemons, jobs, sessions: one JSON document),\n"
 		"-v/--version, -h/--help.\n"
-		"exit: 0 ok, 1 NOT_FOUND/EXISTS/VERSION_MISMATCH, 2 other errors.\n",
+		"exit: 0 ok, 1 NOT_FOUND/EXISTS/VERSION_MISMATCH, 2 refused or other errors,\n"
+		"3 no answer from the node, 4 rebalance --wait timed out.\n",
 		WEFT_DEFAULT_PORT, WEFT_DEFAULT_TIMEOUT_MS);
 }
 
@@ -192,10 +215,17 @@ static void parse(int argc, char **argv, struct cli *o)
 			o->show_version = true;
 		} else if (strcmp(a, "--direct") == 0) {
 			o->direct = true;
+		} else if (strcmp(a, "--wait") == 0) {
+			o->wait = true;
 		} else if (!has_next) {
 			weftctl_die_usage("option needs a value (or is unknown)", a);
 		} else if (strcmp(a, "-s") == 0 || strcmp(a, "--server") == 0) {
 			o->server = argv[++i];
+		} else if (strcmp(a, "--timeout") == 0 && o->cmd != NULL &&
+			   strcmp(o->cmd, "rebalance") == 0) {
+			o->wait_ms = parse_seconds(argv[++i], "bad --timeout (seconds)");
+			if (o->wait_ms == 0 || o->wait_ms == WEFT_TTL_NONE)
+				weftctl_die_usage("bad --timeout (seconds)", argv[i]);
 		} else if (strcmp(a, "--timeout") == 0) {
 			uint64_t t = parse_u64(argv[++i], "bad --timeout");
 			if (t == 0 || t > UINT32_MAX)
@@ -230,14 +260,7 @@ static int report(const struct cli *o, weft_client *c, int rc)
 {
 	if (rc == 0)
 		return 0;
-	fprintf(stderr, "weftctl: %s: %s: %s", o->cmd, weft_status_name(rc), weft_strerror(rc));
-	int e = weft_client_errno(c);
-	if ((rc == -WEFT_ST_IO || rc == -WEFT_ST_TIMEOUT) && e != 0)
-		fprintf(stderr, " (%s)", strerror(e));
-	fputc('\n', stderr);
-	if (rc == -WEFT_ST_NOT_FOUND || rc == -WEFT_ST_EXISTS || rc == -WEFT_ST_VERSION_MISMATCH)
-		return 1;
-	return 2;
+	return weftctl_fail(o->server, o->cmd, c, rc);
 }
 
 static int write_all(const void *p, size_t n)
@@ -340,31 +363,27 @@ static int cmd_other(const struct cli *o, weft_client *c)
 			       (double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6);
 	} else if (strcmp(cmd, "stats") == 0) {
 		need_args(o, 0, 0);
-		char *text;
-		size_t len;
-		rc = weft_stats(c, &text, &len);
-		if (rc == 0) {
-			write_all(text, len);
-			free(text);
-		}
+		return weftctl_stats_cmd(c, o->server, o->json);
+	} else if (strcmp(cmd, "caches") == 0) {
+		need_args(o, 0, 0);
+		return weftctl_caches_cmd(c, o->server, o->json);
+	} else if (strcmp(cmd, "rebalance") == 0) {
+		need_args(o, 0, 0);
+		return weftctl_rebalance(c, o->server, o->wait,
+					 o->wait_ms ? o->wait_ms : REBALANCE_WAIT_S * 1000ull, o->json);
 	} else if (strcmp(cmd, "members") == 0) {
 		need_args(o, 0, 0);
-		char *text;
-		rc = weft_members(c, &text, NULL);
-		if (rc == 0) {
-			int prc = weftctl_print_members(text);
-			free(text);
-			return prc;
-		}
+		return weftctl_members_cmd(c, o->server, o->json);
 	} else if (strcmp(cmd, "status") == 0) {
 		need_args(o, 0, 0);
-		return weftctl_print_status(c);
+		return weftctl_status_cmd(c, o->server, o->json);
 	} else if (strcmp(cmd, "topology") == 0) {
 		need_args(o, 0, 1);
 		struct weft_topology *t;
 		rc = weft_topology(c, &t);
 		if (rc == 0) {
-			int prc = weftctl_print_topology(stdout, t, o->argc ? o->argv[0] : NULL);
+			int prc = o->json ? weftctl_print_topology_json(stdout, t)
+					  : weftctl_print_topology(stdout, t, o->argc ? o->argv[0] : NULL);
 			weft_topology_free(t);
 			return prc;
 		}
@@ -454,17 +473,27 @@ static int key_options(int *argc, char **argv)
 int main(int argc, char **argv)
 {
 	struct cli o = { 0 };
+	weftctl_clock_start();
 	int krc = key_options(&argc, argv);
 	if (krc >= 0)
 		return krc;
+	o.json = weftctl_json_take_flag(&argc, argv);
 
 	if (weftctl_msg_command(argc, argv) != NULL)
-		return weftctl_msg_main(argc, argv);
+		return weftctl_msg_main(argc, argv, o.json);
 	if (weftctl_apps_command(argc, argv) != NULL)
-		return weftctl_apps_main(argc, argv);
+		return weftctl_apps_main(argc, argv, o.json);
 	if (weftctl_sessions_command(argc, argv) != NULL)
-		return weftctl_sessions_main(argc, argv);
+		return weftctl_sessions_main(argc, argv, o.json);
 	parse(argc, argv, &o);
+	if (o.cmd != NULL && strcmp(o.cmd, "new-app") == 0)
+		return weftctl_new_app_main(o.argc, o.argv);
+	if (o.wait && (o.cmd == NULL || strcmp(o.cmd, "rebalance") != 0))
+		weftctl_die_usage("--wait goes with rebalance", NULL);
+	static const char *const listings[] = { "members", "status", "caches", "stats",
+						 "topology", "rebalance" };
+	if (o.json && (o.cmd == NULL || !weftctl_in(o.cmd, listings, 6)))
+		weftctl_die_usage("--json is for listings, not", o.cmd ? o.cmd : "no command");
 	if (o.cmd == NULL) {
 		if (o.show_version) {
 			printf("weftctl %s\n", WEFT_VERSION);
@@ -477,10 +506,8 @@ int main(int argc, char **argv)
 	weft_client_opts_init(&co);
 	co.timeout_ms = o.timeout_ms;
 	weft_client *c = weft_client_connect(o.server, &co);
-	if (c == NULL) {
-		fprintf(stderr, "weftctl: cannot use server '%s': %s\n", o.server, strerror(errno));
-		return 2;
-	}
+	if (c == NULL)
+		return weftctl_connect_failed(o.server);
 	weft_client_set_routing(c, !o.direct);
 	int rc;
 	if (strcmp(o.cmd, "put") == 0 || strcmp(o.cmd, "put-if-absent") == 0 ||

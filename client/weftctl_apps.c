@@ -21,6 +21,10 @@
  * directly (routing off); a member that does not answer is reported on
  * stderr and makes the exit status 2, the others are still printed.
  *
+ * --json (apps, daemons, jobs): one object {"apps": [...], "daemons": [...],
+ * "jobs": [...]} (daemons / jobs: only their list), one row per line of
+ * each answering member (fields: docs/client.md "weftctl --json").
+ *
  * Invariants: an app larger than WEFT_MAX_VALUE_LEN is refused before
  * anything is sent; every call is bounded by libweft's attempts; APPS lines
  * not as wire.h specifies are skipped and reported (exit 2), never read
@@ -42,6 +46,7 @@
 
 #include "weftctl_apps.h"
 #include "weftctl_cli.h"
+#include "weftctl_json.h"
 
 #define MAX_ARGS 4
 #define MAX_MEMBERS 256u
@@ -53,7 +58,7 @@
 struct acli {
 	const char *server;
 	uint32_t attempt_ms; /* --timeout MS (per attempt); 0: default */
-	bool direct, all;
+	bool direct, all, json;
 	const char *cmd;
 	int argc;
 	const char *argv[MAX_ARGS];
@@ -143,13 +148,7 @@ static void need_args(const struct acli *o, int n)
 
 static int fail(const char *what, const char *who, weft_client *c, int rc)
 {
-	fprintf(stderr, "weftctl: %s: %s: %s: %s", what, who, weft_status_name(rc),
-		weft_strerror(rc));
-	int e = c ? weft_client_errno(c) : 0;
-	if ((rc == -WEFT_ST_IO || rc == -WEFT_ST_TIMEOUT) && e != 0)
-		fprintf(stderr, " (%s)", strerror(e));
-	fputc('\n', stderr);
-	return rc == -WEFT_ST_NOT_FOUND ? 1 : 2;
+	return weftctl_fail(who, what, c, rc);
 }
 
 /* --- the view: MEMBERS of the -s node ---------------------------------------- */
@@ -367,10 +366,8 @@ static int cmd_deploy(const struct acli *o, weft_client *c)
 	if (rc == 0)
 		rc = weft_put(c, cache, name, strlen(name), buf, len, NULL, &version);
 	free(buf);
-	if (rc < 0) {
-		fail("deploy", cache, c, rc);
-		return 2;
-	}
+	if (rc < 0)
+		return fail("deploy", o->server, c, rc);
 	printf("deployed %s (%zu bytes) to %s: cache %s, version %" PRIu64 "\n", name, len, node,
 	       cache, version);
 	return fflush(stdout) == 0 ? 0 : 2;
@@ -393,7 +390,7 @@ static int cmd_undeploy(const struct acli *o, weft_client *c)
 		return 1;
 	}
 	if (rc < 0)
-		return fail("undeploy", cache, c, rc);
+		return fail("undeploy", o->server, c, rc);
 	printf("undeployed %s from %s (cache %s)\n", name, node, cache);
 	return fflush(stdout) == 0 ? 0 : 2;
 }
@@ -545,6 +542,85 @@ static int print_rows(const struct table *t, bool jobs, bool all, const struct m
 	return 0;
 }
 
+/* Adds text's `word` lines ("app", "daemon" or "job"; wire.h APPS) as JSON
+ * objects to the open array: member, name, then the line's fields (app:
+ * state, loaded, generation; daemon / job: kind, state and each key's
+ * value, owner also as owner_name). Lines too short are skipped (*bad). */
+static void json_lines(struct weftctl_json *j, const char *member, const char *word,
+		       const char *text, const struct member *m, int n, bool *bad)
+{
+	for (const char *p = text; *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) : strlen(p);
+		char line[1024], *save = NULL;
+		snprintf(line, sizeof(line), "%.*s", (int)len, p);
+		p += len + (nl != NULL);
+		char *w = strtok_r(line, " ", &save);
+		if (w == NULL || strcmp(w, word) != 0)
+			continue;
+		char *name = strtok_r(NULL, " ", &save), *a = strtok_r(NULL, " ", &save);
+		char *b = strtok_r(NULL, " ", &save);
+		if (b == NULL) {
+			*bad = true;
+			continue;
+		}
+		weftctl_json_obj_begin(j);
+		weftctl_json_kv_str(j, "member", member);
+		weftctl_json_kv_str(j, "name", name);
+		if (strcmp(word, "app") == 0) {
+			weftctl_json_kv_str(j, "state", a);  /* "loaded" */
+			weftctl_json_kv_text(j, "loaded", b); /* unix ms */
+		} else {
+			weftctl_json_kv_str(j, "kind", a);
+			weftctl_json_kv_str(j, "state", b);
+		}
+		for (char *k = strtok_r(NULL, " ", &save); k; k = strtok_r(NULL, " ", &save)) {
+			char *v = strtok_r(NULL, " ", &save);
+			if (v == NULL) {
+				*bad = true;
+				break;
+			}
+			weftctl_json_kv_text(j, k, v);
+			if (strcmp(k, "owner") == 0) {
+				char buf[16];
+				weftctl_json_kv_text(j, "owner_name", owner_name(v, m, n, buf));
+			}
+		}
+		weftctl_json_obj_end(j);
+	}
+}
+
+/* apps / daemons / jobs --json from the members' answers texts[0..n_ask)
+ * (NULL: no answer). */
+static int print_json(const struct acli *o, char **texts, int n_ask, const char *const *who,
+		      const struct member *m, int n)
+{
+	static const char *const words[] = { "app", "daemon", "job" };
+	static const char *const lists[] = { "apps", "daemons", "jobs" };
+	struct weftctl_json j;
+	bool bad = false;
+	weftctl_json_init(&j, stdout);
+	weftctl_json_obj_begin(&j);
+	for (int w = 0; w < 3; w++) {
+		if (strcmp(o->cmd, "apps") != 0 && strcmp(o->cmd, lists[w]) != 0)
+			continue;
+		weftctl_json_key(&j, lists[w]);
+		weftctl_json_arr_begin(&j);
+		for (int i = 0; i < n_ask; i++)
+			if (texts[i] != NULL)
+				json_lines(&j, who[i], words[w], texts[i], m, n, &bad);
+		weftctl_json_arr_end(&j);
+	}
+	weftctl_json_obj_end(&j);
+	if (weftctl_json_finish(&j) != 0)
+		return 2;
+	if (bad) {
+		fprintf(stderr, "weftctl: %s: lines not as wire.h specifies were skipped\n", o->cmd);
+		return 2;
+	}
+	return 0;
+}
+
 /* Prints text's lines, each prefixed with member (when not NULL). */
 static void print_prefixed(const char *member, const char *text)
 {
@@ -569,15 +645,17 @@ static int cmd_status(const struct acli *o, weft_client *c)
 	const struct member *self = self_of(o, m, n);
 	int n_ask = o->all ? n : 1;
 	char **texts = calloc((size_t)n_ask, sizeof(char *));
+	const char **whos = calloc((size_t)n_ask, sizeof(char *));
 	struct table t = { .rows = calloc(MAX_ROWS, sizeof(struct row)) };
 	int status = 0;
-	if (texts == NULL || t.rows == NULL) {
+	if (texts == NULL || whos == NULL || t.rows == NULL) {
 		fprintf(stderr, "weftctl: out of memory\n");
 		status = 2;
 		n_ask = 0;
 	}
 	for (int i = 0; i < n_ask; i++) {
 		const char *who = o->all ? m[i].name : self ? self->name : o->server;
+		whos[i] = who;
 		weft_client *mc = c;
 		if (o->all) {
 			if (strcmp(m[i].state, "alive") != 0 && strcmp(m[i].state, "suspect") != 0)
@@ -592,8 +670,10 @@ static int cmd_status(const struct acli *o, weft_client *c)
 		}
 		int rc = weft_apps(mc, &texts[i], NULL);
 		if (rc < 0) {
-			fail(o->cmd, who, mc, rc);
-			status = 2;
+			texts[i] = NULL;
+			status = fail(o->cmd, who, mc, rc);
+		} else if (o->json) {
+			/* printed once every member answered */
 		} else if (apps) {
 			print_prefixed(o->all ? who : NULL, texts[i]);
 		} else {
@@ -602,7 +682,11 @@ static int cmd_status(const struct acli *o, weft_client *c)
 		if (mc != c)
 			weft_client_close(mc);
 	}
-	if (!apps && texts && t.rows) {
+	if (o->json && texts && whos && t.rows) {
+		int prc = print_json(o, texts, n_ask, whos, m, n);
+		if (prc)
+			status = prc;
+	} else if (!apps && texts && t.rows) {
 		int prc = print_rows(&t, jobs, o->all, m, n);
 		if (prc)
 			status = prc;
@@ -612,24 +696,25 @@ static int cmd_status(const struct acli *o, weft_client *c)
 	for (int i = 0; texts && i < n_ask; i++)
 		free(texts[i]);
 	free(texts);
+	free(whos);
 	free(t.rows);
 	free(m);
 	return status;
 }
 
-int weftctl_apps_main(int argc, char **argv)
+int weftctl_apps_main(int argc, char **argv, bool json)
 {
-	struct acli o = { 0 };
+	struct acli o = { .json = json };
 	parse(argc, argv, &o);
+	if (json && (strcmp(o.cmd, "deploy") == 0 || strcmp(o.cmd, "undeploy") == 0))
+		weftctl_die_usage("--json is for listings, not", o.cmd);
 	struct weft_client_opts co;
 	weft_client_opts_init(&co);
 	if (o.attempt_ms)
 		co.timeout_ms = o.attempt_ms;
 	weft_client *c = weft_client_connect(o.server, &co);
-	if (c == NULL) {
-		fprintf(stderr, "weftctl: cannot use server '%s': %s\n", o.server, strerror(errno));
-		return 2;
-	}
+	if (c == NULL)
+		return weftctl_connect_failed(o.server);
 	bool to_node = !o.all && (strcmp(o.cmd, "deploy") == 0 || strcmp(o.cmd, "undeploy") == 0);
 	/* A node's own deploy cache is local to it: never routed elsewhere. */
 	weft_client_set_routing(c, !o.direct && !to_node);

@@ -1,7 +1,9 @@
 /*
  * weftctl_cli.c — the command-line reading weftctl's command modules
  * share (weftctl_cli.h). Pure but for weftctl_die_usage (and what calls it:
- * weftctl_parse_num, weftctl_read_stdin), which exits.
+ * weftctl_parse_num, weftctl_read_stdin), which exits. Needs no libweft
+ * (the fuzz target fuzz_args links it alone); the failure messages are
+ * weftctl_fail.c.
  */
 #include <errno.h>
 #include <stdio.h>

@@ -11,6 +11,36 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <weft/weft.h>
+
+/* Exit statuses every weftctl command shares: 0 ok; 1 the node's "no"
+ * (NOT_FOUND, EXISTS, VERSION_MISMATCH, NO_SESSION); 2 usage errors, a
+ * refusal or any other error; 3 no answer from the node (timeout, or the
+ * socket failed: nothing is listening there); 4 a wait (rebalance --wait)
+ * ran out of time. */
+#define WEFTCTL_EXIT_NO 1
+#define WEFTCTL_EXIT_ERROR 2
+#define WEFTCTL_EXIT_NO_ANSWER 3
+#define WEFTCTL_EXIT_WAIT_TIMEOUT 4
+
+/* Marks the start of the command (main calls it first): "no answer after
+ * N ms" counts from here. */
+void weftctl_clock_start(void);
+
+/* Prints why call cmd to node failed with libweft status rc (< 0), in the
+ * one form every command uses, and returns the exit status:
+ *   weftctl: NODE: CMD: no answer after N ms (is weftd running there? check --server/-s)
+ *   weftctl: NODE: CMD: cannot reach the node: ERRNO TEXT (is weftd running there? ...)
+ *   weftctl: NODE: CMD: refused: STATUS: text
+ *   weftctl: NODE: CMD: STATUS: text             (NOT_FOUND and the other "no"s)
+ * c (may be NULL) gives the socket errno. */
+int weftctl_fail(const char *node, const char *cmd, weft_client *c, int rc);
+
+/* weft_client_connect failed for server (errno set): prints
+ * "weftctl: SERVER: not a node address: give -s IP[:PORT]" (EINVAL) or the
+ * socket error, and returns 2. */
+int weftctl_connect_failed(const char *server);
+
 /* Whether s is one of the n strings of set. */
 bool weftctl_in(const char *s, const char *const *set, size_t n);
 

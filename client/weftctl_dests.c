@@ -5,12 +5,16 @@
  * line lacks; keys it does not list are ignored). With --all every member
  * of the node's topology is asked (directly, routing off) and each row
  * starts with the member's name; a member that does not answer is reported
- * on stderr and makes the exit status 2, the others are still printed.
+ * on stderr and makes the exit status 2 (3: no answer), the others are
+ * still printed. --json: {"destinations": [{"node", "name", "role", and
+ * each key wire.h lists that the line has, as a number}]}.
  */
 #include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "weftctl_cli.h"
+#include "weftctl_json.h"
 #include "weftctl_msg.h"
 
 #define MAX_ROWS 4096u
@@ -107,14 +111,41 @@ static int print_table(const struct table *t, bool with_node)
 	return 0;
 }
 
-static int fail(const char *node, int rc)
+static int print_json(const struct table *t)
 {
-	fprintf(stderr, "weftctl: destinations: %s: %s: %s\n", node, weft_status_name(rc),
-		weft_strerror(rc));
-	return 2;
+	struct weftctl_json j;
+	weftctl_json_init(&j, stdout);
+	weftctl_json_obj_begin(&j);
+	weftctl_json_key(&j, "destinations");
+	weftctl_json_arr_begin(&j);
+	for (size_t i = 0; i < t->n; i++) {
+		const struct row *r = &t->rows[i];
+		weftctl_json_obj_begin(&j);
+		weftctl_json_kv_str(&j, "node", r->node);
+		weftctl_json_kv_str(&j, "name", r->name);
+		weftctl_json_kv_str(&j, "role", r->role);
+		for (size_t k = 0; k < NKEYS; k++)
+			if (r->val[k] != NULL)
+				weftctl_json_kv_text(&j, keys[k], r->val[k]);
+		weftctl_json_obj_end(&j);
+	}
+	weftctl_json_arr_end(&j);
+	weftctl_json_obj_end(&j);
+	if (weftctl_json_finish(&j) != 0)
+		return 2;
+	if (t->bad) {
+		fprintf(stderr, "weftctl: destinations: lines not as wire.h specifies were skipped\n");
+		return 2;
+	}
+	return 0;
 }
 
-int weftctl_print_destinations(weft_client *c, const char *server, bool all)
+static int fail(const char *node, weft_client *c, int rc)
+{
+	return weftctl_fail(node, "destinations", c, rc);
+}
+
+int weftctl_print_destinations(weft_client *c, const char *server, bool all, bool json)
 {
 	struct table t = { .rows = calloc(MAX_ROWS, sizeof(struct row)) };
 	if (t.rows == NULL) {
@@ -128,7 +159,7 @@ int weftctl_print_destinations(weft_client *c, const char *server, bool all)
 		rc = weft_topology(c, &topo);
 		if (rc < 0) {
 			free(t.rows);
-			return fail(server, rc);
+			return fail(server, c, rc);
 		}
 		n_nodes = topo->n_members;
 	}
@@ -144,7 +175,7 @@ int weftctl_print_destinations(weft_client *c, const char *server, bool all)
 			snprintf(addr, sizeof(addr), "%s:%u", ip, m->port);
 			mc = weft_client_connect(addr, NULL);
 			if (mc == NULL) {
-				status = fail(addr, -WEFT_ST_IO);
+				status = weftctl_connect_failed(addr);
 				continue;
 			}
 			weft_client_set_routing(mc, false);
@@ -154,7 +185,7 @@ int weftctl_print_destinations(weft_client *c, const char *server, bool all)
 		snprintf(names[i], sizeof(names[i]), "%s", m && m->name[0] ? m->name : addr);
 		rc = weft_destinations(mc, &texts[i], NULL);
 		if (rc < 0)
-			status = fail(names[i], rc);
+			status = fail(names[i], mc, rc);
 		else
 			add_text(&t, names[i], texts[i]);
 		if (mc != c)
@@ -164,7 +195,7 @@ int weftctl_print_destinations(weft_client *c, const char *server, bool all)
 		fprintf(stderr, "weftctl: out of memory\n");
 		status = 2;
 	} else {
-		int prc = print_table(&t, all);
+		int prc = json ? print_json(&t) : print_table(&t, all);
 		if (prc)
 			status = prc;
 	}

@@ -49,7 +49,7 @@
 
 struct mcli {
 	const char *server;
-	bool direct, verbose, nack, all;
+	bool direct, verbose, nack, all, json;
 	uint64_t timeout_ms; /* 0: the command's default */
 	uint32_t attempt_ms; /* --timeout MS before the command; 0: default */
 	bool has_ttl;
@@ -216,12 +216,7 @@ static int report(const struct mcli *o, weft_client *c, int rc)
 {
 	if (rc == 0)
 		return 0;
-	fprintf(stderr, "weftctl: %s: %s: %s", o->cmd, weft_status_name(rc), weft_strerror(rc));
-	int e = weft_client_errno(c);
-	if ((rc == -WEFT_ST_IO || rc == -WEFT_ST_TIMEOUT) && e != 0)
-		fprintf(stderr, " (%s)", strerror(e));
-	fputc('\n', stderr);
-	return rc == -WEFT_ST_NOT_FOUND ? 1 : 2;
+	return weftctl_fail(o->server, o->cmd, c, rc);
 }
 
 static void sleep_ms(uint64_t ms)
@@ -408,7 +403,7 @@ static int run(const struct mcli *o, weft_client *c)
 		return cmd_receive(o, c);
 	if (strcmp(o->cmd, "destinations") == 0) {
 		need_args(o, 0, 0);
-		return weftctl_print_destinations(c, o->server, o->all);
+		return weftctl_print_destinations(c, o->server, o->all, o->json);
 	}
 	if (strcmp(o->cmd, "dest-open") == 0) {
 		need_args(o, 1, 1);
@@ -418,10 +413,12 @@ static int run(const struct mcli *o, weft_client *c)
 	return report(o, c, weft_dest_stop(c, o->argv[0]));
 }
 
-int weftctl_msg_main(int argc, char **argv)
+int weftctl_msg_main(int argc, char **argv, bool json)
 {
-	struct mcli o = { 0 };
+	struct mcli o = { .json = json };
 	parse(argc, argv, &o);
+	if (json && strcmp(o.cmd, "destinations") != 0)
+		weftctl_die_usage("--json is for listings, not", o.cmd);
 	bool long_running = strcmp(o.cmd, "publish") == 0 || strcmp(o.cmd, "receive") == 0;
 
 	struct weft_client_opts co;
@@ -431,10 +428,8 @@ int weftctl_msg_main(int argc, char **argv)
 	if (!long_running && o.timeout_ms)
 		co.deadline_ms = o.timeout_ms > UINT32_MAX ? UINT32_MAX : (uint32_t)o.timeout_ms;
 	weft_client *c = weft_client_connect(o.server, &co);
-	if (c == NULL) {
-		fprintf(stderr, "weftctl: cannot use server '%s': %s\n", o.server, strerror(errno));
-		return 2;
-	}
+	if (c == NULL)
+		return weftctl_connect_failed(o.server);
 	weft_client_set_routing(c, !o.direct);
 	if (long_running) {
 		struct sigaction sa = { .sa_handler = on_signal }; /* no SA_RESTART */

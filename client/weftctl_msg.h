@@ -19,14 +19,16 @@ const char *weftctl_msg_command(int argc, char **argv);
 
 /* Runs the messaging command of argv (weftctl_msg_command is not NULL).
  * Returns the exit status: 0 ok, 1 NOT_FOUND (dest-stop) or "fewer than
- * --count messages before --timeout" (receive), 2 any other error. */
-int weftctl_msg_main(int argc, char **argv);
+ * --count messages before --timeout" (receive), 2 any other error, 3 no
+ * answer. json: --json was given (only destinations takes it). */
+int weftctl_msg_main(int argc, char **argv, bool json);
 
 /* The usage lines of the messaging commands, for weftctl -h. */
 void weftctl_msg_usage(FILE *f);
 
 /* `weftctl destinations [--all]`: the DESTINATIONS text of c's node (of
- * every member of its topology with all) as a table. Exit status. */
-int weftctl_print_destinations(weft_client *c, const char *server, bool all);
+ * every member of its topology with all) as a table, or (json) as
+ * {"destinations": [{node, name, role, KEY: value...}]}. Exit status. */
+int weftctl_print_destinations(weft_client *c, const char *server, bool all, bool json);
 
 #endif

@@ -133,14 +133,9 @@ static void parse(int argc, char **argv, struct scli *o)
 		weftctl_die_usage("no command", NULL);
 }
 
-int weftctl_sessions_fail(const char *what, weft_client *c, int rc)
+int weftctl_sessions_fail(const char *node, const char *what, weft_client *c, int rc)
 {
-	fprintf(stderr, "weftctl: %s: %s: %s", what, weft_status_name(rc), weft_strerror(rc));
-	int e = c ? weft_client_errno(c) : 0;
-	if ((rc == -WEFT_ST_IO || rc == -WEFT_ST_TIMEOUT) && e != 0)
-		fprintf(stderr, " (%s)", strerror(e));
-	fputc('\n', stderr);
-	return rc == -WEFT_ST_NOT_FOUND || rc == -WEFT_ST_NO_SESSION ? 1 : 2;
+	return weftctl_fail(node, what, c, rc);
 }
 
 static void need_args(const struct scli *o, int min, int max)
@@ -235,7 +230,7 @@ static int cmd_session(const struct scli *o, weft_client *c)
 	struct weft_session_info si;
 	int rc = weft_session_info(c, o->store, &id, &si);
 	if (rc < 0)
-		return weftctl_sessions_fail("session", c, rc);
+		return weftctl_sessions_fail(o->server, "session", c, rc);
 	char hex[WEFT_SESSION_HEX_LEN + 1], created[40], access[40];
 	weft_session_id_hex(&id, hex);
 	fmt_unix_ms(si.created_ms, created, sizeof(created));
@@ -326,14 +321,16 @@ static int cmd_small(const struct scli *o, weft_client *c)
 		rc = weft_session_listen(c, o->store, on_event, &left, o->wait_ms);
 	}
 	if (rc < 0)
-		return weftctl_sessions_fail(cmd, c, rc);
+		return weftctl_sessions_fail(o->server, cmd, c, rc);
 	return fflush(stdout) == 0 ? 0 : 2;
 }
 
-int weftctl_sessions_main(int argc, char **argv)
+int weftctl_sessions_main(int argc, char **argv, bool json)
 {
-	struct scli o = { 0 };
+	struct scli o = { .json = json };
 	parse(argc, argv, &o);
+	if (json && strcmp(o.cmd, "sessions") != 0)
+		weftctl_die_usage("--json is for listings, not", o.cmd);
 	if (o.store != NULL && !weft_wire_is_session_store(o.store, strlen(o.store)))
 		weftctl_die_usage("bad --store (weft.sessions or weft.sessions.<name>)", o.store);
 	struct weft_client_opts co;
@@ -341,10 +338,8 @@ int weftctl_sessions_main(int argc, char **argv)
 	if (o.attempt_ms)
 		co.timeout_ms = o.attempt_ms;
 	weft_client *c = weft_client_connect(o.server, &co);
-	if (c == NULL) {
-		fprintf(stderr, "weftctl: cannot use server '%s': %s\n", o.server, strerror(errno));
-		return 2;
-	}
+	if (c == NULL)
+		return weftctl_connect_failed(o.server);
 	weft_client_set_routing(c, !o.direct);
 	int rc;
 	if (strcmp(o.cmd, "sessions") == 0)

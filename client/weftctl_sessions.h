@@ -21,8 +21,9 @@ const char *weftctl_sessions_command(int argc, char **argv);
 
 /* Runs the session command of argv (weftctl_sessions_command is not
  * NULL). Returns the exit status: 0 ok, 1 NO_SESSION or NOT_FOUND (no such
- * session or attribute), 2 any other error (printed on stderr). */
-int weftctl_sessions_main(int argc, char **argv);
+ * session or attribute), 2 any other error, 3 no answer (printed on
+ * stderr). json: --json was given (only `sessions` takes it). */
+int weftctl_sessions_main(int argc, char **argv, bool json);
 
 /* The usage lines of the session commands, for weftctl -h. */
 void weftctl_sessions_usage(FILE *f);
@@ -32,6 +33,7 @@ struct scli {
 	const char *server;
 	uint32_t attempt_ms;   /* --timeout MS per attempt; 0: libweft's default */
 	bool direct;
+	bool json;             /* --json (sessions) */
 	const char *store;     /* --store; NULL: WEFT_SESSION_STORE */
 	uint32_t max_inactive_s;
 	unsigned port;         /* lb-config --port */
@@ -48,8 +50,8 @@ struct scli {
  * status. */
 int weftctl_sessions_stats(const struct scli *o, weft_client *c);
 int weftctl_lb_config(const struct scli *o, weft_client *c);
-/* Prints a failed call "weftctl: WHAT: STATUS: text" on stderr; the exit
- * status (1 for NO_SESSION / NOT_FOUND). */
-int weftctl_sessions_fail(const char *what, weft_client *c, int rc);
+/* Prints a failed call to node in weftctl_fail's form; the exit status (1
+ * for NO_SESSION / NOT_FOUND). */
+int weftctl_sessions_fail(const char *node, const char *what, weft_client *c, int rc);
 
 #endif

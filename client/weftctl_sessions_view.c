@@ -20,6 +20,10 @@
  *                          nginx retries a dead instance's requests on the
  *                          next one. Regenerate it when the view changes.
  *
+ * --json (sessions): {"node", "node_stores": [{store, sessions, bytes}],
+ * "view", "members_alive", "members_answered", "owners", "cluster_stores":
+ * [{store, copies, sessions, bytes}]}.
+ *
  * Invariants: STATS lines not as wire.h specifies are skipped and a
  * malformed MEMBERS answer is an error, never read past their end; every call is bounded
  * by libweft's attempts; a member that does not answer is reported and the
@@ -33,6 +37,8 @@
 
 #include <weft/weft.h>
 
+#include "weftctl_cli.h"
+#include "weftctl_json.h"
 #include "weftctl_sessions.h"
 
 #define MAX_MEMBERS 256u
@@ -85,7 +91,7 @@ static int load_members(const struct scli *o, weft_client *c, struct member **m,
 	char *text = NULL;
 	int rc = weft_members(c, &text, NULL);
 	if (rc < 0)
-		return -weftctl_sessions_fail(o->cmd, c, rc);
+		return -weftctl_sessions_fail(o->server, o->cmd, c, rc);
 	*m = calloc(MAX_MEMBERS, sizeof(**m));
 	int n = *m ? parse_members(text, *m, view, view_cap) : -1;
 	free(text);
@@ -153,6 +159,23 @@ static int stats_of(weft_client *c, struct table *t, const char *only)
 	return rc;
 }
 
+static void json_stores(struct weftctl_json *j, const char *key, const struct table *t,
+			bool cluster, unsigned eff)
+{
+	weftctl_json_key(j, key);
+	weftctl_json_arr_begin(j);
+	for (unsigned i = 0; i < t->n; i++) {
+		weftctl_json_obj_begin(j);
+		weftctl_json_kv_str(j, "store", t->r[i].name);
+		if (cluster)
+			weftctl_json_kv_u64(j, "copies", t->r[i].entries);
+		weftctl_json_kv_u64(j, "sessions", cluster ? t->r[i].entries / eff : t->r[i].entries);
+		weftctl_json_kv_u64(j, "bytes", t->r[i].bytes);
+		weftctl_json_obj_end(j);
+	}
+	weftctl_json_arr_end(j);
+}
+
 int weftctl_sessions_stats(const struct scli *o, weft_client *c)
 {
 	if (o->argc != 0) {
@@ -166,15 +189,18 @@ int weftctl_sessions_stats(const struct scli *o, weft_client *c)
 	int rc = stats_of(c, node, o->store);
 	if (rc < 0) {
 		free(node);
-		return weftctl_sessions_fail("sessions", c, rc);
+		return weftctl_sessions_fail(o->server, "sessions", c, rc);
 	}
-	printf("node %s: sessions held (primary and backup copies) and their memory\n", o->server);
-	printf("  %-40s %12s %14s\n", "STORE", "SESSIONS", "BYTES");
-	for (unsigned i = 0; i < node->n; i++)
-		printf("  %-40s %12" PRIu64 " %14" PRIu64 "\n", node->r[i].name, node->r[i].entries,
-		       node->r[i].bytes);
-	if (node->n == 0)
-		printf("  (no session store on this node yet)\n");
+	if (!o->json) {
+		printf("node %s: sessions held (primary and backup copies) and their memory\n",
+		       o->server);
+		printf("  %-40s %12s %14s\n", "STORE", "SESSIONS", "BYTES");
+		for (unsigned i = 0; i < node->n; i++)
+			printf("  %-40s %12" PRIu64 " %14" PRIu64 "\n", node->r[i].name,
+			       node->r[i].entries, node->r[i].bytes);
+		if (node->n == 0)
+			printf("  (no session store on this node yet)\n");
+	}
 
 	struct member *m = NULL;
 	char view[32];
@@ -199,26 +225,46 @@ int weftctl_sessions_stats(const struct scli *o, weft_client *c)
 		if (o->attempt_ms)
 			co.timeout_ms = o->attempt_ms;
 		weft_client *mc = weft_client_connect(addr, &co);
-		if (mc == NULL)
+		if (mc == NULL) {
+			status = weftctl_connect_failed(addr);
 			continue;
+		}
 		weft_client_set_routing(mc, false);
 		rc = stats_of(mc, all, o->store);
 		if (rc == 0)
 			answered++;
-		else if (weftctl_sessions_fail(m[i].name, mc, rc) != 0)
-			status = 2;
+		else
+			status = weftctl_sessions_fail(m[i].name, "sessions", mc, rc);
 		weft_client_close(mc);
 	}
 	unsigned eff = owners < answered ? owners : (answered ? answered : 1);
-	printf("cluster (view %s): %u of %u alive members answered; %u owner%s per session\n",
-	       view, answered, alive, owners, owners == 1 ? "" : "s");
-	printf("  %-40s %12s %12s %14s\n", "STORE", "COPIES", "SESSIONS", "BYTES");
-	for (unsigned i = 0; i < all->n; i++)
-		printf("  %-40s %12" PRIu64 " %12" PRIu64 " %14" PRIu64 "\n", all->r[i].name,
-		       all->r[i].entries, all->r[i].entries / eff, all->r[i].bytes);
+	bool ok;
+	if (o->json) {
+		struct weftctl_json j;
+		weftctl_json_init(&j, stdout);
+		weftctl_json_obj_begin(&j);
+		weftctl_json_kv_str(&j, "node", o->server);
+		json_stores(&j, "node_stores", node, false, 1);
+		weftctl_json_kv_text(&j, "view", view);
+		weftctl_json_kv_u64(&j, "members_alive", alive);
+		weftctl_json_kv_u64(&j, "members_answered", answered);
+		weftctl_json_kv_u64(&j, "owners", owners);
+		json_stores(&j, "cluster_stores", all, true, eff);
+		weftctl_json_obj_end(&j);
+		ok = weftctl_json_finish(&j) == 0;
+	} else {
+		printf("cluster (view %s): %u of %u alive members answered; %u owner%s per "
+		       "session\n", view, answered, alive, owners, owners == 1 ? "" : "s");
+		printf("  %-40s %12s %12s %14s\n", "STORE", "COPIES", "SESSIONS", "BYTES");
+		for (unsigned i = 0; i < all->n; i++)
+			printf("  %-40s %12" PRIu64 " %12" PRIu64 " %14" PRIu64 "\n",
+			       all->r[i].name, all->r[i].entries, all->r[i].entries / eff,
+			       all->r[i].bytes);
+		ok = fflush(stdout) == 0;
+	}
 	free(m);
 	free(node);
-	return fflush(stdout) == 0 ? status : 2;
+	return ok ? status : 2;
 }
 
 int weftctl_lb_config(const struct scli *o, weft_client *c)

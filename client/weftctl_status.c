@@ -1,19 +1,19 @@
 /*
- * weftctl_status.c — weftctl's view of one node: the MEMBERS table and the
- * `status` summary (view, rebalancing progress, caches by mode, cluster
- * counters), read from MEMBERS and STATS. Printing only: a line missing
- * from an older node's STATS is shown as "-".
+ * weftctl_status.c — weftctl's view of one node as text, read from MEMBERS
+ * and STATS: the MEMBERS table, the caches and the `status` summary (view,
+ * rebalancing progress, caches, cluster counters), and the MEMBERS / STATS
+ * reading that weftctl_status_json.c (--json) shares. Printing only: a
+ * line missing from an older node's STATS is shown as 0. Self-contained
+ * (libweft only): the fuzz target fuzz_client_wire links it alone.
+ *
+ * Invariants: the MEMBERS text is split in place and never read past its
+ * end; at most WEFTCTL_MAX_MEMBERS rows are kept.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "weftctl_print.h"
-
-/* One member line of the MEMBERS text, split in place. */
-struct member_row {
-	char *f[5]; /* name, address, state, uptime_s, node id */
-};
 
 static void fmt_uptime(const char *secs, char *out, size_t len)
 {
@@ -28,42 +28,57 @@ static void fmt_uptime(const char *secs, char *out, size_t len)
 		snprintf(out, len, "%llus", s);
 }
 
-/* Prints the MEMBERS text as "view N, coordinator NAME" and an aligned
- * table. Returns 0, or 2 when the text is not what wire.h specifies. */
-int weftctl_print_members(char *text)
+bool weftctl_members_parse(char *text, struct weftctl_members *m)
 {
 	char *save = NULL;
 	char *line = strtok_r(text, "\n", &save);
-	char view[32], coord[80];
-	if (line == NULL || sscanf(line, "view %31s coordinator %79s", view, coord) != 2) {
-		fprintf(stderr, "weftctl: unexpected MEMBERS answer\n");
-		return 2;
+	m->n = 0;
+	if (line == NULL || sscanf(line, "view %31s coordinator %79s", m->view, m->coord) != 2) {
+		fprintf(stderr, "weftctl: members: unexpected MEMBERS answer\n");
+		return false;
 	}
-	struct member_row rows[1024];
-	size_t n = 0, w[5] = {4, 7, 5, 6, 7};
-	while ((line = strtok_r(NULL, "\n", &save)) != NULL && n < 1024) {
+	while ((line = strtok_r(NULL, "\n", &save)) != NULL && m->n < WEFTCTL_MAX_MEMBERS) {
 		char *fs = NULL;
-		struct member_row *r = &rows[n];
+		struct weftctl_member_row *r = &m->rows[m->n];
 		size_t k = 0;
 		for (char *t = strtok_r(line, " ", &fs); t && k < 5; t = strtok_r(NULL, " ", &fs))
 			r->f[k++] = t;
-		if (k != 5)
-			continue;
-		for (k = 0; k < 5; k++)
-			if (k != 3 && strlen(r->f[k]) > w[k])
-				w[k] = strlen(r->f[k]);
-		n++;
+		if (k == 5)
+			m->n++;
 	}
-	printf("view %s, coordinator %s, %zu member%s\n", view, coord, n, n == 1 ? "" : "s");
+	return true;
+}
+
+static void text_members(const struct weftctl_members *m)
+{
+	size_t w[5] = {4, 7, 5, 6, 7};
+	for (size_t i = 0; i < m->n; i++)
+		for (size_t k = 0; k < 5; k++)
+			if (k != 3 && strlen(m->rows[i].f[k]) > w[k])
+				w[k] = strlen(m->rows[i].f[k]);
+	printf("view %s, coordinator %s, %zu member%s\n", m->view, m->coord, m->n,
+	       m->n == 1 ? "" : "s");
 	printf("%-*s  %-*s  %-*s  %*s  %s\n", (int)w[0], "NAME", (int)w[1], "ADDRESS", (int)w[2],
 	       "STATE", (int)w[3], "UPTIME", "NODE ID");
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < m->n; i++) {
+		const struct weftctl_member_row *r = &m->rows[i];
 		char up[32];
-		fmt_uptime(rows[i].f[3], up, sizeof(up));
-		printf("%-*s  %-*s  %-*s  %*s  %s\n", (int)w[0], rows[i].f[0], (int)w[1], rows[i].f[1],
-		       (int)w[2], rows[i].f[2], (int)w[3], up, rows[i].f[4]);
+		fmt_uptime(r->f[3], up, sizeof(up));
+		printf("%-*s  %-*s  %-*s  %*s  %s\n", (int)w[0], r->f[0], (int)w[1], r->f[1],
+		       (int)w[2], r->f[2], (int)w[3], up, r->f[4]);
 	}
-	return fflush(stdout) == 0 ? 0 : 2;
+}
+
+int weftctl_print_members(char *text)
+{
+	struct weftctl_members *m = malloc(sizeof(*m));
+	int rc = 2;
+	if (m != NULL && weftctl_members_parse(text, m)) {
+		text_members(m);
+		rc = fflush(stdout) == 0 ? 0 : 2;
+	}
+	free(m);
+	return rc;
 }
 
 /* The value of STATS line `name` ("name value\n"), or NULL. */
@@ -84,16 +99,14 @@ static const char *stat_of(const char *text, const char *name, char *out, size_t
 	return NULL;
 }
 
-static unsigned long long stat_u(const char *text, const char *name)
+unsigned long long weftctl_stat_u(const char *text, const char *name)
 {
 	char v[32];
 	return stat_of(text, name, v, sizeof(v)) ? strtoull(v, NULL, 10) : 0;
 }
 
-/* Prints one line per cache: "cache.<name>.mode <mode>" lines name them. */
-static void print_caches(const char *text)
+void weftctl_each_cache(const char *text, weftctl_cache_fn *fn, void *ctx)
 {
-	int n = 0;
 	for (const char *p = text; p != NULL && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
 		if (strncmp(p, "cache.", 6) != 0)
 			continue;
@@ -101,7 +114,7 @@ static void print_caches(const char *text)
 		const char *eol = strchr(p, '\n');
 		if (end == NULL || (eol != NULL && end > eol))
 			continue;
-		char name[80], key[128], mode[32] = "-";
+		char name[WEFT_MAX_NAME_LEN + 1], key[WEFT_MAX_NAME_LEN + 32], mode[32] = "-";
 		size_t nl = (size_t)(end - (p + 6));
 		if (nl >= sizeof(name))
 			continue;
@@ -110,15 +123,57 @@ static void print_caches(const char *text)
 		snprintf(key, sizeof(key), "cache.%s.mode", name);
 		if (stat_of(text, key, mode, sizeof(mode)) == NULL)
 			snprintf(mode, sizeof(mode), "-");
-		if (n++ == 0)
-			printf("caches:\n  %-24s %-12s %12s %14s\n", "NAME", "MODE", "ENTRIES", "BYTES");
-		snprintf(key, sizeof(key), "cache.%s.entries", name);
-		unsigned long long entries = stat_u(text, key);
-		snprintf(key, sizeof(key), "cache.%s.bytes", name);
-		printf("  %-24s %-12s %12llu %14llu\n", name, mode, entries, stat_u(text, key));
+		fn(ctx, text, name, mode);
 	}
+}
+
+static void text_cache(void *ctx, const char *text, const char *name, const char *mode)
+{
+	int *n = ctx;
+	char key[WEFT_MAX_NAME_LEN + 32];
+	if ((*n)++ == 0)
+		printf("caches:\n  %-24s %-12s %12s %14s\n", "NAME", "MODE", "ENTRIES", "BYTES");
+	snprintf(key, sizeof(key), "cache.%s.entries", name);
+	unsigned long long entries = weftctl_stat_u(text, key);
+	snprintf(key, sizeof(key), "cache.%s.bytes", name);
+	printf("  %-24s %-12s %12llu %14llu\n", name, mode, entries, weftctl_stat_u(text, key));
+}
+
+void weftctl_print_caches_text(const char *stats)
+{
+	int n = 0;
+	weftctl_each_cache(stats, text_cache, &n);
 	if (n == 0)
 		printf("caches: none\n");
+}
+
+int weftctl_print_status_text(char *members, const char *stats)
+{
+	struct weftctl_members *m = malloc(sizeof(*m));
+	if (m == NULL || !weftctl_members_parse(members, m)) {
+		free(m);
+		return 2;
+	}
+	text_members(m);
+	free(m);
+	unsigned long long pending = weftctl_stat_u(stats, "rebalance.moves_pending");
+	printf("rebalance: %s (view %llu): %llu move%s pending, %llu done; last took %llu ms; "
+	       "%llu entries, %llu bytes sent since start%s\n",
+	       pending ? "in progress" : "idle", weftctl_stat_u(stats, "rebalance.view"), pending,
+	       pending == 1 ? "" : "s", weftctl_stat_u(stats, "rebalance.moves_done"),
+	       weftctl_stat_u(stats, "rebalance.last_duration_ms"),
+	       weftctl_stat_u(stats, "rebalance.entries_sent"),
+	       weftctl_stat_u(stats, "rebalance.bytes_sent"),
+	       weftctl_stat_u(stats, "rebalance.handoff") ? "; handing segments over (stopping)"
+							  : "");
+	weftctl_print_caches_text(stats);
+	printf("requests: forwarded %llu, held for replication %llu, node rpc retransmits %llu, "
+	       "gave up %llu, refused without quorum %llu, replicas applied %llu\n",
+	       weftctl_stat_u(stats, "total.forwarded"), weftctl_stat_u(stats, "total.replicated"),
+	       weftctl_stat_u(stats, "total.rpc_retransmits"),
+	       weftctl_stat_u(stats, "total.rpc_gave_up"), weftctl_stat_u(stats, "total.no_quorum"),
+	       weftctl_stat_u(stats, "total.repl_applied"));
+	return fflush(stdout) == 0 ? 0 : 2;
 }
 
 int weftctl_print_status(weft_client *c)
@@ -131,25 +186,11 @@ int weftctl_print_status(weft_client *c)
 			free(members);
 	}
 	if (rc != 0) {
-		fprintf(stderr, "weftctl: status: %s\n", weft_strerror(rc));
+		fprintf(stderr, "weftctl: status: %s: %s\n", weft_status_name(rc), weft_strerror(rc));
 		return 2;
 	}
-	int prc = weftctl_print_members(members);
+	rc = weftctl_print_status_text(members, stats);
 	free(members);
-	unsigned long long pending = stat_u(stats, "rebalance.moves_pending");
-	printf("rebalance: %s (view %llu): %llu move%s pending, %llu done; last took %llu ms; "
-	       "%llu entries, %llu bytes sent since start%s\n",
-	       pending ? "in progress" : "idle", stat_u(stats, "rebalance.view"), pending,
-	       pending == 1 ? "" : "s", stat_u(stats, "rebalance.moves_done"),
-	       stat_u(stats, "rebalance.last_duration_ms"), stat_u(stats, "rebalance.entries_sent"),
-	       stat_u(stats, "rebalance.bytes_sent"),
-	       stat_u(stats, "rebalance.handoff") ? "; handing segments over (stopping)" : "");
-	print_caches(stats);
-	printf("requests: forwarded %llu, held for replication %llu, node rpc retransmits %llu, "
-	       "gave up %llu, refused without quorum %llu, replicas applied %llu\n",
-	       stat_u(stats, "total.forwarded"), stat_u(stats, "total.replicated"),
-	       stat_u(stats, "total.rpc_retransmits"), stat_u(stats, "total.rpc_gave_up"),
-	       stat_u(stats, "total.no_quorum"), stat_u(stats, "total.repl_applied"));
 	free(stats);
-	return prc != 0 ? prc : (fflush(stdout) == 0 ? 0 : 2);
+	return rc;
 }

@@ -8,7 +8,9 @@
  *   SEGMENTS  OWNERS                                   (runs of equal owners)
  *
  * The output is a pure function of the table, so two nodes with the same
- * table print the same text (the cluster test compares them).
+ * table print the same text (the cluster test compares them). --json:
+ * weftctl_topo_json.c. Self-contained (libweft only): the fuzz target
+ * fuzz_client_wire links it alone.
  */
 #include <arpa/inet.h>
 #include <stdlib.h>
@@ -16,7 +18,7 @@
 
 #include "weftctl_print.h"
 
-static void id_text(const uint8_t id[16], char out[37])
+void weftctl_id_text(const uint8_t id[16], char out[37])
 {
 	char *p = out;
 	for (unsigned i = 0; i < 16; i++) {
@@ -59,7 +61,7 @@ static void print_members(FILE *f, const struct weft_topology *t)
 		char ip[INET_ADDRSTRLEN], addr[32], id[37], nb[16];
 		inet_ntop(AF_INET, &m->ip, ip, sizeof(ip));
 		snprintf(addr, sizeof(addr), "%s:%u", ip, m->port);
-		id_text(m->id, id);
+		weftctl_id_text(m->id, id);
 		fprintf(f, "%-4u %-*s %-21s %8u %8u  %s\n", i, wn, member_name(t, i, nb), addr,
 			prim && back ? prim[i] : 0, prim && back ? back[i] : 0, id);
 	}
@@ -67,7 +69,7 @@ static void print_members(FILE *f, const struct weft_topology *t)
 	free(back);
 }
 
-static bool same_owners(const struct weft_topology *t, size_t a, size_t b)
+bool weftctl_same_owners(const struct weft_topology *t, size_t a, size_t b)
 {
 	return memcmp(&t->owner[a * t->owners], &t->owner[b * t->owners],
 		      t->owners * sizeof(uint16_t)) == 0;
@@ -90,7 +92,7 @@ int weftctl_print_topology(FILE *f, const struct weft_topology *t, const char *c
 	fprintf(f, "%-11s %s\n", "SEGMENTS", "OWNERS");
 	for (size_t s = 0; s < t->n_segments;) {
 		size_t e = s + 1;
-		while (e < t->n_segments && same_owners(t, s, e))
+		while (e < t->n_segments && weftctl_same_owners(t, s, e))
 			e++;
 		char range[24], nb[16];
 		if (e - s == 1)

@@ -51,6 +51,8 @@ enum weft_ctl_partition {
 
 /* weftd's parsed command line. */
 #define WEFT_CTL_UNVERIFIED_RATE_DEFAULT 100u /* DP_AMP_DEFAULT_RATE */
+#define WEFT_CTL_MC_PORT 11211u  /* memcached endpoint: this + offset */
+#define WEFT_CTL_MC_TRUST_MAX 8u
 #define WEFT_CTL_UNVERIFIED_RATE_MAX 1000000u
 
 struct weft_ctl_args {
@@ -78,6 +80,23 @@ struct weft_ctl_args {
 	const char *client_key_file;  /* --client-key: clients must authenticate */
 	unsigned unverified_rate; /* --unverified-reply-rate: replies/s to one
 	                             unverified address, per lcore (dp_amp.c) */
+	/* --admin ADDR[:PORT] | off (the admin plane, ctl_admin.h): default
+	 * 127.0.0.1 and 9190 + offset (none when that passes 65535);
+	 * admin_port 0 = off. admin_explicit:
+	 * --admin was given, so failing to listen ends weftd. */
+	uint32_t admin_ip;     /* network order */
+	uint16_t admin_port;   /* host order */
+	bool admin_explicit;
+	/* The memcached endpoint (dataplane/dp_mc.c, docs/memcached.md):
+	 * --memcached-port (host order; default WEFT_CTL_MC_PORT + offset; 0:
+	 * off), --memcached-cache (NULL: "memcached"), --memcached-trust
+	 * (network order, ip already masked). */
+	uint16_t mc_port;
+	const char *mc_cache;
+	unsigned n_mc_trust;
+	struct {
+		uint32_t ip, mask;
+	} mc_trust[8];
 	int n_eal_extra;       /* arguments after "--" */
 	char **eal_extra;
 };
@@ -88,6 +107,15 @@ bool weft_ctl_name_valid(const char *s);
 /* Parses argv. 0; 1 when --help was printed (exit 0); -EINVAL after printing
  * the error and the usage to stderr. */
 int weft_ctl_args_parse(int argc, char **argv, struct weft_ctl_args *out);
+/* The same, printing nothing on a bad command line: -EINVAL with *why the
+ * reason and *argi the index in argv of the option refused (0 when the
+ * reason is about the whole line, e.g. a required option missing). For
+ * ctl_config.c (--config FILE), which names the file's line instead. */
+int weft_ctl_args_parse_quiet(int argc, char **argv, struct weft_ctl_args *out,
+			      const char **why, int *argi);
+/* Whether the long option name (without "--") takes a value: 1, 0 (a flag),
+ * -ENOENT (no such option). */
+int weft_ctl_args_takes_value(const char *name);
 
 /* Creates home, home/data, home/log, home/deployments (as needed) and reads
  * home/data/node-id, creating it with a random UUID v4 on first start.

@@ -6,7 +6,7 @@
  *         [--node-name NAME] [--segments N] [--owners N]
  *         [--partition-handling allow|quorum]
  *         [--cluster-key FILE [--encrypt]] [--client-key FILE]
- *         [--unverified-reply-rate N] [-- EAL args]
+ *         [--unverified-reply-rate N] [--admin ADDR[:PORT]|off] [-- EAL args]
  * Clustering is on when --clustered or --peers is given; multicast discovery
  * only with --clustered. The default node name is the host name (sanitised)
  * plus "-" and the pid.
@@ -22,6 +22,7 @@
 #include <weft/wire.h>
 
 #include "control.h"
+#include "ctl_admin.h"
 
 static void usage(FILE *f)
 {
@@ -53,11 +54,23 @@ static void usage(FILE *f)
 		"  --unverified-reply-rate N\n"
 		"                     replies per second to one address that has not done the\n"
 		"                     cookie round trip, per worker lcore (default %u)\n"
+		"  --admin ADDR[:PORT]|off\n"
+		"                     admin HTTP plane (metrics, health, JSON) on a kernel socket\n"
+		"                     (default 127.0.0.1:%u + K, K = --offset; off: none)\n"
+		"  --memcached-port N memcached UDP endpoint (docs/memcached.md; default 11211 + K,\n"
+		"                     K = --offset, off beyond 65535 or with --client-key; 0: off)\n"
+		"  --memcached-cache NAME\n"
+		"                     the cache it serves (default memcached)\n"
+		"  --memcached-trust CIDR[,CIDR..]\n"
+		"                     memcached clients given whole answers (at most 8 networks;\n"
+		"                     others get no answer larger than their request)\n"
+		"  --config FILE      options from FILE, one \"option = value\" a line (docs/install.md);\n"
+		"                     the command line overrides them\n"
 		"  --help             this text\n",
 		WEFT_DEFAULT_PORT, WEFT_DEFAULT_PORT + 1, WEFT_CTL_MAX_PEERS, WEFT_CTL_NAME_MAX,
 		1u << WEFT_CTL_SEGMENTS_LOG2_MIN, 1u << WEFT_CTL_SEGMENTS_LOG2_MAX,
 		WEFT_CTL_SEGMENTS_DEFAULT, WEFT_CTL_OWNERS_MAX, WEFT_CTL_OWNERS_DEFAULT,
-		WEFT_CTL_UNVERIFIED_RATE_DEFAULT);
+		WEFT_CTL_UNVERIFIED_RATE_DEFAULT, WEFT_CTL_ADMIN_PORT);
 }
 
 bool weft_ctl_name_valid(const char *s)
@@ -126,9 +139,74 @@ static int parse_uint(const char *s, unsigned max, unsigned *out)
 	return 0;
 }
 
-int weft_ctl_args_parse(int argc, char **argv, struct weft_ctl_args *a)
+/* A cache name weft_cache_open takes: 1..64 printable ASCII, no space. */
+static bool mc_cache_name_ok(const char *s)
 {
-	static const struct option opts[] = {
+	size_t n = strlen(s);
+	for (size_t i = 0; i < n; i++)
+		if (s[i] <= ' ' || s[i] > '~')
+			return false;
+	return n > 0 && n <= WEFT_MAX_NAME_LEN;
+}
+
+/* --memcached-trust: "A.B.C.D/N[,...]" -> a->mc_trust. 0 or -EINVAL. */
+static int parse_mc_trust(const char *s, struct weft_ctl_args *a)
+{
+	char buf[512];
+	if (strlen(s) >= sizeof(buf))
+		return -EINVAL;
+	strcpy(buf, s);
+	a->n_mc_trust = 0;
+	for (char *save = NULL, *t = strtok_r(buf, ",", &save); t != NULL;
+	     t = strtok_r(NULL, ",", &save)) {
+		char *slash = strchr(t, '/');
+		unsigned bits = 32;
+		if (slash != NULL) {
+			*slash = '\0';
+			if (parse_uint(slash + 1, 32, &bits))
+				return -EINVAL;
+		}
+		uint32_t ip;
+		if (a->n_mc_trust == WEFT_CTL_MC_TRUST_MAX || inet_pton(AF_INET, t, &ip) != 1)
+			return -EINVAL;
+		uint32_t mask = bits == 0 ? 0 : htonl(~0u << (32 - bits));
+		a->mc_trust[a->n_mc_trust].ip = ip & mask;
+		a->mc_trust[a->n_mc_trust].mask = mask;
+		a->n_mc_trust++;
+	}
+	return a->n_mc_trust > 0 ? 0 : -EINVAL;
+}
+
+/* --admin: "off", "ADDR" or "ADDR:PORT" -> a->admin_*. 0 or -EINVAL. */
+static int parse_admin(const char *s, struct weft_ctl_args *a)
+{
+	char ip[INET_ADDRSTRLEN];
+	const char *colon = strchr(s, ':');
+	size_t n = colon ? (size_t)(colon - s) : strlen(s);
+	a->admin_explicit = true;
+	a->admin_port = 0;
+	if (strcmp(s, "off") == 0) {
+		a->admin_ip = 0;
+		return 0;
+	}
+	if (n == 0 || n >= sizeof(ip))
+		return -EINVAL;
+	memcpy(ip, s, n);
+	ip[n] = '\0';
+	if (inet_pton(AF_INET, ip, &a->admin_ip) != 1)
+		return -EINVAL;
+	if (colon == NULL)
+		return 0;
+	unsigned port;
+	if (parse_uint(colon + 1, 65535, &port) != 0 || port == 0)
+		return -EINVAL;
+	a->admin_port = (uint16_t)port;
+	return 0;
+}
+
+/* Every option (file scope: ctl_config.c asks weft_ctl_args_takes_value
+ * about config file lines). */
+static const struct option opts[] = {
 		{"port", required_argument, NULL, 'p'}, {"bind", required_argument, NULL, 'b'},
 		{"lcores", required_argument, NULL, 'l'}, {"home", required_argument, NULL, 'H'},
 		{"offset", required_argument, NULL, 'o'}, {"poll", required_argument, NULL, 'P'},
@@ -143,8 +221,24 @@ int weft_ctl_args_parse(int argc, char **argv, struct weft_ctl_args *a)
 		{"cluster-key", required_argument, NULL, 'K'},
 		{"encrypt", no_argument, NULL, 'E'},
 		{"client-key", required_argument, NULL, 'C'},
-		{"unverified-reply-rate", required_argument, NULL, 'U'}, {NULL, 0, NULL, 0},
-	};
+		{"unverified-reply-rate", required_argument, NULL, 'U'},
+		{"admin", required_argument, NULL, 'A'},
+		{"memcached-port", required_argument, NULL, 'M'},
+		{"memcached-cache", required_argument, NULL, 'X'},
+		{"memcached-trust", required_argument, NULL, 'T'}, {NULL, 0, NULL, 0},
+};
+
+int weft_ctl_args_takes_value(const char *name)
+{
+	for (const struct option *o = opts; o->name != NULL; o++)
+		if (strcmp(o->name, name) == 0)
+			return o->has_arg != no_argument;
+	return -ENOENT;
+}
+
+int weft_ctl_args_parse_quiet(int argc, char **argv, struct weft_ctl_args *a, const char **why,
+			      int *argi)
+{
 	memset(a, 0, sizeof(*a));
 	a->lcores = 1;
 	a->mem_mb = 256;
@@ -159,9 +253,14 @@ int weft_ctl_args_parse(int argc, char **argv, struct weft_ctl_args *a)
 	optind = 0; /* glibc: a full reset (1 would keep a grouped option's
 		     * position from an earlier call, pointing into its argv) */
 	opterr = 0;
-	int c;
+	a->admin_ip = htonl(INADDR_LOOPBACK);
+	bool admin_port_given = false, admin_off = false;
+	bool mc_port_given = false;
+	unsigned mc_port = 0;
+	int c, at = 1; /* argv index of the option being parsed */
 	const char *bad = NULL;
-	while (bad == NULL && (c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+	while (bad == NULL && (at = optind > 0 ? optind : 1,
+			       c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			a->port_spec = optarg;
@@ -247,6 +346,27 @@ int weft_ctl_args_parse(int argc, char **argv, struct weft_ctl_args *a)
 			    a->unverified_rate == 0)
 				bad = "--unverified-reply-rate needs 1..1000000 (per second)";
 			break;
+		case 'A':
+			if (parse_admin(optarg, a) != 0)
+				bad = "--admin needs ADDR[:PORT] (IPv4, port 1..65535) or off";
+			admin_off = strcmp(optarg, "off") == 0;
+			admin_port_given = a->admin_port != 0;
+			break;
+		case 'M':
+			if (parse_uint(optarg, 65535, &mc_port))
+				bad = "--memcached-port needs 0..65535 (0: off)";
+			mc_port_given = true;
+			break;
+		case 'X':
+			a->mc_cache = optarg;
+			if (!mc_cache_name_ok(optarg))
+				bad = "--memcached-cache needs a cache name (1-64 printable characters, "
+				      "no spaces)";
+			break;
+		case 'T':
+			if (parse_mc_trust(optarg, a) != 0)
+				bad = "--memcached-trust needs 1-8 comma-separated IPv4 networks A.B.C.D/N";
+			break;
 		case 'h':
 			usage(stdout);
 			return 1;
@@ -255,8 +375,11 @@ int weft_ctl_args_parse(int argc, char **argv, struct weft_ctl_args *a)
 			break;
 		}
 	}
-	if (bad == NULL && optind < argc && strcmp(argv[optind - 1], "--") != 0)
+	int bad_at = bad != NULL ? at : 0; /* the argv index it is about, or 0 */
+	if (bad == NULL && optind < argc && strcmp(argv[optind - 1], "--") != 0) {
 		bad = "unexpected argument";
+		bad_at = optind;
+	}
 	if (bad == NULL && a->port_spec == NULL)
 		bad = "--port is required";
 	if (bad == NULL && a->bind == NULL)
@@ -266,9 +389,30 @@ int weft_ctl_args_parse(int argc, char **argv, struct weft_ctl_args *a)
 	if (bad == NULL && (a->clustered || a->n_peers > 0) &&
 	    (uint32_t)WEFT_DEFAULT_PORT + 1 + a->offset > 65535)
 		bad = "--offset is out of range (the cluster port is 7701 + K)";
+	/* The default admin port; past 65535 there is none (weftd says so), as
+	 * a single node only needs the data port 7700 + K. */
+	if (bad == NULL && !admin_off && !admin_port_given &&
+	    WEFT_CTL_ADMIN_PORT + a->offset <= 65535)
+		a->admin_port = (uint16_t)(WEFT_CTL_ADMIN_PORT + a->offset);
+	/* The memcached endpoint: 11211 + K by default, off when that is no
+	 * port (an offset beyond 54324 leaves only the weft ports). */
+	if (mc_port_given)
+		a->mc_port = (uint16_t)mc_port;
+	else if (a->client_key_file == NULL && WEFT_CTL_MC_PORT + a->offset <= 65535)
+		a->mc_port = (uint16_t)(WEFT_CTL_MC_PORT + a->offset);
+	/* memcached's protocol has no room for a client key: a node that
+	 * requires one would serve the memcached cache to anyone. */
+	if (bad == NULL && a->mc_port != 0 && a->client_key_file != NULL)
+		bad = "--memcached-port with --client-key: memcached clients cannot carry a "
+		      "client key (the endpoint is off by default with --client-key)";
+	if (bad == NULL && a->mc_port != 0 &&
+	    a->mc_port >= WEFT_DEFAULT_PORT + a->offset &&
+	    a->mc_port <= WEFT_DEFAULT_PORT + 2 + a->offset)
+		bad = "--memcached-port must differ from the data, cluster and in-node ports "
+		      "(7700-7702 + K)";
 	if (bad != NULL) {
-		fprintf(stderr, "weftd: %s\n", bad);
-		usage(stderr);
+		*why = bad;
+		*argi = bad_at;
 		return -EINVAL;
 	}
 	if (a->node_name[0] == '\0')
@@ -276,4 +420,16 @@ int weft_ctl_args_parse(int argc, char **argv, struct weft_ctl_args *a)
 	a->n_eal_extra = argc - optind;
 	a->eal_extra = argv + optind;
 	return 0;
+}
+
+int weft_ctl_args_parse(int argc, char **argv, struct weft_ctl_args *a)
+{
+	const char *why;
+	int argi;
+	int rc = weft_ctl_args_parse_quiet(argc, argv, a, &why, &argi);
+	if (rc == -EINVAL) {
+		fprintf(stderr, "weftd: %s\n", why);
+		usage(stderr);
+	}
+	return rc;
 }

@@ -3,7 +3,8 @@
  * (--cluster-key, --client-key: refused files end it with status 1),
  * prepare the home directory and node id, initialise the EAL and the port, start the worker
  * lcores, join the cluster (with --clustered or --peers; otherwise a single
- * node), start the sessions service and the app runtime, run the control
+ * node), start the sessions service, the app runtime and the admin plane
+ * (--admin: an explicit one that cannot listen ends it with status 1), run the control
  * loop on the main thread until SIGINT/SIGTERM (a clustered node leaves
  * gracefully first), then undeploy the apps, stop the sessions service,
  * stop the lcores and free everything: exit 0, or 1 on
@@ -23,7 +24,9 @@
 #include <weft/wire.h>
 
 #include "control.h"
+#include "ctl_admin.h"
 #include "ctl_app.h"
+#include "ctl_config.h"
 #include "ctl_sessions.h"
 #include "sec.h"
 
@@ -92,10 +95,34 @@ static struct ctl_apps *start_apps(struct weft_dp *dp, struct weft_cache_registr
 	return apps;
 }
 
+/* The admin plane (ctl_admin.h, docs/admin.md). A default one that cannot
+ * listen is logged and the node runs without it; an explicit --admin that
+ * cannot is an error (-1). */
+static int start_admin(struct weft_dp *dp, const struct weft_ctl_args *a, bool clustered,
+		       uint16_t udp_port, struct ctl_admin **out)
+{
+	struct ctl_admin_cfg c = {.dp = dp, .bind_ip = a->bind_ip, .udp_port = udp_port,
+				  .listen_ip = a->admin_ip, .listen_port = a->admin_port,
+				  .node_name = a->node_name, .clustered = clustered};
+	char ip[INET_ADDRSTRLEN] = "";
+	inet_ntop(AF_INET, &a->admin_ip, ip, sizeof(ip));
+	*out = ctl_admin_start(&c);
+	if (*out != NULL) {
+		weft_ctl_log(WEFT_LOG_INFO, "admin plane on http://%s:%u (/metrics, /health, /api/)",
+			     ip, a->admin_port);
+		return 0;
+	}
+	weft_ctl_log(a->admin_explicit ? WEFT_LOG_ERROR : WEFT_LOG_WARN,
+		     "admin plane cannot listen on %s:%u: %s%s", ip, a->admin_port,
+		     strerror(errno),
+		     a->admin_explicit ? "" : " (running without it; --admin ADDR:PORT or --admin off)");
+	return a->admin_explicit ? -1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct weft_ctl_args a;
-	int rc = weft_ctl_args_parse(argc, argv, &a);
+	int rc = weft_ctl_config_args(argc, argv, &a); /* --config FILE, then argv */
 	if (rc != 0)
 		return rc > 0 ? 0 : 2;
 	if (a.verbose)
@@ -175,6 +202,10 @@ int main(int argc, char **argv)
 		cfg.ctl_port = (uint16_t)(WEFT_DEFAULT_PORT + 1 + a.offset);
 	if (a.clustered)
 		cfg.group_ip = a.mcast_group;
+	cfg.mc_port = a.mc_port; /* the memcached endpoint (docs/memcached.md) */
+	cfg.mc_cache = a.mc_cache;
+	cfg.n_mc_trust = a.n_mc_trust;
+	memcpy(cfg.mc_trust, a.mc_trust, sizeof(cfg.mc_trust));
 	struct weft_dp *dp = reg ? weft_dp_create(&cfg, (uint16_t)port, reg) : NULL;
 	weft_sec_key_wipe(&cluster_key); /* the dataplane keeps its own copies */
 	weft_sec_key_wipe(&client_key);
@@ -228,7 +259,18 @@ int main(int argc, char **argv)
 		weft_ctl_log(WEFT_LOG_ERROR, "sessions service not started (%s): no session "
 					     "events or expiry from this node", strerror(errno));
 	struct ctl_apps *apps = start_apps(dp, reg, &a, id, cfg.udp_port);
+	struct ctl_admin *admin = NULL;
+	if (a.admin_port == 0 && !a.admin_explicit)
+		weft_ctl_log(WEFT_LOG_WARN, "no admin plane: its default port 9190 + %u is above "
+					    "65535 (--admin ADDR:PORT)", a.offset);
+	if (a.admin_port != 0 && start_admin(dp, &a, clustered, cfg.udp_port, &admin) != 0) {
+		ctl_apps_destroy(apps);
+		ctl_sessions_stop(sess);
+		weft_dp_stop(dp);
+		goto out;
+	}
 	rc = weft_ctl_run(dp, cl, apps);
+	ctl_admin_stop(admin); /* first: it reads the dataplane */
 	weft_ctl_log(WEFT_LOG_INFO, rc == -EPERM ? "stopping: refused by the cluster"
 						 : "shutting down");
 	ctl_apps_destroy(apps); /* apps' last calls still reach the grid */

@@ -69,6 +69,17 @@ struct weft_dp_config {
 	 * are trusted on their own node. */
 	const struct weft_sec_key *cluster_key;
 	const struct weft_sec_key *client_key;
+	/* The memcached UDP endpoint (docs/memcached.md): port, host byte
+	 * order; 0 leaves it off. Must differ from udp_port and ctl_port.
+	 * mc_cache names the cache it serves (NULL: "memcached"). Sources in
+	 * mc_trust (network order address/mask pairs) get whole answers;
+	 * others are unverified: no answer larger than their request. */
+	uint16_t mc_port;
+	const char *mc_cache;
+	unsigned n_mc_trust;
+	struct {
+		uint32_t ip, mask;
+	} mc_trust[8];
 };
 
 /* One refusal report (weft_dp_auth_reports): at most one per second per

@@ -294,6 +294,7 @@ struct dp_lcore {
 	unsigned msg_spins;       /* worker 0: empty polls since the last dp_msg_tick */
 	struct dp_amp_lcore *amp; /* cookie keys and reply buckets (dp_amp.c) */
 	struct weft_sec_tx sec_tx;/* this lcore's salts (dp_auth.c) */
+	struct dp_mc_lcore *mc;   /* memcached endpoint (dp_mc.c); NULL when off */
 	struct rte_mbuf *tx[DP_TX_CAP];
 	struct dp_counters c;
 } __attribute__((aligned(64)));
@@ -326,6 +327,7 @@ struct weft_dp {
 	struct dp_amp *amp;                 /* address validation (dp_amp.c) */
 	struct dp_auth *auth;               /* keys (dp_auth.c); NULL: none */
 	_Atomic uint64_t lease_until_ms;    /* weft_dp_set_lease; UINT64_MAX: none */
+	uint16_t mc_port;                   /* memcached port, network order; 0: off */
 	volatile bool stop;
 };
 
@@ -873,5 +875,123 @@ void dp_auth_note(struct dp_auth *a, enum weft_sec_refusal r, enum dp_auth_where
 /* STATS lines auth.* (node-wide sums). */
 void dp_auth_stats_format(struct weft_dp *dp, const struct dp_counters *total,
 			  struct dp_text *o);
+
+/* --- memcached UDP endpoint (docs/memcached.md) --------------------------
+ *
+ * dp_mc_parse.c (pure: no mbuf, no clock; unit tests and the fuzz target
+ * call it): memcached's 8-byte UDP frame header and one text command per
+ * datagram, the renderers of its answers, exptime and incr arithmetic.
+ * dp_mc.c (worker lcores): datagrams to cfg.mc_port become weft requests
+ * of the memcached cache (client_id from DP_MC_CLIENT_ID, request_id
+ * naming the lcore's pending slot and its generation) served by dp_serve_burst like any other, so
+ * routing, forwarding and replication are the weft path's; their answers
+ * come back through dp_answer (recognised by the flow's destination port,
+ * the memcached port) and are rendered as memcached text. */
+#define DP_MC_HDR_LEN 8u
+#define DP_MC_DGRAM_MAX 1400u     /* answer datagrams, frame header included (as memcached) */
+#define DP_MC_MAX_KEYS 128u       /* keys of one get/gets */
+#define DP_MC_SLOTS 256u          /* commands in progress per lcore */
+#define DP_MC_QUEUE 512u          /* weft requests waiting for dp_serve_burst, per lcore */
+#define DP_MC_OUT_MAX (2u << 20)  /* bytes of one answer (a get's hits beyond are left out) */
+#define DP_MC_RMW_TRIES 8u        /* append/prepend/incr/decr CAS attempts */
+#define DP_MC_TIMEOUT_MS (DP_RPC_GIVE_UP_MS + 1000u)
+#define DP_MC_FLAGS_LEN 4u        /* stored values: flags (u32 LE), then the data */
+#define DP_MC_CLIENT_ID 0x6d63u   /* "mc": client_id = this << 16 | worker of the
+                                     weft requests made here */
+#define DP_MC_TRUST_MAX 8u
+
+enum dp_mc_op {
+	DP_MC_GET, DP_MC_GETS, DP_MC_SET, DP_MC_ADD, DP_MC_REPLACE, DP_MC_APPEND,
+	DP_MC_PREPEND, DP_MC_CAS, DP_MC_DELETE, DP_MC_INCR, DP_MC_DECR, DP_MC_TOUCH,
+	DP_MC_OP__COUNT
+};
+
+enum dp_mc_parse_rc {
+	DP_MC_PARSED,    /* cmd filled */
+	DP_MC_DROP,      /* shorter than the frame header: no answer (counted) */
+	DP_MC_ANSWER,    /* answer *err (a memcached error line, "\r\n" included) */
+};
+
+struct dp_mc_cmd {
+	uint16_t req_id;          /* frame header: echoed in every answer datagram */
+	enum dp_mc_op op;
+	bool noreply;
+	uint32_t flags;
+	int64_t exptime;
+	uint32_t bytes;           /* storage commands: data length */
+	const uint8_t *data;      /* storage commands: the data block (bytes long) */
+	uint64_t cas;             /* cas: the unique */
+	uint64_t delta;           /* incr/decr */
+	unsigned n_keys;          /* get/gets: 1..DP_MC_MAX_KEYS; others 1 */
+	const uint8_t *key[DP_MC_MAX_KEYS];
+	uint8_t key_len[DP_MC_MAX_KEYS];
+};
+
+/* Parses one memcached UDP datagram (len bytes: frame header, one command
+ * line ending in "\r\n" or "\n", the data block of a storage command).
+ * Pure; pointers in cmd point into dgram. On DP_MC_ANSWER *err is the
+ * error line to answer (cmd->req_id, op and noreply are set as far as
+ * they were read: a noreply command that fails after its line was read
+ * still gets no answer, as memcached). */
+enum dp_mc_parse_rc dp_mc_parse(const uint8_t *dgram, uint32_t len, struct dp_mc_cmd *cmd,
+				const char **err);
+const char *dp_mc_op_name(enum dp_mc_op op);
+/* The weft time to live of a memcached exptime at Unix second now_s: 0
+ * (the cache's default: never, unless the cache sets one) for 0; exptime
+ * seconds for 1..30 days; an absolute Unix time beyond; 1 ms (expired at
+ * once) for a negative or past time. Pure. */
+uint64_t dp_mc_ttl_ms(int64_t exptime, uint64_t now_s);
+/* incr/decr on a stored data block (digits, then optional spaces): 0 and
+ * *out (incr wraps at 2^64, decr stops at 0, as memcached), or -EINVAL
+ * (not a number of at most 20 digits below 2^64). Pure. */
+int dp_mc_incr(const uint8_t *data, uint32_t len, uint64_t delta, bool decr, uint64_t *out);
+/* "VALUE <key> <flags> <bytes>[ <cas>]\r\n" into buf (cap >= 300).
+ * Returns its length. Pure. */
+uint32_t dp_mc_value_line(char *buf, size_t cap, const uint8_t *key, uint8_t key_len,
+			  uint32_t flags, uint32_t bytes, bool with_cas, uint64_t cas);
+/* The answer line of a single-key command to a weft status (and, for
+ * incr/decr, the new value): "STORED\r\n", "NOT_FOUND\r\n", ... Pure. */
+const char *dp_mc_status_line(enum dp_mc_op op, uint16_t status);
+
+/* Per-lcore counters, summed into STATS lines mc.* (dp_mc.c). */
+struct dp_mc_counters {
+	uint64_t rx;              /* datagrams to the memcached port */
+	uint64_t cmds[DP_MC_OP__COUNT];
+	uint64_t get_hits, get_misses;
+	uint64_t get_errors;      /* keys of a get answered as misses: weft error (BUSY, ...) */
+	uint64_t get_truncated;   /* hits left out: the answer reached DP_MC_OUT_MAX */
+	uint64_t drop_short;      /* shorter than the frame header */
+	uint64_t client_errors;   /* ERROR / CLIENT_ERROR answers (malformed commands) */
+	uint64_t server_errors;   /* SERVER_ERROR answers */
+	uint64_t no_slot;         /* refused: every pending slot busy */
+	uint64_t timeouts;        /* commands ended without every answer */
+	uint64_t rmw_retries;     /* append/prepend/incr/decr CAS conflicts retried */
+	uint64_t tx_datagrams;
+	uint64_t unverified;      /* datagrams from unverified sources */
+	uint64_t amp_refused;     /* answers larger than an unverified request:
+	                             replaced by a SERVER_ERROR line, or not sent */
+	uint64_t stale_answers;   /* weft answers for a slot that timed out */
+};
+
+struct dp_mc_lcore;
+/* Allocates the endpoint (dp->mc) and every lcore's state when
+ * cfg.mc_port != 0. 0 or -ENOMEM / -EINVAL (bad cache name). */
+int dp_mc_create(struct weft_dp *dp);
+void dp_mc_destroy(struct weft_dp *dp);
+/* Lcore: one datagram dp_parse_frame dropped as DP_DROP_UDP_PORT whose
+ * destination port is dp->mc_port (pkt->payload valid). Its weft requests
+ * are queued; they point into the datagram, which must stay valid until
+ * dp_mc_flush. */
+void dp_mc_rx(struct dp_lcore *lc, const struct dp_pkt *pkt);
+/* Lcore: serves the queued weft requests (dp_serve_burst, DP_BURST at a
+ * time, until the queue is empty). */
+void dp_mc_flush(struct dp_lcore *lc);
+/* Lcore, every poll: flushes what answers queued, ends timed-out slots. */
+void dp_mc_tick(struct dp_lcore *lc);
+/* dp_answer's hook for a request whose flow is the memcached port's. */
+void dp_mc_answer(struct dp_lcore *lc, const struct dp_req *req, uint16_t status,
+		  const void *extras, uint16_t extras_len, const void *value, uint32_t value_len);
+/* STATS lines mc.lcore.N.* and mc.total.*. */
+void dp_mc_stats_format(struct weft_dp *dp, struct dp_text *o);
 
 #endif /* WEFT_DP_INTERNAL_H */

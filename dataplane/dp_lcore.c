@@ -31,6 +31,11 @@
  * datagram from the port is verified and stripped before anything else
  * reads it (frames of in-node clients to this node are trusted).
  *
+ * memcached (dp_mc.c): datagrams to the memcached port become weft
+ * requests queued per lcore and served by dp_mc_flush at the end of the
+ * burst, before the mbufs they point into are freed; dp_mc_tick serves
+ * what answers relayed by dp_rpc_tick queued and ends timed-out commands.
+ *
  * Lcores never call into control/ and never block on anything but the
  * slow-path tables' short locks.
  */
@@ -149,6 +154,12 @@ static void process_burst(struct dp_lcore *lc, struct rte_mbuf **rx, uint16_t n,
 			dp_tx_push(lc, m);
 			continue;
 		case DP_PKT_DROP:
+			if (pkt.drop == DP_DROP_UDP_PORT && pkt.flow.dst_port == dp->mc_port &&
+			    dp->mc_port != 0) {
+				dp_mc_rx(lc, &pkt); /* memcached (dp_mc.c): served by dp_mc_flush */
+				done[n_done++] = m;
+				continue;
+			}
 			if (unlikely(pkt.drop == DP_DROP_UDP_PORT &&
 				     __atomic_load_n(&dp->n_locals, __ATOMIC_RELAXED) != 0) &&
 			    dp_local_rx(lc, m))
@@ -202,6 +213,8 @@ static void process_burst(struct dp_lcore *lc, struct rte_mbuf **rx, uint16_t n,
 	}
 	if (n_req)
 		dp_serve_burst(lc, reqs, n_req);
+	if (lc->mc != NULL)
+		dp_mc_flush(lc); /* before the datagrams its requests point into are freed */
 	for (unsigned i = 0; i < n_owned; i++)
 		free(owned[i]);
 	if (n_done)
@@ -226,6 +239,8 @@ unsigned weft_dp_poll_once(struct weft_dp *dp, unsigned worker)
 		lc->now_ms = weft_dp_now_ms(dp); /* read once per burst */
 	if (rpc_busy)
 		dp_rpc_tick(lc);
+	if (lc->mc != NULL)
+		dp_mc_tick(lc); /* after the RPC answers: serves what they queued */
 	/* Messaging timers: each burst, and every DP_MSG_SPINS empty polls
 	 * (the tick itself returns at once when nothing is due). */
 	if (worker == 0 && (n > 0 || ++lc->msg_spins >= DP_MSG_SPINS)) {

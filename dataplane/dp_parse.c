@@ -131,10 +131,11 @@ enum dp_pkt_kind dp_parse_frame(const uint8_t *f, uint32_t len, uint32_t bind_ip
 		return drop(out, DP_DROP_UDP_BAD_LEN);
 	memcpy(&out->flow.src_port, l4, 2);
 	memcpy(&out->flow.dst_port, l4 + 2, 2);
-	if (out->flow.dst_port != udp_port)
-		return drop(out, DP_DROP_UDP_PORT);
+	/* set for another port's datagram too: the memcached endpoint reads it */
 	out->payload = l4 + DP_UDP_HLEN;
 	out->payload_len = ulen - DP_UDP_HLEN;
+	if (out->flow.dst_port != udp_port)
+		return drop(out, DP_DROP_UDP_PORT);
 	out->kind = DP_PKT_UDP;
 	return out->kind;
 }

@@ -175,6 +175,9 @@ struct weft_dp *weft_dp_create(const struct weft_dp_config *cfg, uint16_t port_i
 	rc = dp_auth_create(dp); /* NULL without keys */
 	if (rc != 0)
 		goto fail;
+	rc = dp_mc_create(dp); /* nothing when cfg.mc_port is 0 */
+	if (rc != 0)
+		goto fail;
 	if (cfg->ctl_port != 0) {
 		dp->ctl = dp_ctl_create(dp);
 		if (dp->ctl == NULL) {
@@ -216,6 +219,7 @@ void weft_dp_destroy(struct weft_dp *dp)
 	}
 	dp_amp_destroy(dp);
 	dp_auth_destroy(dp);
+	dp_mc_destroy(dp);
 	dp_ctl_destroy(dp->ctl);
 	dp_members_free(dp);
 	dp_locals_destroy(dp->locals); /* its rings hold mbufs of the pool */

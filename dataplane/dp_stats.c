@@ -281,6 +281,7 @@ size_t weft_dp_stats_format(struct weft_dp *dp, char *buf, size_t len)
 	}
 	put_counters(&o, "total", &total);
 	dp_auth_stats_format(dp, &total, &o);
+	dp_mc_stats_format(dp, &o);
 
 	struct dp_reasm_stats rs;
 	dp_reasm_get_stats(dp->reasm, &rs);

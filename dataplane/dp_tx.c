@@ -185,6 +185,11 @@ void dp_answer_owned(struct dp_lcore *lc, const struct dp_req *req, uint16_t sta
 void dp_answer(struct dp_lcore *lc, const struct dp_req *req, uint16_t status, const void *extras,
 	       uint16_t extras_len, const void *value, uint32_t value_len)
 {
+	if (unlikely(req->flow.dst_port == lc->dp->mc_port && lc->dp->mc_port != 0)) {
+		/* a memcached command's weft request: rendered as text (dp_mc.c) */
+		dp_mc_answer(lc, req, status, extras, extras_len, value, value_len);
+		return;
+	}
 	uint32_t msg_len = (uint32_t)extras_len + value_len;
 	if (msg_len <= WEFT_MAX_DGRAM_PAYLOAD) {
 		struct weft_wire_hdr h;

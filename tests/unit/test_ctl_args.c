@@ -170,6 +170,16 @@ static void test_keys(void **state)
 	assert_int_equal(parse(&a, "--encrypt", NULL), -EINVAL);
 	assert_int_equal(parse(&a, "--encrypt", "--client-key", "/k/u", NULL), -EINVAL);
 	assert_int_equal(parse(&a, "--cluster-key", NULL), -EINVAL);
+	/* memcached clients cannot carry a client key: with --client-key the
+	 * endpoint is off, and turning it on is refused. */
+	assert_int_equal(parse(&a, NULL), 0);
+	assert_int_equal(a.mc_port, 11211);
+	assert_int_equal(parse(&a, "--client-key", "/k/u", NULL), 0);
+	assert_int_equal(a.mc_port, 0);
+	assert_int_equal(parse(&a, "--client-key", "/k/u", "--memcached-port", "11311", NULL),
+			 -EINVAL);
+	assert_int_equal(parse(&a, "--client-key", "/k/u", "--memcached-port", "0", NULL), 0);
+	assert_int_equal(a.mc_port, 0);
 }
 
 static void test_uuid_parse(void **state)
