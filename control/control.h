@@ -25,12 +25,23 @@
 
 enum weft_ctl_log_level { WEFT_LOG_ERROR, WEFT_LOG_WARN, WEFT_LOG_INFO, WEFT_LOG_DEBUG };
 
-/* Logs one line to stderr: UTC timestamp (ms), level, message. Any thread;
+/* Logs one line to stderr (ctl_log.c): UTC timestamp (ms), level, node
+ * name, subsystem (from the calling file's name), message. Any thread;
  * never on the hot path. Lines above the level set by weft_ctl_log_set_level
- * are skipped. */
-__attribute__((format(printf, 2, 3))) void weft_ctl_log(enum weft_ctl_log_level lvl,
-							 const char *fmt, ...);
+ * are skipped; more than 10 a second from one call site (fmt) are counted
+ * and reported as one line. fmt must be a string literal (it names the
+ * call site). */
+#define weft_ctl_log(lvl, ...) weft_ctl_log_at((lvl), __FILE__, __VA_ARGS__)
+__attribute__((format(printf, 3, 4))) void weft_ctl_log_at(enum weft_ctl_log_level lvl,
+							    const char *file, const char *fmt,
+							    ...);
 void weft_ctl_log_set_level(enum weft_ctl_log_level lvl);
+/* The node name every line carries from now on ("-" until set). */
+void weft_ctl_log_set_node(const char *name);
+/* "error", "warn", "info" or "debug" to *out: 0, or -1 (ctl_args.c). */
+int weft_ctl_log_level_parse(const char *s, enum weft_ctl_log_level *out);
+/* Reports the repeats suppressed so far (at exit). */
+void weft_ctl_log_flush(void);
 
 #define WEFT_CTL_MAX_PEERS 16u   /* = WEFT_SWIM_MAX_SEEDS */
 #define WEFT_CTL_NAME_MAX 64u    /* = WEFT_SWIM_NAME_MAX */
@@ -65,6 +76,7 @@ struct weft_ctl_args {
 	enum weft_dp_poll poll;
 	unsigned mem_mb;
 	bool verbose;
+	enum weft_ctl_log_level log_level; /* --log-level (--verbose: debug) */
 	bool clustered;        /* --clustered: multicast discovery */
 	bool restarted;        /* not an option: weftd sets it when the home
 	                          existed (this node id ran before) */

@@ -1,12 +1,15 @@
 /*
  * ctl_args.c — weftd's command line:
- *   weftd --port SPEC --bind IP [--lcores N] [--home DIR] [--offset K]
- *         [--poll busy|adaptive] [--mem MB] [--verbose]
+ *   weftd [--config FILE] --port SPEC --bind IP [--lcores N] [--home DIR]
+ *         [--offset K] [--poll busy|adaptive] [--mem MB] [--verbose]
+ *         [--log-level error|warn|info|debug]
  *         [--clustered] [--mcast-group IP] [--peers IP[,IP...]]
  *         [--node-name NAME] [--segments N] [--owners N]
  *         [--partition-handling allow|quorum]
  *         [--cluster-key FILE [--encrypt]] [--client-key FILE]
- *         [--unverified-reply-rate N] [--admin ADDR[:PORT]|off] [-- EAL args]
+ *         [--unverified-reply-rate N] [--admin ADDR[:PORT]|off]
+ *         [--memcached-port N] [--memcached-cache NAME]
+ *         [--memcached-trust CIDR[,CIDR..]] [-- EAL args]
  * Clustering is on when --clustered or --peers is given; multicast discovery
  * only with --clustered. The default node name is the host name (sanitised)
  * plus "-" and the pid.
@@ -36,7 +39,8 @@ static void usage(FILE *f)
 		"  --offset K         data port = %u + K, cluster port = %u + K (default 0)\n"
 		"  --poll MODE        adaptive (default: sleep when idle) or busy\n"
 		"  --mem MB           EAL memory without hugepages (default 256)\n"
-		"  --verbose          EAL and debug logs\n"
+		"  --verbose          EAL and debug logs (--log-level debug)\n"
+		"  --log-level L      error, warn, info (default) or debug\n"
 		"  --clustered        form a cluster, finding nodes by IP multicast on the port\n"
 		"  --mcast-group IP   discovery group (default 239.77.0.1)\n"
 		"  --peers IP[,IP..]  form a cluster through these nodes (multicast stays off\n"
@@ -225,8 +229,20 @@ static const struct option opts[] = {
 		{"admin", required_argument, NULL, 'A'},
 		{"memcached-port", required_argument, NULL, 'M'},
 		{"memcached-cache", required_argument, NULL, 'X'},
-		{"memcached-trust", required_argument, NULL, 'T'}, {NULL, 0, NULL, 0},
+		{"memcached-trust", required_argument, NULL, 'T'},
+		{"log-level", required_argument, NULL, 'L'}, {NULL, 0, NULL, 0},
 };
+
+int weft_ctl_log_level_parse(const char *s, enum weft_ctl_log_level *out)
+{
+	static const char *const names[] = {"error", "warn", "info", "debug"};
+	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(s, names[i]) == 0) {
+			*out = (enum weft_ctl_log_level)i;
+			return 0;
+		}
+	return -1;
+}
 
 int weft_ctl_args_takes_value(const char *name)
 {
@@ -246,6 +262,7 @@ int weft_ctl_args_parse_quiet(int argc, char **argv, struct weft_ctl_args *a, co
 	a->segments = WEFT_CTL_SEGMENTS_DEFAULT;
 	a->owners = WEFT_CTL_OWNERS_DEFAULT;
 	a->unverified_rate = WEFT_CTL_UNVERIFIED_RATE_DEFAULT;
+	a->log_level = WEFT_LOG_INFO;
 	a->mcast_group = htonl(WEFT_DP_DEFAULT_GROUP);
 	a->home = getenv("WEFT_HOME");
 	if (a->home == NULL || a->home[0] == '\0')
@@ -295,6 +312,11 @@ int weft_ctl_args_parse_quiet(int argc, char **argv, struct weft_ctl_args *a, co
 			break;
 		case 'v':
 			a->verbose = true;
+			a->log_level = WEFT_LOG_DEBUG;
+			break;
+		case 'L':
+			if (weft_ctl_log_level_parse(optarg, &a->log_level) != 0)
+				bad = "--log-level is error, warn, info or debug";
 			break;
 		case 'c':
 			a->clustered = true;

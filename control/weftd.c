@@ -125,8 +125,8 @@ int main(int argc, char **argv)
 	int rc = weft_ctl_config_args(argc, argv, &a); /* --config FILE, then argv */
 	if (rc != 0)
 		return rc > 0 ? 0 : 2;
-	if (a.verbose)
-		weft_ctl_log_set_level(WEFT_LOG_DEBUG);
+	weft_ctl_log_set_level(a.log_level);
+	weft_ctl_log_set_node(a.node_name);
 	struct weft_sec_key cluster_key, client_key;
 	memset(&cluster_key, 0, sizeof(cluster_key));
 	memset(&client_key, 0, sizeof(client_key));
@@ -286,5 +286,6 @@ out:
 	rte_eal_cleanup();
 	if (status == 0)
 		weft_ctl_log(WEFT_LOG_INFO, "stopped");
+	weft_ctl_log_flush();
 	return status;
 }

@@ -170,6 +170,12 @@ static void test_keys(void **state)
 	assert_int_equal(parse(&a, "--encrypt", NULL), -EINVAL);
 	assert_int_equal(parse(&a, "--encrypt", "--client-key", "/k/u", NULL), -EINVAL);
 	assert_int_equal(parse(&a, "--cluster-key", NULL), -EINVAL);
+	assert_int_equal(a.log_level, WEFT_LOG_INFO);
+	assert_int_equal(parse(&a, "--log-level", "warn", NULL), 0);
+	assert_int_equal(a.log_level, WEFT_LOG_WARN);
+	assert_int_equal(parse(&a, "--verbose", NULL), 0);
+	assert_int_equal(a.log_level, WEFT_LOG_DEBUG);
+	assert_int_equal(parse(&a, "--log-level", "loud", NULL), -EINVAL);
 	/* memcached clients cannot carry a client key: with --client-key the
 	 * endpoint is off, and turning it on is refused. */
 	assert_int_equal(parse(&a, NULL), 0);
