@@ -76,6 +76,7 @@ struct weft_ctl_args {
 	enum weft_dp_poll poll;
 	unsigned mem_mb;
 	bool verbose;
+	bool hugepages;        /* --hugepages: EAL memory from hugepages */
 	enum weft_ctl_log_level log_level; /* --log-level (--verbose: debug) */
 	bool clustered;        /* --clustered: multicast discovery */
 	bool restarted;        /* not an option: weftd sets it when the home

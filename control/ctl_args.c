@@ -1,7 +1,7 @@
 /*
  * ctl_args.c — weftd's command line:
  *   weftd [--config FILE] --port SPEC --bind IP [--lcores N] [--home DIR]
- *         [--offset K] [--poll busy|adaptive] [--mem MB] [--verbose]
+ *         [--offset K] [--poll busy|adaptive] [--mem MB] [--hugepages] [--verbose]
  *         [--log-level error|warn|info|debug]
  *         [--clustered] [--mcast-group IP] [--peers IP[,IP...]]
  *         [--node-name NAME] [--segments N] [--owners N]
@@ -41,6 +41,7 @@ static void usage(FILE *f)
 		"  --mem MB           EAL memory without hugepages (default 256)\n"
 		"  --verbose          EAL and debug logs (--log-level debug)\n"
 		"  --log-level L      error, warn, info (default) or debug\n"
+		"  --hugepages        EAL memory (--mem) from hugepages, not --no-huge (NICs)\n"
 		"  --clustered        form a cluster, finding nodes by IP multicast on the port\n"
 		"  --mcast-group IP   discovery group (default 239.77.0.1)\n"
 		"  --peers IP[,IP..]  form a cluster through these nodes (multicast stays off\n"
@@ -230,7 +231,8 @@ static const struct option opts[] = {
 		{"memcached-port", required_argument, NULL, 'M'},
 		{"memcached-cache", required_argument, NULL, 'X'},
 		{"memcached-trust", required_argument, NULL, 'T'},
-		{"log-level", required_argument, NULL, 'L'}, {NULL, 0, NULL, 0},
+		{"log-level", required_argument, NULL, 'L'},
+		{"hugepages", no_argument, NULL, 'G'}, {NULL, 0, NULL, 0},
 };
 
 int weft_ctl_log_level_parse(const char *s, enum weft_ctl_log_level *out)
@@ -313,6 +315,9 @@ int weft_ctl_args_parse_quiet(int argc, char **argv, struct weft_ctl_args *a, co
 		case 'v':
 			a->verbose = true;
 			a->log_level = WEFT_LOG_DEBUG;
+			break;
+		case 'G':
+			a->hugepages = true;
 			break;
 		case 'L':
 			if (weft_ctl_log_level_parse(optarg, &a->log_level) != 0)

@@ -159,7 +159,7 @@ int main(int argc, char **argv)
 	}
 
 	struct weft_dp_eal_opts eo = {.port_spec = a.port_spec, .n_workers = a.lcores,
-				      .mem_mb = a.mem_mb, .verbose = a.verbose,
+				      .mem_mb = a.mem_mb, .hugepages = a.hugepages, .verbose = a.verbose,
 				      .n_extra = a.n_eal_extra, .extra = a.eal_extra};
 	rc = weft_dp_eal_init(&eo);
 	if (rc == -ENODEV) {

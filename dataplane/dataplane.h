@@ -106,6 +106,7 @@ struct weft_dp_eal_opts {
 	                          PMD arguments */
 	unsigned n_workers;
 	unsigned mem_mb;       /* 0: 256 */
+	bool hugepages;        /* EAL memory from hugepages (else --no-huge) */
 	bool verbose;          /* EAL logs at info level instead of warning */
 	int n_extra;           /* extra EAL arguments, passed last */
 	char **extra;

@@ -11,7 +11,7 @@
  *   memif:SOCKET     net_memif on SOCKET (client role unless ",role=server")
  *   DDDD:BB:DD.F     a PCI device (-a); every other spec adds --no-pci
  *
- * EAL options: --no-huge -m MEM (256 MiB default), --file-prefix weft-<pid>
+ * EAL options: --no-huge (unless hugepages) -m MEM (256 MiB default), --file-prefix weft-<pid>
  * and --no-shconf (many nodes per box, nothing left behind), warning-level
  * logs unless verbose, and an --lcores map: lcore 0 (the control thread) on
  * the first CPU the process may use, workers 1..N spread over the allowed
@@ -157,7 +157,8 @@ int weft_dp_eal_args(const struct weft_dp_eal_opts *o, char **argv, int max, cha
 	unsigned n = o->n_workers ? o->n_workers : 1;
 	add(&a, "weftd");
 	add_lcores(&a, n);
-	add(&a, "--no-huge");
+	if (!o->hugepages)
+		add(&a, "--no-huge");
 	add(&a, "-m");
 	add(&a, "%u", o->mem_mb ? o->mem_mb : 256);
 	add(&a, "--file-prefix");

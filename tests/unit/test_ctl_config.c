@@ -95,7 +95,9 @@ static void test_every_option(void **state)
 		   "admin = 127.0.0.2:9300\n"
 		   "memcached-port = 0\n"
 		   "memcached-cache = mc\n"
-		   "memcached-trust = 10.0.0.0/8\n");
+		   "memcached-trust = 10.0.0.0/8\n"
+		   "log-level = warn\n"
+		   "hugepages = true\n");
 	assert_int_equal(parse(&a, NULL), 0);
 	assert_string_equal(a.port_spec, "af_packet:eth1");
 	assert_int_equal(a.bind_ip, ip("10.1.2.3"));
@@ -120,6 +122,8 @@ static void test_every_option(void **state)
 	assert_int_equal(a.admin_ip, ip("127.0.0.2"));
 	assert_int_equal(a.admin_port, 9300);
 	assert_int_equal(a.mc_port, 0);
+	assert_int_equal(a.log_level, WEFT_LOG_WARN); /* after verbose: the later line wins */
+	assert_true(a.hugepages);
 	assert_string_equal(a.mc_cache, "mc");
 	assert_int_equal(a.n_mc_trust, 1);
 	assert_int_equal(a.mc_trust[0].ip, ip("10.0.0.0"));

@@ -494,6 +494,20 @@ static void test_eal_args(void **state)
 	assert_non_null(strstr(map, ",3@"));
 	assert_null(strstr(map, ",4@"));
 
+	/* --hugepages (a NIC): the EAL's memory from hugepages, still -m MEM. */
+	char *none[] = {NULL};
+	struct weft_dp_eal_opts huge = {.port_spec = "0000:01:00.0", .n_workers = 2,
+					.mem_mb = 1024, .hugepages = true, .extra = none};
+	argc = weft_dp_eal_args(&huge, argv, 63, buf, sizeof(buf));
+	assert_true(argc > 0);
+	assert_null(find_arg(argv, argc, "--no-huge"));
+	assert_null(find_arg(argv, argc, "--no-pci"));
+	assert_non_null(find_arg(argv, argc, "0000:01:00.0"));
+	for (int i = 0; i + 1 < argc; i++)
+		if (strcmp(argv[i], "-m") == 0)
+			m = argv[i + 1];
+	assert_string_equal(m, "1024");
+
 	argc = eal_args("af_xdp:eth1", 1, argv, buf, sizeof(buf));
 	assert_non_null(strstr(find_arg(argv, argc, "--vdev="), "start_queue=0,queue_count=1"));
 	argc = eal_args("tap", 1, argv, buf, sizeof(buf));
