@@ -635,7 +635,7 @@ uint64_t weft_ctl_cluster_poll(struct weft_ctl_cluster *cl, uint64_t now_ms)
 	/* After the datagrams of this poll: an ACK renews the lease from its
 	 * probe's send time, so a node resuming from a pause does not renew it
 	 * with an ACK that waited in its queue. */
-	weft_dp_set_lease(cl->dp, weft_swim_lease_until(cl->swim, WEFT_SWIM_LEASE_MS));
+	weft_dp_set_lease(cl->dp, weft_swim_lease_until(cl->swim));
 	uint64_t next = weft_swim_next_deadline(cl->swim);
 	uint64_t rb_next = weft_ctl_rebalance_poll(cl->rb, now_ms);
 	return rb_next < next ? rb_next : next;

@@ -82,6 +82,8 @@ struct weft_swim_config {
 	uint32_t view_min_interval_ms;   /* coordinator batches view changes */
 	uint32_t leave_linger_ms;        /* gossip the leave this long */
 	uint32_t packet_budget;          /* max bytes of a ping/ack/gossip msg */
+	uint32_t lease_ms;               /* the membership lease (weft_swim_lease_until);
+	                                    0: none, and no lease pings */
 };
 
 /* Fills the defaults documented in docs/membership.md ("Timings"). The caller
@@ -189,10 +191,12 @@ uint64_t weft_swim_next_deadline(const struct weft_swim *s);
  * node paused (SIGSTOP, a stalled VM) past its lease stops serving on
  * resuming until a fresh probe is acknowledged — by then it has heard of a
  * newer view, if there is one. lease_ms must stay below probe_timeout_ms +
- * the minimum suspicion timeout (WEFT_SWIM_LEASE_MS against the
- * defaults). 0 before the first acknowledged probe. */
+ * the minimum suspicion timeout (WEFT_SWIM_LEASE_MS, the default, against
+ * the default timings). 0 before the first acknowledged probe. cfg.lease_ms
+ * 0: UINT64_MAX always, and no lease pings (the simulator, which models no
+ * lease, keeps its seeds' courses). */
 #define WEFT_SWIM_LEASE_MS 700u
-uint64_t weft_swim_lease_until(const struct weft_swim *s, uint32_t lease_ms);
+uint64_t weft_swim_lease_until(const struct weft_swim *s);
 
 /* Introspection (tests, weftctl members). */
 struct weft_swim_stats {

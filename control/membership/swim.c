@@ -80,6 +80,7 @@ void weft_swim_config_default(struct weft_swim_config *cfg)
 	cfg->view_min_interval_ms = 200;
 	cfg->leave_linger_ms = 1000;
 	cfg->packet_budget = 1400;
+	cfg->lease_ms = WEFT_SWIM_LEASE_MS;
 }
 
 /* NUL-terminated within its array, printable ASCII without spaces (what
@@ -196,6 +197,10 @@ void swim_finish(struct weft_swim *s, uint64_t now)
 		/* fall through */
 	case SWIM_MEMBER:
 		d = min64(d, swim_probe_deadline(s));
+		/* At least 1 ms ahead: a view installed just now, after this
+		 * tick's lease check, makes the lease due at once. */
+		uint64_t lease = swim_lease_deadline(s);
+		d = min64(d, lease > now ? lease : now + 1);
 		d = min64(d, s->next_suspect_ms);
 		d = min64(d, s->next_sync_ms);
 		d = min64(d, s->next_gc_ms);
@@ -214,11 +219,11 @@ uint64_t weft_swim_next_deadline(const struct weft_swim *s)
 	return s->deadline;
 }
 
-uint64_t weft_swim_lease_until(const struct weft_swim *s, uint32_t lease_ms)
+uint64_t weft_swim_lease_until(const struct weft_swim *s)
 {
-	if (!s->have_view || s->n_view < 2)
+	if (s->cfg.lease_ms == 0 || !s->have_view || s->n_view < 2)
 		return UINT64_MAX;
-	return s->confirmed_ms != 0 ? s->confirmed_ms + lease_ms : 0;
+	return s->confirmed_ms != 0 ? s->confirmed_ms + s->cfg.lease_ms : 0;
 }
 
 /* ---- join, leave, sync ---- */
@@ -456,6 +461,7 @@ void weft_swim_tick(struct weft_swim *s, uint64_t now_ms,
 	case SWIM_LEAVING:
 		swim_relays_tick(s, now_ms);
 		swim_probe_tick(s, now_ms);
+		swim_lease_tick(s, now_ms);
 		swim_check_suspicions(s, now_ms);
 		sync_tick(s, now_ms);
 		swim_gc(s, now_ms);

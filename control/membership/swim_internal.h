@@ -122,6 +122,10 @@ struct weft_swim {
 	uint32_t awareness;
 	uint64_t next_suspect_ms;  /* earliest suspicion deadline (lower bound) */
 	uint64_t confirmed_ms;     /* the lease's evidence (weft_swim_lease_until) */
+	/* A lease ping in flight (swim_lease_tick): seq 0 = none. */
+	uint32_t lease_seq, lease_rr;
+	uint64_t lease_sent_ms, lease_nonce, next_lease_ms;
+	struct weft_swim_id lease_id;
 
 	struct weft_swim_addr seeds[WEFT_SWIM_MAX_SEEDS];
 	unsigned n_seeds, seed_rr;
@@ -194,6 +198,10 @@ void swim_relays_tick(struct weft_swim *s, uint64_t now);
 void swim_on_ping(struct weft_swim *s, const struct weft_swim_addr *from,
 		  bool known, uint32_t seq, const struct weft_swim_id *target,
 		  uint64_t target_nonce);
+/* Renews the lease by a plain ping (no suspicion if unanswered) when the
+ * probes have not for half of it; swim_lease_deadline: when it is due. */
+void swim_lease_tick(struct weft_swim *s, uint64_t now);
+uint64_t swim_lease_deadline(const struct weft_swim *s);
 /* sender_view: the view id in the ACK's header (the lease's check). */
 void swim_on_ack(struct weft_swim *s, uint32_t seq,
 		 const struct weft_swim_id *subject, uint64_t subject_nonce,

@@ -181,6 +181,42 @@ void swim_probe_tick(struct weft_swim *s, uint64_t now)
 	send_ping(s, &s->m[slot].addr, p->seq, &p->id, p->nonce);
 }
 
+/* The lease is due for renewal: in a view with others, half of it gone
+ * since the last evidence. The probes renew it as they go (every probe
+ * interval); this covers the gaps — Lifeguard stretching the interval up
+ * to 8x on a slow node, the first moments in a new view — with a ping
+ * to a random live view member whose loss suspects nobody. */
+uint64_t swim_lease_deadline(const struct weft_swim *s)
+{
+	if (s->cfg.lease_ms == 0 || (s->phase != SWIM_MEMBER && s->phase != SWIM_LEAVING) ||
+	    !s->have_view || s->n_view < 2)
+		return UINT64_MAX;
+	uint64_t due = s->confirmed_ms + s->cfg.lease_ms / 2;
+	return due > s->next_lease_ms ? due : s->next_lease_ms;
+}
+
+void swim_lease_tick(struct weft_swim *s, uint64_t now)
+{
+	if (now < swim_lease_deadline(s))
+		return;
+	/* Round robin over the view, from where the last ping went. */
+	for (uint32_t i = 1; i <= s->n_view; i++) {
+		const struct weft_swim_view_member *v = &s->view[(s->lease_rr + i) % s->n_view];
+		uint16_t slot = swim_find(s, &v->id);
+		if (slot == SWIM_NO_SLOT || slot == 0 || s->m[slot].nonce != v->nonce ||
+		    !swim_live_state(s->m[slot].state))
+			continue;
+		s->lease_seq = ++s->seq;
+		s->lease_sent_ms = now;
+		s->lease_id = v->id;
+		s->lease_nonce = v->nonce;
+		send_ping(s, &s->m[slot].addr, s->lease_seq, &v->id, v->nonce);
+		s->lease_rr = (s->lease_rr + i) % s->n_view;
+		break;
+	}
+	s->next_lease_ms = now + s->cfg.lease_ms / 4;
+}
+
 uint64_t swim_probe_deadline(const struct weft_swim *s)
 {
 	const struct swim_probe *p = &s->probe;
@@ -232,6 +268,14 @@ void swim_on_ack(struct weft_swim *s, uint32_t seq,
 {
 	struct swim_probe *p = &s->probe;
 
+	if (s->lease_seq != 0 && seq == s->lease_seq && subject_nonce == s->lease_nonce &&
+	    swim_id_cmp(subject, &s->lease_id) == 0) {
+		s->lease_seq = 0;
+		if (s->lease_sent_ms > s->confirmed_ms &&
+		    renews_lease(s, subject, subject_nonce, sender_view))
+			s->confirmed_ms = s->lease_sent_ms;
+		return;
+	}
 	if (p->active && seq == p->seq && subject_nonce == p->nonce &&
 	    swim_id_cmp(subject, &p->id) == 0) {
 		p->active = false;

@@ -524,6 +524,10 @@ struct sim *sim_create(const struct sim_opts *o)
 		return NULL;
 	}
 	weft_swim_config_default(&s->base);
+	/* No membership lease: the simulated data layers model none (their
+	 * nodes never refuse on it), and its pings would only move every
+	 * seed's course away from the one seeds.txt records. */
+	s->base.lease_ms = 0;
 	s->base.max_members = o->nodes + 16 < WEFT_SWIM_MAX_MEMBERS
 				      ? o->nodes + 16 : WEFT_SWIM_MAX_MEMBERS;
 	s->n_seeds = o->nodes < 4 ? o->nodes : 4;

@@ -300,12 +300,12 @@ static void test_lease(void **state)
 
 	(void)state;
 	make_node(0, 0x10, 100, 0x0a000001u);
-	assert_int_equal(weft_swim_lease_until(H.n[0].sm, WEFT_SWIM_LEASE_MS), UINT64_MAX);
+	assert_int_equal(weft_swim_lease_until(H.n[0].sm), UINT64_MAX);
 	assert_int_equal(weft_swim_join(H.n[0].sm, H.now, NULL, 0, &H.n[0].sink), 0);
 	run_ms(3000);
 	assert_non_null(weft_swim_view(H.n[0].sm, &id0, &n));
 	assert_int_equal(n, 1); /* alone: nobody can take its place */
-	assert_int_equal(weft_swim_lease_until(H.n[0].sm, WEFT_SWIM_LEASE_MS), UINT64_MAX);
+	assert_int_equal(weft_swim_lease_until(H.n[0].sm), UINT64_MAX);
 
 	teardown(NULL);
 	setup(NULL);
@@ -314,7 +314,7 @@ static void test_lease(void **state)
 	for (int t = 0; t < 3000; t++) {
 		run_ms(1);
 		for (int i = 0; i < 3; i++) {
-			uint64_t until = weft_swim_lease_until(H.n[i].sm, WEFT_SWIM_LEASE_MS);
+			uint64_t until = weft_swim_lease_until(H.n[i].sm);
 			assert_true(until > H.now);
 			assert_true(until <= H.now + WEFT_SWIM_LEASE_MS);
 		}
@@ -324,7 +324,7 @@ static void test_lease(void **state)
 	H.n[2].blackhole = true;
 	run_ms(4000);
 	assert_one_view(2);
-	assert_true(weft_swim_lease_until(H.n[2].sm, WEFT_SWIM_LEASE_MS) <= H.now);
+	assert_true(weft_swim_lease_until(H.n[2].sm) <= H.now);
 	/* Resumed: its probes are acknowledged under the newer view, which
 	 * renews nothing, until it is in the others' view again. */
 	H.n[2].blackhole = false;
@@ -335,12 +335,12 @@ static void test_lease(void **state)
 		assert_non_null(weft_swim_view(H.n[2].sm, &id2, &n));
 		back = weft_swim_view_id_cmp(&id2, &id0) == 0 && n == 3;
 		if (!back)
-			assert_true(weft_swim_lease_until(H.n[2].sm, WEFT_SWIM_LEASE_MS) <=
+			assert_true(weft_swim_lease_until(H.n[2].sm) <=
 				    H.now);
 	}
 	assert_true(back);
 	run_ms(1000);
-	assert_true(weft_swim_lease_until(H.n[2].sm, WEFT_SWIM_LEASE_MS) > H.now);
+	assert_true(weft_swim_lease_until(H.n[2].sm) > H.now);
 }
 
 static void test_dead_node_stays_out(void **state)
