@@ -16,19 +16,12 @@
 . "$(dirname "$0")/admin_lib.sh"
 weft_require_root
 
+. "$(dirname "$0")/e2e_lib.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
-CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 ART=${WEFT_ARTIFACTS:-$WEFT_BUILD/meson-logs/e2e}
 SHOT=$ART/admin_console.png
-e2e_ok() {
-  [ -x "$CHROMIUM" ] && command -v node >/dev/null &&
-    [ -f "$HERE/../e2e/node_modules/playwright-core/index.mjs" ] &&
-    [ "$(node -p 'process.versions.node.split(".")[0]')" -ge 20 ]
-}
-if ! e2e_ok; then
-  echo "FAIL - needs $CHROMIUM, node >= 20 and tests/e2e's playwright-core (npm ci in tests/e2e; sessions_browser.sh installs them)"
-  exit 1
-fi
+check "chromium, node and playwright-core are there" e2e_prepare
+[ $_failures -eq 0 ] || exit 1
 mkdir -p "$ART"
 rm -f "$SHOT"
 

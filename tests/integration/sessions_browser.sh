@@ -25,40 +25,12 @@
 . "$(dirname "$0")/sessions/web_lib.sh"
 weft_require_root
 
-E2E_DIR=$(cd "$(dirname "$0")/../e2e" && pwd)
-CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
+. "$(dirname "$0")/e2e_lib.sh"
 ART=${WEFT_ARTIFACTS:-$WEFT_BUILD/meson-logs/e2e}
 SHOT=$ART/web_sessions.png
 sub=10.231.72
 web_require
 
-# e2e_prepare: chromium, node and npm present (apt-get install when not),
-# and tests/e2e/node_modules holding the playwright-core of package.json.
-e2e_prepare() {
-  local pkgs=()
-  [ -x "$CHROMIUM" ] || pkgs+=(chromium)
-  command -v node >/dev/null || pkgs+=(nodejs)
-  command -v npm >/dev/null || pkgs+=(npm)
-  if [ ${#pkgs[@]} -ne 0 ]; then
-    echo "     installing ${pkgs[*]} (apt-get)"
-    timeout 600 apt-get update -qq && DEBIAN_FRONTEND=noninteractive timeout 900 \
-      apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >"$WEFT_TMP/apt.log" 2>&1 ||
-      { tail -n 20 "$WEFT_TMP/apt.log"; return 1; }
-  fi
-  local want have major
-  major=$(node -p 'process.versions.node.split(".")[0]')
-  if [ "$major" -lt 20 ]; then
-    echo "     node $(node --version) is too old for playwright-core (needs >= 20: nodesource's nodejs)"
-    return 1
-  fi
-  want=$(cd "$E2E_DIR" && node -p 'require("./package.json").dependencies["playwright-core"]')
-  have=$(cd "$E2E_DIR" && node -p 'try { require("./node_modules/playwright-core/package.json").version } catch { "" }')
-  if [ "$want" != "$have" ]; then
-    echo "     npm ci in $E2E_DIR (playwright-core $want, have '${have}')"
-    (cd "$E2E_DIR" && timeout 600 npm ci --no-audit --no-fund) >"$WEFT_TMP/npm.log" 2>&1 ||
-      { tail -n 20 "$WEFT_TMP/npm.log"; return 1; }
-  fi
-}
 check "chromium, node and playwright-core are there" e2e_prepare
 [ $_failures -eq 0 ] || exit 1
 mkdir -p "$ART"
