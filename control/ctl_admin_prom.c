@@ -151,6 +151,46 @@ static void named(struct prom *p, const char *pre, const char *raw, size_t n, bo
 	adm_buf_free(&help);
 }
 
+/* lcore.N.latency_us.KIND.{le_US,le_inf,count,sum} (rest = "KIND.FIELD",
+ * lcore label set): one sample of weft_request_duration_seconds, buckets
+ * cumulative as the node writes them. */
+static void latency_line(struct prom *p, const char *rest, size_t rn, const char *num)
+{
+	static const char help[] = "Latency of client reads (GET, MULTI_GET) and keyed writes, "
+				   "from the receive burst to the answer, per worker lcore "
+				   "(STATS lcore.N.latency_us.KIND.*)";
+	static const char fam[] = "weft_request_duration_seconds";
+	const char *dot = memchr(rest, '.', rn);
+	if (dot == NULL || dot == rest) {
+		lab_reset(p);
+		return;
+	}
+	const char *f = dot + 1;
+	size_t fn = (size_t)(rest + rn - f);
+	lab(p, "kind", rest, (size_t)(dot - rest));
+	uint64_t v = strtoull(num, NULL, 10);
+	if (fn == 6 && memcmp(f, "le_inf", 6) == 0) {
+		lab_s(p, "le", "+Inf");
+		add(p, fam, "histogram", help, "_bucket", num);
+	} else if (fn > 3 && memcmp(f, "le_", 3) == 0) {
+		uint64_t us;
+		if (!adm_u64(f + 3, fn - 3, &us)) {
+			lab_reset(p);
+			return;
+		}
+		char le[40];
+		snprintf(le, sizeof(le), "%.15g", (double)us / 1e6);
+		lab_s(p, "le", le);
+		add(p, fam, "histogram", help, "_bucket", num);
+	} else if (fn == 5 && memcmp(f, "count", 5) == 0) {
+		add(p, fam, "histogram", help, "_count", num);
+	} else if (fn == 3 && memcmp(f, "sum", 3) == 0) {
+		add_d(p, fam, "histogram", help, "_sum", (double)v / 1e6);
+	} else {
+		lab_reset(p);
+	}
+}
+
 static void lcore_line(struct prom *p, const struct adm_line *l, const char *num)
 {
 	const char *id = l->name + 6, *end = l->name + l->name_len;
@@ -160,7 +200,9 @@ static void lcore_line(struct prom *p, const struct adm_line *l, const char *num
 	const char *rest = dot + 1;
 	size_t rn = (size_t)(end - rest);
 	lab(p, "lcore", id, (size_t)(dot - id));
-	if (rn > 4 && memcmp(rest, "req.", 4) == 0) {
+	if (rn > 11 && memcmp(rest, "latency_us.", 11) == 0) {
+		latency_line(p, rest + 11, rn - 11, num);
+	} else if (rn > 4 && memcmp(rest, "req.", 4) == 0) {
 		lab(p, "op", rest + 4, rn - 4);
 		add(p, "weft_lcore_requests_total", "counter",
 		    "Requests served by a worker lcore, by opcode (STATS lcore.N.req.OP)", "", num);
@@ -496,7 +538,7 @@ static void app_samples(struct prom *p, const struct adm_snap *s)
 static void admin_samples(struct prom *p, const struct adm_snap *s, uint64_t now_ms)
 {
 	static const char ph[] = "Round trip of the admin's in-node PING to worker 0, once a "
-				 "second (the node keeps no latency histogram itself)";
+				 "second";
 	for (unsigned i = 0; i < ADM_PROBE_BUCKETS; i++) {
 		char le[32];
 		snprintf(le, sizeof(le), "%g", adm_probe_bounds[i]);

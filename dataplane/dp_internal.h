@@ -58,6 +58,14 @@ enum dp_drop {
 	DP_DROP__COUNT
 };
 
+/* Request latency histograms (dp_tx.c lat_record): bucket i < DP_LAT_INF
+ * counts answers of at most 2^i microseconds (and more than 2^(i-1)),
+ * bucket DP_LAT_INF the rest. READ: GET and MULTI_GET; WRITE: the other
+ * keyed ops but SESSION (PUT, PUT_IF_ABSENT, REPLACE, CAS, DELETE, INCR,
+ * TOUCH, PUT_FENCED). */
+#define DP_LAT_INF 25 /* 2^24 us, about 16.8 s, is the last finite bound */
+enum dp_lat_kind { DP_LAT_READ, DP_LAT_WRITE, DP_LAT__COUNT };
+
 /* Per-lcore counters, summed by the STATS reader. */
 struct dp_counters {
 	uint64_t rx_packets, tx_packets;
@@ -126,6 +134,11 @@ struct dp_counters {
 	 * port, and answers to in-node clients), UNAUTHORIZED answers */
 	uint64_t auth_refused[WEFT_SEC__COUNT];
 	uint64_t auth_unauthorized;
+	/* latency of client requests answered here, from the receive burst to
+	 * the answer (dp_tx.c lat_record): per-bucket counts (their sum is
+	 * the count), the sum of the latencies in us */
+	uint64_t lat_bucket[DP_LAT__COUNT][DP_LAT_INF + 1];
+	uint64_t lat_sum_us[DP_LAT__COUNT];
 };
 
 const char *dp_drop_name(enum dp_drop d);
@@ -227,6 +240,8 @@ struct dp_req {
 	uint32_t value_len;
 	uint64_t key_hash;
 	struct dp_flow flow;
+	uint64_t rx_tsc; /* rte_rdtsc() of the burst that received it; 0: not
+	                    a timed request (memcached, node-made) */
 };
 
 /* The at-most-once identity of req: (client address, client_id,
@@ -328,6 +343,7 @@ struct weft_dp {
 	struct dp_auth *auth;               /* keys (dp_auth.c); NULL: none */
 	_Atomic uint64_t lease_until_ms;    /* weft_dp_set_lease; UINT64_MAX: none */
 	uint16_t mc_port;                   /* memcached port, network order; 0: off */
+	uint64_t tsc_us_mult;               /* us = tsc * this >> 32 (lat_record) */
 	volatile bool stop;
 };
 
@@ -464,7 +480,10 @@ void dp_resp_hdr(struct weft_wire_hdr *out, const struct weft_dp *dp,
  * in response memory (copied) and its first window sent. */
 void dp_answer(struct dp_lcore *lc, const struct dp_req *req, uint16_t status, const void *extras,
 	       uint16_t extras_len, const void *value, uint32_t value_len);
-/* As dp_answer for a payload the caller malloc'd (ownership passes). */
+/* As dp_answer for a payload the caller malloc'd (ownership passes).
+ * Both first count req in the latency histograms (lat_record): a
+ * client's read (GET, MULTI_GET) or keyed write, stamped (rx_tsc), not
+ * from a node (WEFT_F_NODE). */
 void dp_answer_owned(struct dp_lcore *lc, const struct dp_req *req, uint16_t status,
 		     uint16_t extras_len, uint8_t *payload, uint32_t msg_len);
 

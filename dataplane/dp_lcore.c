@@ -44,6 +44,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_launch.h>
 #include <rte_lcore.h>
@@ -125,6 +126,7 @@ static void process_burst(struct dp_lcore *lc, struct rte_mbuf **rx, uint16_t n,
 	struct rte_mbuf *done[DP_BURST];
 	unsigned n_req = 0, n_owned = 0, n_done = 0;
 	const struct weft_dp_members *topo = dp_members_current(dp); /* amp exemptions */
+	uint64_t rx_tsc = rte_rdtsc(); /* the requests' receive stamp (latency) */
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *m = rx[i];
 		uint8_t *f = rte_pktmbuf_mtod(m, uint8_t *);
@@ -196,6 +198,7 @@ static void process_burst(struct dp_lcore *lc, struct rte_mbuf **rx, uint16_t n,
 			break;
 		case DP_RX_PIECE:
 			if (take_piece(lc, &pkt, &hdr, req, &owned[n_owned])) {
+				req->rx_tsc = rx_tsc;
 				n_owned++;
 				n_req++;
 			}
@@ -207,6 +210,7 @@ static void process_burst(struct dp_lcore *lc, struct rte_mbuf **rx, uint16_t n,
 				break;
 			}
 			req->flow = pkt.flow;
+			req->rx_tsc = rx_tsc;
 			n_req++;
 			break;
 		}

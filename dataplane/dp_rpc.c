@@ -53,6 +53,7 @@ struct dp_hold {
 	uint16_t payload_extras_len;
 	struct dp_flow flow;    /* the client's */
 	struct weft_wire_hdr hdr; /* the client's request header */
+	uint64_t rx_tsc;        /* the client request's receive stamp (dp_req) */
 };
 
 static void notify_end(struct dp_lcore *lc, uint16_t hi, uint16_t status, const void *extras,
@@ -259,6 +260,7 @@ static struct dp_req hold_req(const struct dp_hold *h)
 	memset(&q, 0, sizeof(q));
 	q.hdr = h->hdr;
 	q.flow = h->flow;
+	q.rx_tsc = h->rx_tsc; /* its latency includes the wait */
 	return q;
 }
 
@@ -367,6 +369,7 @@ void dp_rpc_forward_claimed(struct dp_lcore *lc, const struct weft_dp_members *t
 	h->amo = amo;
 	h->flow = req->flow;
 	h->hdr = req->hdr;
+	h->rx_tsc = req->rx_tsc;
 	if (slot_new(lc, hi, topo->m[to].ip, rte_cpu_to_be_16(topo->m[to].port), m) == NULL) {
 		h->kind = HOLD_FREE;
 		r->n_holds--;
@@ -411,6 +414,7 @@ void dp_rpc_replicate(struct dp_lcore *lc, const struct weft_dp_members *topo,
 	h->mode = hi_init->mode;
 	h->flow = req->flow;
 	h->hdr = req->hdr;
+	h->rx_tsc = req->rx_tsc;
 	h->waiting = 1; /* guard: no answer while the slots are being made */
 	for (unsigned i = 0; i < n; i++)
 		if (slot_new(lc, hi, topo->m[to[i]].ip, rte_cpu_to_be_16(topo->m[to[i]].port),

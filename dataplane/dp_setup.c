@@ -16,6 +16,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 
@@ -134,6 +135,8 @@ struct weft_dp *weft_dp_create(const struct weft_dp_config *cfg, uint16_t port_i
 	dp->bind_ip = cfg->bind_ip;
 	dp->udp_port = rte_cpu_to_be_16(cfg->udp_port);
 	dp->created_unix_ms = dp_unix_ms();
+	uint64_t hz = rte_get_tsc_hz();
+	dp->tsc_us_mult = hz ? (uint64_t)((1000000ull << 32) / hz) : 0;
 	atomic_init(&dp->lease_until_ms, UINT64_MAX);
 	dp->reasm = dp_reasm_create(cfg->reasm_max_bytes ? cfg->reasm_max_bytes
 							 : DP_DEFAULT_TABLE_BYTES,

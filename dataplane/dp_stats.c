@@ -3,6 +3,11 @@
  *
  *   lcore.<i>.<counter>        per worker lcore (rx_packets, tx_packets,
  *                              req.<op>, drop.<reason>, ...)
+ *   lcore.<i>.latency_us.<kind>.le_<2^k> | .le_inf | .count | .sum
+ *                              request latency, kind read or write:
+ *                              cumulative bucket counts (answers of at most
+ *                              2^k us, k = 0..24; le_inf = count), the sum
+ *                              in us (may lag the count by an answer)
  *   total.<counter>            the same summed over lcores
  *   reasm.* resp.* dedup.*     the node-wide slow-path tables
  *   auth.*                     keys in use, refusals per reason (node-wide:
@@ -168,6 +173,26 @@ void dp_counters_add(struct dp_counters *sum, const struct dp_counters *c)
 		d[i] += s[i];
 }
 
+/* The latency histograms, cumulative (the per-bucket counts summed), count
+ * = le_inf: consistent within one line set even while the lcore counts. */
+static void put_latency(struct dp_text *o, const char *prefix, const struct dp_counters *c)
+{
+	static const char *const kinds[DP_LAT__COUNT] = {"read", "write"};
+	for (unsigned k = 0; k < DP_LAT__COUNT; k++) {
+		uint64_t cum = 0;
+		for (unsigned i = 0; i < DP_LAT_INF; i++) {
+			cum += c->lat_bucket[k][i];
+			dp_text_put(o, "%s.latency_us.%s.le_%" PRIu64 " %" PRIu64 "\n", prefix,
+				    kinds[k], (uint64_t)1 << i, cum);
+		}
+		cum += c->lat_bucket[k][DP_LAT_INF];
+		dp_text_put(o, "%s.latency_us.%s.le_inf %" PRIu64 "\n", prefix, kinds[k], cum);
+		dp_text_put(o, "%s.latency_us.%s.count %" PRIu64 "\n", prefix, kinds[k], cum);
+		dp_text_put(o, "%s.latency_us.%s.sum %" PRIu64 "\n", prefix, kinds[k],
+			    c->lat_sum_us[k]);
+	}
+}
+
 static void put_counters(struct dp_text *o, const char *prefix, const struct dp_counters *c)
 {
 	dp_text_put(o, "%s.rx_packets %" PRIu64 "\n", prefix, c->rx_packets);
@@ -236,6 +261,7 @@ static void put_counters(struct dp_text *o, const char *prefix, const struct dp_
 		dp_text_put(o, "%s.auth_refused_%s %" PRIu64 "\n", prefix,
 			    weft_sec_refusal_name((enum weft_sec_refusal)r), c->auth_refused[r]);
 	dp_text_put(o, "%s.auth_unauthorized %" PRIu64 "\n", prefix, c->auth_unauthorized);
+	put_latency(o, prefix, c);
 }
 
 static void put_named(void *arg, const char *name, uint64_t v)

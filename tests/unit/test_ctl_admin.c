@@ -32,10 +32,25 @@ static const char stats_text[] =
 	"lcore.1.req.get 5\n"
 	"lcore.1.drop.bad_ip 2\n"
 	"lcore.1.auth_refused_missing 1\n"
+	"lcore.1.latency_us.read.le_1 1\n"
+	"lcore.1.latency_us.read.le_2 3\n"
+	"lcore.1.latency_us.read.le_16777216 4\n"
+	"lcore.1.latency_us.read.le_inf 5\n"
+	"lcore.1.latency_us.read.count 5\n"
+	"lcore.1.latency_us.read.sum 30000000\n"
+	"lcore.1.latency_us.write.le_1 0\n"
+	"lcore.1.latency_us.write.le_inf 0\n"
+	"lcore.1.latency_us.write.count 0\n"
+	"lcore.1.latency_us.write.sum 0\n"
 	"lcore.2.rx_packets 20\n"
 	"lcore.2.req.get 6\n"
 	"lcore.2.drop.bad_ip 1\n"
 	"lcore.2.auth_refused_missing 0\n"
+	"lcore.2.latency_us.write.le_4 2\n"
+	"lcore.2.latency_us.write.le_inf 2\n"
+	"lcore.2.latency_us.write.count 2\n"
+	"lcore.2.latency_us.write.sum 7\n"
+	"total.latency_us.read.count 5\n"
 	"total.rx_packets 30\n"
 	"total.req.get 11\n"
 	"total.req.put 2\n"
@@ -121,8 +136,9 @@ static struct adm_snap *snap(void)
 	static const uint16_t own[8] = {0, 1, 1, 0, 0, 1, 1, 0};
 	memcpy(t->owner, own, sizeof(own));
 	s->topo = t;
+	for (unsigned i = 0; i < ADM_PROBE_BUCKETS - 1; i++)
+		s->probe_le[i] = 1; /* cumulative, as ctl_admin.c counts them */
 	s->probe_le[ADM_PROBE_BUCKETS - 1] = 3;
-	s->probe_le[0] = 1;
 	s->probe_count = 4;
 	s->probe_sum_s = 0.5;
 	return s;
@@ -176,6 +192,57 @@ static bool labels_ok(const char **p)
 	return true;
 }
 
+/* One histogram series (its labels but le) seen by check_exposition. */
+struct hseries {
+	char fam[128];
+	char key[256];
+	double last_le, last_bucket, inf, count;
+	bool has_inf, has_count, has_sum;
+};
+
+/* The series of histogram fam with labels lab (le="..." taken out, *le
+ * set to its value, or NAN without one). */
+static struct hseries *hseries_of(struct hseries *h, unsigned *n, const char *fam,
+				  const char *lab, size_t lab_len, double *le)
+{
+	char key[256];
+	assert_true(lab_len < sizeof(key));
+	size_t k = 0;
+	*le = NAN;
+	for (size_t i = 0; i < lab_len;) {
+		if ((i == 0 || lab[i - 1] == ',' || lab[i - 1] == '{') &&
+		    strncmp(lab + i, "le=\"", 4) == 0) {
+			const char *q = strchr(lab + i + 4, '"');
+			assert_non_null(q);
+			char v[40];
+			snprintf(v, sizeof(v), "%.*s", (int)(q - (lab + i + 4)), lab + i + 4);
+			char *end;
+			*le = strtod(v, &end);
+			assert_true(end != v && *end == '\0');
+			i = (size_t)(q - lab) + 1;
+			if (i < lab_len && lab[i] == ',')
+				i++;
+			continue;
+		}
+		key[k++] = lab[i++];
+	}
+	if (k >= 2 && key[k - 2] == ',') /* le was last: {a="x",} */
+		key[--k - 1] = '}';
+	if (k == 2) /* le alone: {} */
+		k = 0;
+	key[k] = '\0';
+	for (unsigned i = 0; i < *n; i++)
+		if (strcmp(h[i].fam, fam) == 0 && strcmp(h[i].key, key) == 0)
+			return &h[i];
+	assert_true(*n < 64);
+	struct hseries *s = &h[(*n)++];
+	memset(s, 0, sizeof(*s));
+	snprintf(s->fam, sizeof(s->fam), "%s", fam);
+	snprintf(s->key, sizeof(s->key), "%s", key);
+	s->last_le = -INFINITY;
+	return s;
+}
+
 struct fam {
 	char name[128];
 	char type[32];
@@ -185,7 +252,8 @@ struct fam {
 static unsigned check_exposition(const char *text)
 {
 	struct fam seen[256];
-	unsigned n_seen = 0, samples = 0;
+	static struct hseries hs[64];
+	unsigned n_seen = 0, samples = 0, n_hs = 0;
 	char cur[128] = "", cur_type[32] = "";
 	bool have_help = false;
 	const char *line = text;
@@ -242,15 +310,44 @@ static unsigned check_exposition(const char *text)
 					strcmp(tail, "_count") == 0);
 			}
 			assert_true(same);
+			const char *lab0 = p;
 			assert_true(labels_ok(&p));
 			assert_true(*p == ' ');
 			char *end;
 			double v = strtod(p + 1, &end);
 			assert_true(end != p + 1 && *end == '\0');
 			assert_false(isnan(v));
+			if (strcmp(cur_type, "histogram") == 0) {
+				/* buckets rise with le, +Inf == _count, one _sum */
+				double le;
+				struct hseries *h = hseries_of(hs, &n_hs, cur, lab0,
+							       (size_t)(p - lab0), &le);
+				const char *tail = buf + strlen(cur);
+				if (strncmp(tail, "_bucket", 7) == 0) {
+					assert_false(isnan(le));
+					assert_true(le > h->last_le && v >= h->last_bucket);
+					h->last_le = le;
+					h->last_bucket = v;
+					if (isinf(le)) {
+						h->inf = v;
+						h->has_inf = true;
+					}
+				} else if (strncmp(tail, "_count", 6) == 0) {
+					assert_true(isnan(le));
+					h->count = v;
+					h->has_count = true;
+				} else {
+					assert_true(isnan(le) && v >= 0);
+					h->has_sum = true;
+				}
+			}
 			samples++;
 		}
 		line = nl + 1;
+	}
+	for (unsigned i = 0; i < n_hs; i++) {
+		assert_true(hs[i].has_inf && hs[i].has_count && hs[i].has_sum);
+		assert_true(hs[i].inf == hs[i].count);
 	}
 	return samples;
 }
@@ -333,6 +430,19 @@ static void test_prom_samples(void **state)
 	has(t, "weft_job_fires_total{job=\"demo/tick\"} 12");
 	has(t, "weft_job_next_fire_timestamp_seconds{job=\"demo/tick\"} 1700000001");
 	assert_null(strstr(t, "weft_job_last_fire_timestamp_seconds"));
+	/* the node's request latency: one histogram per lcore and kind */
+	has(t, "# TYPE weft_request_duration_seconds histogram");
+	has(t, "weft_request_duration_seconds_bucket{lcore=\"1\",kind=\"read\",le=\"1e-06\"} 1");
+	has(t, "weft_request_duration_seconds_bucket{lcore=\"1\",kind=\"read\",le=\"2e-06\"} 3");
+	has(t, "weft_request_duration_seconds_bucket{lcore=\"1\",kind=\"read\","
+	       "le=\"16.777216\"} 4");
+	has(t, "weft_request_duration_seconds_bucket{lcore=\"1\",kind=\"read\",le=\"+Inf\"} 5");
+	has(t, "weft_request_duration_seconds_count{lcore=\"1\",kind=\"read\"} 5");
+	has(t, "weft_request_duration_seconds_sum{lcore=\"1\",kind=\"read\"} 30");
+	has(t, "weft_request_duration_seconds_bucket{lcore=\"2\",kind=\"write\",le=\"4e-06\"} 2");
+	has(t, "weft_request_duration_seconds_sum{lcore=\"2\",kind=\"write\"} 7e-06");
+	assert_null(strstr(t, "weft_lcore_latency")); /* no counter per bucket line */
+	assert_null(strstr(t, "total.latency_us"));
 	has(t, "weft_probe_ping_seconds_bucket{le=\"5e-05\"} 1");
 	has(t, "weft_probe_ping_seconds_bucket{le=\"+Inf\"} 4");
 	has(t, "weft_probe_ping_seconds_count 4");

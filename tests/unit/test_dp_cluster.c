@@ -82,6 +82,15 @@ static const struct dp_counters *lc0(void)
 	return &T.fp.dp->lc[0].c;
 }
 
+/* Client answers of latency kind k (DP_LAT_*) counted on lcore 0. */
+static uint64_t lat_answers(unsigned k)
+{
+	uint64_t n = 0;
+	for (unsigned i = 0; i <= DP_LAT_INF; i++)
+		n += lc0()->lat_bucket[k][i];
+	return n;
+}
+
 static void expect_get(const char *cache, const char *key, uint16_t status, uint64_t version,
 		       const char *value);
 
@@ -95,6 +104,7 @@ static void test_write_waits_for_backup_ack(void **state)
 	unsigned n;
 	static const uint16_t own[] = {0, 1}; /* self primary, peer backup */
 	publish(2, own, 2, false);
+	uint64_t writes = lat_answers(DP_LAT_WRITE);
 	uint64_t rid = client_put("sync", "k1", "v1");
 	dp_expect_one(&T, m, s, &n, PEER_IP, NODE_PORT);
 	struct weft_repl_entry e;
@@ -120,8 +130,10 @@ static void test_write_waits_for_backup_ack(void **state)
 	dp_free_all(m, n);
 
 	struct weft_x_repl_ack ack = {1, 0};
+	assert_int_equal(lat_answers(DP_LAT_WRITE), writes); /* held: not answered yet */
 	dp_push_answer(&T, PEER_MAC, PEER_IP, &first, WEFT_ST_OK, &ack, sizeof(ack), NULL, 0, 0);
 	dp_expect_one(&T, m, s, &n, CLIENT_IP, CLIENT_PORT);
+	assert_int_equal(lat_answers(DP_LAT_WRITE), writes + 1); /* once, at the answer */
 	assert_int_equal(s[0].h.request_id, rid);
 	assert_int_equal(s[0].h.status, WEFT_ST_OK);
 	struct weft_x_version xv;
@@ -330,14 +342,17 @@ static void test_non_owner_forwards_reads(void **state)
 	unsigned n;
 	static const uint16_t own[] = {1, 2}; /* self owns nothing */
 	publish(3, own, 2, false);
+	uint64_t reads = lat_answers(DP_LAT_READ);
 	uint64_t rid = client_get("fw", "gk");
 	dp_expect_one(&T, m, s, &n, PEER_IP, NODE_PORT);
 	struct sent f = s[0];
 	assert_int_equal(f.h.opcode, WEFT_OP_GET);
 	dp_free_all(m, n);
+	assert_int_equal(lat_answers(DP_LAT_READ), reads); /* forwarded: not answered yet */
 	struct weft_x_version xv = {9};
 	dp_push_answer(&T, PEER_MAC, PEER_IP, &f, WEFT_ST_OK, &xv, sizeof(xv), "hello", 5, 0);
 	dp_expect_one(&T, m, s, &n, CLIENT_IP, CLIENT_PORT);
+	assert_int_equal(lat_answers(DP_LAT_READ), reads + 1);
 	assert_int_equal(s[0].h.request_id, rid);
 	assert_int_equal(s[0].h.msg_len, sizeof(xv) + 5);
 	assert_memory_equal(s[0].payload + sizeof(xv), "hello", 5);

@@ -649,6 +649,91 @@ static void test_reassembly_timeout_and_stats(void **state)
 	assert_int_equal(text[tlen - 1], '\n');
 }
 
+/* --- latency histograms ----------------------------------------------------- */
+
+/* The answers of kind k counted on lcore 0 so far (its buckets summed). */
+static uint64_t lat_answers(unsigned k)
+{
+	uint64_t n = 0;
+	for (unsigned i = 0; i <= DP_LAT_INF; i++)
+		n += T.fp.dp->lc[0].c.lat_bucket[k][i];
+	return n;
+}
+
+/* The value of STATS line "name " in text (asserts it is there). */
+static uint64_t stat_of(const char *text, const char *name)
+{
+	char pat[96];
+	snprintf(pat, sizeof(pat), "\n%s ", name);
+	const char *p = strstr(text, pat);
+	assert_non_null(p);
+	return strtoull(p + strlen(pat), NULL, 10);
+}
+
+static void test_latency_histograms(void **state)
+{
+	(void)state;
+	uint64_t reads = lat_answers(DP_LAT_READ), writes = lat_answers(DP_LAT_WRITE);
+	struct resp r;
+	struct weft_x_write w = {0, 0};
+	call(WEFT_OP_PUT, "lat", "a", &w, sizeof(w), "1", 1, &r);
+	call(WEFT_OP_PUT, "lat", "b", &w, sizeof(w), "2", 1, &r);
+	call(WEFT_OP_DELETE, "lat", "b", NULL, 0, NULL, 0, &r);
+	assert_int_equal(r.h.status, WEFT_ST_OK);
+	call(WEFT_OP_DELETE, "lat", "b", NULL, 0, NULL, 0, &r); /* NOT_FOUND: answered too */
+	assert_int_equal(lat_answers(DP_LAT_WRITE), writes + 4);
+	assert_int_equal(lat_answers(DP_LAT_READ), reads);
+
+	/* Three GETs in one burst (a hit, a miss, a hit), then a MULTI_GET. */
+	uint8_t buf[256];
+	static const char *const keys[] = {"a", "b", "a"};
+	for (unsigned i = 0; i < 3; i++) {
+		uint32_t len = build(buf, WEFT_OP_GET, "lat", keys[i], 1, NULL, 0, NULL, 0,
+				     ++T.next_rid);
+		push_udp(buf, len, NODE_PORT);
+	}
+	struct rte_mbuf *out[MAXF];
+	unsigned n = poll_node(out);
+	assert_int_equal(n, 3);
+	for (unsigned i = 0; i < n; i++)
+		rte_pktmbuf_free(out[i]);
+	uint8_t list[16] = {1, 0, 1, 0, 'a'};
+	call(WEFT_OP_MULTI_GET, "lat", "", NULL, 0, list, 5, &r);
+	assert_int_equal(r.h.status, WEFT_ST_OK);
+	/* Neither kind: PING. */
+	call(WEFT_OP_PING, "", "", NULL, 0, NULL, 0, &r);
+	assert_int_equal(lat_answers(DP_LAT_READ), reads + 4);
+	assert_int_equal(lat_answers(DP_LAT_WRITE), writes + 4);
+
+	/* STATS: cumulative buckets ending at le_inf == count, for both kinds,
+	 * per lcore and in total. */
+	static char text[1 << 20];
+	text[0] = '\n';
+	weft_dp_stats_format(T.fp.dp, text + 1, sizeof(text) - 1);
+	static const char *const kinds[] = {"read", "write"};
+	static const char *const pre[] = {"lcore.1", "total"};
+	for (unsigned p = 0; p < 2; p++)
+		for (unsigned k = 0; k < 2; k++) {
+			char name[96];
+			uint64_t prev = 0;
+			for (unsigned i = 0; i < DP_LAT_INF; i++) {
+				snprintf(name, sizeof(name), "%s.latency_us.%s.le_%llu", pre[p],
+					 kinds[k], 1ull << i);
+				uint64_t v = stat_of(text, name);
+				assert_true(v >= prev);
+				prev = v;
+			}
+			snprintf(name, sizeof(name), "%s.latency_us.%s.le_inf", pre[p], kinds[k]);
+			uint64_t inf = stat_of(text, name);
+			assert_true(inf >= prev);
+			assert_int_equal(inf, lat_answers(k));
+			snprintf(name, sizeof(name), "%s.latency_us.%s.count", pre[p], kinds[k]);
+			assert_int_equal(stat_of(text, name), inf);
+			snprintf(name, sizeof(name), "%s.latency_us.%s.sum", pre[p], kinds[k]);
+			assert_int_equal(stat_of(text, name), T.fp.dp->lc[0].c.lat_sum_us[k]);
+		}
+}
+
 /* --- MEMBERS --------------------------------------------------------------- */
 
 /* Fills member i of a snapshot (start in the future: uptime 0 exactly). */
@@ -960,6 +1045,7 @@ int main(void)
 		cmocka_unit_test(test_cache_open),
 		cmocka_unit_test(test_big_value_reassembly_and_fetch),
 		cmocka_unit_test(test_reassembly_timeout_and_stats),
+		cmocka_unit_test(test_latency_histograms),
 		cmocka_unit_test(test_topology_alone),
 		cmocka_unit_test(test_segment_rule),
 		cmocka_unit_test(test_members),
