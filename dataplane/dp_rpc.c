@@ -355,11 +355,16 @@ void dp_rpc_forward_claimed(struct dp_lcore *lc, const struct weft_dp_members *t
 	}
 	m->hdr.flags |= req->hdr.flags & WEFT_F_RETRY; /* the owner sees a client's retry */
 	uint8_t *w = m->payload;
-	memcpy(w, req->name, req->hdr.name_len);
+	/* A request built on the node (a memcached command's, dp_mc.c) may
+	 * have no extras at all: NULL with length 0, never given to memcpy. */
+	if (req->hdr.name_len)
+		memcpy(w, req->name, req->hdr.name_len);
 	w += req->hdr.name_len;
-	memcpy(w, req->key, req->hdr.key_len);
+	if (req->hdr.key_len)
+		memcpy(w, req->key, req->hdr.key_len);
 	w += req->hdr.key_len;
-	memcpy(w, req->extras, req->hdr.extras_len);
+	if (req->hdr.extras_len)
+		memcpy(w, req->extras, req->hdr.extras_len);
 	w += req->hdr.extras_len;
 	if (req->value_len)
 		memcpy(w, req->value, req->value_len);
