@@ -495,6 +495,9 @@ void dp_serve_burst(struct dp_lcore *lc, struct dp_req *reqs, unsigned n)
 		if (op == WEFT_OP_GET) {
 			get[i] = true;
 			n_get++;
+		} else if (!weft_wire_op_is_idempotent(op)) {
+			struct dp_msg_id id = dp_req_msg_id(r);
+			dp_dedup_prefetch(lc->dp->dedup, &id); /* read by stage 3's claim */
 		}
 	}
 

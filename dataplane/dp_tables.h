@@ -162,10 +162,14 @@ struct dp_dedup_stats {
 	uint64_t inserted, replayed, inflight, evicted, expired, entries;
 };
 
+/* capacity: entries in all (at least 16), rounded up to a power of two per
+ * shard; NULL + errno on bad capacity or no memory. */
 struct dp_dedup *dp_dedup_create(unsigned capacity);
 void dp_dedup_destroy(struct dp_dedup *d);
 enum dp_dedup_result dp_dedup_begin(struct dp_dedup *d, const struct dp_msg_id *id,
 				    uint64_t now_ms, struct dp_dedup_resp *resp_out);
+/* A hint, no lock: starts the memory reads dp_dedup_begin of id will do. */
+void dp_dedup_prefetch(struct dp_dedup *d, const struct dp_msg_id *id);
 /* Stores the response of an op begun with DP_DEDUP_NEW (no-op if it was
  * evicted meanwhile). */
 void dp_dedup_finish(struct dp_dedup *d, const struct dp_msg_id *id,
