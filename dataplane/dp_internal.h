@@ -307,6 +307,8 @@ struct dp_lcore {
 	unsigned empty_polls;
 	uint32_t backoff_us;
 	unsigned msg_spins;       /* worker 0: empty polls since the last dp_msg_tick */
+	uint64_t burst_rx_tsc;    /* the burst being served's receive stamp; 0 between */
+	uint32_t burst_lat[DP_LAT__COUNT]; /* its answers, stamped at its end (dp_lat_burst_end) */
 	struct dp_amp_lcore *amp; /* cookie keys and reply buckets (dp_amp.c) */
 	struct weft_sec_tx sec_tx;/* this lcore's salts (dp_auth.c) */
 	struct dp_mc_lcore *mc;   /* memcached endpoint (dp_mc.c); NULL when off */
@@ -460,6 +462,10 @@ void dp_local_stats(struct dp_locals *t, uint64_t out[5]);
 /* dp_tx.c: response emission into lc's tx buffer. */
 void dp_tx_push(struct dp_lcore *lc, struct rte_mbuf *m);
 void dp_tx_flush(struct dp_lcore *lc);
+/* process_burst: every answer to a request of the burst received at rx_tsc
+ * is counted when the burst ends, with one clock read for all of them. */
+void dp_lat_burst_begin(struct dp_lcore *lc, uint64_t rx_tsc);
+void dp_lat_burst_end(struct dp_lcore *lc);
 /* Builds one response datagram (headers from flow swapped, payload = p1|p2)
  * and buffers it. */
 void dp_emit(struct dp_lcore *lc, const struct dp_flow *flow, const struct weft_wire_hdr *hdr,

@@ -215,10 +215,12 @@ static void process_burst(struct dp_lcore *lc, struct rte_mbuf **rx, uint16_t n,
 			break;
 		}
 	}
+	dp_lat_burst_begin(lc, rx_tsc);
 	if (n_req)
 		dp_serve_burst(lc, reqs, n_req);
 	if (lc->mc != NULL)
 		dp_mc_flush(lc); /* before the datagrams its requests point into are freed */
+	dp_lat_burst_end(lc);
 	for (unsigned i = 0; i < n_owned; i++)
 		free(owned[i]);
 	if (n_done)
