@@ -18,6 +18,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <weft/wire.h>
 
@@ -460,6 +461,41 @@ unsigned dp_local_drain(struct dp_lcore *lc, struct rte_mbuf **self, unsigned ma
 void dp_local_stats(struct dp_locals *t, uint64_t out[5]);
 
 /* dp_tx.c: response emission into lc's tx buffer. */
+/* Writes the Ethernet, IPv4 and UDP headers of a datagram answering flow
+ * at frame f (DP_HDRS_LEN bytes): to flow's source MAC from mac, IPv4
+ * with flow's addresses swapped, DF set, TTL 64 and the header checksum,
+ * UDP with the ports swapped, length udp_len (header included) and
+ * checksum 0 (see dp_tx.c). Returns the UDP payload (f + DP_HDRS_LEN).
+ * Pure; inline because dp_emit builds every response with it. */
+static inline uint8_t *dp_udp_hdrs(uint8_t *f, const uint8_t mac[6], const struct dp_flow *flow,
+				   uint32_t udp_len)
+{
+	uint32_t ip_len = DP_IP_HLEN + udp_len;
+	memcpy(f, flow->src_mac, 6);
+	memcpy(f + 6, mac, 6);
+	f[12] = 0x08; /* IPv4 */
+	f[13] = 0x00;
+	uint8_t *ip = f + DP_ETH_HLEN;
+	ip[0] = 0x45;
+	ip[1] = 0;
+	ip[2] = (uint8_t)(ip_len >> 8);
+	ip[3] = (uint8_t)ip_len;
+	ip[4] = ip[5] = 0;
+	ip[6] = 0x40; /* DF */
+	ip[7] = 0;
+	ip[8] = 64;
+	ip[9] = 17;
+	memcpy(ip + 12, &flow->dst_ip, 4);
+	memcpy(ip + 16, &flow->src_ip, 4);
+	dp_ipv4_finish(ip);
+	uint8_t *udp = ip + DP_IP_HLEN;
+	memcpy(udp, &flow->dst_port, 2);
+	memcpy(udp + 2, &flow->src_port, 2);
+	udp[4] = (uint8_t)(udp_len >> 8);
+	udp[5] = (uint8_t)udp_len;
+	udp[6] = udp[7] = 0;
+	return udp + DP_UDP_HLEN;
+}
 void dp_tx_push(struct dp_lcore *lc, struct rte_mbuf *m);
 void dp_tx_flush(struct dp_lcore *lc);
 /* process_burst: every answer to a request of the burst received at rx_tsc

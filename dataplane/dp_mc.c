@@ -161,25 +161,7 @@ static void emit_dgram(struct dp_lcore *lc, const struct dp_flow *flow, uint16_t
 		lc->c.drops[DP_DROP_NO_MBUF]++;
 		return;
 	}
-	memcpy(f, flow->src_mac, 6);
-	memcpy(f + 6, lc->dp->mac, 6);
-	wr16(f + 12, 0x0800);
-	uint8_t *ip = f + DP_ETH_HLEN;
-	memset(ip, 0, DP_IP_HLEN);
-	ip[0] = 0x45;
-	wr16(ip + 2, (uint16_t)(DP_IP_HLEN + udp_len));
-	wr16(ip + 6, 0x4000); /* DF */
-	ip[8] = 64;
-	ip[9] = 17;
-	memcpy(ip + 12, &flow->dst_ip, 4);
-	memcpy(ip + 16, &flow->src_ip, 4);
-	dp_ipv4_finish(ip);
-	uint8_t *udp = ip + DP_IP_HLEN;
-	memcpy(udp, &flow->dst_port, 2);
-	memcpy(udp + 2, &flow->src_port, 2);
-	wr16(udp + 4, (uint16_t)udp_len);
-	wr16(udp + 6, 0);
-	uint8_t *h = udp + DP_UDP_HLEN;
+	uint8_t *h = dp_udp_hdrs(f, lc->dp->mac, flow, udp_len);
 	wr16(h, id);
 	wr16(h + 2, seq);
 	wr16(h + 4, total);

@@ -68,12 +68,6 @@ void dp_tx_push(struct dp_lcore *lc, struct rte_mbuf *m)
 	lc->tx[lc->n_tx++] = m;
 }
 
-static inline void wr16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
 void dp_emit(struct dp_lcore *lc, const struct dp_flow *flow, const struct weft_wire_hdr *hdr,
 	     const void *p1, uint32_t l1, const void *p2, uint32_t l2)
 {
@@ -101,26 +95,7 @@ void dp_emit(struct dp_lcore *lc, const struct dp_flow *flow, const struct weft_
 		lc->c.drops[DP_DROP_NO_MBUF]++;
 		return;
 	}
-	memcpy(f, flow->src_mac, 6);
-	memcpy(f + 6, lc->dp->mac, 6);
-	wr16(f + 12, 0x0800);
-	uint8_t *ip = f + DP_ETH_HLEN;
-	ip[0] = 0x45;
-	ip[1] = 0;
-	wr16(ip + 2, (uint16_t)(DP_IP_HLEN + udp_len));
-	wr16(ip + 4, 0);
-	wr16(ip + 6, 0x4000); /* DF */
-	ip[8] = 64;
-	ip[9] = 17;
-	memcpy(ip + 12, &flow->dst_ip, 4);
-	memcpy(ip + 16, &flow->src_ip, 4);
-	dp_ipv4_finish(ip);
-	uint8_t *udp = ip + DP_IP_HLEN;
-	memcpy(udp, &flow->dst_port, 2);
-	memcpy(udp + 2, &flow->src_port, 2);
-	wr16(udp + 4, (uint16_t)udp_len);
-	wr16(udp + 6, 0);
-	uint8_t *wh = udp + DP_UDP_HLEN, *w = wh;
+	uint8_t *wh = dp_udp_hdrs(f, lc->dp->mac, flow, udp_len), *w = wh;
 	memcpy(w, hdr, sizeof(*hdr));
 	w += sizeof(*hdr);
 	if (l1)
