@@ -36,6 +36,7 @@
 #include "control.h"
 #include "ctl_admin.h"
 #include "ctl_admin_internal.h"
+#include "ctl_clock_internal.h"
 #include "ctl_local.h"
 
 #define COLLECT_EVERY_MS 1000u
@@ -64,20 +65,6 @@ struct ctl_admin {
 	struct adm_point ring[ADM_HISTORY]; /* the history, ring_n points from ring_head */
 	unsigned ring_head, ring_n;
 };
-
-uint64_t adm_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static uint64_t unix_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 static double mono_s(void)
 {
@@ -203,8 +190,8 @@ static void collect(struct ctl_admin *a)
 	s->clustered = a->cfg.clustered;
 	read_direct(a, s);
 	read_wire(a, s);
-	s->unix_ms = unix_ms();
-	s->mono_ms = adm_now_ms();
+	s->unix_ms = ctl_unix_ms();
+	s->mono_ms = ctl_mono_ms();
 	memcpy(s->probe_le, a->probe_le, sizeof(s->probe_le));
 	s->probe_count = a->probe_count;
 	s->probe_sum_s = a->probe_sum_s;

@@ -37,6 +37,7 @@
 #include <microhttpd.h>
 
 #include "ctl_admin_internal.h"
+#include "ctl_clock_internal.h"
 
 #define ADM_MAX_CONNECTIONS 64u
 #define ADM_MAX_PER_IP 16u
@@ -130,7 +131,7 @@ static enum MHD_Result not_found(struct MHD_Connection *conn, const char *url)
 
 static enum MHD_Result route(struct ctl_admin *a, struct MHD_Connection *conn, const char *url)
 {
-	uint64_t now = adm_now_ms();
+	uint64_t now = ctl_mono_ms();
 	struct adm_snap *s = adm_snap_acquire(a);
 	char *body = NULL;
 	size_t len = 0;

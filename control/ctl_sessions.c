@@ -40,6 +40,7 @@
 #include <weft/weft.h>
 
 #include "control.h"
+#include "ctl_clock_internal.h"
 #include "ctl_local.h"
 #include "ctl_sessions.h"
 
@@ -80,20 +81,6 @@ struct ctl_sessions {
 	uint64_t next_log_ms;
 	uint8_t buf[WEFT_MAX_DGRAM_LEN];
 };
-
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static uint64_t unix_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 static bool stopping(struct ctl_sessions *s)
 {
@@ -219,8 +206,8 @@ static int expire_one(struct ctl_sessions *s, const char *store, const uint8_t *
 						   WEFT_F_RETRY, tx);
 		if (weft_dp_local_send(s->exp_l, s->cfg.bind_ip, htons(s->cfg.udp_port), tx, len) < 0)
 			return -1;
-		uint64_t until = mono_ms() + EXPIRE_WAIT_MS;
-		for (uint64_t now = mono_ms(); now < until; now = mono_ms()) {
+		uint64_t until = ctl_mono_ms() + EXPIRE_WAIT_MS;
+		for (uint64_t now = ctl_mono_ms(); now < until; now = ctl_mono_ms()) {
 			uint32_t ip;
 			uint16_t port;
 			ssize_t n = weft_dp_local_recv(s->exp_l, s->buf, sizeof(s->buf), &ip, &port,
@@ -244,7 +231,7 @@ static bool expire_due(struct ctl_sessions *s, struct weft_cache *c, unsigned n,
 {
 	const char *store = weft_cache_name(c);
 	for (unsigned i = 0; i < n; i++) {
-		if (stopping(s) || mono_ms() >= pass_end)
+		if (stopping(s) || ctl_mono_ms() >= pass_end)
 			return false;
 		int st = expire_one(s, store, s->due[i]);
 		if (st == WEFT_ST_OK) {
@@ -273,7 +260,7 @@ static bool expire_due(struct ctl_sessions *s, struct weft_cache *c, unsigned n,
 static unsigned pass_store(struct ctl_sessions *s, struct store_scan *st, unsigned budget,
 			   uint64_t pass_end)
 {
-	struct ctl_sess_scan a = {.now_unix_ms = unix_ms(), .due = s->due,
+	struct ctl_sess_scan a = {.now_unix_ms = ctl_unix_ms(), .due = s->due,
 				  .due_version = s->due_version, .cap = budget};
 	unsigned buckets = 0;
 	do {
@@ -290,7 +277,7 @@ static unsigned pass_store(struct ctl_sessions *s, struct store_scan *st, unsign
 
 static void expiry_pass(struct ctl_sessions *s)
 {
-	uint64_t pass_end = mono_ms() + PASS_MAX_MS;
+	uint64_t pass_end = ctl_mono_ms() + PASS_MAX_MS;
 	weft_cache_foreach(s->cfg.reg, collect_store, s); /* online for the walk */
 	unsigned budget = CTL_SESS_EXPIRE_MAX;
 	for (unsigned i = 0; i < s->n_stores && budget > 0 && !stopping(s); i++)
@@ -304,14 +291,14 @@ static void *sess_main(void *arg)
 	struct ctl_sessions *s = arg;
 	urcu_qsbr_register_thread();
 	urcu_qsbr_thread_offline();
-	uint64_t next_pass = mono_ms() + CTL_SESS_PASS_MS;
+	uint64_t next_pass = ctl_mono_ms() + CTL_SESS_PASS_MS;
 	unsigned idle_ms = IDLE_MIN_MS;
 	while (!stopping(s)) {
 		bool busy = drain_events(s) > 0;
-		uint64_t now = mono_ms();
+		uint64_t now = ctl_mono_ms();
 		if (now >= next_pass) {
 			expiry_pass(s);
-			now = mono_ms();
+			now = ctl_mono_ms();
 			next_pass = now + CTL_SESS_PASS_MS;
 		}
 		log_failures(s, now);
@@ -324,7 +311,7 @@ static void *sess_main(void *arg)
 		idle_ms = idle_ms * 2u > CTL_SESS_IDLE_MAX_MS ? CTL_SESS_IDLE_MAX_MS : idle_ms * 2u;
 	}
 	/* Events of the last ops before the stop, bounded. */
-	for (uint64_t until = mono_ms() + STOP_DRAIN_MS; mono_ms() < until;)
+	for (uint64_t until = ctl_mono_ms() + STOP_DRAIN_MS; ctl_mono_ms() < until;)
 		if (drain_events(s) == 0)
 			break;
 	log_failures(s, UINT64_MAX);
