@@ -61,6 +61,12 @@ bool adm_next_line(const char *text, size_t len, size_t *pos, struct adm_line *l
 bool adm_u64(const char *s, size_t n, uint64_t *out);
 /* Splits a line into space-separated tokens (at most max); returns how many. */
 unsigned adm_tokens(const char *s, size_t n, const char **tok, size_t *tok_len, unsigned max);
+/* Iterates over the lines of text[0..len) (DESTINATIONS, APPS: tokens and
+ * key=value pairs), each split as adm_tokens does into at most max tokens,
+ * their count in *k (0 for an empty line): *pos starts at 0. Returns false
+ * at the end; a NULL text has no lines. */
+bool adm_next_tokens(const char *text, size_t len, size_t *pos, const char **tok,
+		     size_t *tok_len, unsigned max, unsigned *k);
 
 /* --- the snapshot (ctl_admin.c takes it; renderers read it) -------------- */
 
@@ -148,8 +154,6 @@ struct adm_snap *adm_snap_acquire(struct ctl_admin *a);
 void adm_snap_release(struct ctl_admin *a, struct adm_snap *s);
 /* Counts one answered HTTP request (shown in the next snapshot). */
 void adm_count_request(struct ctl_admin *a);
-/* CLOCK_MONOTONIC in ms. */
-uint64_t adm_now_ms(void);
 
 /* The HTTP server listening on ip:port (network order ip, host order
  * port). NULL + errno (the bind's when it could not listen). */

@@ -65,6 +65,18 @@ static void jstr(struct adm_buf *b, const char *s)
 	adm_json_str(b, s, strlen(s));
 }
 
+/* ":value" of a STATS line: a number when it is one, else a string. */
+static void stat_value(struct adm_buf *b, const struct adm_line *l)
+{
+	uint64_t v;
+	if (adm_u64(l->value, l->value_len, &v))
+		adm_put(b, ":%" PRIu64, v);
+	else {
+		adm_mem(b, ":", 1);
+		adm_json_str(b, l->value, l->value_len);
+	}
+}
+
 static void ip_port(char *out, size_t cap, uint32_t ip, uint16_t port)
 {
 	const uint8_t *x = (const uint8_t *)&ip;
@@ -184,13 +196,7 @@ static void caches_doc(struct adm_buf *b, const struct adm_snap *s)
 		size_t fn = (size_t)(l.name + l.name_len - dot - 1);
 		adm_mem(b, ",", 1);
 		adm_json_str(b, dot + 1, fn);
-		uint64_t v;
-		if (adm_u64(l.value, l.value_len, &v))
-			adm_put(b, ":%" PRIu64, v);
-		else {
-			adm_mem(b, ":", 1);
-			adm_json_str(b, l.value, l.value_len);
-		}
+		stat_value(b, &l);
 	}
 	adm_put(b, "%s]", cur ? "}" : "");
 }
@@ -204,14 +210,10 @@ static void dests_doc(struct adm_buf *b, const struct adm_snap *s)
 	adm_put(b, "[");
 	size_t pos = 0;
 	bool first = true;
-	while (pos < s->dests_len) {
-		const char *line = s->dests + pos;
-		const char *nl = memchr(line, '\n', s->dests_len - pos);
-		size_t n = nl ? (size_t)(nl - line) : s->dests_len - pos;
-		pos += n + 1;
-		const char *tok[32];
-		size_t tl[32];
-		unsigned k = adm_tokens(line, n, tok, tl, 32);
+	const char *tok[32];
+	size_t tl[32];
+	unsigned k;
+	while (adm_next_tokens(s->dests, s->dests_len, &pos, tok, tl, 32, &k)) {
 		if (k < 2)
 			continue;
 		adm_put(b, "%s{\"name\":", first ? "" : ",");
@@ -255,14 +257,10 @@ static void apps_doc(struct adm_buf *b, const struct adm_snap *s, const char *ki
 	adm_put(b, "[");
 	size_t pos = 0, kl = strlen(kind);
 	bool first = true, is_app = strcmp(kind, "app") == 0;
-	while (pos < s->apps_len) {
-		const char *line = s->apps + pos;
-		const char *nl = memchr(line, '\n', s->apps_len - pos);
-		size_t n = nl ? (size_t)(nl - line) : s->apps_len - pos;
-		pos += n + 1;
-		const char *tok[24];
-		size_t tl[24];
-		unsigned k = adm_tokens(line, n, tok, tl, 24);
+	const char *tok[24];
+	size_t tl[24];
+	unsigned k;
+	while (adm_next_tokens(s->apps, s->apps_len, &pos, tok, tl, 24, &k)) {
 		unsigned pairs_from = is_app ? 2 : 4;
 		if (k < pairs_from || tl[0] != kl || memcmp(tok[0], kind, kl) != 0)
 			continue;
@@ -314,18 +312,13 @@ bool adm_point_of(const struct adm_snap *s, struct adm_point *p)
 		    adm_u64(l.value, l.value_len, &v))
 			p->ops += v;
 	pos = 0;
-	while (s->dests && pos < s->dests_len) {
-		const char *line = s->dests + pos;
-		const char *nl = memchr(line, '\n', s->dests_len - pos);
-		size_t n = nl ? (size_t)(nl - line) : s->dests_len - pos;
-		pos += n + 1;
-		const char *tok[4];
-		size_t tl[4];
-		if (adm_tokens(line, n, tok, tl, 3) == 3 && tl[1] == 7 &&
-		    memcmp(tok[1], "primary", 7) == 0 && tl[2] > 6 && memcmp(tok[2], "depth=", 6) == 0 &&
-		    adm_u64(tok[2] + 6, tl[2] - 6, &v))
+	const char *tok[3];
+	size_t tl[3];
+	unsigned k;
+	while (adm_next_tokens(s->dests, s->dests_len, &pos, tok, tl, 3, &k))
+		if (k == 3 && tl[1] == 7 && memcmp(tok[1], "primary", 7) == 0 && tl[2] > 6 &&
+		    memcmp(tok[2], "depth=", 6) == 0 && adm_u64(tok[2] + 6, tl[2] - 6, &v))
 			p->depth += v;
-	}
 	return true;
 }
 
@@ -352,13 +345,7 @@ static void stats_doc(struct adm_buf *b, const struct adm_snap *s)
 		adm_put(b, "%s", first ? "" : ",");
 		first = false;
 		adm_json_str(b, l.name, l.name_len);
-		uint64_t v;
-		if (adm_u64(l.value, l.value_len, &v))
-			adm_put(b, ":%" PRIu64, v);
-		else {
-			adm_mem(b, ":", 1);
-			adm_json_str(b, l.value, l.value_len);
-		}
+		stat_value(b, &l);
 	}
 	adm_put(b, "}");
 }

@@ -423,14 +423,10 @@ static void dest_samples(struct prom *p, const struct adm_snap *s)
 	static const char *const gauges[] = {"depth", "bytes", "inflight", "consumers", "waiting",
 					     "subscriber_nodes", "subscriptions", "durable"};
 	size_t pos = 0;
-	while (s->dests && pos < s->dests_len) {
-		const char *line = s->dests + pos;
-		const char *nl = memchr(line, '\n', s->dests_len - pos);
-		size_t n = nl ? (size_t)(nl - line) : s->dests_len - pos;
-		pos += n + 1;
-		const char *tok[32];
-		size_t tl[32];
-		unsigned k = adm_tokens(line, n, tok, tl, 32);
+	const char *tok[32];
+	size_t tl[32];
+	unsigned k;
+	while (adm_next_tokens(s->dests, s->dests_len, &pos, tok, tl, 32, &k)) {
 		for (unsigned i = 2; i < k; i++) {
 			const char *eq = memchr(tok[i], '=', tl[i]);
 			uint64_t v;
@@ -479,14 +475,11 @@ static void add_ts(struct prom *p, const char *fam, const char *help, const char
 static void app_samples(struct prom *p, const struct adm_snap *s)
 {
 	size_t pos = 0;
-	while (s->apps && pos < s->apps_len) {
-		const char *line = s->apps + pos;
-		const char *nl = memchr(line, '\n', s->apps_len - pos);
-		size_t n = nl ? (size_t)(nl - line) : s->apps_len - pos;
-		pos += n + 1;
-		const char *tok[24];
-		size_t tl[24], vn = 0;
-		unsigned k = adm_tokens(line, n, tok, tl, 24);
+	const char *tok[24];
+	size_t tl[24];
+	unsigned k;
+	while (adm_next_tokens(s->apps, s->apps_len, &pos, tok, tl, 24, &k)) {
+		size_t vn = 0;
 		if (k >= 5 && tl[0] == 3 && memcmp(tok[0], "app", 3) == 0) {
 			add_ts(p, "weft_app_loaded_timestamp_seconds", "When an app was loaded", "app",
 			       tok[1], tl[1], tok[3], tl[3]);

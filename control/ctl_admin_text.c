@@ -248,3 +248,16 @@ unsigned adm_tokens(const char *s, size_t n, const char **tok, size_t *tok_len, 
 	}
 	return k;
 }
+
+bool adm_next_tokens(const char *text, size_t len, size_t *pos, const char **tok,
+		     size_t *tok_len, unsigned max, unsigned *k)
+{
+	if (text == NULL || *pos >= len)
+		return false;
+	const char *line = text + *pos;
+	const char *nl = memchr(line, '\n', len - *pos);
+	size_t n = nl ? (size_t)(nl - line) : len - *pos;
+	*pos += n + 1;
+	*k = adm_tokens(line, n, tok, tok_len, max);
+	return true;
+}

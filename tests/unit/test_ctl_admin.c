@@ -472,6 +472,34 @@ static void test_escaping(void **state)
 	adm_buf_free(&b);
 }
 
+/* adm_next_tokens walks DESTINATIONS / APPS lines: every line in order
+ * (an empty one with no tokens, the last without its newline), at most
+ * max tokens each; a NULL text has none. */
+static void test_line_tokens(void **state)
+{
+	(void)state;
+	static const char text[] = "q1 primary depth=3 bytes=9\n\n  a  b \nlast x";
+	const char *tok[3];
+	size_t tl[3], pos = 0;
+	unsigned k;
+	assert_true(adm_next_tokens(text, sizeof(text) - 1, &pos, tok, tl, 3, &k));
+	assert_int_equal(k, 3);
+	assert_int_equal(tl[2], 7);
+	assert_memory_equal(tok[2], "depth=3", 7);
+	assert_true(adm_next_tokens(text, sizeof(text) - 1, &pos, tok, tl, 3, &k));
+	assert_int_equal(k, 0);
+	assert_true(adm_next_tokens(text, sizeof(text) - 1, &pos, tok, tl, 3, &k));
+	assert_int_equal(k, 2);
+	assert_memory_equal(tok[1], "b", tl[1]);
+	assert_true(adm_next_tokens(text, sizeof(text) - 1, &pos, tok, tl, 3, &k));
+	assert_int_equal(k, 2);
+	assert_int_equal(tl[1], 1);
+	assert_memory_equal(tok[1], "x", 1);
+	assert_false(adm_next_tokens(text, sizeof(text) - 1, &pos, tok, tl, 3, &k));
+	pos = 0;
+	assert_false(adm_next_tokens(NULL, 0, &pos, tok, tl, 3, &k));
+}
+
 static void test_json(void **state)
 {
 	(void)state;
@@ -644,7 +672,7 @@ int main(void)
 		cmocka_unit_test(test_prom_parses), cmocka_unit_test(test_prom_samples),
 		cmocka_unit_test(test_escaping),   cmocka_unit_test(test_json),
 		cmocka_unit_test(test_health),     cmocka_unit_test(test_admin_option),
-		cmocka_unit_test(test_history),
+		cmocka_unit_test(test_history),    cmocka_unit_test(test_line_tokens),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
