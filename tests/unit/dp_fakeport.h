@@ -3,8 +3,10 @@
  * worker code (test_dp_serve, test_dp_ctl, test_dp_cluster): an EAL without
  * hugepages (its own file prefix), a net_ring port over two rings the test
  * pushes frames into and reads frames from, this thread a registered QSBR
- * reader, a cache registry and the dataplane on the port. Test-only;
- * header-only so each test stays one executable.
+ * reader, a cache registry and the dataplane on the port; and what the
+ * tests driving it share: a virtual clock, pushing a datagram in, running
+ * the worker and taking what it sent. Test-only; header-only so each test
+ * stays one executable.
  */
 #ifndef WEFT_TESTS_DP_FAKEPORT_H
 #define WEFT_TESTS_DP_FAKEPORT_H
@@ -19,7 +21,10 @@
 #include <rte_ring.h>
 #include <urcu-qsbr.h>
 
+#include "dp_frames.h"
 #include "dp_internal.h"
+
+#define DP_FAKEPORT_PAYLOAD_MAX 2000u /* the longest UDP payload dp_fakeport_push takes */
 
 struct dp_fakeport {
 	struct rte_ring *rx, *tx;  /* frames to the node / from the node */
@@ -58,6 +63,68 @@ static inline int dp_fakeport_open(struct dp_fakeport *f, const char *prog, unsi
 		return -1;
 	memcpy(f->node_mac, f->dp->mac, 6);
 	return 0;
+}
+
+/* An IPv4 address's network-order value. */
+static inline uint32_t dp_ip4(const uint8_t b[4])
+{
+	uint32_t v;
+	memcpy(&v, b, 4);
+	return v;
+}
+
+/* A virtual clock for weft_dp_config.clock: clock_arg points to the test's
+ * uint64_t of milliseconds, which the test advances. */
+static inline uint64_t dp_fakeport_clock(void *arg)
+{
+	return *(const uint64_t *)arg;
+}
+
+/* The configuration of a node with one busy-polling worker at ip:port on
+ * a virtual clock: *now, in ms, which the test advances. */
+static inline struct weft_dp_config dp_fakeport_config(const uint8_t ip[4], uint16_t port,
+						       uint64_t *now)
+{
+	return (struct weft_dp_config){.bind_ip = dp_ip4(ip), .udp_port = port, .n_workers = 1,
+				       .poll = WEFT_DP_POLL_BUSY, .clock = dp_fakeport_clock,
+				       .clock_arg = now};
+}
+
+/* Pushes one UDP datagram of plen (at most DP_FAKEPORT_PAYLOAD_MAX) bytes
+ * from src_mac, src_ip:sport to the node's dst_ip:dport, as it is (no
+ * cookie added: an unverified source unless trusted). 0, or -1 (too long,
+ * no mbuf, or the rx ring full). */
+static inline int dp_fakeport_push(struct dp_fakeport *f, const uint8_t src_mac[6],
+				   const uint8_t src_ip[4], uint16_t sport, const uint8_t dst_ip[4],
+				   uint16_t dport, const void *payload, uint32_t plen)
+{
+	uint8_t fr[DP_HDRS_LEN + DP_FAKEPORT_PAYLOAD_MAX];
+	if (plen > DP_FAKEPORT_PAYLOAD_MAX)
+		return -1;
+	uint32_t len = frame_udp(fr, f->node_mac, src_mac, src_ip, dst_ip, sport, dport, 0,
+				 payload, plen);
+	struct rte_mbuf *m = rte_pktmbuf_alloc(f->pool);
+	if (m == NULL)
+		return -1;
+	uint8_t *p = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)len);
+	if (p != NULL)
+		memcpy(p, fr, len);
+	if (p == NULL || rte_ring_enqueue(f->rx, m) != 0) {
+		rte_pktmbuf_free(m);
+		return -1;
+	}
+	return 0;
+}
+
+/* Runs the worker (lcore 0, from the test thread) until it has taken every
+ * frame pushed (at most 64 iterations), then once more; moves up to max
+ * frames it sent into m (the caller frees them) and returns how many. */
+static inline unsigned dp_fakeport_run(struct dp_fakeport *f, struct rte_mbuf **m, unsigned max)
+{
+	for (int i = 0; i < 64 && rte_ring_count(f->rx) > 0; i++)
+		weft_dp_poll_once(f->dp, 0);
+	weft_dp_poll_once(f->dp, 0);
+	return rte_ring_dequeue_burst(f->tx, (void **)m, max, NULL);
 }
 
 /* Address validation (dp_amp.c): the tests' clients do what libweft does.
@@ -116,6 +183,14 @@ static inline void dp_fakeport_close(struct dp_fakeport *f)
 	rte_ring_free(f->rx);
 	rte_ring_free(f->tx);
 	rte_eal_cleanup();
+}
+
+/* A cmocka group teardown: closes the struct dp_fakeport the group's
+ * setup left in *state. */
+static inline int dp_fakeport_teardown(void **state)
+{
+	dp_fakeport_close(*state);
+	return 0;
 }
 
 #endif /* WEFT_TESTS_DP_FAKEPORT_H */

@@ -52,13 +52,6 @@ struct member_spec {
 	uint8_t state;
 };
 
-static inline uint32_t dp_ip4(const uint8_t b[4])
-{
-	uint32_t v;
-	memcpy(&v, b, 4);
-	return v;
-}
-
 static inline uint64_t dp_node_clock(void *arg)
 {
 	return ((const struct dp_node *)arg)->now;

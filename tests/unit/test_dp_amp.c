@@ -40,19 +40,6 @@ static struct {
 	uint64_t rid;
 } T;
 
-static uint64_t vclock(void *arg)
-{
-	(void)arg;
-	return T.now;
-}
-
-static uint32_t ip4(const uint8_t b[4])
-{
-	uint32_t v;
-	memcpy(&v, b, 4);
-	return v;
-}
-
 static struct dp_counters *ctr(void)
 {
 	return &T.fp.dp->lc[0].c;
@@ -109,25 +96,18 @@ static uint32_t build(uint8_t *buf, uint8_t op, uint8_t flags, const char *name,
 
 static void push_from(const uint8_t src[4], const void *d, uint32_t len)
 {
-	uint8_t f[1600];
 	assert_true(len <= 1472);
-	uint32_t fl = frame_udp(f, T.fp.node_mac, CLIENT_MAC, src, NODE_IP, CLIENT_PORT, NODE_PORT,
-				0, d, len);
-	struct rte_mbuf *m = rte_pktmbuf_alloc(T.fp.pool);
-	assert_non_null(m);
-	memcpy(rte_pktmbuf_append(m, (uint16_t)fl), f, fl);
-	assert_int_equal(rte_ring_enqueue(T.fp.rx, m), 0);
+	assert_int_equal(dp_fakeport_push(&T.fp, CLIENT_MAC, src, CLIENT_PORT, NODE_IP, NODE_PORT, d,
+					  len),
+			 0);
 }
 
 /* Runs the worker until the rx ring is empty; decodes what it sent. */
 static unsigned poll_node(struct ans *out, unsigned max)
 {
 	unsigned n = 0;
-	for (int i = 0; i < 64 && rte_ring_count(T.fp.rx) > 0; i++)
-		weft_dp_poll_once(T.fp.dp, 0);
-	weft_dp_poll_once(T.fp.dp, 0);
 	struct rte_mbuf *m[MAXF];
-	unsigned got = rte_ring_dequeue_burst(T.fp.tx, (void **)m, MAXF, NULL);
+	unsigned got = dp_fakeport_run(&T.fp, m, MAXF);
 	for (unsigned i = 0; i < got; i++) {
 		const uint8_t *f = rte_pktmbuf_mtod(m[i], const uint8_t *);
 		uint32_t ul = rd16(f + 14 + 24) - 8u;
@@ -163,7 +143,7 @@ static void test_cookie_mint_verify_rotation(void **state)
 	(void)state;
 	struct dp_lcore *lc = &T.fp.dp->lc[0];
 	uint64_t saved = lc->now_ms;
-	uint32_t a = ip4(CLIENT_IP), b = ip4(OTHER_IP);
+	uint32_t a = dp_ip4(CLIENT_IP), b = dp_ip4(OTHER_IP);
 	uint8_t c[WEFT_COOKIE_LEN], c2[WEFT_COOKIE_LEN];
 	/* Minted in the last millisecond of a window. */
 	uint64_t k = 100;
@@ -199,31 +179,31 @@ static void test_exempt_sources(void **state)
 {
 	(void)state;
 	struct weft_dp *dp = T.fp.dp;
-	assert_true(dp_amp_exempt(dp, NULL, ip4(NODE_IP))); /* in-node clients */
-	assert_false(dp_amp_exempt(dp, NULL, ip4(CLIENT_IP)));
+	assert_true(dp_amp_exempt(dp, NULL, dp_ip4(NODE_IP))); /* in-node clients */
+	assert_false(dp_amp_exempt(dp, NULL, dp_ip4(CLIENT_IP)));
 	struct weft_dp_members *m = calloc(1, sizeof(*m) + 2 * sizeof(m->m[0]));
 	assert_non_null(m);
 	m->n = 2;
-	m->m[0].ip = ip4(NODE_IP);
-	m->m[1].ip = ip4(OTHER_IP);
-	assert_true(dp_amp_exempt(dp, m, ip4(OTHER_IP))); /* a member of the view */
-	assert_false(dp_amp_exempt(dp, m, ip4(CLIENT_IP)));
+	m->m[0].ip = dp_ip4(NODE_IP);
+	m->m[1].ip = dp_ip4(OTHER_IP);
+	assert_true(dp_amp_exempt(dp, m, dp_ip4(OTHER_IP))); /* a member of the view */
+	assert_false(dp_amp_exempt(dp, m, dp_ip4(CLIENT_IP)));
 	/* dp_amp_rx: a member, and a datagram sealed with the cluster key,
 	 * are verified; a client key proves no address. */
 	struct dp_lcore *lc = &dp->lc[0];
 	uint8_t d[HDR];
 	memset(d, 0, sizeof(d));
 	uint32_t len = HDR;
-	struct dp_flow f = {.src_ip = ip4(OTHER_IP)};
+	struct dp_flow f = {.src_ip = dp_ip4(OTHER_IP)};
 	dp_amp_rx(lc, m, d, &len, &f);
 	assert_int_equal(f.amp_budget, 0);
-	f = (struct dp_flow){.src_ip = ip4(CLIENT_IP)};
+	f = (struct dp_flow){.src_ip = dp_ip4(CLIENT_IP)};
 	dp_amp_rx(lc, m, d, &len, &f);
 	assert_int_equal(f.amp_budget, HDR);
-	f = (struct dp_flow){.src_ip = ip4(CLIENT_IP), .auth = WEFT_AUTH_CLIENT};
+	f = (struct dp_flow){.src_ip = dp_ip4(CLIENT_IP), .auth = WEFT_AUTH_CLIENT};
 	dp_amp_rx(lc, m, d, &len, &f);
 	assert_int_equal(f.amp_budget, HDR);
-	f = (struct dp_flow){.src_ip = ip4(CLIENT_IP), .auth = WEFT_AUTH_CLUSTER};
+	f = (struct dp_flow){.src_ip = dp_ip4(CLIENT_IP), .auth = WEFT_AUTH_CLUSTER};
 	dp_amp_rx(lc, m, d, &len, &f);
 	assert_int_equal(f.amp_budget, 0);
 	assert_int_equal(len, HDR);
@@ -238,7 +218,7 @@ static void test_rate_limiter(void **state)
 	next_second();
 	struct dp_lcore *lc = &T.fp.dp->lc[0];
 	lc->now_ms = T.now;
-	struct dp_flow f = {.src_ip = ip4(OTHER_IP), .amp_budget = 1000};
+	struct dp_flow f = {.src_ip = dp_ip4(OTHER_IP), .amp_budget = 1000};
 	uint64_t drops = ctr()->amp_rate_drops;
 	for (unsigned i = 0; i < RATE; i++)
 		assert_true(dp_amp_tx_allow(lc, &f, 40));
@@ -258,7 +238,7 @@ static void test_rate_limiter(void **state)
 	assert_false(dp_amp_tx_allow(lc, &f, 1001));
 	assert_int_equal(ctr()->amp_budget_drops, bd + 1);
 	/* A verified flow is never limited. */
-	struct dp_flow v = {.src_ip = ip4(OTHER_IP), .amp_budget = 0};
+	struct dp_flow v = {.src_ip = dp_ip4(OTHER_IP), .amp_budget = 0};
 	for (unsigned i = 0; i < 10 * RATE; i++)
 		assert_true(dp_amp_tx_allow(lc, &v, 1500));
 	T.now = lc->now_ms;
@@ -323,8 +303,8 @@ static void test_backstop_drops_long_answers(void **state)
 	r.hdr.opcode = WEFT_OP_GET;
 	r.hdr.request_id = ++T.rid;
 	memcpy(r.flow.src_mac, CLIENT_MAC, 6);
-	r.flow.src_ip = ip4(CLIENT_IP);
-	r.flow.dst_ip = ip4(NODE_IP);
+	r.flow.src_ip = dp_ip4(CLIENT_IP);
+	r.flow.dst_ip = dp_ip4(NODE_IP);
 	r.flow.src_port = rte_cpu_to_be_16(CLIENT_PORT);
 	r.flow.dst_port = rte_cpu_to_be_16(NODE_PORT);
 	r.flow.amp_budget = 60;
@@ -615,7 +595,7 @@ static void test_bounded_ops_are_served(void **state)
 			if (plain + WEFT_COOKIE_LEN <= len) {
 				assert_true(a[0].h.flags & WEFT_F_COOKIE);
 				assert_int_equal(a[0].bytes, plain + WEFT_COOKIE_LEN);
-				assert_true(dp_amp_cookie_ok(&T.fp.dp->lc[0], ip4(OTHER_IP),
+				assert_true(dp_amp_cookie_ok(&T.fp.dp->lc[0], dp_ip4(OTHER_IP),
 							     a[0].d + plain));
 				piggybacked++;
 			} else {
@@ -645,7 +625,7 @@ static void test_replies_are_rate_limited(void **state)
 	uint8_t cookie[WEFT_COOKIE_LEN];
 	struct dp_lcore *lc = &T.fp.dp->lc[0];
 	lc->now_ms = T.now;
-	dp_amp_mint(lc, ip4(OTHER_IP), cookie);
+	dp_amp_mint(lc, dp_ip4(OTHER_IP), cookie);
 	for (unsigned i = 0; i < 2 * RATE; i++) {
 		uint32_t len = build(buf, WEFT_OP_PING, WEFT_F_COOKIE, NULL, NULL, 0, NULL, 0, NULL,
 				     0, cookie);
@@ -665,19 +645,11 @@ static void test_replies_are_rate_limited(void **state)
 
 static int setup(void **state)
 {
-	(void)state;
+	*state = &T.fp;
 	T.now = 1000000;
-	struct weft_dp_config cfg = {.bind_ip = ip4(NODE_IP), .udp_port = NODE_PORT,
-				     .n_workers = 1, .poll = WEFT_DP_POLL_BUSY, .clock = vclock,
-				     .unverified_reply_rate = RATE};
+	struct weft_dp_config cfg = dp_fakeport_config(NODE_IP, NODE_PORT, &T.now);
+	cfg.unverified_reply_rate = RATE;
 	return dp_fakeport_open(&T.fp, "test_dp_amp", 1024, 1024, 2047, &cfg);
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	dp_fakeport_close(&T.fp);
-	return 0;
 }
 
 int main(void)
@@ -694,5 +666,5 @@ int main(void)
 		cmocka_unit_test(test_bounded_ops_are_served),
 		cmocka_unit_test(test_replies_are_rate_limited),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, setup, dp_fakeport_teardown);
 }

@@ -28,13 +28,6 @@ static const uint8_t STRANGER_IP[4] = {10, 99, 0, 1};  /* not trusted */
 #define MC_PORT 11211u
 #define CLIENT_PORT 40000u
 
-static uint32_t ip4(const uint8_t b[4])
-{
-	uint32_t v;
-	memcpy(&v, b, 4);
-	return v;
-}
-
 /* --- pure parser ----------------------------------------------------------- */
 
 /* A datagram: frame header (id, seq 0, total 1) + text. */
@@ -190,22 +183,11 @@ static struct {
 	uint16_t id;
 } T;
 
-static uint64_t vclock(void *arg)
-{
-	(void)arg;
-	return T.now;
-}
-
 static void push_from(const uint8_t src[4], const void *d, uint32_t len)
 {
-	uint8_t f[2100];
-	assert_true(len <= 2000);
-	uint32_t fl = frame_udp(f, T.fp.node_mac, CLIENT_MAC, src, NODE_IP, CLIENT_PORT, MC_PORT,
-				0, d, len);
-	struct rte_mbuf *m = rte_pktmbuf_alloc(T.fp.pool);
-	assert_non_null(m);
-	memcpy(rte_pktmbuf_append(m, (uint16_t)fl), f, fl);
-	assert_int_equal(rte_ring_enqueue(T.fp.rx, m), 0);
+	assert_int_equal(dp_fakeport_push(&T.fp, CLIENT_MAC, src, CLIENT_PORT, NODE_IP, MC_PORT, d,
+					  len),
+			 0);
 }
 
 struct reply {
@@ -220,11 +202,8 @@ struct reply {
 static void collect(uint16_t id, struct reply *r)
 {
 	memset(r, 0, sizeof(*r) - sizeof(r->text));
-	for (int i = 0; i < 64 && rte_ring_count(T.fp.rx) > 0; i++)
-		weft_dp_poll_once(T.fp.dp, 0);
-	weft_dp_poll_once(T.fp.dp, 0);
 	struct rte_mbuf *m[256];
-	unsigned got = rte_ring_dequeue_burst(T.fp.tx, (void **)m, 256, NULL);
+	unsigned got = dp_fakeport_run(&T.fp, m, 256);
 	static char part[256][1400];
 	static uint32_t part_len[256];
 	unsigned total = 0;
@@ -441,21 +420,15 @@ static void test_unverified_source(void **state)
 
 static int setup(void **state)
 {
-	(void)state;
+	*state = &T.fp;
 	T.now = 1000000;
-	struct weft_dp_config cfg = {.bind_ip = ip4(NODE_IP), .udp_port = NODE_PORT,
-				     .n_workers = 1, .poll = WEFT_DP_POLL_BUSY, .clock = vclock,
-				     .mc_port = MC_PORT, .mc_cache = "mc-test", .n_mc_trust = 1};
-	cfg.mc_trust[0].ip = ip4(CLIENT_IP);
+	struct weft_dp_config cfg = dp_fakeport_config(NODE_IP, NODE_PORT, &T.now);
+	cfg.mc_port = MC_PORT;
+	cfg.mc_cache = "mc-test";
+	cfg.n_mc_trust = 1;
+	cfg.mc_trust[0].ip = dp_ip4(CLIENT_IP);
 	cfg.mc_trust[0].mask = 0xffffffffu;
 	return dp_fakeport_open(&T.fp, "test_dp_mc", 1024, 1024, 2047, &cfg);
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	dp_fakeport_close(&T.fp);
-	return 0;
 }
 
 int main(void)
@@ -470,5 +443,5 @@ int main(void)
 		cmocka_unit_test(test_errors_and_noreply),
 		cmocka_unit_test(test_unverified_source),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, setup, dp_fakeport_teardown);
 }
