@@ -546,7 +546,11 @@ static bool hold_targets(const struct dp_rpc_state *r, uint16_t hi, uint32_t ip,
 /* Slot s's peer left the view. A replication is sent again to the owners
  * the new view gives the segment (the copy must exist somewhere before the
  * client hears OK); a forward is answered BUSY (the client retries at the
- * new owner). */
+ * new owner). A view that does not list this node gives it no owners to
+ * send the copy to and its own copy counts for none (dp_route.c: outside
+ * the view it owns nothing): that replication is not an acknowledged
+ * write, and its client hears BUSY (it retries at the segment's acting
+ * primary in that view). */
 static void peer_gone(struct dp_lcore *lc, const struct weft_dp_members *t, struct dp_slot *s)
 {
 	struct dp_rpc_state *r = lc->rpc;
@@ -555,7 +559,11 @@ static void peer_gone(struct dp_lcore *lc, const struct weft_dp_members *t, stru
 	struct dp_rpc_msg *msg = s->msg;
 	msg->refs++;
 	slot_release(r, s);
-	if (h->kind == HOLD_REPL && t != NULL) {
+	if (h->kind == HOLD_REPL && t != NULL && t->self == WEFT_DP_SELF_NONE) {
+		h->failed = true;
+		h->resp.status = WEFT_ST_BUSY;
+		h->resp.extras_len = 0;
+	} else if (h->kind == HOLD_REPL && t != NULL) {
 		uint32_t to[WEFT_DP_MEMBERS_MAX];
 		unsigned n = dp_route_targets(t, h->mode, h->seg, to, WEFT_DP_MEMBERS_MAX);
 		for (unsigned i = 0; i < n; i++) {

@@ -9,8 +9,11 @@
  * copy, never applied here unreplicated); a node request is refused BUSY;
  * so is a request whose acting primary is this node's own address (its
  * previous life). A node whose membership lease expired answers BUSY
- * (test_expired_lease_refuses_busy). One segment (seg_log2 0). Virtual
- * clock.
+ * (test_expired_lease_refuses_busy). A write held for its replication
+ * when the next view lists neither this node nor its targets is answered
+ * BUSY, not OK on this node's copy alone
+ * (test_held_write_whose_targets_left_is_busy). One segment (seg_log2 0).
+ * Virtual clock.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -231,6 +234,36 @@ static void test_previous_life_as_primary_gives_busy(void **state)
 	assert_true(local_value_is("pk", NULL));
 }
 
+/* A write this node applied as the segment's primary, held for its
+ * backup's ack, when the next view lists neither this node nor the
+ * backup: no owner of the new view holds the copy and this node can send
+ * it to none (outside the view it has no table), so the client is not
+ * told OK on this node's copy alone: BUSY, and its retry goes to the
+ * segment's acting primary in the new view. */
+static void test_held_write_whose_targets_left_is_busy(void **state)
+{
+	(void)state;
+	struct rte_mbuf *m[DP_MAXF];
+	struct sent s[DP_MAXF];
+	unsigned n;
+	static const uint16_t own[] = {0, 1}; /* this node primary, PEER backup */
+	const uint8_t *both[] = {NODE_IP, PEER_IP};
+	publish_view(both, 2, 0, own, 2);
+	uint64_t rid = client_req(WEFT_OP_PUT, 0, "hk", "held");
+	dp_expect_one(&T, m, s, &n, PEER_IP, NODE_PORT); /* the REPLICATE; the client waits */
+	assert_int_equal(s[0].h.opcode, WEFT_OP_REPLICATE);
+	dp_free_all(m, n);
+	assert_true(local_value_is("hk", "held"));
+	static const uint16_t other_owns[] = {0};
+	const uint8_t *other[] = {PEER2_IP};
+	publish_view(other, 1, WEFT_DP_SELF_NONE, other_owns, 1);
+	dp_expect_one(&T, m, s, &n, CLIENT_IP, CLIENT_PORT);
+	assert_int_equal(s[0].h.request_id, rid);
+	assert_int_equal(s[0].h.status, WEFT_ST_BUSY);
+	dp_free_all(m, n);
+	assert_false(dp_rpc_busy(T.fp.dp->lc[0].rpc));
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -263,6 +296,7 @@ int main(void)
 		cmocka_unit_test_setup(test_node_request_is_refused, per_test),
 		cmocka_unit_test_setup(test_previous_life_as_primary_gives_busy, per_test),
 		cmocka_unit_test_setup(test_expired_lease_refuses_busy, per_test),
+		cmocka_unit_test_setup(test_held_write_whose_targets_left_is_busy, per_test),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
