@@ -151,8 +151,8 @@ int main(int argc, char **argv)
 	/* liburcu starts its call_rcu reclaim thread in whichever thread first
 	 * retires memory, and the thread keeps that thread's CPU mask: left
 	 * alone, an lcore pinned to one core would spawn it on its own core.
-	 * Start it now, before EAL pins anything, so it runs where the kernel
-	 * finds room. */
+	 * Start it now, before EAL pins anything (its mask is then the
+	 * process's), and narrow it once the workers are placed. */
 	if (urcu_qsbr_get_default_call_rcu_data() == NULL) {
 		weft_ctl_log(WEFT_LOG_ERROR, "cannot start the RCU reclaim thread");
 		return 1;
@@ -177,6 +177,15 @@ int main(int argc, char **argv)
 			     rc == -EIO ? "see the EAL message above" : strerror(-rc));
 		return 1;
 	}
+	/* Now that the workers' CPUs are known: the reclaim thread keeps off
+	 * them when the process has any other CPU (perf/RESULTS.md §6: it is a
+	 * few percent of a core under puts, taken from a polling lcore when the
+	 * kernel put it there). */
+	rc = weft_dp_eal_keep_off_workers(
+		urcu_qsbr_get_call_rcu_thread(urcu_qsbr_get_default_call_rcu_data()));
+	if (rc < 0)
+		weft_ctl_log(WEFT_LOG_WARN, "cannot move the RCU reclaim thread off the worker CPUs: %s",
+			     strerror(-rc));
 	int port = weft_dp_port_find();
 	if (port < 0) {
 		weft_ctl_log(WEFT_LOG_ERROR, "no port came up for '%s'", a.port_spec);

@@ -18,6 +18,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -125,6 +126,12 @@ int weft_dp_eal_args(const struct weft_dp_eal_opts *opts, char **argv, int max, 
  * bad port spec, -ENODEV no /dev/vhost-net, -ENOSPC), or -EIO when
  * rte_eal_init fails (its reason is printed to stderr). */
 int weft_dp_eal_init(const struct weft_dp_eal_opts *opts);
+
+/* After weft_dp_eal_init: narrows thread t's CPU mask to the CPUs it may use
+ * that no worker lcore is pinned to, when there are any (a housekeeping
+ * thread such as the RCU reclaimer then never preempts a polling lcore);
+ * leaves it alone otherwise. 0 or -errno. */
+int weft_dp_eal_keep_off_workers(pthread_t t);
 
 /* The ethdev port id the EAL made for the port spec (the first probed
  * port). 0.. on success, -ENODEV if there is none. */

@@ -20,6 +20,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -28,6 +29,7 @@
 
 #include <rte_eal.h>
 #include <rte_errno.h>
+#include <rte_lcore.h>
 #include <rte_ethdev.h>
 
 #include "dp_internal.h"
@@ -190,6 +192,24 @@ int weft_dp_eal_init(const struct weft_dp_eal_opts *o)
 		return -EIO;
 	}
 	return 0;
+}
+
+int weft_dp_eal_keep_off_workers(pthread_t t)
+{
+	cpu_set_t set;
+	int rc = pthread_getaffinity_np(t, sizeof(set), &set);
+	if (rc != 0)
+		return -rc;
+	unsigned lcore;
+	RTE_LCORE_FOREACH_WORKER(lcore) {
+		rte_cpuset_t w = rte_lcore_cpuset(lcore);
+		for (int c = 0; c < CPU_SETSIZE; c++)
+			if (CPU_ISSET(c, &w))
+				CPU_CLR(c, &set);
+	}
+	if (CPU_COUNT(&set) == 0)
+		return 0; /* no other CPU: it shares one with a worker, as before */
+	return -pthread_setaffinity_np(t, sizeof(set), &set);
 }
 
 int weft_dp_port_find(void)
