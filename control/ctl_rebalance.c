@@ -16,7 +16,12 @@
  *    transfer this node completed: a view that arrives while a job runs
  *    restarts planning from there, so moves cut short are made again (to a
  *    node that got part of them already: REPLICATE is idempotent and
- *    versions order the entries, so a repeat is harmless).
+ *    versions order the entries, so a repeat is harmless);
+ *  - the drop rule's (ctl_rebalance_internal.h): every distributed segment
+ *    this node does not own in cur goes to each of its owners in cur,
+ *    whatever this node owned before, so a copy it holds without having
+ *    owned the segment (a stray replica, a drop kept back) reaches them;
+ *    the drop then waits for the acks and the grace (weft_ctl_drop_due).
  *
  * A hand-off makes two passes (ctl_sender_internal.h): between them the
  * cluster stops owning (switch_fn), and the second pass sends only what
@@ -26,10 +31,12 @@
  *  - at most one job; a new view aborts it (its messages are freed, late
  *    acks match no request id and are dropped) and plans a new one;
  *  - base moves to cur only when a job ends with no destination failed;
- *  - entries are deleted only in the drop pass, after every move of the
- *    job is acked, only in DISTRIBUTED caches, only for segments this node
- *    owned in base or prev, does not own in cur, and sent no failed move
- *    of; never while leaving.
+ *  - entries are deleted only in the drop pass, only in DISTRIBUTED
+ *    caches, only of segments this node does not own in cur (the drop rule,
+ *    ctl_rebalance_internal.h: whatever it holds of them went to every
+ *    owner in cur), none of whose moves failed; after every move of the job
+ *    is acked and every destination stayed ALIVE for WEFT_CTL_DROP_GRACE_MS
+ *    since (weft_ctl_drop_due); never while leaving.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -49,6 +56,7 @@ static void topo_free(struct rb_topo *c)
 	free(c->seg);
 	free(c->ip);
 	free(c->port);
+	free(c->state);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -65,7 +73,10 @@ static int topo_reserve(struct rb_topo *c, uint32_t n, uint32_t s)
 		uint16_t *port = realloc(c->port, n * sizeof(*port));
 		if (port)
 			c->port = port;
-		if (!mb || !ip || !port)
+		uint8_t *state = realloc(c->state, n * sizeof(*state));
+		if (state)
+			c->state = state;
+		if (!mb || !ip || !port || !state)
 			return -ENOMEM;
 		c->cap_n = n;
 	}
@@ -89,6 +100,7 @@ static int topo_copy(struct rb_topo *dst, const struct rb_topo *src)
 	memcpy(dst->seg, src->seg, s * sizeof(*dst->seg));
 	memcpy(dst->ip, src->ip, n * sizeof(*dst->ip));
 	memcpy(dst->port, src->port, n * sizeof(*dst->port));
+	memcpy(dst->state, src->state, n * sizeof(*dst->state));
 	dst->self = src->self;
 	dst->t = src->t;
 	dst->t.members = dst->members;
@@ -108,6 +120,7 @@ static int topo_set(struct rb_topo *dst, const struct weft_ctl_topo *t,
 	for (uint32_t i = 0; i < t->n; i++) {
 		dst->ip[i] = snap->m[i].ip;
 		dst->port[i] = snap->m[i].port;
+		dst->state[i] = snap->m[i].state;
 	}
 	dst->self = snap->self < t->n ? snap->self : WEFT_CTL_PLAN_NONE;
 	dst->t = *t;
@@ -135,6 +148,7 @@ static int topo_without_self(struct rb_topo *next, const struct rb_topo *cur)
 		next->members[j] = cur->members[i];
 		next->ip[j] = cur->ip[i];
 		next->port[j] = cur->port[i];
+		next->state[j] = cur->state[i];
 		j++;
 	}
 	struct weft_swim_seg_table st = {.owner = next->seg};
@@ -161,6 +175,9 @@ static void job_clear(struct weft_ctl_rebalance *rb)
 		}
 	free(rb->dests);
 	free(rb->active_dests);
+	free(rb->want[0]);
+	free(rb->want[1]);
+	rb->want[0] = rb->want[1] = NULL;
 	free(rb->drop);
 	free(rb->caches);
 	rb->dests = NULL;
@@ -171,15 +188,17 @@ static void job_clear(struct weft_ctl_rebalance *rb)
 	rb->has_kind[0] = rb->has_kind[1] = false;
 	rb->moves_total = rb->failures = 0;
 	rb->active = rb->dropping = rb->scan_done = rb->any_drop = rb->catchup = false;
+	rb->drop_wait = false;
 	rb_sent_free(&rb->sent);
 	rb->job_entries = rb->job_bytes = rb->too_large = 0;
 	rb->cache = NULL;
 	rb->cursor = 0;
 }
 
-/* Records move (seg, kind) to cur member `to` (an index in cur). */
+/* Records move (seg, kind) to cur member `to` (an index in cur); counted:
+ * in the progress figures (moves, moves_total). */
 static int add_move(struct weft_ctl_rebalance *rb, enum weft_ctl_plan_kind kind, uint32_t seg,
-		    uint32_t to)
+		    uint32_t to, bool counted)
 {
 	struct rb_dest *d = &rb->dests[to];
 
@@ -190,16 +209,26 @@ static int add_move(struct weft_ctl_rebalance *rb, enum weft_ctl_plan_kind kind,
 		if (d->bits[kind] == NULL)
 			return -ENOMEM;
 	}
+	if (rb->want[kind] == NULL) {
+		rb->want[kind] = calloc((rb->cur.t.n_segments + 7) / 8, 1);
+		if (rb->want[kind] == NULL)
+			return -ENOMEM;
+	}
+	rb->want[kind][seg / 8] |= (uint8_t)(1u << (seg % 8));
 	if (d->bits[kind][seg / 8] & (1u << (seg % 8)))
 		return 0; /* planned by the other plan too */
 	d->bits[kind][seg / 8] |= (uint8_t)(1u << (seg % 8));
-	if (d->moves++ == 0) {
+	if (!d->in_job) {
+		d->in_job = true;
 		rb->active_dests[rb->n_active++] = to;
 		d->ip = rb->cur.ip[to];
 		d->port = rb->cur.port[to];
 		d->heard_ms = rb->now;
 	}
-	rb->moves_total++;
+	if (counted) {
+		d->moves++;
+		rb->moves_total++;
+	}
 	return 0;
 }
 
@@ -232,7 +261,7 @@ static int plan_add(struct weft_ctl_rebalance *rb, const struct rb_topo *from,
 				uint32_t t = mv[k].to;
 				if (handoff && t >= rb->cur.self)
 					t++; /* next skips self */
-				if (add_move(rb, kind, s, t) < 0) {
+				if (add_move(rb, kind, s, t, true) < 0) {
 					rc = -ENOMEM;
 					break;
 				}
@@ -243,29 +272,49 @@ static int plan_add(struct weft_ctl_rebalance *rb, const struct rb_topo *from,
 	return rc < 0 ? rc : 0;
 }
 
-/* Segments given away (DISTRIBUTED): owned in t, not in cur. Each goes to
- * every owner it has in cur first, not only to its newcomers: an owner the
- * view still lists may have crashed unnoticed (or be a new life that never
- * held it), and the segment is dropped here only once every one of them
- * acked it (a destination given up keeps it here: ctl_rebalance_tx.c). */
-static int mark_drops(struct weft_ctl_rebalance *rb, const struct rb_topo *t)
+static bool owned_in(const struct rb_topo *t, uint32_t seg)
 {
-	if (t->self == WEFT_CTL_PLAN_NONE || rb->cur.self == WEFT_CTL_PLAN_NONE ||
-	    !rb->has_kind[WEFT_CTL_PLAN_DISTRIBUTED])
+	return t->t.n && t->self != WEFT_CTL_PLAN_NONE &&
+	       weft_ctl_topo_owns(&t->t, WEFT_CTL_PLAN_DISTRIBUTED, seg, t->self);
+}
+
+/* Segments given away (DISTRIBUTED, the drop rule: weft_ctl_gives_away):
+ * every one this node does not own in cur, whether or not it owned it
+ * before (it may hold a stray copy). Each goes to every owner it has in cur,
+ * not only to its newcomers: an owner the view still lists may have crashed
+ * unnoticed (or be a new life that never held it), and the segment is
+ * dropped here only once every one of them acked it and stayed ALIVE for
+ * the grace (a destination given up keeps it here: ctl_rebalance_tx.c).
+ * Only those owned in base or prev count in the progress figures. */
+static int mark_drops(struct weft_ctl_rebalance *rb)
+{
+	if (rb->cur.self == WEFT_CTL_PLAN_NONE || !rb->has_kind[WEFT_CTL_PLAN_DISTRIBUTED])
 		return 0;
 	const struct weft_ctl_topo *c = &rb->cur.t;
 	for (uint32_t s = 0; s < c->n_segments; s++) {
-		if (!weft_ctl_topo_owns(&t->t, WEFT_CTL_PLAN_DISTRIBUTED, s, t->self) ||
-		    weft_ctl_topo_owns(c, WEFT_CTL_PLAN_DISTRIBUTED, s, rb->cur.self))
+		if (!weft_ctl_gives_away(c, rb->cur.self, s))
 			continue;
+		bool counted = owned_in(&rb->base, s) || owned_in(&rb->prev, s);
 		rb->drop[s] = 1;
 		rb->any_drop = true;
 		for (uint32_t k = 0; k < c->owners; k++)
 			if (add_move(rb, WEFT_CTL_PLAN_DISTRIBUTED, s,
-				     c->seg_owner[(size_t)s * c->owners + k]) < 0)
+				     c->seg_owner[(size_t)s * c->owners + k], counted) < 0)
 				return -ENOMEM;
 	}
 	return 0;
+}
+
+/* Every destination of the job that a drop waits for (not given up) is
+ * ALIVE in the published snapshot. */
+static bool dests_alive(const struct weft_ctl_rebalance *rb)
+{
+	for (uint32_t i = 0; i < rb->n_active; i++) {
+		uint32_t d = rb->active_dests[i];
+		if (!rb->dests[d].failed && rb->cur.state[d] != WEFT_DP_MEMBER_ALIVE)
+			return false;
+	}
+	return true;
 }
 
 static void publish_progress(struct weft_ctl_rebalance *rb)
@@ -312,11 +361,8 @@ static int job_start(struct weft_ctl_rebalance *rb, uint64_t now)
 		if (rc == 0)
 			rc = plan_add(rb, &rb->cur, &rb->next, true, mv);
 	}
-	if (rc == 0 && !rb->leaving) {
-		rc = mark_drops(rb, &rb->base);
-		if (rc == 0 && rb->prev.t.n)
-			rc = mark_drops(rb, &rb->prev);
-	}
+	if (rc == 0 && !rb->leaving)
+		rc = mark_drops(rb);
 	if (rc < 0)
 		goto out;
 	rb->active = true;
@@ -326,7 +372,7 @@ static int job_start(struct weft_ctl_rebalance *rb, uint64_t now)
 		weft_ctl_log(WEFT_LOG_INFO, "%s for view %" PRIu64 ": %u segment moves to %u node(s)",
 			     rb->leaving ? "hand-off" : "rebalance", rb->cur.t.view, rb->moves_total,
 			     rb->n_active);
-	rb->scan_done = rb->moves_total == 0;
+	rb->scan_done = rb->n_active == 0;
 	rb->pub_dirty = true;
 out:
 	free(mv);
@@ -336,7 +382,8 @@ out:
 }
 
 /* The transfer is complete (every message acked or its destination given
- * up): log, then drop the segments given away, or finish. */
+ * up): log, then wait to drop the segments given away (the grace of the
+ * drop rule), or finish. */
 static void job_transfer_done(struct weft_ctl_rebalance *rb, uint64_t now)
 {
 	uint64_t ms = now - rb->started_ms;
@@ -357,14 +404,29 @@ static void job_transfer_done(struct weft_ctl_rebalance *rb, uint64_t now)
 	if (rb->failures == 0 && topo_copy(&rb->base, &rb->cur) != 0)
 		weft_ctl_log(WEFT_LOG_WARN, "rebalance: out of memory keeping the view");
 	if (rb->any_drop && !rb->leaving && rb->n_caches > 0) {
-		rb->dropping = true;
-		rb->cache_i = 0;
-		rb->cache = NULL;
-		rb->cursor = 0;
-		rb->scan_done = false;
+		rb->drop_wait = true;
+		rb->drop_due_ms = now + WEFT_CTL_DROP_GRACE_MS;
 		return;
 	}
 	job_clear(rb);
+}
+
+/* Waiting to drop: starts the drop pass once due. Returns when to run
+ * again: every RB_DROP_CHECK_MS meanwhile, so that a destination suspect
+ * for a moment (a suspicion refuted) starts the wait over too. */
+static uint64_t drop_wait_poll(struct weft_ctl_rebalance *rb, uint64_t now)
+{
+	rb->drop_due_ms = weft_ctl_drop_due(rb->drop_due_ms, dests_alive(rb), now);
+	if (now < rb->drop_due_ms)
+		return rb->drop_due_ms < now + RB_DROP_CHECK_MS ? rb->drop_due_ms
+								 : now + RB_DROP_CHECK_MS;
+	rb->drop_wait = false;
+	rb->dropping = true;
+	rb->cache_i = 0;
+	rb->cache = NULL;
+	rb->cursor = 0;
+	rb->scan_done = false;
+	return now;
 }
 
 /* ---- Public ----------------------------------------------------------- */
@@ -427,7 +489,8 @@ void weft_ctl_rebalance_addresses(struct weft_ctl_rebalance *rb,
 	for (uint32_t i = 0; i < snap->n; i++) {
 		rb->cur.ip[i] = snap->m[i].ip;
 		rb->cur.port[i] = snap->m[i].port;
-		if (rb->dests && rb->dests[i].moves) {
+		rb->cur.state[i] = snap->m[i].state;
+		if (rb->dests && rb->dests[i].in_job) {
 			rb->dests[i].ip = snap->m[i].ip;
 			rb->dests[i].port = snap->m[i].port;
 		}
@@ -455,7 +518,9 @@ uint64_t weft_ctl_rebalance_poll(struct weft_ctl_rebalance *rb, uint64_t now_ms)
 	uint64_t next = UINT64_MAX;
 
 	rb->now = now_ms;
-	if (rb->active && !rb->dropping) {
+	if (rb->active && rb->drop_wait) {
+		next = drop_wait_poll(rb, now_ms);
+	} else if (rb->active && !rb->dropping) {
 		if (!rb->scan_done && rb->n_queued + rb->n_inflight < RB_MAX_BUFFERED)
 			rb->scan_done = rb_scan_step(rb);
 		next = rb_tx(rb);

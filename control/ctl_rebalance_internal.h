@@ -213,6 +213,52 @@ size_t weft_ctl_repl_dgram(const uint8_t *payload, size_t msg_len, uint8_t name_
 bool weft_ctl_repl_parse_ack(const uint8_t *d, size_t len, struct weft_ctl_req_id *rid,
 			     uint16_t *status, struct weft_x_repl_ack *ack);
 
+/* ---- The drop rule (pure; ctl_rebalance.c and tests/sim/sim_xfer.c) -----
+ *
+ * What a node deletes after a transfer, and when. The simulator's data
+ * layer follows these same functions, so both keep one rule.
+ *
+ * Which segments: every DISTRIBUTED segment this node does not own in its
+ * current view cur — not only those it owned in an earlier view. A node can
+ * hold entries of a segment it never owned: a replica applied by a new life
+ * at the address a primary still replicates to (the write is acknowledged
+ * with that copy), a transfer from a node that saw other views, a drop kept
+ * back by a failed destination or an aborted job. Whatever it holds of such
+ * a segment goes, on every view, to every owner of the segment in cur, and
+ * is deleted only once all of them acked under that view (a new view aborts
+ * the job and starts over; a destination given up keeps the segment here).
+ *
+ * When: an owner that acked may crash right after its ack; deleted at once,
+ * the copy here would be gone while the failure detector has not noticed
+ * that crash yet, and one more crash would lose the write. So the deletion
+ * waits until every destination of the job has been ALIVE in this node's
+ * membership table for WEFT_CTL_DROP_GRACE_MS after the last ack: long enough
+ * for a crash to be suspected (a probe interval, its timeout and the
+ * indirect probes, then the gossip), and a suspect or dead destination
+ * restarts the wait. A crash that turns into a new view aborts the job
+ * before the drop, and the next job sends the segment to the new owners. */
+
+#define WEFT_CTL_DROP_GRACE_MS 2000u
+
+/* True when `self` (an index in cur, or WEFT_CTL_PLAN_NONE) gives segment
+ * seg of DISTRIBUTED caches away under cur: it is a member and not an owner
+ * (every entry it holds of seg goes to the owners, then is deleted). */
+static inline bool weft_ctl_gives_away(const struct weft_ctl_topo *cur, uint32_t self,
+				       uint32_t seg)
+{
+	return self != WEFT_CTL_PLAN_NONE && seg < cur->n_segments &&
+	       !weft_ctl_topo_owns(cur, WEFT_CTL_PLAN_DISTRIBUTED, seg, self);
+}
+
+/* The drop's due time, evaluated at now_ms: due_ms (set to the last ack +
+ * WEFT_CTL_DROP_GRACE_MS when the transfer completed) while every
+ * destination is ALIVE, else now_ms + WEFT_CTL_DROP_GRACE_MS (the wait starts
+ * over). The caller deletes once now_ms >= the returned time. */
+static inline uint64_t weft_ctl_drop_due(uint64_t due_ms, bool dests_alive, uint64_t now_ms)
+{
+	return dests_alive ? due_ms : now_ms + WEFT_CTL_DROP_GRACE_MS;
+}
+
 /* ---- The sender (ctl_rebalance.c, control thread) ----------------------- */
 
 struct weft_ctl_rebalance;

@@ -19,7 +19,10 @@
  *  - -ENOBUFS from the channel stops sending until the next millisecond
  *    (never a spin); -EHOSTUNREACH (ARP pending), or a destination whose
  *    address is not known yet, counts as sent: the retransmission timer
- *    tries again.
+ *    tries again;
+ *  - the drop pass deletes an entry only at the version the job's scan
+ *    recorded in the sent set (what every destination acked), never one
+ *    that came in after the scan.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -238,6 +241,18 @@ bool rb_sent_check_add(struct rb_sent *st, uint32_t ci, uint64_t key_hash, uint6
 	return false;
 }
 
+bool rb_sent_has(const struct rb_sent *st, uint32_t ci, uint64_t key_hash, uint64_t version)
+{
+	uint64_t k = sent_key(ci, key_hash);
+
+	if (st->cap == 0)
+		return false;
+	size_t j = k & (st->cap - 1);
+	while (st->key[j] != 0 && st->key[j] != k)
+		j = (j + 1) & (st->cap - 1);
+	return st->key[j] == k && st->ver[j] == version;
+}
+
 void rb_sent_free(struct rb_sent *st)
 {
 	free(st->key);
@@ -254,22 +269,22 @@ static void on_entry(void *arg, const struct weft_cache_key *key,
 	uint32_t seg = weft_wire_segment(key->hash, rb->seg_log2);
 
 	if (rb->dropping) {
-		/* Removes it unless a newer write replaced it meanwhile, with no
-		 * tombstone (one would refuse the entry should the segment come
-		 * back soon); tombstones are left to expire. */
-		if (rb->drop[seg] && !img->deleted)
+		/* Removes it if this very version went out with the job (not
+		 * one that came in after the scan: the next view sends it), with
+		 * no tombstone (one would refuse the entry should the segment
+		 * come back soon); tombstones are left to expire. */
+		if (rb->drop[seg] && !img->deleted &&
+		    rb_sent_has(&rb->sent, rb->cache_i, key->hash, img->version))
 			weft_cache_discard(rb->cache, key, img->version, rb->now);
 		return;
 	}
-	bool wanted = false;
-	for (uint32_t i = 0; i < rb->n_active && !wanted; i++) {
-		const uint8_t *bits = rb->dests[rb->active_dests[i]].bits[rb->cache_kind];
-		wanted = bits != NULL && (bits[seg / 8] & (1u << (seg % 8)));
-	}
+	const uint8_t *want = rb->want[rb->cache_kind];
+	bool wanted = want != NULL && (want[seg / 8] & (1u << (seg % 8)));
 	/* A hand-off records what it sends; its catch-up pass skips it. */
 	if (!wanted || (rb->leaving && rb_sent_check_add(&rb->sent, rb->cache_i, key->hash,
 							  img->version)))
 		return;
+	bool all_sent = true;
 	for (uint32_t i = 0; i < rb->n_active; i++) {
 		uint32_t d = rb->active_dests[i];
 		struct rb_dest *dst = &rb->dests[d];
@@ -290,16 +305,23 @@ static void on_entry(void *arg, const struct weft_cache_key *key,
 			    weft_ctl_repl_begin(b, (const char *)head, nl, &x.opts) != 0 ||
 			    !weft_ctl_repl_fits(b, key->len, img->value_len)) {
 				rb->too_large++;
+				all_sent = false;
 				continue;
 			}
 		}
 		if (weft_ctl_repl_add(&dst->batch, key->data, key->len, img) != 0) {
 			rb->too_large++;
+			all_sent = false;
 			continue;
 		}
 		rb->job_entries++;
 		rb->pub.entries_sent++;
 	}
+	/* An entry of a segment given away, in every destination's batch:
+	 * recorded for the drop pass (not recorded for want of memory: kept). */
+	if (all_sent && !rb->leaving && rb->cache_kind == WEFT_CTL_PLAN_DISTRIBUTED &&
+	    rb->drop[seg])
+		(void)rb_sent_check_add(&rb->sent, rb->cache_i, key->hash, img->version);
 }
 
 /* Opens the next cache; false when none is left. */

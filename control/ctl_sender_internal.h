@@ -27,6 +27,8 @@
 #define RB_MAX_BUFFERED 16u      /* queued + in flight before the scan pauses */
 #define RB_RETRANSMIT_MS 200u
 #define RB_GIVE_UP_MS 20000u     /* no answer from a destination this long */
+#define RB_DROP_CHECK_MS 10u     /* destinations' states checked while the
+                                    drop waits (weft_ctl_drop_due) */
 #define RB_SCAN_BUCKETS 256u     /* per weft_cache_scan call */
 #define RB_SCAN_CALLS 16u        /* per poll */
 #define RB_SEND_BUDGET 256u      /* datagrams per poll */
@@ -45,6 +47,7 @@ struct rb_topo {
 	uint16_t *seg;
 	uint32_t *ip;             /* network order */
 	uint16_t *port;           /* data port, host order */
+	uint8_t *state;           /* enum weft_dp_member_state, as published */
 	uint32_t self;            /* WEFT_CTL_PLAN_NONE: not a member */
 	uint32_t cap_n, cap_seg;  /* allocated entries */
 };
@@ -53,7 +56,11 @@ struct rb_dest {
 	uint32_t ip;              /* network order */
 	uint16_t port;
 	uint8_t *bits[2];         /* per weft_ctl_plan_kind: segment bitmap, or NULL */
-	uint32_t moves;           /* (segment, kind) pairs to send */
+	bool in_job;              /* listed in active_dests */
+	uint32_t moves;           /* (segment, kind) pairs to send, counted in
+	                             progress: planned moves and segments given
+	                             away that this node owned in base or prev
+	                             (the sweep of the others is not counted) */
 	uint32_t outstanding;     /* messages queued or in flight */
 	uint64_t heard_ms;        /* its last answer (or the job's start) */
 	bool failed, complete;
@@ -88,14 +95,20 @@ struct weft_ctl_rebalance {
 
 	/* The job. */
 	bool active;
-	bool dropping;            /* transfer done: deleting segments given away */
+	bool drop_wait;           /* transfer done: waiting for drop_due_ms */
+	uint64_t drop_due_ms;     /* weft_ctl_drop_due */
+	bool dropping;            /* deleting segments given away */
 	bool catchup;             /* hand-off: the second pass */
-	struct rb_sent sent;      /* hand-off: what was sent (both passes) */
+	struct rb_sent sent;      /* what was sent: hand-off (both passes), or
+	                             entries of segments given away (the drop
+	                             pass deletes only those) */
 	uint64_t now;             /* of the running poll (scan callbacks) */
 	uint64_t started_ms;
 	uint32_t seg_log2;
 	struct rb_dest *dests;    /* [cur.t.n], by index in cur */
 	uint32_t *active_dests;   /* indices with moves */
+	uint8_t *want[2];         /* per kind: segment bitmap, the union of the
+	                             destinations' (NULL: none) */
 	uint32_t n_active;
 	uint32_t moves_total;
 	uint8_t *drop;            /* [n_segments]: may delete once the job is done */
@@ -133,6 +146,8 @@ void rb_dest_fail(struct weft_ctl_rebalance *rb, uint32_t d, const char *why);
 /* The sent set: whether (key, version) of cache number ci was sent;
  * records it (false when not recorded before). */
 bool rb_sent_check_add(struct rb_sent *st, uint32_t ci, uint64_t key_hash, uint64_t version);
+/* Whether (key, version) of cache number ci is in the sent set. */
+bool rb_sent_has(const struct rb_sent *st, uint32_t ci, uint64_t key_hash, uint64_t version);
 void rb_sent_free(struct rb_sent *st);
 /* Collects the caches of the job (DISTRIBUTED and REPLICATED) and which
  * kinds exist (has_kind). 0 or -ENOMEM. */

@@ -645,9 +645,11 @@ int sim_data_create(struct sim *s)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < s->o.nodes; i++) {
 		D->n[i].ver = calloc(SIM_DMAX_KEYS, sizeof(uint64_t));
+		D->n[i].xsent_ver = calloc(SIM_DMAX_KEYS, sizeof(uint64_t));
+		D->n[i].xsent_n = calloc(SIM_DMAX_KEYS, sizeof(uint16_t));
 		D->n[i].max_hold = 2 * SIM_DHOLDS;
 		D->n[i].hold = calloc(D->n[i].max_hold, sizeof(*D->n[i].hold));
-		if (!D->n[i].ver || !D->n[i].hold)
+		if (!D->n[i].ver || !D->n[i].xsent_ver || !D->n[i].xsent_n || !D->n[i].hold)
 			return -ENOMEM;
 	}
 	D->agreed_epoch = UINT64_MAX;
@@ -676,6 +678,8 @@ void sim_data_destroy(struct sim *s)
 		sim_dtopo_free(&d->prev);
 		sim_dtopo_free(&d->cur);
 		free(d->ver);
+		free(d->xsent_ver);
+		free(d->xsent_n);
 		free(d->hold);
 	}
 	free(D->n);

@@ -95,7 +95,7 @@ struct sim_dhold {
 struct sim_xdest {
 	uint32_t node;             /* sim index of the cur member */
 	uint8_t bits[SIM_DSEGS / 8];
-	uint32_t moves;
+	uint32_t moves;            /* counted (ctl_rebalance.c add_move) */
 	uint32_t cursor;           /* next key id to scan */
 	uint32_t outstanding;      /* messages in flight */
 	uint64_t heard_us;
@@ -124,6 +124,12 @@ struct sim_dnode {
 	bool job;
 	struct sim_xdest *dest;    /* [cur.t.n] */
 	uint8_t drop[SIM_DSEGS];
+	uint64_t *xsent_ver;       /* [SIM_DMAX_KEYS]: ctl_rebalance's sent set: */
+	uint16_t *xsent_n;         /* the version the job's scans sent, to how
+	                              many destinations (the drop pass deletes
+	                              only a key sent to all, at that version) */
+	bool drop_wait;            /* transfer done: dropping at drop_due_ms */
+	uint64_t drop_due_ms;      /* weft_ctl_drop_due */
 	uint32_t failures, moves_total;
 	struct sim_xmsg inflight[SIM_XFER_WINDOW];
 	uint32_t n_inflight, rr;

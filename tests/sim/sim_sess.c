@@ -152,6 +152,7 @@ static void life_start(struct sim *s, uint32_t i)
 	n->n_hold = n->n_xf = n->n_dedup = 0;
 	n->rt_until_us = 0;
 	n->drop_pending = false;
+	n->drop_wait = false;
 	n->next_pass_us = s->now + sim_below(&s->rng, SIM_ZPASS_US);
 	sim_ztrace(s, i, SIM_ZT_LIFE, SIM_ZMAX, n->nonce, 1);
 }

@@ -113,6 +113,9 @@ struct sim_zent {
 	uint64_t tomb_us;          /* tombstone since (state 2) */
 	uint8_t state;             /* 0 none, 1 record, 2 tombstone */
 	uint8_t len;
+	uint64_t push_ver;         /* the version the last view's pushes took
+	                              (ctl_rebalance.c's sent set: the drop
+	                              deletes only that one) */
 	uint8_t rec[SIM_ZREC];
 };
 
@@ -159,6 +162,8 @@ struct sim_znode {
 	struct sim_zxfer *xf;      /* [SIM_ZMAX * SIM_ZOWNERS * 2] */
 	uint32_t n_xf;
 	bool drop_pending;
+	bool drop_wait;            /* pushes acked: dropping at drop_due_ms */
+	uint64_t drop_due_ms;      /* weft_ctl_drop_due */
 	uint64_t dedup_op[SIM_ZDEDUP];
 	uint16_t dedup_st[SIM_ZDEDUP];
 	uint32_t n_dedup;

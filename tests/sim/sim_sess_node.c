@@ -15,7 +15,10 @@
  * every version it stores; a held answer is sent once, when its last
  * target acked or, on a node outside its view, left it (dp_rpc.c
  * hold_slot_done), or BUSY after SIM_ZGIVE_UP_US; a push is resent until
- * acked or its destination leaves the view, and the drop waits for all.
+ * acked (by whatever life answers at the destination's address, as
+ * ctl_rebalance.c matches acks) or a view without the destination's node
+ * comes; the drop waits for all of them, then for the drop rule's grace
+ * (weft_ctl_drop_due, control/ctl_rebalance_internal.h).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -90,6 +93,35 @@ static void store(struct sim *s, uint32_t node, uint32_t sess, uint64_t ver, boo
 
 /* ---- transfer pushes ---- */
 
+/* Whether node's view lists sim node i, any life (a push goes to an
+ * address: a new life there answers it, as ctl_rebalance.c's acks). */
+static bool in_view_any_life(const struct sim *s, uint32_t node, uint32_t i)
+{
+	const struct sim_znode *n = &s->sess->n[node];
+
+	for (uint32_t j = 0; j < n->n_mem; j++)
+		if (sim_dmember_node(s, &n->mem[j]) == i)
+			return true;
+	return false;
+}
+
+/* ctl_rebalance.c's dests_alive: every owner of a segment this node gives
+ * away (the job's destinations) is ALIVE in its SWIM table. */
+static bool push_dests_alive(const struct sim *s, uint32_t node)
+{
+	const struct sim_znode *n = &s->sess->n[node];
+	bool dest[SIM_ZMAX_NODES * 2] = { false };
+
+	for (uint32_t seg = 0; seg < SIM_ZSEGS; seg++)
+		if (!sim_zowns(n, seg))
+			for (uint32_t k = 0; k < n->owners; k++)
+				dest[n->seg[seg * n->owners + k]] = true;
+	for (uint32_t j = 0; j < n->n_mem; j++)
+		if (dest[j] && j != n->self && member_state(s, node, j) != WEFT_SWIM_ALIVE)
+			return false;
+	return true;
+}
+
 static void xfer_send(struct sim *s, uint32_t node, const struct sim_zxfer *x)
 {
 	const struct sim_zent *e = &s->sess->n[node].ent[x->sess];
@@ -128,14 +160,6 @@ static bool listed(const struct sim *s, const struct weft_swim_view_member *v, u
 		if (sim_dmember_node(s, &v[j]) == i && s->node[i].nonce == v[j].nonce)
 			return true;
 	return false;
-}
-
-/* Whether node's current view lists sim node i. */
-static bool in_view(const struct sim *s, uint32_t node, uint32_t i)
-{
-	const struct sim_znode *n = &s->sess->n[node];
-
-	return listed(s, n->mem, n->n_mem, i);
 }
 
 /* The sim nodes owning seg in node's view, itself excluded. */
@@ -580,6 +604,7 @@ void sim_zon_view(struct sim *s, uint32_t node, const struct weft_swim_event *ev
 	for (uint32_t z = 0; z < L->n_z && !s->failed; z++) {
 		uint32_t to[SIM_ZOWNERS], k;
 
+		n->ent[z].push_ver = n->ent[z].state ? n->ent[z].ver : 0;
 		if (!n->ent[z].state)
 			continue;
 		k = owner_nodes(s, node, sess_seg(s, z), to);
@@ -587,6 +612,7 @@ void sim_zon_view(struct sim *s, uint32_t node, const struct weft_swim_event *ev
 			xfer_add(s, node, to[i], z);
 	}
 	n->drop_pending = true;
+	n->drop_wait = false;
 }
 
 /* ---- the tick: retransmissions, drops, tombstones, expiry pass ---- */
@@ -626,7 +652,7 @@ void sim_znode_tick(struct sim *s, uint32_t node)
 	for (uint32_t i = 0; i < n->n_xf;) {
 		struct sim_zxfer *x = &n->xf[i];
 
-		if (!in_view(s, node, x->node)) {
+		if (!in_view_any_life(s, node, x->node)) {
 			*x = n->xf[--n->n_xf];       /* the destination left the view */
 			continue;
 		}
@@ -636,10 +662,19 @@ void sim_znode_tick(struct sim *s, uint32_t node)
 		}
 		i++;
 	}
-	if (n->drop_pending && n->n_xf == 0) {
+	if (n->drop_pending && n->n_xf == 0 && !n->drop_wait) {
+		n->drop_wait = true;
+		n->drop_due_ms = s->now / 1000 + WEFT_CTL_DROP_GRACE_MS;
+	}
+	if (n->drop_wait)
+		n->drop_due_ms = weft_ctl_drop_due(n->drop_due_ms, push_dests_alive(s, node),
+						   s->now / 1000);
+	if (n->drop_wait && s->now / 1000 >= n->drop_due_ms) {
 		n->drop_pending = false;
+		n->drop_wait = false;
 		for (uint32_t z = 0; z < L->n_z; z++)
-			if (n->ent[z].state && !sim_zowns(n, sess_seg(s, z))) {
+			if (n->ent[z].state && !sim_zowns(n, sess_seg(s, z)) &&
+			    n->ent[z].ver == n->ent[z].push_ver) {
 				sim_ztrace(s, node, SIM_ZT_DROP, z, n->ent[z].state, 0);
 				n->ent[z].state = 0;
 				n->ent[z].ver = 0;

@@ -8,14 +8,21 @@
  * match nothing), then plan the moves this node sends: plan(base -> cur)
  * and, when prev differs from base, plan(prev -> cur), where base is the
  * last view whose transfer this node completed with no destination failed
- * and prev the view before cur. Segments this node owned in base or prev
- * and does not own in cur are marked to drop. Each destination's entries
+ * and prev the view before cur. Every segment this node does not own in
+ * cur is given away (the drop rule, weft_ctl_gives_away in
+ * control/ctl_rebalance_internal.h): what it holds of it goes to every
+ * owner in cur, and it is marked to drop. Each destination's entries
  * (held keys of its moved segments, scanned in key order from a cursor) go
  * out in batches of SIM_XFER_BATCH, at most SIM_XFER_WINDOW messages in
  * flight per node, retransmitted every 200 ms; a destination silent for
  * 20 s fails. When every destination is done or failed: base = cur (if
- * none failed), then the marked segments are dropped (except those of a
- * failed move). The receiver applies each entry iff newer and acks.
+ * none failed), then, once every destination not failed has been ALIVE in
+ * the node's SWIM table (as ctl_cluster.c publishes it) for
+ * WEFT_CTL_DROP_GRACE_MS (weft_ctl_drop_due), the marked segments are
+ * dropped (except those of a failed move, and a key whose version now is
+ * not the one sent to every destination: ctl_rebalance_tx.c's sent set);
+ * a new view aborts the wait. The
+ * receiver applies each entry iff newer and acks.
  *
  * Every move the planner returns is checked against its contract (the
  * receiver owns the segment in cur and did not in the old view; the
@@ -46,6 +53,7 @@ void sim_xfer_clear(struct sim *s, uint32_t node)
 	d->dest = NULL;
 	d->n_inflight = 0;
 	d->job = false;
+	d->drop_wait = false;
 }
 
 static void check_move(struct sim *s, uint32_t node, const struct weft_ctl_plan *p,
@@ -67,8 +75,10 @@ static void check_move(struct sim *s, uint32_t node, const struct weft_ctl_plan 
 			 (unsigned long long)p->new_t->view);
 }
 
-/* Adds move (seg -> cur member to) unless planned already. */
-static void add_move(struct sim *s, struct sim_dnode *d, uint32_t seg, uint32_t to)
+/* Adds move (seg -> cur member to) unless planned already; counted: in
+ * the move figures (ctl_rebalance.c add_move). */
+static void add_move(struct sim *s, struct sim_dnode *d, uint32_t seg, uint32_t to,
+		     bool counted)
 {
 	struct sim_xdest *x;
 
@@ -78,11 +88,14 @@ static void add_move(struct sim *s, struct sim_dnode *d, uint32_t seg, uint32_t 
 	if (x->bits[seg / 8] & (1u << (seg % 8)))
 		return;
 	x->bits[seg / 8] |= (uint8_t)(1u << (seg % 8));
-	if (x->moves++ == 0) {
+	if (!x->active) {
 		x->active = true;
 		x->heard_us = s->now;
 	}
-	d->moves_total++;
+	if (counted) {
+		x->moves++;
+		d->moves_total++;
+	}
 }
 
 /* Adds this node's moves of plan(from -> cur). */
@@ -113,49 +126,98 @@ static void plan_add(struct sim *s, uint32_t node, const struct sim_dtopo *from,
 			    mv[k].to == d->cur.self ||
 			    mv[k].to >= d->cur.t.n)
 				continue;
-			add_move(s, d, seg, mv[k].to);
+			add_move(s, d, seg, mv[k].to, true);
 		}
 	}
 	weft_ctl_plan_fini(&p);
 }
 
-/* ctl_rebalance.c's mark_drops: a segment given away goes to every owner
- * it has in cur before it is dropped. */
-static void mark_drops(struct sim *s, struct sim_dnode *d, const struct sim_dtopo *t)
+static bool owned_in(const struct sim_dtopo *t, uint32_t seg)
+{
+	return t->t.n && t->self != WEFT_CTL_PLAN_NONE &&
+	       weft_ctl_topo_owns(&t->t, WEFT_CTL_PLAN_DISTRIBUTED, seg, t->self);
+}
+
+/* ctl_rebalance.c's mark_drops: every segment given away (not owned in
+ * cur) goes to every owner it has in cur before it is dropped; only those
+ * owned in base or prev count in the move figures. */
+static void mark_drops(struct sim *s, struct sim_dnode *d)
 {
 	const struct weft_ctl_topo *c = &d->cur.t;
 
-	if (t->self == WEFT_CTL_PLAN_NONE || d->cur.self == WEFT_CTL_PLAN_NONE)
-		return;
 	for (uint32_t seg = 0; seg < SIM_DSEGS; seg++) {
-		if (!weft_ctl_topo_owns(&t->t, WEFT_CTL_PLAN_DISTRIBUTED, seg, t->self) ||
-		    weft_ctl_topo_owns(c, WEFT_CTL_PLAN_DISTRIBUTED, seg, d->cur.self))
+		if (!weft_ctl_gives_away(c, d->cur.self, seg))
 			continue;
+		bool counted = owned_in(&d->base, seg) || owned_in(&d->prev, seg);
+
 		d->drop[seg] = 1;
 		for (uint32_t k = 0; k < c->owners; k++)
-			add_move(s, d, seg, c->seg_owner[(size_t)seg * c->owners + k]);
+			add_move(s, d, seg, c->seg_owner[(size_t)seg * c->owners + k], counted);
 	}
 }
 
+/* Member j of node's cur is ALIVE as ctl_cluster.c publishes it: its SWIM
+ * record's state (DEAD without one), ALIVE when the record is of an older
+ * life than the view lists (member_record). */
+static bool dest_alive(const struct sim *s, uint32_t node, uint32_t j)
+{
+	const struct sim_dtopo *c = &s->data->n[node].cur;
+	enum weft_swim_state st;
+	uint64_t nonce;
+
+	if (weft_swim_member_state(s->node[node].sm, &c->m[j].id, &st, &nonce))
+		return false;
+	return nonce < c->m[j].nonce || st == WEFT_SWIM_ALIVE;
+}
+
+/* ctl_rebalance.c's dests_alive. */
+static bool dests_alive(const struct sim *s, uint32_t node)
+{
+	const struct sim_dnode *d = &s->data->n[node];
+
+	for (uint32_t j = 0; j < d->cur.t.n; j++)
+		if (d->dest[j].active && !d->dest[j].failed && !dest_alive(s, node, j))
+			return false;
+	return true;
+}
+
+/* The transfer is complete: base = cur (none failed), then wait to drop. */
 static void job_done(struct sim *s, uint32_t node)
 {
 	struct sim_dnode *d = &s->data->n[node];
-	uint8_t keep[SIM_DSEGS / 8] = { 0 };
-	uint64_t dropped = 0;
 
 	if (d->failures == 0 && sim_dtopo_copy(&d->base, &d->cur) != 0)
 		sim_fail(s, "out of memory keeping n%u's base view", node);
-	for (uint32_t j = 0; j < d->cur.t.n; j++)
+	d->drop_wait = true;
+	d->drop_due_ms = s->now / 1000 + WEFT_CTL_DROP_GRACE_MS;
+}
+
+/* The drop pass, once due: the segments given away, but those of a failed
+ * move. */
+static void drop_pass(struct sim *s, uint32_t node)
+{
+	struct sim_dnode *d = &s->data->n[node];
+	uint8_t keep[SIM_DSEGS / 8] = { 0 };
+	uint16_t dests[SIM_DSEGS] = { 0 };
+	uint64_t dropped = 0;
+
+	for (uint32_t j = 0; j < d->cur.t.n; j++) {
 		if (d->dest[j].failed)
 			for (uint32_t b = 0; b < SIM_DSEGS / 8; b++)
 				keep[b] |= d->dest[j].bits[b];
+		else if (d->dest[j].active)
+			for (uint32_t seg = 0; seg < SIM_DSEGS; seg++)
+				dests[seg] += !!(d->dest[j].bits[seg / 8] & (1u << (seg % 8)));
+	}
 	for (uint32_t key = 0; key < s->data->n_keys && !s->failed; key++) {
 		uint32_t seg;
 
 		if (!d->ver[key])
 			continue;
 		seg = sim_dkey_seg(key);
-		if (d->drop[seg] && !(keep[seg / 8] & (1u << (seg % 8)))) {
+		/* ctl_rebalance_tx.c: only the version every destination got */
+		if (d->drop[seg] && !(keep[seg / 8] & (1u << (seg % 8))) &&
+		    d->xsent_ver[key] == d->ver[key] && d->xsent_n[key] >= dests[seg]) {
 			sim_dunstore(s, node, key);
 			dropped++;
 		}
@@ -179,6 +241,9 @@ void sim_xfer_view(struct sim *s, uint32_t node)
 	for (uint32_t j = 0; j < d->cur.t.n; j++)
 		d->dest[j].node = sim_dmember_node(s, &d->cur.m[j]);
 	memset(d->drop, 0, sizeof(d->drop));
+	memset(d->xsent_ver, 0, SIM_DMAX_KEYS * sizeof(*d->xsent_ver));
+	memset(d->xsent_n, 0, SIM_DMAX_KEYS * sizeof(*d->xsent_n));
+	d->drop_wait = false;
 	d->failures = d->moves_total = 0;
 	d->rr = 0;
 	if (!topo_same(&d->base, &d->cur)) {
@@ -186,9 +251,7 @@ void sim_xfer_view(struct sim *s, uint32_t node)
 		if (d->prev.t.n && !topo_same(&d->prev, &d->base))
 			plan_add(s, node, &d->prev, mv);
 	}
-	mark_drops(s, d, &d->base);
-	if (d->prev.t.n)
-		mark_drops(s, d, &d->prev);
+	mark_drops(s, d);
 	free(mv);
 	d->job = true;
 	sim_dtrace(s, SIM_DT_VIEW, node, d->moves_total, d->cur.t.view);
@@ -243,9 +306,15 @@ static bool fill_one(struct sim *s, uint32_t node)
 			if (!d->ver[key])
 				continue;
 			seg = sim_dkey_seg(key);
-			if (x->bits[seg / 8] & (1u << (seg % 8)))
-				m->e[m->n++] = (struct sim_dentry){ .key = key,
-								    .ver = d->ver[key] };
+			if (!(x->bits[seg / 8] & (1u << (seg % 8))))
+				continue;
+			m->e[m->n++] = (struct sim_dentry){ .key = key, .ver = d->ver[key] };
+			if (d->drop[seg] && d->xsent_ver[key] == d->ver[key]) {
+				d->xsent_n[key]++;
+			} else if (d->drop[seg]) {
+				d->xsent_ver[key] = d->ver[key];
+				d->xsent_n[key] = 1;
+			}
 		}
 		x->scan_done = x->cursor >= s->data->n_keys;
 		d->rr = j + 1;
@@ -269,6 +338,15 @@ void sim_xfer_tick(struct sim *s, uint32_t node)
 
 	if (!d->job)
 		return;
+	if (d->drop_wait) {
+		/* every tick (10 ms): ctl_rebalance.c's RB_DROP_CHECK_MS */
+		uint64_t now_ms = s->now / 1000;
+
+		d->drop_due_ms = weft_ctl_drop_due(d->drop_due_ms, dests_alive(s, node), now_ms);
+		if (now_ms >= d->drop_due_ms)
+			drop_pass(s, node);
+		return;
+	}
 	for (uint32_t j = 0; j < d->cur.t.n; j++) {
 		struct sim_xdest *x = &d->dest[j];
 
@@ -315,7 +393,7 @@ void sim_xfer_ack(struct sim *s, uint32_t node, const struct sim_msg *m)
 	struct sim_dnode *d = &s->data->n[node];
 	struct sim_dmsg h;
 
-	if (!d->job)
+	if (!d->job || d->drop_wait)
 		return;
 	memcpy(&h, m->data, sizeof(h));
 	for (uint32_t i = 0; i < d->n_inflight; i++) {
