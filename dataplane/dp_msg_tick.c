@@ -13,8 +13,20 @@
  *    MSG_REPL batches, at most XFER_WINDOW in flight per target) to each
  *    new owner that was not an owner before — by life, not address: a
  *    restarted node is empty — and a node that is no longer an owner sends
- *    it to every new owner and clears its copy once they all acked (kept
- *    when a send failed: the next view change sends it again).
+ *    it to every new owner and clears its copy only once every owner of the
+ *    view it holds then (by address and life) acked a transfer of it;
+ *  - the rule for dropping a copy: a node that no longer owns a destination
+ *    keeps its copy until a transfer it sent was acked by every owner of
+ *    its current view, each by the life that view names. An owner whose
+ *    address is not known yet, an owner that restarted (a new life) or
+ *    joined since the transfer started, a failed send, or a record
+ *    applied here after the transfer's snapshot (a late MSG_REPL from a
+ *    stale primary) keeps the copy;
+ *  - retries: an owner it could not send to (address unknown at the view
+ *    change, no transfer slot, a failed send) is sent to again every
+ *    DP_MSG_RETRY_MS while the view stands, and a node still holding a copy
+ *    it does not own (kept, or made by a late MSG_REPL from a stale
+ *    primary) sends it to every owner again the same way.
  *
  * Owners per destination before the change (address and life) are
  * remembered by routing hash (owners depend only on it). Transfers are idempotent on the receiver (by
@@ -32,6 +44,7 @@
 #include "dp_msg_internal.h"
 
 #define DP_MSG_PASS_MS 50u
+#define DP_MSG_RETRY_MS 1000u
 #define OWNERS_MAX 8u
 #define OWNER_SLOTS 4096u /* >= 2 * WEFT_MSG_DESTS_MAX, a power of two */
 #define XFER_MAX 64u
@@ -51,11 +64,14 @@ struct xfer {
 	bool drop_after; /* this node is no longer an owner */
 	bool failed;
 	uint16_t gen;
+	uint64_t appends_at_snap; /* the destination's appends_applied then */
 	uint8_t name_len;
 	char name[WEFT_MAX_NAME_LEN];
 	unsigned n_targets;
+	uint64_t route_hash;
 	uint32_t ip[OWNERS_MAX];
 	uint16_t port[OWNERS_MAX];
+	uint64_t life[OWNERS_MAX];     /* the target's life the transfer was for */
 	unsigned next[OWNERS_MAX];     /* next message to send to each target */
 	unsigned inflight[OWNERS_MAX];
 	unsigned n_msgs, cap_msgs;
@@ -64,6 +80,8 @@ struct xfer {
 
 struct dp_msg_state {
 	uint64_t view;
+	bool retry;                    /* some owner of the view lacks a transfer */
+	uint64_t next_retry_ms;
 	uint64_t next_pass_ms;
 	uint64_t next_join_ms;
 	uint16_t gen;
@@ -190,11 +208,53 @@ void dp_msg_adopt(struct dp_lcore *lc, const struct weft_dp_members *topo, struc
 
 static void xfer_pump(struct dp_lcore *lc, unsigned xi);
 
+/* Whether every owner of t (but this node) acked x: each a target of x,
+ * by address and by the life t names. */
+static bool xfer_covers(const struct weft_dp *dp, const struct xfer *x,
+			const struct weft_dp_members *t)
+{
+	struct owners_ent o;
+	owners_of(t, x->route_hash, &o);
+	if (o.n == 0)
+		return false; /* no table: nothing says who holds it */
+	for (unsigned i = 0; i < o.n; i++) {
+		if (o.ip[i] == dp->bind_ip && o.port[i] == dp->udp_port)
+			continue;
+		bool acked = false;
+		for (unsigned k = 0; k < x->n_targets && !acked; k++)
+			acked = x->ip[k] == o.ip[i] && x->port[k] == o.port[i] &&
+				x->life[k] == o.life[i];
+		if (o.ip[i] == 0 || !acked)
+			return false;
+	}
+	return true;
+}
+
 static void xfer_finish(struct dp_lcore *lc, struct xfer *x)
 {
-	if (x->drop_after && !x->failed) {
-		struct weft_dest *d = weft_msg_find(lc->dp->msgs, x->name, x->name_len);
-		const struct weft_dp_members *t = dp_members_current(lc->dp);
+	struct dp_msg_state *s = lc->dp->msg_state;
+	const struct weft_dp_members *t = dp_members_current(lc->dp);
+	if (x->failed && !x->drop_after) {
+		/* the owners it did not reach are sent to again (retry pass) */
+		struct owners_ent *slot = owners_slot(s->owners, x->route_hash, false);
+		for (unsigned i = 0; slot != NULL && i < slot->n; i++)
+			for (unsigned k = 0; k < x->n_targets; k++)
+				if (slot->ip[i] == x->ip[k] && slot->port[i] == x->port[k])
+					slot->ip[i] = 0;
+		s->retry = true;
+	}
+	struct weft_dest *d = x->drop_after ? weft_msg_find(lc->dp->msgs, x->name, x->name_len) : NULL;
+	bool fresh = false;
+	if (d != NULL) { /* nothing applied since the snapshot (a late MSG_REPL) */
+		struct weft_dest_stats st;
+		weft_dest_lock(d);
+		weft_dest_get_stats(d, &st);
+		weft_dest_unlock(d);
+		fresh = st.appends_applied == x->appends_at_snap;
+	}
+	if (x->drop_after && (x->failed || t == NULL || !fresh || !xfer_covers(lc->dp, x, t)))
+		s->retry = true; /* kept: sent again to the owners of the view */
+	else if (x->drop_after) {
 		if (d != NULL && dp_msg_role(t, lc->dp, weft_dest_route_hash(d)) == WEFT_ROLE_SUBSCRIBER) {
 			struct dp_msg_ctx *c = malloc(sizeof(*c));
 			if (c != NULL) {
@@ -304,7 +364,8 @@ static void collect_msg(void *arg, struct weft_dest *d, struct dp_rpc_msg *m)
 	x->msgs[x->n_msgs++] = m;
 }
 
-static void xfer_start(struct dp_lcore *lc, struct weft_dest *d, const struct owners_ent *targets,
+/* false: no transfer slot free (counted; the retry pass tries again). */
+static bool xfer_start(struct dp_lcore *lc, struct weft_dest *d, const struct owners_ent *targets,
 		       bool drop_after)
 {
 	struct dp_msg_state *s = lc->dp->msg_state;
@@ -312,8 +373,9 @@ static void xfer_start(struct dp_lcore *lc, struct weft_dest *d, const struct ow
 	while (xi < XFER_MAX && s->xfer[xi].used)
 		xi++;
 	if (xi == XFER_MAX) {
-		lc->c.msg_repl_lost++; /* the next view change tries again */
-		return;
+		lc->c.msg_repl_lost++;
+		s->retry = true;
+		return false;
 	}
 	struct xfer *x = &s->xfer[xi];
 	memset(x, 0, sizeof(*x));
@@ -324,13 +386,18 @@ static void xfer_start(struct dp_lcore *lc, struct weft_dest *d, const struct ow
 	const char *name = weft_dest_name(d, &len);
 	x->name_len = (uint8_t)len;
 	memcpy(x->name, name, len);
+	x->route_hash = weft_dest_route_hash(d);
 	x->n_targets = targets->n;
 	memcpy(x->ip, targets->ip, sizeof(x->ip));
 	memcpy(x->port, targets->port, sizeof(x->port));
+	memcpy(x->life, targets->life, sizeof(x->life));
 	struct snap_arg a = {.d = d};
+	struct weft_dest_stats st;
 	weft_dest_lock(d);
 	weft_dest_snapshot(d, snap_rec, &a);
+	weft_dest_get_stats(d, &st);
 	weft_dest_unlock(d);
+	x->appends_at_snap = st.appends_applied;
 	if (a.n == 0) { /* an empty destination: create it there all the same */
 		struct dp_rpc_msg *m = dp_msg_repl_build(d, NULL, 0, NULL, 0);
 		if (m != NULL)
@@ -345,6 +412,7 @@ static void xfer_start(struct dp_lcore *lc, struct weft_dest *d, const struct ow
 	free(a.recs);
 	x->failed |= a.oom;
 	xfer_pump(lc, xi);
+	return true;
 }
 
 struct view_arg {
@@ -381,8 +449,12 @@ static void view_dest(void *ctx, struct weft_dest *d)
 	struct owners_ent targets = {.used = true};
 	for (unsigned i = 0; i < slot->n; i++) {
 		bool self = slot->ip[i] == dp->bind_ip && slot->port[i] == dp->udp_port;
-		if (self || slot->ip[i] == 0)
+		if (self)
 			continue;
+		if (slot->ip[i] == 0) { /* address not known yet: the retry pass */
+			dp->msg_state->retry = true;
+			continue;
+		}
 		if (owner && owners_has_life(prev, slot->ip[i], slot->port[i], slot->life[i]))
 			continue;
 		targets.ip[targets.n] = slot->ip[i];
@@ -390,8 +462,89 @@ static void view_dest(void *ctx, struct weft_dest *d)
 		targets.life[targets.n] = slot->life[i];
 		targets.n++;
 	}
-	if (targets.n > 0 && v->lc->rpc != NULL)
-		xfer_start(v->lc, d, &targets, !owner);
+	if (targets.n > 0 && v->lc->rpc != NULL && !xfer_start(v->lc, d, &targets, !owner))
+		for (unsigned i = 0; i < slot->n; i++) /* none reached: all again */
+			if (!(slot->ip[i] == dp->bind_ip && slot->port[i] == dp->udp_port))
+				slot->ip[i] = 0;
+}
+
+/* --- retries while the view stands ------------------------------------------ */
+
+static bool xfer_running(const struct dp_msg_state *s, struct weft_dest *d)
+{
+	size_t len;
+	const char *name = weft_dest_name(d, &len);
+	for (unsigned i = 0; i < XFER_MAX; i++)
+		if (s->xfer[i].used && s->xfer[i].name_len == len &&
+		    memcmp(s->xfer[i].name, name, len) == 0)
+			return true;
+	return false;
+}
+
+/* A destination's transfers still owed under the current view: an owner
+ * sends to each owner of the view it has not reached (address unknown
+ * then, or a failed send: its entry in the owners table has no address);
+ * a node holding a copy it does not own sends to every owner, and clears
+ * once they all acked (xfer_finish). */
+static void retry_dest(void *ctx, struct weft_dest *d)
+{
+	struct view_arg *v = ctx;
+	struct weft_dp *dp = v->lc->dp;
+	struct dp_msg_state *s = dp->msg_state;
+	uint64_t h = weft_dest_route_hash(d);
+	struct weft_dest_stats st;
+	weft_dest_lock(d);
+	weft_dest_get_stats(d, &st);
+	weft_dest_unlock(d);
+	if (st.role == WEFT_ROLE_SUBSCRIBER && st.depth == 0 && st.durable == 0)
+		return;
+	struct owners_ent o;
+	owners_of(v->topo, h, &o);
+	if (o.n == 0)
+		return;
+	bool owner = owners_has(&o, dp->bind_ip, dp->udp_port);
+	struct owners_ent *slot = owners_slot(s->owners, h, false);
+	if (owner && slot == NULL)
+		return; /* made here since the view change: replication covers it */
+	if (xfer_running(s, d)) {
+		s->retry = true; /* its end decides */
+		return;
+	}
+	struct owners_ent targets = {.used = true};
+	bool unknown = false;
+	for (unsigned i = 0; i < o.n; i++) {
+		if (o.ip[i] == dp->bind_ip && o.port[i] == dp->udp_port)
+			continue;
+		if (o.ip[i] == 0) {
+			s->retry = unknown = true;
+			continue;
+		}
+		if (owner && owners_has_life(slot, o.ip[i], o.port[i], o.life[i]))
+			continue;
+		targets.ip[targets.n] = o.ip[i];
+		targets.port[targets.n] = o.port[i];
+		targets.life[targets.n] = o.life[i];
+		targets.n++;
+	}
+	if (!owner && unknown)
+		return; /* it could not clear anyway: when every address is known */
+	if (targets.n == 0 || !xfer_start(v->lc, d, &targets, !owner))
+		return;
+	if (owner) { /* reached now (a failure marks them again) */
+		for (unsigned i = 0; i < slot->n && i < o.n; i++)
+			if (o.ip[i] != 0) {
+				slot->ip[i] = o.ip[i];
+				slot->port[i] = o.port[i];
+			}
+	}
+}
+
+static void retry_pass(struct dp_lcore *lc, const struct weft_dp_members *topo)
+{
+	struct dp_msg_state *s = lc->dp->msg_state;
+	s->retry = false;
+	struct view_arg v = {lc, topo, s->owners, s->owners};
+	weft_msg_foreach(lc->dp->msgs, retry_dest, &v);
 }
 
 static void view_changed(struct dp_lcore *lc, const struct weft_dp_members *topo)
@@ -427,6 +580,13 @@ static void pass_dest(void *arg, struct weft_dest *d)
 		weft_dest_set_role(d, p->now, role, &p->ctx->sink);
 	uint64_t due = weft_dest_tick(d, p->now, &p->ctx->sink);
 	unsigned subs = weft_dest_kind(d) == WEFT_DEST_TOPIC ? weft_topic_local_subs(d) : 0;
+	if (role == WEFT_ROLE_SUBSCRIBER) { /* a copy it does not own (a late
+					       MSG_REPL): owed to the owners */
+		struct weft_dest_stats st;
+		weft_dest_get_stats(d, &st);
+		if (st.depth > 0 || st.durable > 0)
+			p->lc->dp->msg_state->retry = true;
+	}
 	weft_dest_unlock(d);
 	if (due < p->next_due)
 		p->next_due = due;
@@ -450,6 +610,10 @@ void dp_msg_tick(struct dp_lcore *lc)
 		return;
 	if (moved)
 		view_changed(lc, topo);
+	else if (s->retry && topo != NULL && lc->rpc != NULL && now >= s->next_retry_ms) {
+		s->next_retry_ms = now + DP_MSG_RETRY_MS;
+		retry_pass(lc, topo);
+	}
 	struct dp_msg_ctx *c = malloc(sizeof(*c));
 	if (c == NULL)
 		return;

@@ -218,6 +218,7 @@ void msg_dest_drop_state(struct weft_dest *d, uint16_t status, bool keep_tombsto
 	/* a later state transfer starts afresh (ids stay above last_id) */
 	d->log_last_id = 0;
 	d->trimmed_last_id = 0;
+	d->n_tag_marks = 0;
 }
 
 void weft_dest_clear(struct weft_dest *d, const struct weft_msg_sink *s)
@@ -257,4 +258,5 @@ void weft_dest_get_stats(struct weft_dest *d, struct weft_dest_stats *out)
 	out->subscriptions = d->n_lsubs;
 	out->durable = d->n_durables;
 	out->dropped = d->st.dropped;
+	out->appends_applied = d->st.appends_applied;
 }

@@ -342,6 +342,8 @@ struct weft_dest_stats {
 	uint64_t depth, bytes, inflight, consumers, waiting;
 	uint64_t published, delivered, redelivered, acked, dead, expired, full;
 	uint64_t subscriber_nodes, subscriptions, durable, dropped;
+	uint64_t appends_applied; /* APPENDs weft_dest_apply took in: a state
+				     transfer's snapshot misses any taken since */
 };
 void weft_dest_get_stats(struct weft_dest *d, struct weft_dest_stats *out);
 

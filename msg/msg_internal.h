@@ -127,9 +127,18 @@ struct mq {
 	struct idmap tomb_set;
 };
 
+/* A message waiting in a local subscription, with the count of messages
+ * the subscription missed just before it. */
+struct lmsg {
+	struct weft_msg *m;
+	uint64_t gap;
+};
+
 struct lsub {
-	uint64_t id, lease, dropped;
-	struct weft_msg **ring;
+	uint64_t id, lease;
+	uint64_t dropped; /* missed after the newest waiting message (before
+			     the next one handed on) */
+	struct lmsg *ring;
 	uint32_t cap, head, n;
 	uint32_t waiting;
 	struct waiter *wh, *wt;
@@ -143,10 +152,20 @@ struct tnode {
 	uint64_t seq, lease, batch_end_seq, batch_next_id;
 	uint64_t dropped; /* missed, not yet reported in an acked batch */
 	uint64_t batch_dropped; /* of them, reported by the batch in flight */
+	uint64_t flight_missed; /* of them, late messages put where the batch in
+				   flight had passed: sent again if it fails */
+};
+
+/* A topic log's memory of what it trimmed, per id tag (the life that made
+ * the ids): the newest id trimmed. */
+struct tag_mark {
+	uint64_t id;
+	uint16_t tag;
 };
 
 struct dest_counters {
 	uint64_t published, delivered, redelivered, acked, dead, expired, full, dropped;
+	uint64_t appends_applied;
 };
 
 struct weft_dest {
@@ -179,6 +198,8 @@ struct weft_dest {
 	struct weft_msg **log;
 	uint64_t log_cap, log_head, log_n, head_seq, log_bytes, log_last_id, trimmed_last_id;
 	uint64_t trim_sent; /* primary: the last TRIM record's id */
+	struct tag_mark *tag_marks; /* per tag seen trimmed, the newest id trimmed */
+	uint32_t n_tag_marks, tag_marks_cap;
 	/* subscriber nodes */
 	struct tnode *nodes;
 	uint32_t n_nodes, nodes_cap;

@@ -103,10 +103,14 @@ int weft_dest_apply(struct weft_dest *d, uint64_t now, const char *sub, size_t s
 		d->last_id = id;
 	bool created;
 	switch (kind) {
-	case WEFT_MSGREC_APPEND:
+	case WEFT_MSGREC_APPEND: {
 		if (m == NULL)
 			return -EINVAL;
-		return apply_append(d, now, sub, sub_len, m);
+		int rc = apply_append(d, now, sub, sub_len, m);
+		if (rc > 0)
+			d->st.appends_applied++;
+		return rc;
+	}
 	case WEFT_MSGREC_REMOVE:
 	case WEFT_MSGREC_DEAD:
 		return apply_remove(d, now, sub, sub_len, kind, id);

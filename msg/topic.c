@@ -13,13 +13,15 @@
  *    batch's start, so trimming by the slowest cursor keeps the batch (the
  *    bounds max_depth / max_bytes may trim it anyway: the batch holds its
  *    own references, and the node counts what it missed);
- *  - on the primary, with no subscriber node, the log keeps nothing once the
- *    node has been primary for WEFT_CONSUMER_LEASE_MS (time for nodes of a
- *    previous primary to re-join); the primary's tick sends what it trimmed
+ *  - on the primary, the log is trimmed by the cursors (with no subscriber
+ *    node: of everything) only once the node has been primary for
+ *    WEFT_CONSUMER_LEASE_MS (time for nodes of a previous primary to
+ *    re-join, whoever joined first); the primary's tick sends what it trimmed
  *    (a TRIM record) and a backup drops the same; a backup keeps at most
  *    its bounds meanwhile;
  *  - a local subscription holds at most max_depth references (oldest dropped,
- *    counted); local_next is the id after the last message handed to local
+ *    counted); each waiting message carries the count missed just before
+ *    it, and a drop is reported with the first message after it; local_next is the id after the last message handed to local
  *    subscriptions (0 with no local subscription).
  */
 #include <errno.h>
@@ -40,10 +42,46 @@ static inline struct weft_msg *log_at(const struct weft_dest *d, uint64_t seq)
 	return d->log[(d->log_head + (seq - d->head_seq)) & (d->log_cap - 1)];
 }
 
+/* Remembers that id was trimmed: the newest per tag (ids of one tag grow).
+ * Without memory for a new tag it is not remembered: a late copy of that
+ * message is then reported missed (a drop too many, never a silent one). */
+static void tag_mark(struct weft_dest *d, uint64_t id)
+{
+	uint16_t tag = (uint16_t)(id & WEFT_MSG_ID_TAG_MASK);
+	for (uint32_t i = 0; i < d->n_tag_marks; i++) {
+		if (d->tag_marks[i].tag == tag) {
+			if (id > d->tag_marks[i].id)
+				d->tag_marks[i].id = id;
+			return;
+		}
+	}
+	if (d->n_tag_marks == d->tag_marks_cap) {
+		uint32_t nc = d->tag_marks_cap ? d->tag_marks_cap * 2 : 8;
+		struct tag_mark *a = realloc(d->tag_marks, nc * sizeof(*a));
+		if (a == NULL)
+			return;
+		d->tag_marks = a;
+		d->tag_marks_cap = nc;
+	}
+	d->tag_marks[d->n_tag_marks++] = (struct tag_mark){.id = id, .tag = tag};
+}
+
+/* Whether id, older than the log's head, was held and trimmed (its tag's
+ * mark reaches it) rather than never held. */
+static bool trimmed_before(const struct weft_dest *d, uint64_t id)
+{
+	uint16_t tag = (uint16_t)(id & WEFT_MSG_ID_TAG_MASK);
+	for (uint32_t i = 0; i < d->n_tag_marks; i++)
+		if (d->tag_marks[i].tag == tag)
+			return id <= d->tag_marks[i].id;
+	return false;
+}
+
 static void trim_head(struct weft_dest *d)
 {
 	struct weft_msg *m = d->log[d->log_head];
 	d->trimmed_last_id = m->id;
+	tag_mark(d, m->id);
 	d->log_bytes -= msg_size(m);
 	d->log_head = (d->log_head + 1) & (d->log_cap - 1);
 	d->log_n--;
@@ -70,15 +108,17 @@ static bool log_grace_over(struct weft_dest *d, uint64_t now)
 	return now >= add_sat(d->primary_since, WEFT_CONSUMER_LEASE_MS);
 }
 
-/* Trims below the slowest node's cursor (everything when no node and the
- * grace after becoming primary is over). */
+/* Trims below the slowest node's cursor (everything when no node), once
+ * the grace after becoming primary is over: until then the nodes of the
+ * previous primary may still re-join (every WEFT_TOPIC_JOIN_MS) from
+ * where they were, though other nodes (this one's own subscriptions) have
+ * joined and moved on. */
 static void trim_by_cursors(struct weft_dest *d, uint64_t now)
 {
-	if (d->role != WEFT_ROLE_PRIMARY)
+	if (d->role != WEFT_ROLE_PRIMARY || !log_grace_over(d, now))
 		return;
 	if (d->n_nodes == 0) {
-		if (log_grace_over(d, now))
-			trim_all(d);
+		trim_all(d);
 		return;
 	}
 	uint64_t min = UINT64_MAX;
@@ -106,7 +146,11 @@ static int log_grow(struct weft_dest *d)
 int msg_topic_log_append(struct weft_dest *d, uint64_t now, struct weft_msg *m)
 {
 	if (d->role == WEFT_ROLE_PRIMARY && d->n_nodes == 0 && log_grace_over(d, now)) {
+		/* no node wants it: trimmed at once, as trimmed (a node that
+		 * joins later from before it is told it missed some) */
 		trim_all(d);
+		d->trimmed_last_id = m->id;
+		tag_mark(d, m->id);
 		return 0;
 	}
 	if (d->log_n == d->log_cap && log_grow(d) != 0)
@@ -137,8 +181,20 @@ static uint64_t seq_of(const struct weft_dest *d, uint64_t id)
 
 int msg_topic_log_insert_late(struct weft_dest *d, struct weft_msg *m)
 {
-	if (m->id > d->log_last_id || m->id <= d->trimmed_last_id)
-		return 0; /* new (appended), or from before the trim: a duplicate */
+	if (m->id > d->log_last_id)
+		return 0; /* new: appended */
+	if (m->id <= d->trimmed_last_id) {
+		if (trimmed_before(d, m->id))
+			return 0; /* held once, trimmed since: a duplicate */
+		/* Another primary's message (a split brain), older than the
+		 * log's head: every subscriber node is past its place and
+		 * cannot get it in order; each is told it missed one. */
+		for (uint32_t i = 0; i < d->n_nodes; i++) {
+			d->nodes[i].dropped++;
+			d->st.dropped++;
+		}
+		return 1;
+	}
 	uint64_t ins = seq_of(d, m->id);
 	if (ins < tail_seq(d) && log_at(d, ins)->id == m->id)
 		return 0; /* held: a duplicate */
@@ -165,6 +221,7 @@ int msg_topic_log_insert_late(struct weft_dest *d, struct weft_msg *m)
 			n->batch_end_seq++;
 			if (n->seq <= ins) { /* its batch in flight lacks it */
 				n->dropped++;
+				n->flight_missed++;
 				d->st.dropped++;
 			}
 		}
@@ -368,6 +425,7 @@ bool weft_topic_next_batch(struct weft_dest *d, uint64_t now, uint32_t ip, uint1
 	n->batch_dropped = b->dropped;
 	b->next_id = b->msg[b->n - 1]->id + 1;
 	n->in_flight = true;
+	n->flight_missed = 0;
 	n->batch_end_seq = seq;
 	n->batch_next_id = b->next_id;
 	return true;
@@ -382,8 +440,16 @@ void weft_topic_batch_done(struct weft_dest *d, uint64_t now, uint32_t ip, uint1
 	if (n == NULL || !n->in_flight)
 		return;
 	n->in_flight = false;
-	if (!ok)
+	if (!ok) {
+		/* the cursor stays at the batch's start: the late messages put
+		 * after it are sent with the next batch, not missed (if this
+		 * one arrived after all, the node counts them itself: older
+		 * than what it handed on) */
+		n->dropped -= n->flight_missed;
+		d->st.dropped -= n->flight_missed;
+		n->flight_missed = 0;
 		return;
+	}
 	if (next_id == n->batch_next_id)
 		n->seq = n->batch_end_seq;
 	else if (d->log_n > 0 && next_id >= log_at(d, d->head_seq)->id)
@@ -448,26 +514,39 @@ static void ls_renew(struct weft_dest *d, struct lsub *ls, uint64_t now)
 	d->ls_tail = ls;
 }
 
-static struct weft_msg *ls_pop(struct lsub *ls)
+/* Pops the oldest waiting message; *gap: the ones missed before it. */
+static struct weft_msg *ls_pop(struct lsub *ls, uint64_t *gap)
 {
-	struct weft_msg *m = ls->ring[ls->head];
+	struct lmsg *e = &ls->ring[ls->head];
+	*gap = e->gap;
 	ls->head = (ls->head + 1) % ls->cap;
 	ls->n--;
-	return m;
+	return e->m;
+}
+
+/* Adds gap missed messages before the oldest waiting one (after the newest
+ * when none waits). */
+static void ls_gap_front(struct lsub *ls, uint64_t gap)
+{
+	if (ls->n > 0)
+		ls->ring[ls->head].gap += gap;
+	else
+		ls->dropped += gap;
 }
 
 static void ls_push(struct weft_dest *d, struct lsub *ls, struct weft_msg *m)
 {
+	uint64_t gap;
 	if (ls->n >= d->opts.max_depth) {
-		weft_msg_unref(ls_pop(ls));
-		ls->dropped++;
+		weft_msg_unref(ls_pop(ls, &gap));
+		ls_gap_front(ls, gap + 1);
 		d->st.dropped++;
 	}
 	if (ls->n == ls->cap) {
 		uint32_t nc = ls->cap ? ls->cap * 2 : 16;
 		if (nc > d->opts.max_depth)
 			nc = d->opts.max_depth;
-		struct weft_msg **a = nc > ls->cap ? malloc((size_t)nc * sizeof(*a)) : NULL;
+		struct lmsg *a = nc > ls->cap ? malloc((size_t)nc * sizeof(*a)) : NULL;
 		if (a == NULL) { /* no memory: lose this one, counted */
 			ls->dropped++;
 			d->st.dropped++;
@@ -481,32 +560,46 @@ static void ls_push(struct weft_dest *d, struct lsub *ls, struct weft_msg *m)
 		ls->head = 0;
 	}
 	weft_msg_ref(m);
-	ls->ring[(ls->head + ls->n) % ls->cap] = m;
+	ls->ring[(ls->head + ls->n) % ls->cap] = (struct lmsg){.m = m, .gap = ls->dropped};
+	ls->dropped = 0;
 	ls->n++;
 }
 
-/* Moves up to max pending messages into dl (references go with them). */
+static uint32_t clamp_u32(uint64_t v)
+{
+	return v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+}
+
+/* Moves up to max waiting messages into dl (references go with them).
+ * dl->dropped counts the messages missed before each of them: a drop is
+ * reported with the first message after it, never before (the messages
+ * ahead of a gap come first, without it). Missed ones after the newest
+ * message wait for the next one, or for an immediate (wait_ms 0) answer
+ * when none waits: an answer to a parked RECEIVE may reach nobody (its
+ * client stopped waiting while this node was paused), and carries drops
+ * only with messages. */
 static void ls_take(struct weft_dest *d, struct lsub *ls, uint64_t now, uint32_t max,
 		    struct weft_delivery *dl)
 {
-	uint64_t bytes = 0;
+	uint64_t bytes = 0, dropped = 0, gap;
 	while (ls->n > 0 && dl->n < max) {
-		struct weft_msg *m = ls->ring[ls->head];
+		struct weft_msg *m = ls->ring[ls->head].m;
 		if (m->expires_ms != 0 && m->expires_ms <= now) {
-			weft_msg_unref(ls_pop(ls));
+			weft_msg_unref(ls_pop(ls, &gap));
+			ls_gap_front(ls, gap); /* expired: never delivered, not missed */
 			d->st.expired++;
 			continue;
 		}
 		if (dl->n > 0 && bytes + msg_size(m) > WEFT_MSG_BATCH_BYTES)
 			break;
 		bytes += msg_size(m);
-		dl->msg[dl->n] = ls_pop(ls);
+		dl->msg[dl->n] = ls_pop(ls, &gap);
+		dropped += gap;
 		dl->deliveries[dl->n] = 1;
 		dl->n++;
 	}
 	d->st.delivered += dl->n;
-	dl->dropped = ls->dropped > UINT32_MAX ? UINT32_MAX : (uint32_t)ls->dropped;
-	ls->dropped = 0;
+	dl->dropped = clamp_u32(dropped);
 }
 
 void msg_lsub_answer(struct weft_dest *d, struct lsub *ls, struct waiter *w, uint16_t status,
@@ -516,10 +609,6 @@ void msg_lsub_answer(struct weft_dest *d, struct lsub *ls, struct waiter *w, uin
 	msg_delivery_init(&dl, w->token, w->consumer_id, status);
 	if (with_msgs)
 		ls_take(d, ls, now, w->max, &dl);
-	else if (status == WEFT_ST_OK) {
-		dl.dropped = ls->dropped > UINT32_MAX ? UINT32_MAX : (uint32_t)ls->dropped;
-		ls->dropped = 0;
-	}
 	msg_waiter_unlink(d, w);
 	if (status == WEFT_ST_OK)
 		ls_renew(d, ls, now);
@@ -554,8 +643,10 @@ int msg_topic_local_receive(struct weft_dest *d, uint64_t now, const struct weft
 			return 1;
 	}
 	if (rq->wait_ms == 0) {
-		dl->dropped = ls->dropped > UINT32_MAX ? UINT32_MAX : (uint32_t)ls->dropped;
-		ls->dropped = 0;
+		if (ls->n == 0) { /* answered now: the missed ones after the last */
+			dl->dropped = clamp_u32(dl->dropped + ls->dropped);
+			ls->dropped = 0;
+		}
 		return 1;
 	}
 	if (d->n_waiters >= WEFT_MSG_WAITERS_MAX)
@@ -578,8 +669,9 @@ static void ls_free(struct weft_dest *d, struct lsub *ls)
 {
 	msg_idmap_del(&d->lsubs, ls->id);
 	ls_unlink(d, ls);
+	uint64_t gap;
 	while (ls->n > 0)
-		weft_msg_unref(ls_pop(ls));
+		weft_msg_unref(ls_pop(ls, &gap));
 	free(ls->ring);
 	free(ls);
 	if (--d->n_lsubs == 0)
@@ -613,9 +705,14 @@ static void recent_add(struct weft_dest *d, uint64_t id)
 uint64_t weft_topic_local_deliver(struct weft_dest *d, uint64_t now, struct weft_msg *const *msgs,
 				  uint32_t n, uint32_t dropped, const struct weft_msg_sink *s)
 {
-	uint32_t late = 0;
 	if (d->stopped || d->kind != WEFT_DEST_TOPIC)
 		return d->local_next;
+	/* the batch's drops lie before its first message; a late one (below)
+	 * is missed where the subscriptions are now */
+	for (struct lsub *ls = d->ls_head; ls != NULL; ls = ls->lnext) {
+		ls->dropped += dropped;
+		d->st.dropped += dropped;
+	}
 	for (uint32_t i = 0; i < n; i++) {
 		struct weft_msg *m = msgs[i];
 		if (m == NULL)
@@ -626,7 +723,10 @@ uint64_t weft_topic_local_deliver(struct weft_dest *d, uint64_t now, struct weft
 			 * out of order, so not handed on, but reported. */
 			if (!recent_has(d, m->id)) {
 				recent_add(d, m->id);
-				late++;
+				for (struct lsub *ls = d->ls_head; ls != NULL; ls = ls->lnext) {
+					ls->dropped++;
+					d->st.dropped++;
+				}
 			}
 			continue;
 		}
@@ -635,18 +735,21 @@ uint64_t weft_topic_local_deliver(struct weft_dest *d, uint64_t now, struct weft
 			ls_push(d, ls, m);
 		d->local_next = m->id + 1;
 	}
-	dropped += late;
-	for (struct lsub *ls = d->ls_head; ls != NULL; ls = ls->lnext) {
-		ls->dropped += dropped;
-		d->st.dropped += dropped;
-	}
 	/* answering renews a lease, which moves the subscription to the tail
-	 * of the list: visit each of the n_lsubs once */
+	 * of the list: visit each of the n_lsubs once. A parked RECEIVE past
+	 * its deadline (this node was paused: TOPIC_DELIVERs handled before
+	 * the timers) is answered empty — its client stopped waiting, the
+	 * messages would be lost for the subscription — and the messages
+	 * wait for the next one. */
 	struct lsub *ls = d->ls_head;
 	for (uint32_t i = 0, cnt = d->n_lsubs; i < cnt && ls != NULL; i++) {
 		struct lsub *nx = ls->lnext;
-		if (ls->wh != NULL && ls->n > 0)
-			msg_lsub_answer(d, ls, ls->wh, WEFT_ST_OK, now, s, true);
+		while (ls->wh != NULL && ls->n > 0) {
+			bool past = ls->wh->deadline <= now;
+			msg_lsub_answer(d, ls, ls->wh, WEFT_ST_OK, now, s, !past);
+			if (!past)
+				break;
+		}
 		ls = nx;
 	}
 	return d->local_next;
@@ -684,7 +787,7 @@ uint64_t msg_topic_tick(struct weft_dest *d, uint64_t now, const struct weft_msg
 		next = min_u64(next, d->nodes[i].lease);
 		i++;
 	}
-	if (gone || (d->n_nodes == 0 && d->log_n > 0))
+	if (gone || d->log_n > 0)
 		trim_by_cursors(d, now);
 	/* The other owners keep the log only as far as the subscriber nodes
 	 * still need it (a copy for a new primary to resume from). */
@@ -706,6 +809,9 @@ void msg_topic_fini(struct weft_dest *d)
 	free(d->log);
 	d->log = NULL;
 	d->log_cap = d->log_head = 0;
+	free(d->tag_marks);
+	d->tag_marks = NULL;
+	d->n_tag_marks = d->tag_marks_cap = 0;
 	free(d->nodes);
 	d->nodes = NULL;
 	d->n_nodes = d->nodes_cap = 0;

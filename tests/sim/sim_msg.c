@@ -588,6 +588,8 @@ static void life_start(struct sim *s, uint32_t i)
 	mn->in_view = false;
 	topo_reset(&mn->topo);
 	mn->seen_view = 0;
+	mn->xretry = false;
+	mn->next_xretry_ms = 0;
 	memset(mn->owners, 0, sizeof(mn->owners));
 	mn->next_pass_ms = mn->next_join_ms = 0;
 	mn->next_rid = mn->nonce << 24;

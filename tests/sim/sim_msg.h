@@ -45,6 +45,7 @@
 #define SIM_MMAX_PUBS 16384u
 #define SIM_MTICK_US 10000u        /* clients' and RPC timers' tick */
 #define SIM_MPASS_MS 50u           /* dp_msg_tick.c DP_MSG_PASS_MS */
+#define SIM_MXFER_RETRY_MS 1000u   /* dp_msg_tick.c DP_MSG_RETRY_MS */
 #define SIM_MSLOTS 1024u           /* RPC slots per node */
 #define SIM_MHOLDS 512u            /* client ops held per node */
 #define SIM_MXFERS 64u             /* dp_msg_tick.c XFER_MAX */
@@ -123,6 +124,8 @@ struct sim_mxfer {
 	uint32_t dest;
 	uint32_t n_targets;
 	uint32_t to[SIM_MOWNERS];
+	uint64_t life[SIM_MOWNERS];    /* the target's life it was for */
+	uint64_t appends_at_snap;      /* weft_dest_stats.appends_applied then */
 	uint32_t next[SIM_MOWNERS], inflight[SIM_MOWNERS];
 	uint32_t n_msgs;
 	struct sim_mmsg **msgs;
@@ -153,6 +156,8 @@ struct sim_mnode {
 	bool in_view;
 	struct sim_mtopo topo;
 	uint64_t seen_view;        /* dp_msg_state.view: last view handled */
+	bool xretry;               /* dp_msg_state.retry: a transfer still owed */
+	uint64_t next_xretry_ms;
 	struct sim_mowners owners[SIM_MDESTS];
 	uint64_t next_pass_ms, next_join_ms;
 	uint64_t next_rid;
@@ -220,6 +225,7 @@ struct sim_mrecv {
 	uint32_t cons;
 	uint64_t epoch;
 	uint64_t id;
+	uint64_t at_us;            /* when the subscriber got it */
 	uint32_t dropped_before;   /* drops reported with this delivery */
 	uint16_t feeder;           /* the node that fed it to the access node */
 	uint16_t feeder_life;      /* (its life counter, low 16 bits) */
@@ -351,6 +357,7 @@ void sim_mnode_hold_end(struct sim *s, uint32_t node, struct sim_mhold *h, bool 
 enum weft_dest_role sim_mrole_in(struct sim *s, uint32_t node, uint32_t dest);
 void sim_meach(struct sim *s, uint32_t node, struct sim_meach *e);
 void sim_mxfer_view(struct sim *s, uint32_t node);     /* the view moved */
+void sim_mxfer_retry(struct sim *s, uint32_t node);    /* owed transfers */
 void sim_mxfer_done(struct sim *s, uint32_t node, uint32_t arg, uint16_t status);
 
 /* sim_msg_client.c */

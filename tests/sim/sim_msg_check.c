@@ -374,14 +374,19 @@ static int cmp_idp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Whether the feeder life of r had applied p's APPEND when p's publish
- * was acknowledged (it held p when it fed r). */
+/* Whether the feeder life of r held p when it fed r: it had applied p's
+ * APPEND when p's publish was acknowledged, and did so before r reached
+ * the subscriber - the primary since it accepted p, another owner (applied
+ * at a time not recorded) surely by the acknowledgement. A publish a
+ * split brain's other side accepted reaches the feeder only after the
+ * partition heals: the deliveries it fed before did not skip it. */
 static bool feeder_held(const struct sim_mpub *pb, const struct sim_mrecv *r)
 {
 	for (uint32_t k = 0; k < pb->n_holders0; k++)
 		if (pb->holder0[k] == r->feeder &&
 		    (pb->holder0_life[k] & 0xffffu) == r->feeder_life)
-			return true;
+			return (pb->holder0[k] == pb->primary ? pb->accepted_us : pb->acked_us) <=
+			       r->at_us;
 	return false;
 }
 

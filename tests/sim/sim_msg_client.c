@@ -135,7 +135,7 @@ static void recv_add(struct sim *s, uint32_t cons, uint32_t p, uint64_t id, uint
 	uint32_t node = L->cons[cons].access, f = p < SIM_MMAX_PUBS && L->feed
 			? L->feed[(size_t)p * s->o.nodes + node] : 0;
 
-	L->recv[L->n_recv++] = (struct sim_mrecv){ cons, L->cons[cons].sub_epoch, id, dropped,
+	L->recv[L->n_recv++] = (struct sim_mrecv){ cons, L->cons[cons].sub_epoch, id, s->now, dropped,
 						   (uint16_t)((f & 0xff) - 1), (uint16_t)(f >> 8) };
 }
 
@@ -170,7 +170,10 @@ static void handle(struct sim *s, uint32_t cons, uint32_t node, const struct wef
 					 (unsigned long long)m->id, (unsigned long long)c->last_id);
 			sim_mtrace(s, node, SIM_MT_TDELIVER, p,
 				   cons | (uint64_t)(i == 0 ? dl->dropped : 0) << 32);
-			recv_add(s, cons, p, m->id, i == 0 ? dl->dropped : 0);
+			/* the drop count is the answer's: the missed ones may lie
+			 * before any of its messages (weft_receive reports it per
+			 * call), so each of them is "after a reported drop" */
+			recv_add(s, cons, p, m->id, dl->dropped);
 			c->last_id = m->id;
 			L->tdelivered++;
 			continue;

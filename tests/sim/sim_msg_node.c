@@ -605,8 +605,12 @@ void sim_mnode_pass(struct sim *s, uint32_t node)
 		mn->next_pass_ms = now + SIM_MPASS_MS;
 		return;
 	}
-	if (mn->in_view && mn->topo.view != mn->seen_view)
+	if (mn->in_view && mn->topo.view != mn->seen_view) {
 		sim_mxfer_view(s, node);
+	} else if (mn->xretry && mn->in_view && now >= mn->next_xretry_ms) {
+		mn->next_xretry_ms = now + SIM_MXFER_RETRY_MS;
+		sim_mxfer_retry(s, node);
+	}
 	if (join)
 		mn->next_join_ms = now + WEFT_TOPIC_JOIN_MS;
 	sim_meach(s, node, &e);
@@ -624,6 +628,14 @@ void sim_mnode_pass(struct sim *s, uint32_t node)
 		}
 		due = weft_dest_tick(d, now, &sink);
 		subs = weft_dest_kind(d) == WEFT_DEST_TOPIC ? weft_topic_local_subs(d) : 0;
+		if (role == WEFT_ROLE_SUBSCRIBER) {  /* a copy it does not own (a late
+						        MSG_REPL): owed to the owners */
+			struct weft_dest_stats st;
+
+			weft_dest_get_stats(d, &st);
+			if (st.depth > 0 || st.durable > 0)
+				mn->xretry = true;
+		}
 		weft_dest_unlock(d);
 		if (due < next_due)
 			next_due = due;

@@ -10,9 +10,16 @@
  *    SIM_MREC_BATCH records, SIM_MXFER_WINDOW in flight per target);
  *  - a node that is no longer an owner sends it to every new owner (it
  *    cannot know what they hold: views differ) and clears its copy
- *    (weft_dest_clear) once every target acked — unless a send failed (then
- *    it keeps it: the next view change sends it again) or its role is no
- *    longer subscriber by then;
+ *    (weft_dest_clear) only once the transfer was acked by every owner of
+ *    the view it holds then, each by the life that view names — not when a
+ *    send failed, an owner's address is unknown, an owner restarted or
+ *    joined since the transfer started, or its role is no longer
+ *    subscriber by then;
+ *  - retries while the view stands (every SIM_MXFER_RETRY_MS): an owner
+ *    sends to each owner it has not reached (address unknown at the view
+ *    change, no transfer slot, a failed send: SIM_NONE in the owners
+ *    remembered), and a node holding a copy it does not own sends it to
+ *    every owner once all their addresses are known;
  *  - a destination that held no log (subscriber role, depth 0) moves
  *    nothing, and neither does a node without a table (alone).
  *
@@ -83,13 +90,57 @@ static void xfer_free(struct sim_mxfer *x)
 	memset(x, 0, sizeof(*x));
 }
 
+/* Whether every owner in node's current view (but node) acked x, each as
+ * the life the view names (dp_msg_tick.c xfer_covers). */
+static bool xfer_covers(struct sim *s, uint32_t node, const struct sim_mxfer *x)
+{
+	uint32_t own[SIM_MOWNERS];
+	uint64_t life[SIM_MOWNERS];
+	uint32_t n = sim_mowners_lives(s, node, x->dest, own, life);
+
+	if (!n)
+		return false;
+	for (uint32_t i = 0; i < n; i++) {
+		bool acked = false;
+
+		if (own[i] == node)
+			continue;
+		for (uint32_t k = 0; k < x->n_targets && !acked; k++)
+			acked = x->to[k] == own[i] && x->life[k] == life[i];
+		if (own[i] == SIM_NONE || !acked)
+			return false;
+	}
+	return true;
+}
+
 static void xfer_finish(struct sim *s, uint32_t node, struct sim_mxfer *x)
 {
-	sim_mtrace(s, node, SIM_MT_XFER_DONE, x->dest, x->failed);
-	if (x->drop_after && !x->failed &&
-	    sim_mrole_in(s, node, x->dest) == WEFT_ROLE_SUBSCRIBER) {
-		struct weft_dest *d = sim_mdest(s, node, x->dest);
+	struct sim_mnode *mn = &s->msgl->n[node];
 
+	sim_mtrace(s, node, SIM_MT_XFER_DONE, x->dest, x->failed);
+	if (x->failed && !x->drop_after) {
+		struct sim_mowners *o = &mn->owners[x->dest];
+
+		for (uint32_t i = 0; o->used && i < o->n; i++)
+			for (uint32_t k = 0; k < x->n_targets; k++)
+				if (o->node[i] == x->to[k])
+					o->node[i] = SIM_NONE;
+		mn->xretry = true;
+	}
+	struct weft_dest *d = x->drop_after ? sim_mdest(s, node, x->dest) : NULL;
+	bool fresh = false;
+
+	if (d) {     /* nothing applied since the snapshot (a late MSG_REPL) */
+		struct weft_dest_stats st;
+
+		weft_dest_lock(d);
+		weft_dest_get_stats(d, &st);
+		weft_dest_unlock(d);
+		fresh = st.appends_applied == x->appends_at_snap;
+	}
+	if (x->drop_after && (x->failed || !fresh || !xfer_covers(s, node, x)))
+		mn->xretry = true;
+	else if (x->drop_after && sim_mrole_in(s, node, x->dest) == WEFT_ROLE_SUBSCRIBER) {
 		if (d)
 			sim_mclear(s, node, d);
 	}
@@ -137,8 +188,8 @@ static void snap_fn(void *ctx, const char *sub, size_t sub_len, uint8_t kind,
 	sim_mcoll_add(&a->c, 0, &r);
 }
 
-static void xfer_start(struct sim *s, uint32_t node, uint32_t dest, struct weft_dest *d,
-		       const uint32_t *to, uint32_t n_to, bool drop_after)
+static bool xfer_start(struct sim *s, uint32_t node, uint32_t dest, struct weft_dest *d,
+		       const uint32_t *to, const uint64_t *life, uint32_t n_to, bool drop_after)
 {
 	struct sim_mnode *mn = &s->msgl->n[node];
 	struct snap a = { .s = s };
@@ -146,8 +197,10 @@ static void xfer_start(struct sim *s, uint32_t node, uint32_t dest, struct weft_
 
 	while (xi < SIM_MXFERS && mn->xfer[xi].used)
 		xi++;
-	if (xi == SIM_MXFERS)
-		return;              /* the next view change tries again */
+	if (xi == SIM_MXFERS) {
+		mn->xretry = true;   /* the retry pass tries again */
+		return false;
+	}
 	struct sim_mxfer *x = &mn->xfer[xi];
 
 	memset(x, 0, sizeof(*x));
@@ -157,9 +210,14 @@ static void xfer_start(struct sim *s, uint32_t node, uint32_t dest, struct weft_
 	x->dest = dest;
 	x->n_targets = n_to;
 	memcpy(x->to, to, n_to * sizeof(*to));
+	memcpy(x->life, life, n_to * sizeof(*life));
+	struct weft_dest_stats st;
+
 	weft_dest_lock(d);
 	weft_dest_snapshot(d, snap_fn, &a);
+	weft_dest_get_stats(d, &st);
 	weft_dest_unlock(d);
+	x->appends_at_snap = st.appends_applied;
 	uint32_t n_msgs = a.c.n ? (a.c.n + SIM_MREC_BATCH - 1) / SIM_MREC_BATCH : 1;
 
 	x->msgs = calloc(n_msgs, sizeof(*x->msgs));
@@ -184,6 +242,7 @@ static void xfer_start(struct sim *s, uint32_t node, uint32_t dest, struct weft_
 	s->msgl->xfers++;
 	sim_mtrace(s, node, SIM_MT_XFER, dest, to[0] | (n_to > 1 ? (uint64_t)to[1] << 32 : 0));
 	xfer_pump(s, node, xi);
+	return true;
 }
 
 static void view_dest(struct sim *s, uint32_t node, uint32_t dest, struct weft_dest *d,
@@ -194,6 +253,7 @@ static void view_dest(struct sim *s, uint32_t node, uint32_t dest, struct weft_d
 	struct sim_mowners *slot = &fresh[dest];
 	struct weft_dest_stats st;
 	uint32_t to[SIM_MOWNERS], n_to = 0;
+	uint64_t life[SIM_MOWNERS];
 	bool owner;
 
 	slot->used = true;
@@ -206,14 +266,90 @@ static void view_dest(struct sim *s, uint32_t node, uint32_t dest, struct weft_d
 		return;
 	owner = owners_has(slot, node);
 	for (uint32_t i = 0; i < slot->n; i++) {
-		if (slot->node[i] == node || slot->node[i] == SIM_NONE)
+		if (slot->node[i] == node)
 			continue;
+		if (slot->node[i] == SIM_NONE) {   /* address unknown: retried */
+			mn->xretry = true;
+			continue;
+		}
 		if (owner && owners_has_life(prev, slot->node[i], slot->life[i]))
 			continue;
+		life[n_to] = slot->life[i];
 		to[n_to++] = slot->node[i];
 	}
-	if (n_to)
-		xfer_start(s, node, dest, d, to, n_to, !owner);
+	if (n_to && !xfer_start(s, node, dest, d, to, life, n_to, !owner))
+		for (uint32_t i = 0; i < slot->n; i++)   /* none reached: all again */
+			if (slot->node[i] != node)
+				slot->node[i] = SIM_NONE;
+}
+
+static bool xfer_running(struct sim *s, uint32_t node, uint32_t dest)
+{
+	for (uint32_t i = 0; i < SIM_MXFERS; i++)
+		if (s->msgl->n[node].xfer[i].used && s->msgl->n[node].xfer[i].dest == dest)
+			return true;
+	return false;
+}
+
+/* dp_msg_tick.c retry_dest: the transfers of d still owed in this view. */
+static void retry_dest(struct sim *s, uint32_t node, uint32_t dest, struct weft_dest *d)
+{
+	struct sim_mnode *mn = &s->msgl->n[node];
+	struct sim_mowners *slot = &mn->owners[dest];
+	struct sim_mowners o = { .used = true };
+	struct weft_dest_stats st;
+	uint32_t to[SIM_MOWNERS], n_to = 0;
+	uint64_t life[SIM_MOWNERS];
+	bool owner, unknown = false;
+
+	weft_dest_lock(d);
+	weft_dest_get_stats(d, &st);
+	weft_dest_unlock(d);
+	if (st.role == WEFT_ROLE_SUBSCRIBER && st.depth == 0 && st.durable == 0)
+		return;
+	o.n = sim_mowners_lives(s, node, dest, o.node, o.life);
+	if (!o.n)
+		return;
+	owner = owners_has(&o, node);
+	if (owner && !slot->used)
+		return;              /* made here since the view change */
+	if (xfer_running(s, node, dest)) {
+		mn->xretry = true;
+		return;
+	}
+	for (uint32_t i = 0; i < o.n; i++) {
+		if (o.node[i] == node)
+			continue;
+		if (o.node[i] == SIM_NONE) {
+			mn->xretry = unknown = true;
+			continue;
+		}
+		if (owner && owners_has_life(slot, o.node[i], o.life[i]))
+			continue;
+		life[n_to] = o.life[i];
+		to[n_to++] = o.node[i];
+	}
+	if (!owner && unknown)
+		return;              /* it could not clear anyway */
+	if (!n_to || !xfer_start(s, node, dest, d, to, life, n_to, !owner))
+		return;
+	for (uint32_t i = 0; owner && i < slot->n && i < o.n; i++)
+		if (o.node[i] != SIM_NONE)
+			slot->node[i] = o.node[i];
+}
+
+void sim_mxfer_retry(struct sim *s, uint32_t node)
+{
+	struct sim_meach e;
+
+	s->msgl->n[node].xretry = false;
+	sim_meach(s, node, &e);
+	for (uint32_t i = 0; i < e.n && !s->failed; i++) {
+		uint32_t dest = sim_mdest_index(e.d[i]);
+
+		if (dest != SIM_NONE)
+			retry_dest(s, node, dest, e.d[i]);
+	}
 }
 
 static void each_fn(void *ctx, struct weft_dest *d)

@@ -143,6 +143,9 @@ static void test_nodes_batches_cursors(void **state)
 	struct weft_dest *t = open_q("/topic/t", NULL);
 	uint64_t resume;
 	weft_dest_lock(t);
+	/* primary for a while: its re-join grace is over */
+	weft_dest_set_role(t, T0 - WEFT_CONSUMER_LEASE_MS, WEFT_ROLE_BACKUP, NULL);
+	weft_dest_set_role(t, T0 - WEFT_CONSUMER_LEASE_MS, WEFT_ROLE_PRIMARY, NULL);
 	assert_int_equal(weft_topic_join(t, T0, IP1, PORT, 0, 1, &resume), 0);
 	assert_int_equal(weft_topic_join(t, T0, IP2, PORT, 0, 1, &resume), 0);
 	weft_dest_unlock(t);
@@ -506,6 +509,207 @@ static void test_topic_apply_idempotent(void **state)
 	weft_msg_unref(m2);
 }
 
+/* N1 (sim): a node paused past a parked RECEIVE's deadline handles a
+ * TOPIC_DELIVER before its timers; the client stopped waiting, so the
+ * waiter is answered empty and the message waits for the next RECEIVE. */
+static void test_late_waiter_gets_no_messages(void **state)
+{
+	(void)state;
+	struct weft_dest *t = open_q("/topic/t", NULL);
+	weft_dest_lock(t);
+	weft_dest_set_role(t, T0, WEFT_ROLE_SUBSCRIBER, &sink);
+	weft_dest_unlock(t);
+	struct weft_delivery dl;
+	assert_int_equal(recv_full(t, T0, 1, 8, 0, 0, 0, &dl), 1); /* subscribes */
+	assert_int_equal(recv_full(t, T0 + 1, 1, 8, 500, 0, 41, &dl), 0); /* parked */
+	local_deliver(t, T0 + 3000, 100, 1, 0); /* 2.5 s past its deadline */
+	assert_int_equal(sb->n_got, 1);
+	assert_int_equal(sb->got[0].token0, 41);
+	assert_int_equal(sb->got[0].n, 0);
+	assert_int_equal(recv_full(t, T0 + 3001, 1, 8, 500, 0, 42, &dl), 1);
+	assert_int_equal(dl.n, 1);
+	assert_true(dl.msg[0]->id == 100);
+	assert_int_equal(dl.dropped, 0);
+	dl_unref(&dl);
+}
+
+/* A drop is reported with the first message after it, never with the
+ * messages before it; nor on an empty answer to a parked RECEIVE (that
+ * answer may reach nobody). */
+static void test_drop_reported_after_the_gap(void **state)
+{
+	(void)state;
+	struct weft_dest *t = open_q("/topic/t", NULL);
+	weft_dest_lock(t);
+	weft_dest_set_role(t, T0, WEFT_ROLE_SUBSCRIBER, &sink);
+	weft_dest_unlock(t);
+	struct weft_delivery dl;
+	assert_int_equal(recv_full(t, T0, 1, 8, 0, 0, 0, &dl), 1);
+	local_deliver(t, T0 + 1, 100, 2, 0);
+	local_deliver(t, T0 + 2, 200, 1, 3); /* 3 missed before 200 */
+	assert_int_equal(recv_full(t, T0 + 3, 1, 2, 0, 0, 0, &dl), 1);
+	assert_int_equal(dl.n, 2);
+	assert_true(dl.msg[1]->id == 101);
+	assert_int_equal(dl.dropped, 0);
+	dl_unref(&dl);
+	assert_int_equal(recv_full(t, T0 + 4, 1, 2, 0, 0, 0, &dl), 1);
+	assert_int_equal(dl.n, 1);
+	assert_true(dl.msg[0]->id == 200);
+	assert_int_equal(dl.dropped, 3);
+	dl_unref(&dl);
+	/* a late message from another primary: missed where the subscription
+	 * is; a parked RECEIVE answered at its deadline does not carry it */
+	local_deliver(t, T0 + 5, 150, 1, 0);
+	assert_int_equal(recv_full(t, T0 + 6, 1, 8, 100, 0, 51, &dl), 0);
+	tick(t, T0 + 200);
+	assert_int_equal(sb->n_got, 1);
+	assert_int_equal(sb->got[0].n, 0);
+	assert_int_equal(sb->got[0].dropped, 0);
+	local_deliver(t, T0 + 300, 300, 1, 0);
+	assert_int_equal(recv_full(t, T0 + 301, 1, 8, 0, 0, 0, &dl), 1);
+	assert_true(dl.n == 1 && dl.msg[0]->id == 300);
+	assert_int_equal(dl.dropped, 1);
+	dl_unref(&dl);
+	/* with nothing after it, an immediate answer reports it */
+	local_deliver(t, T0 + 302, 250, 1, 0);
+	assert_int_equal(recv_full(t, T0 + 303, 1, 8, 0, 0, 0, &dl), 1);
+	assert_int_equal(dl.n, 0);
+	assert_int_equal(dl.dropped, 1);
+}
+
+/* A new primary keeps its log for WEFT_CONSUMER_LEASE_MS though a node (its
+ * own subscriptions) joined and moved on: the nodes of the previous primary
+ * re-join from where they were. */
+static void test_rejoin_grace_with_a_node_joined(void **state)
+{
+	(void)state;
+	struct weft_dest *t = open_q("/topic/t", NULL);
+	uint64_t resume, id;
+	weft_dest_lock(t);
+	weft_dest_set_role(t, T0, WEFT_ROLE_BACKUP, &sink);
+	weft_dest_set_role(t, T0, WEFT_ROLE_PRIMARY, &sink);
+	assert_int_equal(weft_topic_join(t, T0 + 1, IP1, PORT, 0, 1, &resume), 0);
+	weft_dest_unlock(t);
+	publish_fanout(t, T0 + 2, "a", &id);
+	struct weft_topic_batch b;
+	weft_dest_lock(t);
+	assert_true(weft_topic_next_batch(t, T0 + 3, IP1, PORT, &b));
+	weft_topic_batch_done(t, T0 + 3, IP1, PORT, true, b.next_id);
+	weft_topic_batch_free(&b);
+	weft_dest_unlock(t);
+	assert_int_equal(stats(t).depth, 1); /* kept: the grace is not over */
+	weft_dest_lock(t);
+	assert_int_equal(weft_topic_join(t, T0 + 900, IP2, PORT, id, 1, &resume), 0);
+	assert_true(resume == id);
+	assert_true(weft_topic_next_batch(t, T0 + 901, IP2, PORT, &b));
+	assert_int_equal(b.n, 1);
+	assert_true(b.msg[0]->id == id);
+	assert_int_equal(b.dropped, 0);
+	weft_topic_batch_done(t, T0 + 902, IP2, PORT, true, b.next_id);
+	weft_topic_batch_free(&b);
+	weft_dest_unlock(t);
+	tick(t, T0 + WEFT_CONSUMER_LEASE_MS);
+	assert_int_equal(stats(t).depth, 0); /* grace over, both past: trimmed */
+}
+
+/* A message no node wanted (no node, grace over) counts as trimmed: a node
+ * joining later from before it is told it missed one. */
+static void test_discarded_message_is_a_drop(void **state)
+{
+	(void)state;
+	struct weft_dest *t = open_q("/topic/t", NULL);
+	uint64_t resume, id, id2;
+	weft_dest_lock(t);
+	weft_dest_set_role(t, T0, WEFT_ROLE_BACKUP, &sink);
+	weft_dest_set_role(t, T0, WEFT_ROLE_PRIMARY, &sink);
+	weft_dest_unlock(t);
+	uint64_t now = T0 + WEFT_CONSUMER_LEASE_MS;
+	publish_fanout(t, now, "a", &id);
+	assert_int_equal(stats(t).depth, 0);
+	weft_dest_lock(t);
+	assert_int_equal(weft_topic_join(t, now + 1, IP1, PORT, id, 1, &resume), 0);
+	weft_dest_unlock(t);
+	publish_fanout(t, now + 2, "b", &id2);
+	struct weft_topic_batch b;
+	weft_dest_lock(t);
+	assert_true(weft_topic_next_batch(t, now + 3, IP1, PORT, &b));
+	assert_int_equal(b.n, 1);
+	assert_true(b.msg[0]->id == id2);
+	assert_int_equal(b.dropped, 1);
+	weft_topic_batch_free(&b);
+	weft_dest_unlock(t);
+}
+
+/* An APPEND older than the log's head: held and trimmed before (its tag's
+ * newest trimmed id reaches it) is a duplicate; never held (another
+ * primary's, a split brain) is a drop for every subscriber node. */
+static void test_late_append_before_the_head(void **state)
+{
+	(void)state;
+	struct weft_dest *t = open_q("/topic/t", NULL);
+	uint64_t resume;
+	weft_dest_lock(t);
+	weft_dest_set_role(t, T0, WEFT_ROLE_BACKUP, &sink);
+	weft_dest_set_role(t, T0, WEFT_ROLE_PRIMARY, &sink);
+	uint64_t now = T0 + WEFT_CONSUMER_LEASE_MS;
+	assert_int_equal(weft_topic_join(t, now, IP1, PORT, 0, 1, &resume), 0);
+	/* tag 0x001's ids 0x1001000, 0x3001000, 0x5001000; tag 0x002 below */
+	struct weft_msg *a = mk(0x1001001), *c = mk(0x5001001), *late = mk(0x3001002);
+	struct weft_msg *again = mk(0x1001001);
+	assert_int_equal(weft_dest_apply(t, now, NULL, 0, WEFT_MSGREC_APPEND, a, 0), 1);
+	assert_int_equal(weft_dest_apply(t, now, NULL, 0, WEFT_MSGREC_APPEND, c, 0), 1);
+	struct weft_topic_batch b;
+	assert_true(weft_topic_next_batch(t, now + 1, IP1, PORT, &b));
+	assert_int_equal(b.n, 2);
+	weft_topic_batch_done(t, now + 2, IP1, PORT, true, b.next_id);
+	weft_topic_batch_free(&b);
+	weft_dest_unlock(t);
+	assert_int_equal(stats(t).depth, 0); /* both trimmed */
+	weft_dest_lock(t);
+	assert_int_equal(weft_dest_apply(t, now, NULL, 0, WEFT_MSGREC_APPEND, again, 0), 0);
+	assert_int_equal(weft_dest_apply(t, now, NULL, 0, WEFT_MSGREC_APPEND, late, 0), 1);
+	struct weft_msg *d = mk(0x6001001);
+	assert_int_equal(weft_dest_apply(t, now, NULL, 0, WEFT_MSGREC_APPEND, d, 0), 1);
+	assert_true(weft_topic_next_batch(t, now + 3, IP1, PORT, &b));
+	assert_int_equal(b.n, 1);
+	assert_true(b.msg[0]->id == 0x6001001);
+	assert_int_equal(b.dropped, 1); /* the late one, not the duplicate */
+	weft_topic_batch_free(&b);
+	weft_dest_unlock(t);
+	weft_msg_unref(a);
+	weft_msg_unref(c);
+	weft_msg_unref(late);
+	weft_msg_unref(again);
+	weft_msg_unref(d);
+}
+
+/* A late message put where a batch in flight had passed is a drop if that
+ * batch is acked, and is sent (no drop) if it failed. */
+static void test_late_insert_and_failed_batch(void **state)
+{
+	(void)state;
+	struct weft_dest *t = open_q("/topic/t", NULL);
+	uint64_t resume;
+	weft_dest_lock(t);
+	weft_dest_set_role(t, T0, WEFT_ROLE_PRIMARY, &sink);
+	assert_int_equal(weft_topic_join(t, T0, IP1, PORT, 0, 1, &resume), 0);
+	struct weft_msg *a = mk(0x2001001), *late = mk(0x1001002);
+	assert_int_equal(weft_dest_apply(t, T0, NULL, 0, WEFT_MSGREC_APPEND, a, 0), 1);
+	struct weft_topic_batch b;
+	assert_true(weft_topic_next_batch(t, T0 + 1, IP1, PORT, &b));
+	weft_topic_batch_free(&b);
+	assert_int_equal(weft_dest_apply(t, T0 + 2, NULL, 0, WEFT_MSGREC_APPEND, late, 0), 1);
+	weft_topic_batch_done(t, T0 + 3, IP1, PORT, false, 0);
+	assert_true(weft_topic_next_batch(t, T0 + 4, IP1, PORT, &b));
+	assert_int_equal(b.n, 2);
+	assert_true(b.msg[0]->id == 0x1001002);
+	assert_int_equal(b.dropped, 0);
+	weft_topic_batch_free(&b);
+	weft_dest_unlock(t);
+	weft_msg_unref(a);
+	weft_msg_unref(late);
+}
+
 static void snap_into(void *ctx, const char *sub, size_t sub_len, uint8_t kind,
 		      const struct weft_msg *m, uint64_t id)
 {
@@ -521,6 +725,9 @@ static void test_trim_reaches_backup(void **state)
 	struct weft_dest *t = open_q("/topic/t", NULL);
 	uint64_t resume, ids[4];
 	weft_dest_lock(t);
+	/* primary for a while: its re-join grace is over */
+	weft_dest_set_role(t, T0 - WEFT_CONSUMER_LEASE_MS, WEFT_ROLE_BACKUP, NULL);
+	weft_dest_set_role(t, T0 - WEFT_CONSUMER_LEASE_MS, WEFT_ROLE_PRIMARY, NULL);
 	weft_topic_join(t, T0, IP1, PORT, 0, 1, &resume);
 	weft_dest_unlock(t);
 	for (int i = 0; i < 4; i++)
@@ -643,6 +850,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_long_queue_name_and_foreach, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_trim_reaches_backup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_topic_apply_idempotent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_late_waiter_gets_no_messages, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_drop_reported_after_the_gap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rejoin_grace_with_a_node_joined, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_discarded_message_is_a_drop, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_late_append_before_the_head, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_late_insert_and_failed_batch, setup, teardown),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	urcu_qsbr_thread_offline();
