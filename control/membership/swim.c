@@ -445,6 +445,8 @@ void weft_swim_tick(struct weft_swim *s, uint64_t now_ms,
 			if (now_ms >= s->next_join_ms) {
 				for (unsigned i = 0; i < s->n_seeds; i++)
 					swim_send_join(s, &s->seeds[i], 0);
+				if (s->have_join_via)
+					swim_send_join(s, &s->join_via, 0);
 				if (s->cfg.group.ip)
 					send_self_rec(s, SWIM_MSG_ANNOUNCE,
 						      &s->cfg.group);

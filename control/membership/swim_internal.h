@@ -130,6 +130,10 @@ struct weft_swim {
 	struct weft_swim_addr seeds[WEFT_SWIM_MAX_SEEDS];
 	unsigned n_seeds, seed_rr;
 	uint64_t join_deadline;    /* bootstrap alone at this time */
+	/* JOINING by announce (no seeds): a member whose VIEW lists this
+	 * life (it admitted us, its JOIN_ACK was lost); JOINs retry to it. */
+	struct weft_swim_addr join_via;
+	bool have_join_via;
 	uint64_t next_join_ms;
 	uint64_t next_sync_ms;
 	uint32_t sync_round;
@@ -189,6 +193,12 @@ void swim_enqueue(struct weft_swim *s, uint16_t slot);
 size_t swim_put_gossip(struct weft_swim *s, uint8_t *p, size_t room, uint16_t buddy);
 void swim_member_to_rec(const struct swim_member *m, struct swim_rec *r);
 void swim_refute(struct weft_swim *s, uint32_t seen_inc);
+/* A view lists life (id, nonce) while this node holds an older life of
+ * that id DOWN or LEFT: records the listed life ALIVE (incarnation 0, the
+ * known address, not gossiped), so it is probed like any member. No-op for
+ * self, an unknown id, a live record or a record of that life or a newer. */
+void swim_view_life(struct weft_swim *s, uint64_t now,
+		    const struct weft_swim_id *id, uint64_t nonce);
 void swim_heard_from(struct weft_swim *s, const struct weft_swim_id *id,
 		     uint64_t nonce);
 
@@ -222,10 +232,13 @@ void swim_view_seen(struct weft_swim *s, uint64_t now,
 		    const struct weft_swim_view_id *vid);
 void swim_view_request(struct weft_swim *s, const struct weft_swim_addr *to,
 		       uint64_t cookie);
-void swim_view_on_msg(struct weft_swim *s, const struct weft_swim_view_id *vid,
+void swim_view_on_msg(struct weft_swim *s, uint64_t now,
+		      const struct weft_swim_view_id *vid,
 		      const struct weft_swim_view_member *mem, uint32_t n);
 void swim_view_send(struct weft_swim *s, const struct weft_swim_addr *to);
 bool swim_view_is_coord(const struct weft_swim *s);
+/* True when the current view lists this very life (id and nonce). */
+bool swim_view_lists_self(const struct weft_swim *s);
 
 /* ---- swim_wire.c ---- see the format in swim_wire.h */
 

@@ -12,6 +12,8 @@
  * nonce is the newer start and wins; at different addresses, if both are live
  * that is a duplicate id — the larger nonce (the later start) is rejected
  * with REJECT, every node deciding alike; a live life replaces a down one.
+ * A view listing a newer life than a down or left record installs it ALIVE
+ * at incarnation 0 (swim_view_life; never the held life itself).
  *
  * Invariants: one record per id; n_live counts ALIVE+SUSPECT records;
  * bq is sorted by (tx ascending, bq_gen descending) and each entry leaves it
@@ -465,6 +467,29 @@ void swim_heard_from(struct weft_swim *s, const struct weft_swim_id *id,
 	if (slot != SWIM_NO_SLOT && slot != 0 && s->m[slot].nonce == nonce &&
 	    s->m[slot].state == WEFT_SWIM_DEAD && !s->m[slot].queued)
 		swim_enqueue(s, slot);
+}
+
+void swim_view_life(struct weft_swim *s, uint64_t now,
+		    const struct weft_swim_id *id, uint64_t nonce)
+{
+	uint16_t slot = swim_find(s, id);
+	struct swim_member *m;
+	struct swim_rec r;
+
+	if (slot == 0 || slot == SWIM_NO_SLOT)
+		return;
+	m = &s->m[slot];
+	if (m->nonce >= nonce || swim_live_state(m->state))
+		return;
+	swim_member_to_rec(m, &r);
+	r.nonce = nonce;
+	r.inc = 0;
+	r.has_from = false;
+	r.name_len = 0;
+	r.name[0] = '\0';
+	install_life(s, now, slot, &r, WEFT_SWIM_ALIVE);
+	if (m->queued)
+		bq_remove(s, slot);     /* the view's word, not gossip of ours */
 }
 
 void swim_refute(struct weft_swim *s, uint32_t seen_inc)

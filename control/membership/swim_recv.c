@@ -261,8 +261,18 @@ static bool handle(struct weft_swim *s, uint64_t now,
 			swim_r_id(c, &s->vscratch[i].id);
 			s->vscratch[i].nonce = swim_r_u64(c);
 		}
-		if (!c->bad && apply)
-			swim_view_on_msg(s, &vid, s->vscratch, n);
+		if (c->bad || !apply)
+			break;
+		swim_view_on_msg(s, now, &vid, s->vscratch, n);
+		/* Joining by announce, admitted (listed) but no JOIN_ACK
+		 * yet: the next JOIN retry also goes to this sender, which
+		 * answers a JOIN (known bug H: a coordinator ignores the
+		 * ANNOUNCEs of a node it holds live). */
+		if (s->phase == SWIM_JOINING && s->n_seeds == 0 &&
+		    swim_view_lists_self(s)) {
+			s->join_via = *from;
+			s->have_join_via = true;
+		}
 		break;
 	case SWIM_MSG_GOSSIP:
 		gossip(s, now, c, apply);

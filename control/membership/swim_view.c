@@ -12,6 +12,11 @@
  * interval per view id) and adopts the VIEW it gets if still larger. The
  * installer also pushes the view to up to 16 random members.
  *
+ * A view is the installer's word that the lives it lists are live: a node
+ * adopting one records a listed life of which it holds only an older life,
+ * DOWN or LEFT (swim_view_life), so it probes it and, as coordinator, keeps
+ * it unless it fails its probes (S5 in docs/simulation.md).
+ *
  * Invariants: view_id only increases; an installed counter exceeds every
  * counter this life has seen, and the installer's (id, nonce) is part of
  * the view id, so one view id always names one membership list; the
@@ -59,6 +64,17 @@ static uint16_t coord_slot(const struct weft_swim *s)
 bool swim_view_is_coord(const struct weft_swim *s)
 {
 	return coord_slot(s) == 0;
+}
+
+bool swim_view_lists_self(const struct weft_swim *s)
+{
+	if (!s->have_view)
+		return false;
+	for (uint32_t i = 0; i < s->n_view; i++)
+		if (swim_id_cmp(&s->view[i].id, &s->cfg.id) == 0 &&
+		    s->view[i].nonce == s->cfg.nonce)
+			return true;
+	return false;
 }
 
 static void emit_view(struct weft_swim *s)
@@ -153,12 +169,21 @@ static uint32_t desired(struct weft_swim *s)
 	return n;
 }
 
+/* Lives the view lists that this node holds only an older life of, down:
+ * the installer held them live, so record them (swim_view_life). */
+static void view_lives(struct weft_swim *s, uint64_t now)
+{
+	for (uint32_t i = 0; i < s->n_view; i++)
+		swim_view_life(s, now, &s->view[i].id, s->view[i].nonce);
+}
+
 void swim_view_tick(struct weft_swim *s, uint64_t now)
 {
 	uint32_t n;
 
 	if (!s->view_dirty)
 		return;
+	view_lives(s, now);
 	if (s->phase != SWIM_MEMBER || !swim_view_is_coord(s)) {
 		s->view_dirty = false;
 		return;
@@ -204,7 +229,8 @@ void swim_view_request(struct weft_swim *s, const struct weft_swim_addr *to,
 		swim_send(s, to, s->buf, (size_t)(c.p - s->buf));
 }
 
-void swim_view_on_msg(struct weft_swim *s, const struct weft_swim_view_id *vid,
+void swim_view_on_msg(struct weft_swim *s, uint64_t now,
+		      const struct weft_swim_view_id *vid,
 		      const struct weft_swim_view_member *mem, uint32_t n)
 {
 	bool has_coord = false;
@@ -227,6 +253,7 @@ void swim_view_on_msg(struct weft_swim *s, const struct weft_swim_view_id *vid,
 	s->have_view = true;
 	s->view_dirty = true;
 	emit_view(s);
+	view_lives(s, now);
 }
 
 int weft_swim_member_info(const struct weft_swim *s,

@@ -5,7 +5,9 @@
  * test asserts a protocol promise: join and one view, crash detection and a
  * view without the dead node, coordinator hand-over (crash and leave),
  * Lifeguard confirmations, refutation by incarnation, graceful leave,
- * restart as a new life, duplicate-id refusal with its explanation, no
+ * restart as a new life, a view's word for a new life this node never
+ * heard of (S5), a joiner listed in a view but never answered (H),
+ * duplicate-id refusal with its explanation, no
  * amplification towards unvalidated addresses, and rejection of malformed
  * datagrams without any state change.
  */
@@ -52,6 +54,7 @@ static struct {
 	uint64_t now;
 	uint8_t last_ping[2048];
 	size_t last_ping_len;
+	bool group;                  /* make_node: set a discovery group */
 	size_t stray_bytes;          /* sent to addresses of no node */
 	uint32_t stray_types;        /* bit per message type */
 	uint8_t stray[128];          /* the last such datagram (head) */
@@ -126,6 +129,8 @@ static void make_node(int i, uint8_t idbyte, uint64_t nonce, uint32_t ip)
 	cfg.id = n->id;
 	cfg.nonce = nonce;
 	cfg.addr = n->addr;
+	if (H.group)
+		cfg.group = (struct weft_swim_addr){ 0xef010203u, 7900 };
 	cfg.seed = 42 + (uint64_t)i;
 	snprintf(cfg.name, sizeof(cfg.name), "node-%u", i);
 	n->sm = weft_swim_create(&cfg, H.now);
@@ -761,6 +766,117 @@ static uint64_t get_u64(const uint8_t *p)
 	return v;
 }
 
+/* A VIEW datagram installed by `coord` (its life in H.n[coord]) listing
+ * nodes idx[i] with lives nonce[i]. */
+static size_t put_view(uint8_t *p, uint64_t counter, int coord, const int *idx,
+		       const uint64_t *nonce, int n)
+{
+	size_t o = put_hdr(p, 11, 0xee);
+
+	o += put_u64(p + o, counter);
+	memcpy(p + o, H.n[coord].id.b, 16);
+	o += 16;
+	o += put_u64(p + o, H.n[coord].nonce);
+	p[o++] = (uint8_t)n;
+	p[o++] = 0;
+	for (int i = 0; i < n; i++) {
+		memcpy(p + o, H.n[idx[i]].id.b, 16);
+		o += 16;
+		o += put_u64(p + o, nonce[i]);
+	}
+	return o;
+}
+
+/* Simulator bug S5 (docs/simulation.md): a node holds a member's previous
+ * life DOWN and never gets a record of its new one, which the coordinator
+ * lists in its views. Adopting such a view records the listed life ALIVE
+ * (incarnation 0, the known address), so the node probes it and a later
+ * coordinator keeps it; a view listing the very life the node holds DOWN
+ * does not bring it back; and the recorded life still goes DOWN the
+ * normal way when it does not answer. */
+static void test_view_lists_new_life(void **state)
+{
+	struct weft_swim_addr fake = { 0x0a0000f0u, 7800 };
+	static const int idx[4] = { 0, 1, 2, 3 };
+	uint64_t nonce[4] = { 100, 101, 102, 103 };
+	struct weft_swim_member_info info;
+	struct weft_swim_view_id vid;
+	uint8_t b[512];
+	uint32_t n;
+	int ups;
+
+	(void)state;
+	form(4);
+	H.n[3].blackhole = true;
+	run_ms(4000);
+	assert_int_equal(weft_swim_member_info(H.n[2].sm, &H.n[3].id, &info), 0);
+	assert_int_equal(info.state, WEFT_SWIM_DEAD);
+	assert_int_equal(info.nonce, 103);
+	assert_non_null(weft_swim_view(H.n[2].sm, &vid, &n));
+	ups = H.n[2].ev[WEFT_SWIM_EV_MEMBER_UP];
+	/* The life node 2 holds DOWN: adopted as a view, not resurrected. */
+	assert_int_equal(weft_swim_recv(H.n[2].sm, H.now, &fake, b,
+					put_view(b, vid.counter + 1, 0, idx, nonce, 4),
+					&H.n[2].sink), 0);
+	assert_non_null(weft_swim_view(H.n[2].sm, &vid, &n));
+	assert_int_equal(n, 4);
+	assert_int_equal(weft_swim_member_info(H.n[2].sm, &H.n[3].id, &info), 0);
+	assert_int_equal(info.state, WEFT_SWIM_DEAD);
+	assert_int_equal(info.nonce, 103);
+	/* A newer life of node 3 that node 2 never heard of. */
+	nonce[3] = 5000;
+	assert_int_equal(weft_swim_recv(H.n[2].sm, H.now, &fake, b,
+					put_view(b, vid.counter + 1, 0, idx, nonce, 4),
+					&H.n[2].sink), 0);
+	assert_int_equal(weft_swim_member_info(H.n[2].sm, &H.n[3].id, &info), 0);
+	assert_int_equal(info.state, WEFT_SWIM_ALIVE);
+	assert_int_equal(info.nonce, 5000);
+	assert_int_equal(info.incarnation, 0);
+	assert_int_equal(info.addr.ip, H.n[3].addr.ip);
+	assert_int_equal(info.addr.port, H.n[3].addr.port);
+	assert_int_equal(H.n[2].ev[WEFT_SWIM_EV_MEMBER_UP], ups + 1);
+	/* Node 3 is silent: that life fails its probes and goes DOWN. */
+	run_ms(8000);
+	assert_int_equal(weft_swim_member_info(H.n[2].sm, &H.n[3].id, &info), 0);
+	assert_int_equal(info.state, WEFT_SWIM_DEAD);
+	assert_int_equal(info.nonce, 5000);
+	assert_one_view(3);
+}
+
+/* Known bug H (docs/simulation.md): a node joining by multicast announce
+ * (no seeds; the harness delivers no multicast, like a lost announce) is
+ * admitted and listed in a view, but its JOIN_ACK is lost; the coordinator
+ * ignores the ANNOUNCEs of a node it holds live, so the node formed a
+ * cluster of its own at its join deadline, a view every other node then
+ * adopted. A VIEW that lists the joining life makes it JOIN its sender. */
+static void test_listed_joiner_joins(void **state)
+{
+	static const int idx[4] = { 0, 1, 2, 3 };
+	static const uint64_t nonce[4] = { 100, 101, 102, 5000 };
+	struct weft_swim_view_id vid;
+	uint8_t b[512];
+	uint32_t n;
+
+	(void)state;
+	form(3);
+	H.group = true;
+	make_node(3, 0x13, 5000, 0x0a000004u);
+	H.group = false;
+	assert_int_equal(weft_swim_join(H.n[3].sm, H.now, NULL, 0, &H.n[3].sink), 0);
+	run_ms(100);
+	assert_int_equal(H.n[3].ev[WEFT_SWIM_EV_JOINED], 0);
+	assert_non_null(weft_swim_view(H.n[0].sm, &vid, &n));
+	/* Node 0's view, as if it had admitted node 3 (JOIN_ACK lost). */
+	assert_int_equal(weft_swim_recv(H.n[3].sm, H.now, &H.n[0].addr, b,
+					put_view(b, vid.counter + 1, 0, idx, nonce, 4),
+					&H.n[3].sink), 0);
+	run_ms(1000);                       /* before the join deadline */
+	assert_int_equal(H.n[3].ev[WEFT_SWIM_EV_JOINED], 1);
+	run_ms(3000);
+	assert_int_equal(H.n[3].ev[WEFT_SWIM_EV_JOINED], 1);
+	assert_one_view(4);
+}
+
 /* Requests from an address the cluster does not know get answers no
  * larger than 3x the request (RFC 9000 §8.1) until the sender proves it
  * receives at that address by echoing a cookie. */
@@ -868,6 +984,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_refutation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_graceful_leave, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restart_new_life, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_view_lists_new_life, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_listed_joiner_joins, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_names_learned, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_full_state_drops_names_to_fit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_duplicate_id_refused, setup, teardown),
