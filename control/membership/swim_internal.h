@@ -195,7 +195,7 @@ void swim_member_to_rec(const struct swim_member *m, struct swim_rec *r);
 void swim_refute(struct weft_swim *s, uint32_t seen_inc);
 /* A view lists life (id, nonce) while this node holds an older life of
  * that id DOWN or LEFT: records the listed life ALIVE (incarnation 0, the
- * known address, not gossiped), so it is probed like any member. No-op for
+ * known address and node name, not gossiped), so it is probed like any member. No-op for
  * self, an unknown id, a live record or a record of that life or a newer. */
 void swim_view_life(struct weft_swim *s, uint64_t now,
 		    const struct weft_swim_id *id, uint64_t nonce);

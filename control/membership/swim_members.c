@@ -484,9 +484,7 @@ void swim_view_life(struct weft_swim *s, uint64_t now,
 	swim_member_to_rec(m, &r);
 	r.nonce = nonce;
 	r.inc = 0;
-	r.has_from = false;
-	r.name_len = 0;
-	r.name[0] = '\0';
+	r.has_from = false; /* the address and the name of the life before */
 	install_life(s, now, slot, &r, WEFT_SWIM_ALIVE);
 	if (m->queued)
 		bq_remove(s, slot);     /* the view's word, not gossip of ours */

@@ -834,6 +834,7 @@ static void test_view_lists_new_life(void **state)
 	assert_int_equal(info.incarnation, 0);
 	assert_int_equal(info.addr.ip, H.n[3].addr.ip);
 	assert_int_equal(info.addr.port, H.n[3].addr.port);
+	assert_string_equal(info.name, "node-3"); /* the name of the life before */
 	assert_int_equal(H.n[2].ev[WEFT_SWIM_EV_MEMBER_UP], ups + 1);
 	/* Node 3 is silent: that life fails its probes and goes DOWN. */
 	run_ms(8000);
