@@ -159,6 +159,37 @@ static bool owners_has_life(const struct owners_ent *o, uint32_t ip, uint16_t po
 	return false;
 }
 
+static bool is_self(const struct weft_dp *dp, uint32_t ip, uint16_t port)
+{
+	return ip == dp->bind_ip && port == dp->udp_port;
+}
+
+/* The owners of `now` a transfer of a destination goes to, into targets:
+ * every one but this node; when this node is itself an owner, only those
+ * `had` does not list by that very life (a new owner, or one restarted
+ * since). An owner whose address is not known yet is left for the retry
+ * pass (marked due); returns whether there was one. */
+static bool transfer_targets(struct weft_dp *dp, const struct owners_ent *now, bool owner,
+			     const struct owners_ent *had, struct owners_ent *targets)
+{
+	bool unknown = false;
+	for (unsigned i = 0; i < now->n; i++) {
+		if (is_self(dp, now->ip[i], now->port[i]))
+			continue;
+		if (now->ip[i] == 0) {
+			dp->msg_state->retry = unknown = true;
+			continue;
+		}
+		if (owner && owners_has_life(had, now->ip[i], now->port[i], now->life[i]))
+			continue;
+		targets->ip[targets->n] = now->ip[i];
+		targets->port[targets->n] = now->port[i];
+		targets->life[targets->n] = now->life[i];
+		targets->n++;
+	}
+	return unknown;
+}
+
 static struct owners_ent *owners_slot(struct owners_ent *tab, uint64_t h, bool insert)
 {
 	for (unsigned i = 0, p = (unsigned)h & (OWNER_SLOTS - 1); i < OWNER_SLOTS;
@@ -218,7 +249,7 @@ static bool xfer_covers(const struct weft_dp *dp, const struct xfer *x,
 	if (o.n == 0)
 		return false; /* no table: nothing says who holds it */
 	for (unsigned i = 0; i < o.n; i++) {
-		if (o.ip[i] == dp->bind_ip && o.port[i] == dp->udp_port)
+		if (is_self(dp, o.ip[i], o.port[i]))
 			continue;
 		bool acked = false;
 		for (unsigned k = 0; k < x->n_targets && !acked; k++)
@@ -447,24 +478,10 @@ static void view_dest(void *ctx, struct weft_dest *d)
 	 * all acked. */
 	bool owner = owners_has(slot, dp->bind_ip, dp->udp_port);
 	struct owners_ent targets = {.used = true};
-	for (unsigned i = 0; i < slot->n; i++) {
-		bool self = slot->ip[i] == dp->bind_ip && slot->port[i] == dp->udp_port;
-		if (self)
-			continue;
-		if (slot->ip[i] == 0) { /* address not known yet: the retry pass */
-			dp->msg_state->retry = true;
-			continue;
-		}
-		if (owner && owners_has_life(prev, slot->ip[i], slot->port[i], slot->life[i]))
-			continue;
-		targets.ip[targets.n] = slot->ip[i];
-		targets.port[targets.n] = slot->port[i];
-		targets.life[targets.n] = slot->life[i];
-		targets.n++;
-	}
+	transfer_targets(dp, slot, owner, prev, &targets);
 	if (targets.n > 0 && v->lc->rpc != NULL && !xfer_start(v->lc, d, &targets, !owner))
 		for (unsigned i = 0; i < slot->n; i++) /* none reached: all again */
-			if (!(slot->ip[i] == dp->bind_ip && slot->port[i] == dp->udp_port))
+			if (!is_self(dp, slot->ip[i], slot->port[i]))
 				slot->ip[i] = 0;
 }
 
@@ -511,21 +528,7 @@ static void retry_dest(void *ctx, struct weft_dest *d)
 		return;
 	}
 	struct owners_ent targets = {.used = true};
-	bool unknown = false;
-	for (unsigned i = 0; i < o.n; i++) {
-		if (o.ip[i] == dp->bind_ip && o.port[i] == dp->udp_port)
-			continue;
-		if (o.ip[i] == 0) {
-			s->retry = unknown = true;
-			continue;
-		}
-		if (owner && owners_has_life(slot, o.ip[i], o.port[i], o.life[i]))
-			continue;
-		targets.ip[targets.n] = o.ip[i];
-		targets.port[targets.n] = o.port[i];
-		targets.life[targets.n] = o.life[i];
-		targets.n++;
-	}
+	bool unknown = transfer_targets(dp, &o, owner, slot, &targets);
 	if (!owner && unknown)
 		return; /* it could not clear anyway: when every address is known */
 	if (targets.n == 0 || !xfer_start(v->lc, d, &targets, !owner))
