@@ -21,7 +21,8 @@
  *    its bounds meanwhile;
  *  - a local subscription holds at most max_depth references (oldest dropped,
  *    counted); each waiting message carries the count missed just before
- *    it, and a drop is reported with the first message after it; local_next is the id after the last message handed to local
+ *    it, and a drop is reported with the first message after it;
+ *    local_next is the id after the last message handed to local
  *    subscriptions (0 with no local subscription).
  */
 #include <errno.h>
@@ -75,6 +76,11 @@ static bool trimmed_before(const struct weft_dest *d, uint64_t id)
 		if (d->tag_marks[i].tag == tag)
 			return id <= d->tag_marks[i].id;
 	return false;
+}
+
+static uint32_t clamp_u32(uint64_t v)
+{
+	return v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
 }
 
 static void trim_head(struct weft_dest *d)
@@ -421,7 +427,7 @@ bool weft_topic_next_batch(struct weft_dest *d, uint64_t now, uint32_t ip, uint1
 	}
 	b->ip = ip;
 	b->port = port;
-	b->dropped = n->dropped > UINT32_MAX ? UINT32_MAX : (uint32_t)n->dropped;
+	b->dropped = clamp_u32(n->dropped);
 	n->batch_dropped = b->dropped;
 	b->next_id = b->msg[b->n - 1]->id + 1;
 	n->in_flight = true;
@@ -563,11 +569,6 @@ static void ls_push(struct weft_dest *d, struct lsub *ls, struct weft_msg *m)
 	ls->ring[(ls->head + ls->n) % ls->cap] = (struct lmsg){.m = m, .gap = ls->dropped};
 	ls->dropped = 0;
 	ls->n++;
-}
-
-static uint32_t clamp_u32(uint64_t v)
-{
-	return v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
 }
 
 /* Moves up to max waiting messages into dl (references go with them).
